@@ -1,0 +1,448 @@
+"""The Mesa model: owns the state arrays, builds the agent views, and runs one year in a fixed order (DESIGN.md §4).
+
+One step is one year: drivers, China's strategy and US pressure, the states' channels, the deal pipeline, stocks and
+alignment, then recording. Randomness: one generator per channel (common random numbers across scenarios), each
+derived from (root seed, draw, seed, stream name) with ``numpy.random.SeedSequence``; Mesa's own ``model.rng`` is the
+``order`` stream and sets the order in which buyers draw on China's arms credit each year.
+
+Speed (DESIGN.md §9): everything that depends only on parameters, drivers and pre-drawn noise is computed once in
+``__init__`` (``_k``, ``_coef``, ``_onset``, ``_availability`` ...), so a year costs about a hundred numpy calls.
+"""
+
+from __future__ import annotations
+
+import zlib
+from types import SimpleNamespace
+
+import mesa
+import numpy as np
+
+from model import rules
+from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates
+from model.data import HIST_START, SUBREGIONS, ModelData
+from model.drivers import Drivers
+from model.params import ModelParams
+from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
+from model.recorder import Recorder
+from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, REGION_VARIABLES, STATE_SLOTS, SUPPLIERS, Partner
+
+STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space", "surveillance")
+LIGHT = ARMS_CATEGORIES.index("light")
+MAJOR = ARMS_CATEGORIES.index("major_platform")
+IMPORT_COLUMNS = np.array([SUPPLIERS.index(s) for s in IMPORT_SUPPLIERS])
+# A supplier with under 1% of a state's installed base is new to it: the entry barrier applies (interoperability).
+NEW_SUPPLIER_SHARE = 0.01
+# Columns of the yearly linear predictors (one matrix product gives all five).
+DELEGATION, TRAINING, FORUM, EXERCISE, SPACE = range(5)
+# Delegation visits per state and year are capped here (a Poisson rate would need to exceed ~20 to reach it).
+MAX_VISITS = 32
+N_FEATURES = 9  # r_china, alignment, exposure, trained last year, attended last year, peer share, finance, trust, tech
+
+C, NONE, USA = Partner.CHN, Partner.NONE, Partner.USA
+S_DELEGATIONS, S_TOUR = STATE_SLOTS[("delegations", C)], STATE_SLOTS[("delegation_tour", C)]
+S_TRAINING, S_FORUM = STATE_SLOTS[("officers_training", C)], STATE_SLOTS[("forum_attends", C)]
+S_PORT, S_EXERCISE = STATE_SLOTS[("port_call", C)], STATE_SLOTS[("exercise", C)]
+S_AID, S_SPACE, S_GROUND = STATE_SLOTS[("china_aid_usd_m", C)], STATE_SLOTS[("space_project", C)], STATE_SLOTS[("space_ground_station", C)]
+S_SURV_LEVEL, S_CAMERAS = STATE_SLOTS[("surveillance_level", C)], STATE_SLOTS[("surveillance_cameras", C)]
+S_GAP = STATE_SLOTS[("capability_gap", NONE)]
+S_CHN_DELIVERED, S_CHN_SIGNED = STATE_SLOTS[("china_arms_delivered_tiv", C)], STATE_SLOTS[("china_arms_deal_signed", C)]
+S_CHN_MAJOR, S_CHN_FAILED = STATE_SLOTS[("china_arms_deal_signed_major", C)], STATE_SLOTS[("china_arms_deal_failed", C)]
+S_CHN_VETOED, S_DONATION = STATE_SLOTS[("china_arms_deal_vetoed", C)], STATE_SLOTS[("china_arms_donation", C)]
+S_COPRODUCTION = STATE_SLOTS[("china_coproduction_deal", C)]
+S_R_CHINA, S_R_US = STATE_SLOTS[("r_china", C)], STATE_SLOTS[("r_us", USA)]
+S_ALIGNMENT, S_LEVERAGE = STATE_SLOTS[("alignment", NONE)], STATE_SLOTS[("us_leverage", USA)]
+S_RECOGNISES, S_DOMESTIC = STATE_SLOTS[("recognises_beijing", C)], STATE_SLOTS[("arms_domestic_tiv", Partner.DOMESTIC)]
+S_IMPORTS = slice(STATE_SLOTS[("arms_imports_tiv", IMPORT_SUPPLIERS[0])], STATE_SLOTS[("arms_imports_tiv", IMPORT_SUPPLIERS[-1])] + 1)
+S_SIGNED = STATE_SLOTS[("arms_deals_signed", SUPPLIERS[0])]
+assert S_IMPORTS.stop - S_IMPORTS.start == len(IMPORT_SUPPLIERS)
+assert STATE_SLOTS[("arms_deals_signed", SUPPLIERS[-1])] == S_SIGNED + len(SUPPLIERS) - 1
+assert [v.name for v in REGION_VARIABLES] == ["us_pressure", "china_boldness", "china_arms_share", "us_china_tension",
+                                              "surveillance_adopters"]
+
+
+def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.SeedSequence:
+    """The seed of one random stream, keyed by (root seed, draw, seed, stream name), never by scenario or worker."""
+    return np.random.SeedSequence(entropy=root_seed, spawn_key=(draw, seed, zlib.crc32(name.encode())))
+
+
+class DefenceTiesModel(mesa.Model):
+    """China, the United States, other suppliers and the 33 CELAC states, one step per year.
+
+    Args:
+        params: behavioural parameters.
+        data: validated inputs.
+        drivers: driver arrays for the run's years (built once per scenario).
+        root_seed, draw, seed: key of the run's random streams.
+    """
+
+    def __init__(self, params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int = 0, draw: int = 0,
+                 seed: int = 0) -> None:
+        streams = {name: np.random.Generator(np.random.PCG64(stream_seed(root_seed, draw, seed, name))) for name in STREAMS}
+        super().__init__(rng=streams["order"])
+        self.params, self.data, self.drivers = params, data, drivers
+        self.years = drivers.years
+        self.n = n = len(data.iso3)
+        self.t = 0
+        self.year = int(self.years[0])
+        country = data.country
+        self.members = np.eye(len(SUBREGIONS))[country["subregion"].astype(int)]
+        self._precompute()
+        self._draw_noise(streams)
+
+        # Dynamic state (agents are views on these rows).
+        self.r_china = np.zeros(n)
+        self.r_us = np.full(n, 0.5)
+        self.trust = np.zeros(n)
+        self.alignment = self._alignment_data[0].copy()
+        self.exposure = np.zeros(n)
+        self.gate = drivers.recognises_beijing[0]
+        self.capacity_factor = 1.0
+        self.training_prev = np.zeros(n)
+        self.forum_prev = np.zeros(n)
+        self.surveillance_level = np.zeros(n)
+        self.cameras = np.zeros(n)
+        self.ground_station = np.zeros(n)
+        self.capability_gap = np.zeros(n)
+        self.last_tour = -10_000
+        self.installed = np.zeros((n, len(SUPPLIERS)))
+        self.installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
+        ap = params.arms
+        self.capability = (1.0 - ap.initial_gap) * ap.capability_target * drivers.milex_usd_m[0]
+        self.pipeline = Pipeline()
+        self.recorder = Recorder(self.years, data.iso3)
+
+        self.states = [LACState(self, iso, i) for i, iso in enumerate(data.iso3)]
+        self.china = China(self)
+        self.us = UnitedStates(self)
+        self.suppliers = [Supplier(self, s) for s in SUPPLIERS if s not in (Partner.CHN, Partner.USA)]
+        self.lac_states = self.agents_by_type[LACState]
+
+    def release(self) -> None:
+        """Drop every reference between the model and its agents, so memory is freed at once, not by the cycle GC.
+
+        Mesa 3.3.1 keeps each model in ``mesa.Agent._ids`` (a class-level dict) and agents and model reference each
+        other; a calibration building thousands of models would otherwise grow until a full garbage collection.
+        """
+        self.remove_all_agents()
+        mesa.Agent._ids.pop(self, None)
+        # Mesa stores the bound `_wrapped_step` on the instance (a self-cycle); clearing the state breaks every cycle.
+        self.__dict__.clear()
+
+    def _precompute(self) -> None:
+        """Arrays that depend only on parameters, static data and drivers: built once per run, read every year."""
+        p, dr, country, n = self.params, self.drivers, self.data.country, self.n
+        ap, sv, rp = p.arms, p.surveillance, p.relations
+        dp, tp, fp, ep, sp = p.delegations, p.training, p.forums, p.exercises, p.space
+        coef = np.zeros((N_FEATURES, 5))
+        coef[0] = dp.relationship, tp.relationship, fp.relationship, ep.relationship, 0.0
+        coef[1] = dp.alignment, tp.alignment, fp.alignment, ep.alignment, sp.alignment
+        coef[2, DELEGATION] = dp.exposure
+        coef[3, TRAINING], coef[4, FORUM], coef[5, TRAINING] = tp.persistence, fp.persistence, tp.peer
+        coef[6, SPACE], coef[7, SPACE], coef[8, SPACE] = sp.finance, sp.trust, sp.tech
+        self._coef = coef
+        self._bias = np.array([dp.log_rate, tp.intercept, fp.intercept, ep.intercept, sp.intercept])
+        self._features = np.zeros((n, N_FEATURES))
+        self._features[:, 8] = country["tech_capacity"]
+        onsets = np.array([dp.onset_year, tp.onset_year, fp.onset_year, ep.onset_year, sp.onset_year])
+        self._onset = (self.years[:, None] >= onsets).astype(float)
+        self._onset_surveillance = (self.years >= sv.onset_year).astype(float)
+        w = rp.unga_weight
+        self._alignment_data = w * dr.alignment_unga + (1.0 - w) * dr.orientation
+        self._capacity = dr.china_capacity ** p.china.capacity_elasticity
+
+        availability = np.zeros((len(self.years), n, len(SUPPLIERS)))
+        with np.errstate(divide="ignore"):
+            availability[:, :, RUS_IDX] = np.log(dr.russia_availability)[:, None]
+        availability[:, :, IMPORT_COLUMNS] = np.where(dr.embargo > 0, -np.inf, availability[:, :, IMPORT_COLUMNS])
+        availability[:, country["defence_industry"] < 0.05, DOMESTIC_IDX] = -np.inf
+        self._availability = availability
+
+        price = np.asarray(ap.price)
+        discount = np.where(np.arange(len(SUPPLIERS)) == CHN_IDX, 1.0 - p.china.discount, 1.0)
+        one_hot = np.eye(len(SUPPLIERS))
+        weights = np.asarray(ap.category_weights)
+        cdf = np.cumsum(weights) / weights.sum()
+        cdf[-1] = 1.0
+        insecurity = country["insecurity"]
+        self._k = SimpleNamespace(
+            coast_weight=country["coast_priority"] * country["has_coast"],
+            tech=country["tech_capacity"], defence_industry=country["defence_industry"],
+            redline=np.asarray(ap.china_redline), trust_redline=rp.trust_redline, veto=np.asarray(ap.veto_categories),
+            category_cdf=cdf, size_scale=ap.deal_share * np.asarray(ap.category_size),
+            delivery_years=np.rint(np.asarray(ap.delivery_years)).astype(np.int64),
+            utility_base=np.asarray(ap.supplier_constant) - ap.beta_price * price * discount + ap.beta_quality * np.asarray(ap.quality),
+            align_coef=ap.beta_alignment * np.asarray(ap.supplier_orientation),
+            tech_coef=ap.beta_tech_transfer * np.asarray(ap.tech_transfer_offer),
+            not_domestic=1.0 - one_hot[DOMESTIC_IDX],
+            pressure_coef=ap.beta_us_pressure * (one_hot[CHN_IDX] + one_hot[RUS_IDX]),
+            domestic_coef=ap.beta_domestic * one_hot[DOMESTIC_IDX],
+            insecurity_push=sv.insecurity * insecurity,
+            subnational_hazard=(1.0 - np.exp(-sv.subnational * (1.0 + insecurity))) * country["is_federal"],
+            camera_base=sv.cameras_per_million * country["population_m"],
+            level_factor=np.array([0.0, sv.subnational_scale, 1.0]),
+            contact_weights=(rp.weight_delegation, rp.weight_training, rp.weight_exercise, rp.weight_port_call,
+                             rp.weight_forum, rp.weight_aid, rp.weight_dual_use),
+        )
+
+    def _draw_noise(self, streams: dict[str, np.random.Generator]) -> None:
+        """Draw each channel's noise for the whole run in one call per stream (DESIGN.md §9)."""
+        ny, n, p = len(self.years), self.n, self.params
+        shape = (ny, n)
+        sp = streams["space"].random(size=(ny, 2 * n + 1))
+        space_noise = np.log(sp[:, :n]) - np.log1p(-sp[:, :n])  # logistic from uniform
+        self.u_ground = sp[:, n:2 * n]
+        self._noise = np.stack([streams["training"].logistic(size=shape), streams["forums"].logistic(size=shape),
+                                streams["exercises"].logistic(size=shape), space_noise], axis=-1)
+        # Scheduled space programmes: the article's dates up to 2023, then a yearly continuation hazard.
+        sched = np.zeros(shape)
+        hist = self.years <= HIST_START + len(self.data.space_schedule) - 1
+        sched[hist] = self.data.space_schedule[self.years[hist] - HIST_START]
+        last = self.data.space_last_year
+        sched = np.maximum(sched, ((last > 0) & (self.years[:, None] > last)) * (sp[:, -1:] < p.space.cbers_continuation))
+        self._space_scheduled = sched
+        self.u_surveillance = streams["surveillance"].random(size=(ny, 2, n))
+        pc = streams["port_calls"].random(size=(ny, n + 1))
+        logit = p.port_calls.intercept + p.port_calls.reach * self.drivers.pla_navy_reach
+        self.voyage = np.log(pc[:, 0]) - np.log1p(-pc[:, 0]) < logit
+        self.log_u_hosts = np.log(pc[:, 1:])
+        self.n_hosts = 1 + streams["port_calls"].poisson(p.port_calls.hosts_mean - 1.0, size=ny)
+        dl = streams["delegations"].random(size=(ny, n + 1))
+        self.u_tour, self.log_u_tour = dl[:, 0], np.log(dl[:, 1:])
+        self._arrivals = np.cumsum(streams["delegations"].standard_exponential(size=(ny, n, MAX_VISITS)), axis=2)
+        aid = streams["aid"]
+        self.n_aid = aid.poisson(p.china.aid_packages_per_year * self._capacity)
+        self.u_aid = aid.random(size=(ny, 2, n))
+        self.log_u_aid = np.log(self.u_aid[:, 0])
+        self.z_aid = aid.standard_normal(size=shape)
+        arms = streams["arms"]
+        self.noise_need = arms.logistic(size=shape)
+        self.u_category = arms.random(size=shape)
+        self.z_deal = arms.standard_normal(size=shape)
+        self.gumbel = arms.gumbel(size=(ny, n, len(SUPPLIERS)))
+        self.lags = arms.integers(p.arms.lag_min, p.arms.lag_max + 1, size=shape)
+        self._arms_rng = arms
+
+    # ---- one year -------------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One year, in the fixed order of DESIGN.md §4."""
+        self.update_drivers()
+        self.china.set_strategy()
+        self.us.set_pressure()
+        contacts = self.act_channels()
+        delivered = self.run_pipeline()
+        self.update_stocks(contacts, delivered)
+        self.t += 1
+        if self.t < len(self.years):
+            self.year = int(self.years[self.t])
+
+    def update_drivers(self) -> None:
+        """Recognition gate, alignment (data path plus drift) and China's capacity for this year."""
+        t = self.t
+        self.gate = self.drivers.recognises_beijing[t]
+        drift = self.params.relations.kappa * (self.r_china - self.r_us)
+        self.alignment = np.clip(self._alignment_data[t] + drift, -1.0, 1.0)
+        self.capacity_factor = self._capacity[t]
+
+    def act_channels(self) -> np.ndarray:
+        """Every PLA and dual-use channel for all states; returns this year's contact intensity with China.
+
+        The linear predictors of delegations, training, forums, exercises and space come from one matrix product
+        (features x coefficients, DESIGN.md §9); yes/no decisions compare pre-drawn logistic noise with the logit.
+        """
+        p, t, y, rec = self.params, self.t, self.year, self.recorder.states[self.t]
+        gate, r, a = self.gate, self.r_china, self.alignment
+        china, k = self.china, self._k
+
+        f = self._features
+        f[:, 0], f[:, 1], f[:, 2] = r, a, self.exposure
+        f[:, 3], f[:, 4], f[:, 5] = self.training_prev, self.forum_prev, rules.peer_share(self.training_prev, self.members, gate)
+        f[:, 6], f[:, 7] = china.finance, self.trust
+        bias = self._bias.copy()
+        bias[FORUM] += p.forums.peer * float((self.forum_prev * gate).sum() / max(gate.sum(), 1.0))
+        bias[EXERCISE] += p.exercises.boldness * china.boldness
+        logits = f @ self._coef + bias
+
+        # Delegations: Poisson visits, plus recurring high-level tours.
+        dp = p.delegations
+        on = gate * self._onset[t, DELEGATION]
+        rate = on * np.exp(logits[:, DELEGATION]) * self.capacity_factor
+        # Poisson count as the number of unit-exponential arrivals within the rate (pre-drawn; capped, see ODD).
+        visits = (self._arrivals[t] <= rate[:, None]).sum(axis=1).astype(float)
+        tour = np.zeros(self.n)
+        regular = y >= dp.tour_regular_from and y - self.last_tour >= dp.tour_min_gap and self.u_tour[t] < dp.tour_probability
+        if y >= dp.onset_year and (self.last_tour < dp.onset_year or regular):
+            picked = rules.weighted_pick(china.priority * on, self.log_u_tour[t], dp.tour_size)
+            if len(picked):
+                tour[picked] = 1.0
+                self.last_tour = y
+        visits += tour
+
+        # Training, forums, exercises and space projects: decisions against each stream's logistic noise.
+        decided = rules.decide(logits[:, TRAINING:], self._noise[t], gate[:, None] * self._onset[t, TRAINING:])
+        training, forums, exercise, space = decided.T
+        self.training_prev, self.forum_prev = training, forums
+
+        # Port calls: a voyage when naval reach allows; hosts by priority and coast.
+        port = np.zeros(self.n)
+        if self.voyage[t]:
+            port[rules.weighted_pick(china.priority * k.coast_weight, self.log_u_hosts[t], self.n_hosts[t])] = 1.0
+
+        # Aid: packages to recipients weighted by priority and ties; some include donated light arms.
+        cp = p.china
+        aid = np.zeros(self.n)
+        picked = rules.weighted_pick(china.aid_priority * (0.2 + r), self.log_u_aid[t], self.n_aid[t])
+        if len(picked):
+            aid[picked] = cp.aid_package_usd_m * np.exp(cp.aid_size_sigma * self.z_aid[t, picked])
+            if china.boldness >= k.redline[LIGHT]:
+                # Donated light arms are a political signal (alignment) and of little use where industry makes the kit.
+                accept = cp.donation_share * (1.0 + a[picked]) * 0.5 * (1.0 - k.defence_industry[picked])
+                donors = picked[self.u_aid[t, 1, picked] < accept]
+                self.pipeline.add(donors, CHN_IDX, LIGHT, aid[donors] * cp.tiv_per_usd_m, y, 0, 1, donation=True)
+
+        self.sign_arms_deals(rec)
+
+        # Space: scheduled programmes (CBERS) on their dates, then a yearly continuation hazard.
+        sp = p.space
+        ground = space * (self.u_ground[t] < sp.ground_share)
+        self.ground_station = np.maximum(self.ground_station, ground)
+        space = np.maximum(space, self._space_scheduled[t])
+
+        # Surveillance: Bass-style national adoption, a subnational path for federal states; cameras towards a ceiling.
+        sv = p.surveillance
+        level = self.surveillance_level
+        on = gate * self._onset_surveillance[t]
+        push = sv.finance * china.finance + k.insecurity_push - sv.us_pressure * self.us.pressure * self.us.leverage * (a < 0)
+        h_nat = rules.bass_hazard(sv.innovation, sv.imitation, float((level >= 2).sum()) / self.n, push) * on * (level < 2)
+        h_sub = k.subnational_hazard * on * (level == 0)
+        u = self.u_surveillance[t]
+        new_nat = u[0] < h_nat
+        new_sub = (u[1] < h_sub) & ~new_nat
+        adopted = (new_nat | new_sub).astype(float)
+        level = np.where(new_nat, 2.0, np.where(new_sub, 1.0, level))
+        self.surveillance_level = level
+        self.cameras = rules.approach(self.cameras, k.camera_base * k.level_factor[level.astype(np.intp)], sv.growth)
+        self.trust = rules.update_stock(self.trust, space + adopted, p.relations.trust_decay)
+
+        rec[:, S_DELEGATIONS] = visits
+        rec[:, S_TOUR] = tour
+        rec[:, S_TRAINING] = training
+        rec[:, S_FORUM] = forums
+        rec[:, S_PORT] = port
+        rec[:, S_EXERCISE] = exercise
+        rec[:, S_AID] = aid
+        rec[:, S_SPACE] = space
+        rec[:, S_GROUND] = self.ground_station
+        rec[:, S_SURV_LEVEL] = level
+        rec[:, S_CAMERAS] = self.cameras
+        w = k.contact_weights
+        return (w[0] * visits + w[1] * training + w[2] * exercise + w[3] * port + w[4] * forums + w[5] * (aid > 0)
+                + w[6] * (space + adopted))
+
+    def sign_arms_deals(self, rec: np.ndarray) -> None:
+        """Need, supplier choice (multinomial logit over suppliers), and signature of new deals."""
+        ap, t, y, k = self.params.arms, self.t, self.year, self._k
+        target = ap.capability_target * self.drivers.milex_usd_m[t]
+        # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land.
+        on_order = self.pipeline.on_order(self.n)
+        self.capability_gap = np.clip(1.0 - (self.capability + on_order) / np.maximum(target, 1e-9), 0.0, 1.0)
+        rec[:, S_GAP] = self.capability_gap
+        buy = np.flatnonzero(self.noise_need[t] < ap.need_intercept + ap.need_gap * self.capability_gap
+                             - ap.need_fiscal * self.drivers.fiscal_stress[t])
+        if len(buy) == 0:
+            return
+        category = np.searchsorted(k.category_cdf, self.u_category[t, buy], side="right")
+        size = k.size_scale[category] * self.capability_gap[buy] * target[buy] * np.exp(ap.deal_sigma * self.z_deal[t, buy])
+
+        # Utility of each supplier for each buyer (DESIGN.md §4); unavailable suppliers get -inf.
+        inst = self.installed[buy]
+        total = inst.sum(axis=1, keepdims=True)
+        share = inst / np.maximum(total, 1e-12)
+        pressure = self.us.pressure * self.us.leverage[buy, None]
+        util = (k.utility_base + ap.beta_lockin * share + k.align_coef * self.alignment[buy, None]
+                + k.tech_coef * k.tech[buy, None] + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
+                - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic
+                - pressure * k.pressure_coef + k.domestic_coef * k.defence_industry[buy, None]
+                + self._availability[t, buy] + self.gumbel[t, buy])
+        offers = (self.gate[buy] > 0) & (self.china.boldness >= k.redline[category] - k.trust_redline * self.trust[buy])
+        util[~offers, CHN_IDX] = -np.inf
+
+        choice = util.argmax(axis=1)
+        util[:, CHN_IDX] += ap.beta_finance * self.china.finance[buy]
+        financed = np.flatnonzero(offers & (util.argmax(axis=1) == CHN_IDX))
+        if len(financed):
+            # Buyers draw on China's credit line in an order set by Mesa's model.rng: who comes first gets the finance.
+            credit = self.china.credit_tiv
+            for j in financed[self.rng.permutation(len(financed))]:
+                if credit > 0.0:
+                    choice[j] = CHN_IDX
+                    credit -= size[j]
+            self.china.credit_tiv = credit
+        self.pipeline.add(buy, choice, category, size, y, self.lags[t, buy], k.delivery_years[category])
+
+        # Each state signs at most one deal a year, so plain assignment counts it.
+        rec[buy, S_SIGNED + choice] = 1.0
+        chinese = buy[choice == CHN_IDX]
+        if len(chinese):
+            rec[chinese, S_CHN_SIGNED] = 1.0
+            rec[chinese, S_CHN_MAJOR] = category[choice == CHN_IDX] == MAJOR
+            rec[chinese, S_COPRODUCTION] = k.defence_industry[chinese] >= self.params.china.tech_transfer_threshold
+
+    def run_pipeline(self) -> np.ndarray:
+        """Failures (fiscal stress, US veto, regime change, loss of recognition), then deliveries (state x supplier)."""
+        pl, ap, t, y = self.pipeline, self.params.arms, self.t, self.year
+        rec = self.recorder.states[t]
+        delivered = np.zeros((self.n, len(SUPPLIERS)))
+        # Deals signed before 2000 deliver as SIPRI records them (initial conditions; China's are unknown, held out).
+        delivered[:, IMPORT_COLUMNS] = self.drivers.legacy_deliveries[t]
+        idx = np.flatnonzero(pl.status[: pl.n] == ACTIVE)
+        if len(idx) == 0:
+            return delivered
+        st = pl.state[idx]
+        chinese = pl.supplier[idx] == CHN_IDX
+        veto = (ap.fail_veto * self.us.pressure) * self._k.veto[pl.category[idx]] * self.us.leverage[st] * chinese
+        hazard, veto_share = rules.failure_hazard(ap.fail_base, self.drivers.fiscal_stress[t, st], ap.fail_fiscal, veto,
+                                                  self.drivers.regime_change[t, st], ap.fail_regime)
+        hazard[pl.donation[idx]] = 0.0
+        u = self._arms_rng.random(len(idx))
+        failed = (u < hazard) | (chinese & (self.gate[st] == 0))
+        if failed.any():
+            pl.status[idx[failed]] = FAILED
+            lost = failed & chinese
+            rec[:, S_CHN_FAILED] = np.bincount(st[lost], minlength=self.n)
+            rec[:, S_CHN_VETOED] = np.bincount(st[lost & (u < hazard * veto_share)], minlength=self.n)
+
+        di = idx[~failed & (pl.start[idx] <= y)]
+        amount = pl.size[di] / pl.years[di]
+        pl.delivered[di] += amount
+        pl.status[di[y >= pl.start[di] + pl.years[di] - 1]] = DELIVERED
+        delivered += np.bincount(pl.state[di] * len(SUPPLIERS) + pl.supplier[di], weights=amount,
+                                 minlength=delivered.size).reshape(delivered.shape)
+        donated = di[pl.donation[di]]
+        if len(donated):
+            rec[pl.state[donated], S_DONATION] = 1.0
+        return delivered
+
+    def update_stocks(self, contacts_cn: np.ndarray, delivered: np.ndarray) -> None:
+        """Capability and installed base, relationship stocks with both patrons, and recording of the year."""
+        p, t = self.params, self.t
+        ap, rp = p.arms, p.relations
+        rec = self.recorder.states[t]
+        self.capability = (1.0 - ap.capability_decay) * self.capability + delivered.sum(axis=1)
+        self.installed = (1.0 - ap.installed_decay) * self.installed + delivered
+        contacts_cn = contacts_cn + rp.weight_arms * (delivered[:, CHN_IDX] > 0)
+        contacts_us = p.us.contact_rate * (1.0 - self.alignment) * 0.5 + rp.weight_arms * (delivered[:, USA_IDX] > 0)
+        self.r_china = rules.update_stock(self.r_china, contacts_cn * self.gate, rp.decay_china)
+        self.r_us = rules.update_stock(self.r_us, contacts_us, rp.decay_us)
+
+        rec[:, S_IMPORTS] = delivered[:, IMPORT_COLUMNS]
+        rec[:, S_DOMESTIC] = delivered[:, DOMESTIC_IDX]
+        rec[:, S_CHN_DELIVERED] = delivered[:, CHN_IDX]
+        rec[:, S_R_CHINA] = self.r_china
+        rec[:, S_R_US] = self.r_us
+        rec[:, S_ALIGNMENT] = self.alignment
+        rec[:, S_LEVERAGE] = self.us.leverage
+        rec[:, S_RECOGNISES] = self.gate
+        imports = delivered[:, IMPORT_COLUMNS].sum()
+        self.recorder.region[t] = (self.us.pressure, self.china.boldness,
+                                   delivered[:, CHN_IDX].sum() / imports if imports > 0 else 0.0,
+                                   self.drivers.us_china_tension[t], float((self.surveillance_level > 0).sum()))

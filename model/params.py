@@ -1,0 +1,350 @@
+"""Frozen, validated parameters of the model.
+
+Names, types, ranges, meanings and sources live here; values live in ``configs/params/default.yaml`` (the only place
+they are written). :meth:`ModelParams.from_dict` refuses unknown keys, missing keys, wrong types and values outside a
+field's range, naming the dotted key and the allowed range. Build variants with :func:`with_overrides`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Mapping
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PARAMS_FILE = PROJECT_ROOT / "configs" / "params" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range (message is one line)."""
+
+
+def p(lo: float, hi: float, doc: str, source: str, kind: type = float, length: int = 0):  # noqa: ANN201
+    """Declare a parameter field: allowed range [lo, hi], meaning, source or prior, type and optional tuple length."""
+    return field(metadata={"range": (lo, hi), "doc": doc, "source": source, "kind": kind, "length": length})
+
+
+J = "judgement"
+
+
+class _Group:
+    """Validation shared by every parameter group: types and ranges from each field's metadata."""
+
+    __slots__ = ()
+    _prefix: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_value(f"{self._prefix}.{f.name}", getattr(self, f.name), f.metadata)
+
+
+def _check_value(key: str, value: object, meta: Mapping) -> None:
+    lo, hi = meta["range"]
+    kind, length = meta["kind"], meta["length"]
+    values = value if length else (value,)
+    if length and (not isinstance(value, tuple) or len(value) != length):
+        raise ConfigError(f"{key}: expected a list of {length} numbers in [{lo}, {hi}], got {value!r}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not float(v).is_integer()):
+            raise ConfigError(f"{key}: expected {kind.__name__} in [{lo}, {hi}], got {v!r} ({type(v).__name__})")
+        if not math.isfinite(v) or not lo <= v <= hi:
+            raise ConfigError(f"{key}: {v!r} is out of range; allowed [{lo}, {hi}]")
+
+
+@dataclass(frozen=True, slots=True)
+class ChinaParams(_Group):
+    """China's strategy: boldness, priorities, discount, finance and aid."""
+
+    _prefix: ClassVar[str] = "china"
+    boldness_base: float = p(0, 1, "boldness with no US-China tension", f"{J} (medium): cautious default; article Results")
+    boldness_tension: float = p(0, 2, "rise of boldness per unit of tension", f"{J} (low): article's conjecture only; unidentified")
+    priority_exposure: float = p(0, 5, "weight of economic exposure in China's country priority", f"{J} (medium): article Introduction [2]")
+    priority_alignment: float = p(0, 5, "weight of alignment in China's country priority", f"{J} (medium)")
+    priority_size: float = p(0, 2, "weight of log GDP share in China's country priority", f"{J} (medium)")
+    discount: float = p(0, 0.9, "price discount on Chinese arms", f"{J} (medium): article 'significant discounts'")
+    finance_boom: float = p(0, 3, "concessional finance per unit of exposure", f"{J} (medium): CDB loans, article [15]")
+    capacity_elasticity: float = p(0, 2, "elasticity of Chinese activity to China's capacity index", f"{J} (medium)")
+    aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1", f"{J} (medium): article lists ~4 recipients")
+    aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022", "article: US$18 m to Peru 2017 [12], Argentina 2018 [11]")
+    aid_size_sigma: float = p(0, 2, "log-sd of aid package size", f"{J} (low)")
+    donation_share: float = p(0, 1, "probability an aid package includes donated light arms", "article: Bahamas, Bolivia 2018 donations")
+    tiv_per_usd_m: float = p(0, 2, "TIV m per US$ m of donated light equipment", f"{J} (low): TIV values light vehicles below price")
+    arms_credit_tiv: float = p(0, 2000, "yearly Chinese arms credit line at capacity 1 (TIV m); buyers draw on it in turn", f"{J} (low): CDB credit, article [15]")
+    tech_transfer_threshold: float = p(0, 1, "defence-industrial capacity above which a Chinese deal is co-production", "article: Argentina VN1/P18, Z-11")
+
+
+@dataclass(frozen=True, slots=True)
+class USParams(_Group):
+    """The United States: pressure, leverage and veto, and its own contacts."""
+
+    _prefix: ClassVar[str] = "us"
+    pressure_base: float = p(0, 1, "US pressure with no tension", f"{J} (medium)")
+    pressure_tension: float = p(0, 2, "rise of pressure per unit of tension", f"{J} (medium): article Results [41-44]")
+    pressure_footprint: float = p(0, 5, "rise of pressure per unit of China's regional footprint", f"{J} (low)")
+    leverage_proximity: float = p(0, 1, "leverage from proximity (Central America, Caribbean)", f"{J} (medium)")
+    leverage_installed: float = p(0, 1, "leverage from the US share of the installed base", "Sislin 1994: arms as influence")
+    contact_rate: float = p(0, 3, "yearly US contact intensity for a neutral state", f"{J} (medium): US and Europe train far more, article")
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationParams(_Group):
+    """PLA delegations: a Poisson count per state, plus recurring high-level tours."""
+
+    _prefix: ClassVar[str] = "delegations"
+    onset_year: int = p(1995, 2040, "first year of PLA delegations", "article: first delegation 2003 [26]", int)
+    log_rate: float = p(-6, 3, "log yearly visits of a state with no ties", f"{J} (medium): >200 visits 2000-2022 [45]")
+    relationship: float = p(0, 6, "effect of R_cn on the log rate", f"{J} (medium)")
+    exposure: float = p(0, 6, "effect of exposure on the log rate", f"{J} (medium)")
+    alignment: float = p(-3, 3, "effect of alignment on the log rate", f"{J} (medium)")
+    tour_size: int = p(1, 33, "states visited by a high-level tour", "article: 2003 tour to nine states [26]", int)
+    tour_regular_from: int = p(2000, 2040, "year from which tours recur", "article: regular after 2009 [26]", int)
+    tour_min_gap: int = p(1, 10, "minimum years between tours", "article: every 2-3 years [26]", int)
+    tour_probability: float = p(0, 1, "yearly tour probability once the gap has passed", "article: every 2-3 years [26]")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingParams(_Group):
+    """Officers sent to PLA institutions: logistic in R_cn, peers, weak alignment, persistence."""
+
+    _prefix: ClassVar[str] = "training"
+    onset_year: int = p(1995, 2040, "first year LAC officers train in China", f"{J} (medium): 18 states by early 2010s [26]", int)
+    intercept: float = p(-10, 5, "logit intercept", f"{J} (medium)")
+    relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
+    peer: float = p(0, 10, "effect of the subregion's share already sending", f"{J} (medium)")
+    alignment: float = p(-3, 3, "effect of alignment (weak: Chile and Colombia train)", "article [26]: US-friendly states train")
+    persistence: float = p(0, 10, "effect of having sent officers last year", f"{J} (medium): long-term college agreements [26]")
+
+
+@dataclass(frozen=True, slots=True)
+class PortCallParams(_Group):
+    """PLA Navy port calls: China decides a voyage; hosts by priority and coast."""
+
+    _prefix: ClassVar[str] = "port_calls"
+    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach", f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
+    reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
+    hosts_mean: float = p(1, 10, "mean hosts per voyage", "article [22]: several hosts per voyage")
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseParams(_Group):
+    """Joint exercises, proposed by China where ties and boldness suffice."""
+
+    _prefix: ClassVar[str] = "exercises"
+    onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
+    intercept: float = p(-15, 5, "logit intercept", f"{J} (medium): about one exercise a year 2010-2013 [22]")
+    relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
+    boldness: float = p(0, 10, "effect of China's boldness", f"{J} (low)")
+    alignment: float = p(-3, 5, "effect of alignment", f"{J} (medium): Peru, Venezuela, Chile partners [22]")
+
+
+@dataclass(frozen=True, slots=True)
+class ForumParams(_Group):
+    """Attendance at China's LAC defence forums (one attendance decision for both series of forums)."""
+
+    _prefix: ClassVar[str] = "forums"
+    onset_year: int = p(1995, 2040, "first forum", "article: October 2015 logistics forum [29]", int)
+    intercept: float = p(-10, 10, "logit intercept", f"{J} (medium): 11 states in 2015")
+    relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
+    peer: float = p(0, 10, "effect of last year's attendance share", f"{J} (medium): 22 states by 2022 [45]")
+    alignment: float = p(-3, 3, "effect of alignment", f"{J} (medium)")
+    persistence: float = p(0, 10, "effect of having attended last year", f"{J} (medium): forums became regular [29]")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmsParams(_Group):
+    """Arms: need, supplier choice by multinomial logit, signature, delivery or failure."""
+
+    _prefix: ClassVar[str] = "arms"
+    capability_decay: float = p(0.01, 0.5, "yearly depreciation of the capability stock", f"{J} (medium): 15-25 year service lives")
+    initial_gap: float = p(0, 0.9, "capability gap of every state in 2000", f"{J} (medium): a stationary stock sits below its target")
+    capability_target: float = p(0.001, 2, "target capability stock per US$ m of military spending (TIV m)", "derived: SIPRI imports 2000-2023 / milex; see ODD")
+    need_intercept: float = p(-10, 5, "logit of buying with no capability gap", f"{J} (medium): low regional tension, article")
+    need_gap: float = p(0, 20, "effect of the capability gap on buying", f"{J} (medium)")
+    need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", "article: Argentina's budget constraints [5,6]")
+    deal_share: float = p(0.01, 1, "share of the gap a deal fills", f"{J} (medium)")
+    deal_sigma: float = p(0, 2, "log-sd of deal size", f"{J} (medium): SIPRI deal sizes are heavy-tailed")
+    lag_min: int = p(0, 10, "minimum years from signature to first delivery", "DESIGN.md §4: 1-4 years", int)
+    lag_max: int = p(0, 10, "maximum years from signature to first delivery", "DESIGN.md §4: 1-4 years", int)
+    delivery_years: tuple = p(1, 10, "years over which a deal delivers, by category", f"{J} (medium): SIPRI delivery spreads", float, 5)
+    category_weights: tuple = p(0, 1, "probability of each category in a purchase", "derived: SIPRI 2000-2023 deal counts by category", float, 5)
+    category_size: tuple = p(0.05, 20, "relative deal size by category", "derived: SIPRI 2000-2023 TIV per deal by category", float, 5)
+    china_redline: tuple = p(0, 1, "boldness China needs to offer each category", f"{J} (low): article, China avoids US red lines", float, 5)
+    fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
+    fail_fiscal: float = p(0, 5, "failure hazard per unit of fiscal stress", "article: Argentine VN1/P18, FC-1 failures [5,6]")
+    fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage", "article: MBT-2000 to Peru 2009 [1]")
+    veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)", f"{J} (medium): MBT-2000 engines [1]", float, 5)
+    fail_regime: float = p(0, 5, "failure hazard in a year of government change", f"{J} (medium)")
+    price: tuple = p(0, 3, "relative price by supplier (USA RUS EUR ISR OTHER DOMESTIC CHN)", f"{J} (medium)", float, 7)
+    quality: tuple = p(0, 3, "relative quality by supplier", f"{J} (medium)", float, 7)
+    supplier_orientation: tuple = p(-1, 1, "political orientation of each supplier (-1 US ... +1 China)", f"{J} (high): sign only", float, 7)
+    tech_transfer_offer: tuple = p(0, 1, "technology transfer each supplier offers", "article: China ready for transfers (Argentina)", float, 7)
+    supplier_constant: tuple = p(-10, 10, "supplier constants in the logit", "derived: log SIPRI 2000-2023 shares net of price and quality utility (CHN, DOMESTIC: judgement)", float, 7)
+    beta_price: float = p(0, 10, "disutility of price", f"{J} (medium)")
+    beta_quality: float = p(0, 10, "utility of quality", f"{J} (medium)")
+    beta_lockin: float = p(0, 10, "utility of the supplier's share of the installed base", "DESIGN.md §4 hypothesis; tested on SIPRI")
+    beta_alignment: float = p(0, 10, "utility of political alignment with the supplier", "Pamp et al. 2021; Kinne 2018")
+    beta_finance: float = p(0, 10, "utility of Chinese concessional finance", "article [15]: CDB loans")
+    beta_tech_transfer: float = p(0, 10, "utility of technology transfer, times the buyer's tech capacity", "article: China's edge with Brazil, Argentina")
+    beta_new_supplier: float = p(0, 10, "entry barrier of a supplier new to the state (under 1% of its installed base)", "DESIGN.md §4 lock-in hypothesis; Pamp et al. 2021")
+    beta_hedge: float = p(0, 10, "bonus for a new supplier when one supplier dominates", "Kuik 2021: hedging")
+    beta_us_pressure: float = p(0, 20, "disutility of Chinese and Russian offers per unit of US pressure x leverage", "Sislin 1994; article [1]")
+    beta_domestic: float = p(0, 10, "utility of own industry per unit of defence-industrial capacity", "article Results: domestic industry")
+    installed_decay: float = p(0.01, 0.5, "yearly decay of the installed base by supplier", f"{J} (medium)")
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceParams(_Group):
+    """Space: rare project events; CBERS as a scheduled Brazilian programme."""
+
+    _prefix: ClassVar[str] = "space"
+    onset_year: int = p(1995, 2040, "first year of non-CBERS space deals", "article: Venesat-1 contract 2008 [15]", int)
+    intercept: float = p(-15, 5, "logit of a project", f"{J} (medium): 4 projects outside Brazil 2008-2012")
+    tech: float = p(0, 10, "effect of tech capacity", f"{J} (medium)")
+    alignment: float = p(0, 10, "effect of alignment", f"{J} (medium): Venezuela, Bolivia")
+    finance: float = p(0, 10, "effect of Chinese finance", "article: Tupac Katari financed by CDB [15]")
+    trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
+    ground_share: float = p(0, 1, "share of projects that are ground facilities", "article: Espacio Lejano, one of five projects")
+    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule", "article [39]: no new launch declared")
+
+
+@dataclass(frozen=True, slots=True)
+class SurveillanceParams(_Group):
+    """Surveillance diffusion (Bass-style), subnational and national, with camera scale."""
+
+    _prefix: ClassVar[str] = "surveillance"
+    onset_year: int = p(1995, 2040, "first year Chinese systems are on offer", "article: Mexico City 2007 [20]", int)
+    innovation: float = p(0, 1, "Bass innovation hazard (national)", f"{J} (medium)")
+    imitation: float = p(0, 5, "Bass imitation per share of adopters", f"{J} (medium)")
+    finance: float = p(0, 5, "hazard per unit of Chinese finance", "article: Ecuador's loan 2012 [25]")
+    insecurity: float = p(0, 5, "hazard per unit of insecurity", "Feldstein 2019")
+    us_pressure: float = p(0, 10, "hazard cut per unit of US pressure x leverage on aligned states", f"{J} (low)")
+    subnational: float = p(0, 1, "subnational hazard for federal states", "article: Mexico City 2007 [20]")
+    growth: float = p(0, 1, "yearly approach of cameras to their ceiling", "article: Ecuador 4,300 cameras by 2018 [25]")
+    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system", "article: Ecuador 4,300 cameras [25]")
+    subnational_scale: float = p(0, 1, "subnational ceiling relative to national", f"{J} (medium)")
+
+
+@dataclass(frozen=True, slots=True)
+class RelationsParams(_Group):
+    """Relationship stocks, dual-use trust and alignment."""
+
+    _prefix: ClassVar[str] = "relations"
+    decay_china: float = p(0, 1, "yearly decay of R_cn", f"{J} (medium)")
+    decay_us: float = p(0, 1, "yearly decay of R_us", f"{J} (medium)")
+    weight_delegation: float = p(0, 5, "contact weight of one delegation visit", f"{J} (medium)")
+    weight_training: float = p(0, 5, "contact weight of sending officers", f"{J} (medium)")
+    weight_exercise: float = p(0, 5, "contact weight of an exercise", f"{J} (medium)")
+    weight_port_call: float = p(0, 5, "contact weight of a port call", f"{J} (medium)")
+    weight_forum: float = p(0, 5, "contact weight of forum attendance", f"{J} (medium)")
+    weight_aid: float = p(0, 5, "contact weight of an aid package", f"{J} (medium)")
+    weight_arms: float = p(0, 5, "contact weight of a year with deliveries", f"{J} (medium)")
+    weight_dual_use: float = p(0, 5, "contact weight of a space project or surveillance system", f"{J} (medium)")
+    kappa: float = p(-1, 1, "alignment drift per unit of R_cn - R_us", "DESIGN.md §4: tight prior at 0, unidentified")
+    unga_weight: float = p(0, 1, "weight of UNGA-derived alignment against government orientation", f"{J} (medium)")
+    trust_decay: float = p(0, 1, "yearly decay of dual-use trust", f"{J} (medium)")
+    trust_redline: float = p(0, 1, "fall of China's red lines per unit of dual-use trust", "DESIGN.md §4")
+
+
+GROUPS = {
+    "china": ChinaParams,
+    "us": USParams,
+    "delegations": DelegationParams,
+    "training": TrainingParams,
+    "port_calls": PortCallParams,
+    "exercises": ExerciseParams,
+    "forums": ForumParams,
+    "arms": ArmsParams,
+    "space": SpaceParams,
+    "surveillance": SurveillanceParams,
+    "relations": RelationsParams,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """All behavioural parameters, one frozen group per agent or channel."""
+
+    china: ChinaParams
+    us: USParams
+    delegations: DelegationParams
+    training: TrainingParams
+    port_calls: PortCallParams
+    exercises: ExerciseParams
+    forums: ForumParams
+    arms: ArmsParams
+    space: SpaceParams
+    surveillance: SurveillanceParams
+    relations: RelationsParams
+
+    def __post_init__(self) -> None:
+        if self.arms.lag_min > self.arms.lag_max:
+            raise ConfigError(f"params.arms.lag_min: {self.arms.lag_min} exceeds params.arms.lag_max={self.arms.lag_max}; allowed: lag_min <= lag_max")
+        if sum(self.arms.category_weights) <= 0:
+            raise ConfigError(f"params.arms.category_weights: {list(self.arms.category_weights)} sum to zero; allowed: a positive sum")
+
+    @classmethod
+    def from_dict(cls, values: Mapping, prefix: str = "params") -> ModelParams:
+        """Build from a nested mapping, refusing unknown, missing and invalid keys (one-line errors)."""
+        return _build(cls, values, prefix)
+
+    def to_dict(self) -> dict:
+        """Nested plain dict (tuples as lists), the inverse of :meth:`from_dict`."""
+        return {g: {f.name: _plain(getattr(getattr(self, g), f.name)) for f in dataclasses.fields(getattr(self, g))} for g in GROUPS}
+
+
+def _plain(v: object) -> object:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _build(cls: type, values: Mapping, prefix: str):  # noqa: ANN202
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix}: expected a mapping, got {values!r}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]}: unknown key; allowed: {', '.join(names)}")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ConfigError(f"{prefix}.{missing[0]}: missing key")
+    if cls is ModelParams:
+        return cls(**{g: _build(GROUPS[g], values[g], f"{prefix}.{g}") for g in names})
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        v = values[f.name]
+        if f.metadata["length"]:
+            v = tuple(v) if isinstance(v, (list, tuple)) else v
+        _check_value(f"{prefix}.{f.name}", v, f.metadata)
+        kwargs[f.name] = int(v) if f.metadata["kind"] is int else (v if f.metadata["length"] else float(v))
+    return cls(**kwargs)
+
+
+def load_default_params(path: Path = DEFAULT_PARAMS_FILE) -> ModelParams:
+    """Read the shipped defaults straight from YAML (tests, benchmarks and library use without Hydra)."""
+    with open(path, encoding="utf-8") as fh:
+        return ModelParams.from_dict(yaml.safe_load(fh))
+
+
+def with_overrides(params: ModelParams, overrides: Mapping[str, object]) -> ModelParams:
+    """Return a copy with dotted overrides applied, e.g. ``{"arms.fail_veto": 2.0}``; validated like YAML."""
+    values = params.to_dict()
+    for key, v in overrides.items():
+        group, _, name = key.partition(".")
+        if group not in values or name not in values[group]:
+            raise ConfigError(f"params.{key}: unknown parameter")
+        values[group][name] = v
+    return ModelParams.from_dict(values)
+
+
+def parameter_table() -> list[dict]:
+    """One row per parameter (dotted name, meaning, range, source, type) for docs and the priors."""
+    rows = []
+    for g, cls in GROUPS.items():
+        for f in dataclasses.fields(cls):
+            m = f.metadata
+            rows.append({"name": f"{g}.{f.name}", "doc": m["doc"], "low": m["range"][0], "high": m["range"][1],
+                         "source": m["source"], "kind": m["kind"].__name__, "length": m["length"]})
+    return rows

@@ -1,0 +1,67 @@
+"""The deal pipeline: signed arms deals of every state, in preallocated arrays, until delivered or failed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.schema import ARMS_CATEGORIES, SUPPLIERS
+
+ACTIVE, DELIVERED, FAILED = 1, 2, 3
+
+
+class Pipeline:
+    """Signed deals in columns: state, supplier, category, size (TIV m), first delivery year, years, status.
+
+    Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
+    by doubling when full (rare: a 2000-2040 run signs a few hundred deals).
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.n = 0
+        self.state = np.zeros(capacity, dtype=np.intp)
+        self.supplier = np.zeros(capacity, dtype=np.intp)
+        self.category = np.zeros(capacity, dtype=np.intp)
+        self.size = np.zeros(capacity)
+        self.start = np.zeros(capacity, dtype=np.int64)
+        self.years = np.ones(capacity, dtype=np.int64)
+        self.signed = np.zeros(capacity, dtype=np.int64)
+        self.delivered = np.zeros(capacity)
+        self.status = np.zeros(capacity, dtype=np.int8)
+        self.donation = np.zeros(capacity, dtype=bool)
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.size)
+        while cap < need:
+            cap *= 2
+        for name in ("state", "supplier", "category", "size", "start", "years", "signed", "delivered", "status", "donation"):
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+    def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray, year: int,
+            lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False) -> None:
+        """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars."""
+        k = len(state)
+        if k == 0:
+            return
+        if self.n + k > len(self.size):
+            self._grow(self.n + k)
+        s = slice(self.n, self.n + k)
+        self.state[s], self.supplier[s], self.category[s], self.size[s] = state, supplier, category, size
+        self.start[s], self.years[s], self.signed[s] = year + lag, years, year
+        self.status[s], self.donation[s], self.delivered[s] = ACTIVE, donation, 0.0
+        self.n += k
+
+    def on_order(self, n_states: int) -> np.ndarray:
+        """Undelivered TIV of active deals, per state."""
+        active = self.status[: self.n] == ACTIVE
+        return np.bincount(self.state[: self.n][active], weights=(self.size[: self.n] - self.delivered[: self.n])[active],
+                           minlength=n_states)
+
+    def open_deals(self, state: int) -> list[dict]:
+        """Active deals of one state, as plain records."""
+        idx = np.flatnonzero((self.state[: self.n] == state) & (self.status[: self.n] == ACTIVE))
+        return [{"supplier": SUPPLIERS[self.supplier[i]].value, "category": ARMS_CATEGORIES[self.category[i]],
+                 "size_tiv": float(self.size[i]), "signed": int(self.signed[i]), "first_delivery": int(self.start[i])}
+                for i in idx]

@@ -1,0 +1,71 @@
+"""The channel rules as pure numpy functions over all states at once (documented in docs/ODD.md, §Submodels).
+
+Each function takes arrays and parameters and returns arrays; none draws random numbers itself: noise is drawn per run
+from the channel's own stream and passed in, so the rules can be checked against numbers worked by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def decide(logit: np.ndarray, noise: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """Yes/no decisions: ``gate and noise < logit`` with standard logistic ``noise`` (any trailing channel axis).
+
+    Comparing logistic noise with the logit is the same event as ``u < sigmoid(logit)``, without computing a sigmoid.
+    """
+    return ((noise < logit) & (gate > 0)).astype(float)
+
+
+def peer_share(flags: np.ndarray, members: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Share of each state's group (one-hot ``members``, states x groups) among eligible states that have ``flags``."""
+    counts = members.T @ (flags * eligible)
+    sizes = members.T @ eligible
+    return members @ (counts / np.maximum(sizes, 1.0))
+
+
+def update_stock(stock: np.ndarray, contacts: np.ndarray, decay: float) -> np.ndarray:
+    """Relationship stock in [0, 1]: decays by ``decay``; contacts close the remaining gap by ``1 - exp(-contacts)``.
+
+    ``R' = (1-d) R + (1 - (1-d) R) (1 - exp(-c))``: with no contact the stock only decays; it never leaves [0, 1].
+    """
+    kept = (1.0 - decay) * stock
+    return kept + (1.0 - kept) * (1.0 - np.exp(-contacts))
+
+
+def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
+    """Indices of ``k`` states sampled without replacement with probability proportional to ``weights``.
+
+    Efraimidis-Spirakis keys ``log(u) / w`` with ``u`` uniform (``log_u`` is passed in, drawn once per run): the ``k``
+    largest keys are a weighted sample. States with zero weight are never picked, so fewer than ``k`` come back when
+    fewer are eligible.
+    """
+    k = min(int(k), int(np.count_nonzero(weights)))
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    # Zero weights get keys near -1e300 (below every eligible key) without a division warning.
+    keys = log_u / np.maximum(weights, 1e-300)
+    return np.argpartition(-keys, k - 1)[:k]
+
+
+def failure_hazard(base: float, fiscal: np.ndarray, fiscal_coef: float, veto: np.ndarray, regime: np.ndarray,
+                   regime_coef: float) -> tuple[np.ndarray, np.ndarray]:
+    """Yearly failure probability of deals, and the share of it due to the US veto (competing risks).
+
+    ``h = 1 - exp(-(base + fiscal_coef F + veto + regime_coef G))``; ``veto`` is already ``fail_veto x category
+    exposure x pressure x leverage`` for Chinese deals and zero otherwise.
+    """
+    rate = base + fiscal_coef * fiscal + veto + regime_coef * regime
+    hazard = 1.0 - np.exp(-rate)
+    veto_share = np.divide(veto, rate, out=np.zeros_like(rate), where=rate > 0)
+    return hazard, veto_share
+
+
+def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:
+    """Bass-style adoption probability ``1 - exp(-max(0, p + q s + push))``; ``push`` holds the state-level terms."""
+    return 1.0 - np.exp(-np.maximum(0.0, innovation + imitation * adopter_share + push))
+
+
+def approach(level: np.ndarray, ceiling: np.ndarray, rate: float) -> np.ndarray:
+    """Move ``level`` a share ``rate`` of the way to ``ceiling`` (camera scale); never above the ceiling."""
+    return np.where(ceiling > level, level + rate * (ceiling - level), level)

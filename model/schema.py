@@ -1,0 +1,115 @@
+"""The one output schema (DESIGN.md §7): column names, the channel and partner enums, and the output variables.
+
+Every frame the project writes or reads (simulations, observations, forecast tables) uses these names, so calibration
+is a merge rather than a reshape. Variable names here are a stable interface: calibration and forecasts depend on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+COLUMNS = ("scenario", "param_source", "draw", "seed", "year", "iso3", "partner", "channel", "variable", "value")
+REGION = "LAC"
+
+
+class Channel(StrEnum):
+    """Channels of defence ties, shared by outputs and observations."""
+
+    DELEGATIONS = "delegations"
+    TRAINING = "training"
+    EXERCISES = "exercises"
+    PORT_CALLS = "port_calls"
+    FORUMS = "forums"
+    ARMS = "arms"
+    AID = "aid"
+    SPACE = "space"
+    SURVEILLANCE = "surveillance"
+    INDUSTRIAL = "industrial"
+    RELATIONS = "relations"
+
+
+class Partner(StrEnum):
+    """Counterparts of a tie. ``DOMESTIC`` is a state's own industry (never ``DOM``, the Dominican Republic)."""
+
+    CHN = "CHN"
+    USA = "USA"
+    RUS = "RUS"
+    EUR = "EUR"
+    ISR = "ISR"
+    DOMESTIC = "DOMESTIC"
+    OTHER = "OTHER"
+    NONE = ""
+
+
+# Arms suppliers in the order of the model's supplier axis. CHN is last so that the non-Chinese block is a prefix.
+SUPPLIERS = (Partner.USA, Partner.RUS, Partner.EUR, Partner.ISR, Partner.OTHER, Partner.DOMESTIC, Partner.CHN)
+IMPORT_SUPPLIERS = tuple(s for s in SUPPLIERS if s is not Partner.DOMESTIC)
+ARMS_CATEGORIES = ("light", "artillery_radar", "air_defence_uav", "aircraft", "major_platform")
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """An output variable: its name, channel, partner, how the LAC row aggregates it, unit and meaning."""
+
+    name: str
+    channel: Channel
+    partner: Partner
+    lac: str  # "sum", "mean", or "only" for series that exist only for the region
+    unit: str
+    doc: str
+
+
+def _v(name: str, channel: Channel, partner: Partner, lac: str, unit: str, doc: str) -> Variable:
+    return Variable(name, channel, partner, lac, unit, doc)
+
+
+C, P = Channel, Partner
+# Per-state variables (one slot per state and year; LAC row by `lac` aggregation).
+STATE_VARIABLES: tuple[Variable, ...] = (
+    _v("delegations", C.DELEGATIONS, P.CHN, "sum", "visits", "PLA delegation visits to the state this year"),
+    _v("delegation_tour", C.DELEGATIONS, P.CHN, "sum", "0/1", "state visited by a high-level (CMC/minister) tour"),
+    _v("officers_training", C.TRAINING, P.CHN, "sum", "0/1", "state sends officers to PLA institutions this year"),
+    _v("forum_attends", C.FORUMS, P.CHN, "sum", "0/1", "state attends China's LAC defence forum this year"),
+    _v("port_call", C.PORT_CALLS, P.CHN, "sum", "0/1", "a PLA Navy ship visits the state this year"),
+    _v("exercise", C.EXERCISES, P.CHN, "sum", "0/1", "a joint exercise with the PLA this year"),
+    _v("china_arms_delivered_tiv", C.ARMS, P.CHN, "sum", "TIV m", "Chinese arms delivered, donations included"),
+    _v("china_arms_deal_signed", C.ARMS, P.CHN, "sum", "deals", "arms deals signed with China this year"),
+    _v("china_arms_deal_signed_major", C.ARMS, P.CHN, "sum", "deals", "of which major-platform deals"),
+    _v("china_arms_deal_failed", C.ARMS, P.CHN, "sum", "deals", "Chinese deals that failed this year"),
+    _v("china_arms_deal_vetoed", C.ARMS, P.CHN, "sum", "deals", "of which failed through a US veto"),
+    _v("china_arms_donation", C.ARMS, P.CHN, "sum", "0/1", "China donated arms (light equipment) this year"),
+    _v("china_coproduction_deal", C.INDUSTRIAL, P.CHN, "sum", "deals", "Chinese deals signed with technology transfer"),
+    _v("china_aid_usd_m", C.AID, P.CHN, "sum", "US$ m 2022", "Chinese military aid (non-lethal unless bold)"),
+    _v("space_project", C.SPACE, P.CHN, "sum", "events", "new space project with China (contract or CBERS launch)"),
+    _v("space_ground_station", C.SPACE, P.CHN, "sum", "0/1", "state hosts a Chinese space ground facility"),
+    _v("surveillance_level", C.SURVEILLANCE, P.CHN, "mean", "0/1/2", "none / subnational / national Chinese system"),
+    _v("surveillance_cameras", C.SURVEILLANCE, P.CHN, "sum", "cameras", "cameras in Chinese-supplied systems"),
+    _v("r_china", C.RELATIONS, P.CHN, "mean", "[0,1]", "relationship stock with China's military elite"),
+    _v("r_us", C.RELATIONS, P.USA, "mean", "[0,1]", "relationship stock with the US military elite"),
+    _v("alignment", C.RELATIONS, P.NONE, "mean", "[-1,1]", "-1 US-aligned ... +1 China/ALBA-leaning"),
+    _v("us_leverage", C.RELATIONS, P.USA, "mean", "[0,1]", "US leverage over the state"),
+    _v("recognises_beijing", C.RELATIONS, P.CHN, "sum", "0/1", "state recognises the PRC"),
+    _v("capability_gap", C.ARMS, P.NONE, "mean", "[0,1]", "shortfall of capability stock below its target"),
+) + tuple(
+    _v("arms_imports_tiv", C.ARMS, s, "sum", "TIV m", f"arms delivered by {s.value}")
+    for s in IMPORT_SUPPLIERS
+) + tuple(
+    _v("arms_deals_signed", C.ARMS, s, "sum", "deals", f"arms deals signed with {s.value}") for s in SUPPLIERS
+) + (
+    _v("arms_domestic_tiv", C.ARMS, P.DOMESTIC, "sum", "TIV-equivalent m", "arms from the state's own industry"),
+)
+
+# Region-level variables (iso3 = LAC only).
+REGION_VARIABLES: tuple[Variable, ...] = (
+    _v("us_pressure", C.RELATIONS, P.USA, "only", "[0,1]", "US pressure against Chinese defence ties"),
+    _v("china_boldness", C.RELATIONS, P.CHN, "only", "[0,1]", "China's readiness to cross US red lines"),
+    _v("china_arms_share", C.ARMS, P.CHN, "only", "share", "China's share of LAC arms imports this year"),
+    _v("us_china_tension", C.RELATIONS, P.NONE, "only", "[0,1]", "US-China tension (driver)"),
+    _v("surveillance_adopters", C.SURVEILLANCE, P.CHN, "only", "states", "states with a Chinese system (any level)"),
+)
+
+STATE_SLOTS = {(v.name, v.partner): i for i, v in enumerate(STATE_VARIABLES)}
+REGION_SLOTS = {v.name: i for i, v in enumerate(REGION_VARIABLES)}
+ALL_VARIABLES = STATE_VARIABLES + REGION_VARIABLES
+VARIABLE_NAMES = tuple(dict.fromkeys(v.name for v in ALL_VARIABLES))

@@ -1,0 +1,95 @@
+"""The channel rules of model/rules.py against numbers worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from model import rules
+
+
+def test_decide_compares_logistic_noise_with_logit_and_gates():
+    logit = np.array([0.0, 0.0, 2.0, 5.0])
+    noise = np.array([-0.1, 0.1, 1.9, -9.0])
+    gate = np.array([1.0, 1.0, 1.0, 0.0])
+    assert rules.decide(logit, noise, gate).tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_decide_matches_sigmoid_probability():
+    # P(noise < logit) for standard logistic noise is sigmoid(logit): 1 / (1 + e^-1) = 0.7311 at logit 1.
+    noise = np.random.default_rng(3).logistic(size=200_000)
+    share = rules.decide(np.full_like(noise, 1.0), noise, np.ones_like(noise)).mean()
+    assert share == pytest.approx(1 / (1 + math.exp(-1)), abs=0.005)
+
+
+def test_peer_share_counts_eligible_members_of_each_group():
+    # Two groups: states 0,1,2 in group 0 (state 2 not eligible), state 3 in group 1.
+    members = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
+    flags = np.array([1.0, 0.0, 1.0, 1.0])
+    eligible = np.array([1.0, 1.0, 0.0, 1.0])
+    # Group 0: 1 of 2 eligible members sends -> 0.5; group 1: 1 of 1 -> 1.0.
+    assert rules.peer_share(flags, members, eligible).tolist() == [0.5, 0.5, 0.5, 1.0]
+
+
+def test_peer_share_of_an_empty_group_is_zero():
+    members = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert rules.peer_share(np.ones(2), members, np.zeros(2)).tolist() == [0.0, 0.0]
+
+
+def test_update_stock_by_hand():
+    # R=0.5, d=0.2, c=ln 2: kept = 0.4; gap closed by 1 - 1/2 = 0.5 of 0.6 -> 0.4 + 0.3 = 0.7.
+    out = rules.update_stock(np.array([0.5]), np.array([math.log(2.0)]), 0.2)
+    assert out[0] == pytest.approx(0.7)
+
+
+def test_update_stock_decays_without_contact_and_stays_in_unit_interval():
+    r = np.array([0.0, 0.3, 1.0])
+    assert rules.update_stock(r, np.zeros(3), 0.25).tolist() == pytest.approx([0.0, 0.225, 0.75])
+    big = rules.update_stock(r, np.full(3, 50.0), 0.0)
+    assert np.all((big >= 0) & (big <= 1))
+
+
+def test_weighted_pick_never_picks_zero_weight_and_returns_fewer_when_few_eligible():
+    weights = np.array([0.0, 2.0, 0.0, 1.0])
+    log_u = np.log(np.array([0.5, 0.9, 0.1, 0.2]))
+    picked = rules.weighted_pick(weights, log_u, 3)
+    assert sorted(picked.tolist()) == [1, 3]
+    assert rules.weighted_pick(np.zeros(4), log_u, 2).size == 0
+
+
+def test_weighted_pick_takes_the_largest_keys():
+    # keys = log(u)/w: state0 log(.5)/1=-0.693, state1 log(.9)/1=-0.105, state2 log(.1)/10=-0.230 -> pick 1 then 2.
+    weights = np.array([1.0, 1.0, 10.0])
+    log_u = np.log(np.array([0.5, 0.9, 0.1]))
+    assert sorted(rules.weighted_pick(weights, log_u, 2).tolist()) == [1, 2]
+
+
+def test_weighted_pick_first_pick_is_proportional_to_weight():
+    rng = np.random.default_rng(0)
+    weights = np.array([1.0, 3.0])
+    firsts = [rules.weighted_pick(weights, np.log(rng.random(2)), 1)[0] for _ in range(20_000)]
+    assert np.mean(firsts) == pytest.approx(0.75, abs=0.01)
+
+
+def test_failure_hazard_by_hand_with_veto_share():
+    # rate = 0.1 + 1.0*0.5 + 0.4 + 0.5*1 = 1.5 -> hazard 1 - e^-1.5; veto share 0.4/1.5.
+    hazard, share = rules.failure_hazard(0.1, np.array([0.5]), 1.0, np.array([0.4]), np.array([1.0]), 0.5)
+    assert hazard[0] == pytest.approx(1 - math.exp(-1.5))
+    assert share[0] == pytest.approx(0.4 / 1.5)
+    hazard0, share0 = rules.failure_hazard(0.0, np.zeros(1), 1.0, np.zeros(1), np.zeros(1), 1.0)
+    assert hazard0[0] == 0.0 and share0[0] == 0.0
+
+
+def test_bass_hazard_by_hand_and_never_negative():
+    # p + q s + push = 0.01 + 0.5*0.2 + 0.09 = 0.2 -> 1 - e^-0.2.
+    h = rules.bass_hazard(0.01, 0.5, 0.2, np.array([0.09, -5.0]))
+    assert h[0] == pytest.approx(1 - math.exp(-0.2))
+    assert h[1] == 0.0
+
+
+def test_approach_moves_towards_ceiling_and_never_falls():
+    level = np.array([0.0, 100.0, 500.0])
+    ceiling = np.array([1000.0, 200.0, 300.0])
+    assert rules.approach(level, ceiling, 0.3).tolist() == [300.0, 130.0, 500.0]
