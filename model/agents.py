@@ -125,18 +125,29 @@ class China(mesa.Agent):
         self.priority = np.zeros(model.n)
         self.aid_priority = np.zeros(model.n)
         self.finance = np.zeros(model.n)
+        # The parts of China's strategy that follow the drivers alone, for every year of the run at once.
+        cp, dr = model.params.china, model.drivers
+        self.boldness_path = np.clip(cp.boldness_base + cp.boldness_tension * dr.us_china_tension, 0.0, 1.0)
+        self._exposure = model.data.finance_exposure * dr.commodity_index[:, None]
+        self._finance_base = 0.5 * cp.finance_boom * self._exposure
+        self._exposure_weight = dr.recognises_beijing * np.exp(cp.priority_exposure * self._exposure)
+        gdp = dr.gdp_usd_m
+        self._size_weight = (gdp / gdp.sum(axis=1, keepdims=True)) ** cp.priority_size
 
     def set_strategy(self) -> None:
-        """Boldness rises with US-China tension; priorities follow exposure, alignment and size."""
+        """Boldness rises with US-China tension; priorities follow exposure, alignment and size.
+
+        boldness = clip(b0 + b_tau tension, 0, 1); exposure x = finance share x commodity index; finance =
+        f (x (1 + a) / 2); aid priority = gate exp(p_x x + p_a a); priority = aid priority x (GDP share)^p_s.
+        """
         m, cp = self.model, self.model.params.china
         t = m.t
-        self.boldness = min(1.0, max(0.0, cp.boldness_base + cp.boldness_tension * float(m.drivers.us_china_tension[t])))
-        m.exposure = m.data.finance_exposure * m.drivers.commodity_index[t]
-        self.finance = cp.finance_boom * m.exposure * (1.0 + m.alignment) * 0.5
-        gdp = m.drivers.gdp_usd_m[t]
+        self.boldness = float(self.boldness_path[t])
+        m.exposure = self._exposure[t]
+        self.finance = self._finance_base[t] * (1.0 + m.alignment)
         # Aid goes where exposure and alignment are, whatever the size; channels of prestige also weigh size.
-        self.aid_priority = m.gate * np.exp(cp.priority_exposure * m.exposure + cp.priority_alignment * m.alignment)
-        self.priority = self.aid_priority * (gdp / gdp.sum()) ** cp.priority_size
+        self.aid_priority = self._exposure_weight[t] * np.exp(cp.priority_alignment * m.alignment)
+        self.priority = self.aid_priority * self._size_weight[t]
         self.credit_tiv = cp.arms_credit_tiv * m.capacity_factor
 
 
@@ -148,18 +159,21 @@ class UnitedStates(mesa.Agent):
         self.iso3 = Partner.USA.value
         self.pressure = 0.0
         self.leverage = np.zeros(model.n)
+        up = model.params.us
+        self._pressure_base = up.pressure_base + up.pressure_tension * model.drivers.us_china_tension
+        self._proximity = up.leverage_proximity * model.data.country["us_proximity"]
 
     def set_pressure(self) -> None:
-        """Pressure rises with tension and China's footprint (mean R_cn of recognising states, last year)."""
+        """Pressure rises with tension and China's footprint (mean R_cn of recognising states, last year).
+
+        pressure = min(1, p0 + p_tau tension + p_f footprint); leverage = min(1, l_p proximity + l_i US share of the
+        installed base).
+        """
         m, up = self.model, self.model.params.us
-        gate = m.gate
-        footprint = float((m.r_china * gate).sum() / max(gate.sum(), 1.0))
-        self.pressure = min(1.0, up.pressure_base + up.pressure_tension * m.drivers.us_china_tension[m.t]
-                            + up.pressure_footprint * footprint)
-        total = m.installed.sum(axis=1)
-        us_share = np.divide(m.installed[:, USA_IDX], total, out=np.zeros(m.n), where=total > 0)
-        self.leverage = np.minimum(1.0, up.leverage_proximity * m.data.country["us_proximity"]
-                                   + up.leverage_installed * us_share)
+        footprint = float(m.r_china @ m.gate) / m.n_recognising[m.t]
+        self.pressure = min(1.0, self._pressure_base[m.t] + up.pressure_footprint * footprint)
+        us_share = m.installed[:, USA_IDX] / np.maximum(m.installed.sum(axis=1), 1e-12)
+        self.leverage = np.minimum(1.0, self._proximity + up.leverage_installed * us_share)
 
 
 class Supplier(mesa.Agent):

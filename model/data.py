@@ -7,7 +7,7 @@ the row (1-based, header = row 1) and the column. Money is in constant 2022 US$ 
 Alignment from UN votes (written down, as the design asks): the Bailey–Strezhnev–Voeten ideal point (higher = closer
 to the US-led order) is centred each year on the LAC median and scaled by one ideal-point unit, with the sign flipped,
 so ``a_unga = clip((median_LAC,t - IP_i,t) / 1.0, -1, 1)``: +1 far on the China/ALBA side of the region, -1 far on the
-US side. Missing years (Venezuela 2023) carry the state's last value forward.
+US side. Missing years (Venezuela 2022-2023) carry the state's last value forward.
 """
 
 from __future__ import annotations

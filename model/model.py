@@ -19,12 +19,12 @@ import numpy as np
 
 from model import rules
 from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates
-from model.data import HIST_START, SUBREGIONS, ModelData
+from model.data import HIST_END, HIST_START, SUBREGIONS, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
 from model.recorder import Recorder
-from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, REGION_VARIABLES, STATE_SLOTS, SUPPLIERS, Partner
+from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, REGION_VARIABLES, STATE_SLOTS, STATE_VARIABLES, SUPPLIERS, Partner
 
 STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space", "surveillance")
 LIGHT = ARMS_CATEGORIES.index("light")
@@ -34,8 +34,9 @@ IMPORT_COLUMNS = np.array([SUPPLIERS.index(s) for s in IMPORT_SUPPLIERS])
 NEW_SUPPLIER_SHARE = 0.01
 # Columns of the yearly linear predictors (one matrix product gives all five).
 DELEGATION, TRAINING, FORUM, EXERCISE, SPACE = range(5)
-# Delegation visits per state and year are capped here (a Poisson rate would need to exceed ~20 to reach it).
-MAX_VISITS = 32
+# Delegation visits per state and year are capped here (P(Poisson(5) > 16) is about 1e-5).
+MAX_VISITS = 16
+MAX_AID_PACKAGES = 33
 N_FEATURES = 9  # r_china, alignment, exposure, trained last year, attended last year, peer share, finance, trust, tech
 
 C, NONE, USA = Partner.CHN, Partner.NONE, Partner.USA
@@ -51,11 +52,12 @@ S_CHN_VETOED, S_DONATION = STATE_SLOTS[("china_arms_deal_vetoed", C)], STATE_SLO
 S_COPRODUCTION = STATE_SLOTS[("china_coproduction_deal", C)]
 S_R_CHINA, S_R_US = STATE_SLOTS[("r_china", C)], STATE_SLOTS[("r_us", USA)]
 S_ALIGNMENT, S_LEVERAGE = STATE_SLOTS[("alignment", NONE)], STATE_SLOTS[("us_leverage", USA)]
-S_RECOGNISES, S_DOMESTIC = STATE_SLOTS[("recognises_beijing", C)], STATE_SLOTS[("arms_domestic_tiv", Partner.DOMESTIC)]
-S_IMPORTS = slice(STATE_SLOTS[("arms_imports_tiv", IMPORT_SUPPLIERS[0])], STATE_SLOTS[("arms_imports_tiv", IMPORT_SUPPLIERS[-1])] + 1)
+S_RECOGNISES = STATE_SLOTS[("recognises_beijing", C)]
+S_DELIVERED = slice(STATE_SLOTS[("arms_imports_tiv", SUPPLIERS[0])], STATE_SLOTS[("arms_imports_tiv", SUPPLIERS[0])] + len(SUPPLIERS))
 S_SIGNED = STATE_SLOTS[("arms_deals_signed", SUPPLIERS[0])]
-assert S_IMPORTS.stop - S_IMPORTS.start == len(IMPORT_SUPPLIERS)
+assert [STATE_VARIABLES[i].partner for i in range(S_DELIVERED.start, S_DELIVERED.stop)] == list(SUPPLIERS)
 assert STATE_SLOTS[("arms_deals_signed", SUPPLIERS[-1])] == S_SIGNED + len(SUPPLIERS) - 1
+R_PRESSURE, R_BOLDNESS, R_SHARE, R_TENSION, R_ADOPTERS = range(5)
 assert [v.name for v in REGION_VARIABLES] == ["us_pressure", "china_boldness", "china_arms_share", "us_china_tension",
                                               "surveillance_adopters"]
 
@@ -90,9 +92,9 @@ class DefenceTiesModel(mesa.Model):
         self._draw_noise(streams)
 
         # Dynamic state (agents are views on these rows).
-        self.r_china = np.zeros(n)
-        self.r_us = np.full(n, 0.5)
-        self.trust = np.zeros(n)
+        # R_cn, R_us and dual-use trust as rows of one array, updated by a single call a year.
+        self._stock = np.array([np.zeros(n), np.full(n, 0.5), np.zeros(n)])
+        self.r_china, self.r_us, self.trust = self._stock
         self.alignment = self._alignment_data[0].copy()
         self.exposure = np.zeros(n)
         self.gate = drivers.recognises_beijing[0]
@@ -101,8 +103,11 @@ class DefenceTiesModel(mesa.Model):
         self.forum_prev = np.zeros(n)
         self.surveillance_level = np.zeros(n)
         self.cameras = np.zeros(n)
+        self._camera_ceiling = np.zeros(n)
+        self._n_national = 0
         self.ground_station = np.zeros(n)
         self.capability_gap = np.zeros(n)
+        self.on_order = np.zeros(n)  # undelivered TIV of active deals, kept in step with the pipeline
         self.last_tour = -10_000
         self.installed = np.zeros((n, len(SUPPLIERS)))
         self.installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
@@ -110,6 +115,7 @@ class DefenceTiesModel(mesa.Model):
         self.capability = (1.0 - ap.initial_gap) * ap.capability_target * drivers.milex_usd_m[0]
         self.pipeline = Pipeline()
         self.recorder = Recorder(self.years, data.iso3)
+        self.recorder.states[:, :, S_RECOGNISES] = drivers.recognises_beijing  # a driver: recorded once
 
         self.states = [LACState(self, iso, i) for i, iso in enumerate(data.iso3)]
         self.china = China(self)
@@ -123,7 +129,6 @@ class DefenceTiesModel(mesa.Model):
         Mesa 3.3.1 keeps each model in ``mesa.Agent._ids`` (a class-level dict) and agents and model reference each
         other; a calibration building thousands of models would otherwise grow until a full garbage collection.
         """
-        self.remove_all_agents()
         mesa.Agent._ids.pop(self, None)
         # Mesa stores the bound `_wrapped_step` on the instance (a self-cycle); clearing the state breaks every cycle.
         self.__dict__.clear()
@@ -145,10 +150,30 @@ class DefenceTiesModel(mesa.Model):
         self._features[:, 8] = country["tech_capacity"]
         onsets = np.array([dp.onset_year, tp.onset_year, fp.onset_year, ep.onset_year, sp.onset_year])
         self._onset = (self.years[:, None] >= onsets).astype(float)
+        # Channels open to a state in a year: recognition of Beijing and the channel's onset (PLA gating).
+        self._open = (dr.recognises_beijing[:, :, None] * self._onset[:, None, TRAINING:]) > 0
+        self._delegation_scale = (dr.recognises_beijing * self._onset[:, DELEGATION:DELEGATION + 1]
+                                  * (dr.china_capacity ** p.china.capacity_elasticity)[:, None])
         self._onset_surveillance = (self.years >= sv.onset_year).astype(float)
         w = rp.unga_weight
         self._alignment_data = w * dr.alignment_unga + (1.0 - w) * dr.orientation
         self._capacity = dr.china_capacity ** p.china.capacity_elasticity
+        # Peer share of each state's subregion as one matrix a year: peer = P_t @ flags (rules.peer_share's algebra).
+        members, gates = self.members, dr.recognises_beijing
+        state_group_size = np.maximum(gates @ members, 1.0) @ members.T  # (years, states)
+        self._peer = (members @ members.T)[None] * gates[:, None, :] / state_group_size[:, :, None]
+        self.n_recognising = np.maximum(gates.sum(axis=1), 1.0)
+        self._decays = np.array([[rp.decay_china], [rp.decay_us], [rp.trust_decay]])
+        self._contacts = np.zeros((3, n))
+        # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it.
+        self._target = p.arms.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
+        self._inv_target = 1.0 / np.maximum(self._target, 1e-9)
+        self._need_base = p.arms.need_intercept - p.arms.need_fiscal * dr.fiscal_stress
+        self._legacy = np.zeros((len(self.years), n, len(SUPPLIERS)))
+        self._legacy[:, :, IMPORT_COLUMNS] = dr.legacy_deliveries
+        # Legacy (pre-2000) deliveries still to come are on order too: reverse cumulative sum over later years.
+        legacy = dr.legacy_deliveries.sum(axis=2)
+        self._legacy_due = np.cumsum(legacy[::-1], axis=0)[::-1] - legacy
 
         availability = np.zeros((len(self.years), n, len(SUPPLIERS)))
         with np.errstate(divide="ignore"):
@@ -173,13 +198,18 @@ class DefenceTiesModel(mesa.Model):
             utility_base=np.asarray(ap.supplier_constant) - ap.beta_price * price * discount + ap.beta_quality * np.asarray(ap.quality),
             align_coef=ap.beta_alignment * np.asarray(ap.supplier_orientation),
             tech_coef=ap.beta_tech_transfer * np.asarray(ap.tech_transfer_offer),
+            quality_tech_coef=ap.beta_quality_tech * np.asarray(ap.quality),
             not_domestic=1.0 - one_hot[DOMESTIC_IDX],
             pressure_coef=ap.beta_us_pressure * (one_hot[CHN_IDX] + one_hot[RUS_IDX]),
             domestic_coef=ap.beta_domestic * one_hot[DOMESTIC_IDX],
             insecurity_push=sv.insecurity * insecurity,
             subnational_hazard=(1.0 - np.exp(-sv.subnational * (1.0 + insecurity))) * country["is_federal"],
             camera_base=sv.cameras_per_million * country["population_m"],
+            # A donation of light arms is a political signal (alignment) and of little use where industry makes the kit.
+            donation_base=p.china.donation_share * 0.5 * (1.0 - country["defence_industry"]),
             level_factor=np.array([0.0, sv.subnational_scale, 1.0]),
+            # Contact weights of the decided channels (training, forums, exercises; space counts as dual use below).
+            decided_weights=np.array([rp.weight_training, rp.weight_forum, rp.weight_exercise, 0.0]),
             contact_weights=(rp.weight_delegation, rp.weight_training, rp.weight_exercise, rp.weight_port_call,
                              rp.weight_forum, rp.weight_aid, rp.weight_dual_use),
         )
@@ -197,7 +227,8 @@ class DefenceTiesModel(mesa.Model):
         sched = np.zeros(shape)
         hist = self.years <= HIST_START + len(self.data.space_schedule) - 1
         sched[hist] = self.data.space_schedule[self.years[hist] - HIST_START]
-        last = self.data.space_last_year
+        # The article (2023): no launch declared after CBERS-4A, so continuation starts after the record ends.
+        last = np.maximum(self.data.space_last_year, HIST_END) * (self.data.space_last_year > 0)
         sched = np.maximum(sched, ((last > 0) & (self.years[:, None] > last)) * (sp[:, -1:] < p.space.cbers_continuation))
         self._space_scheduled = sched
         self.u_surveillance = streams["surveillance"].random(size=(ny, 2, n))
@@ -210,15 +241,21 @@ class DefenceTiesModel(mesa.Model):
         self.u_tour, self.log_u_tour = dl[:, 0], np.log(dl[:, 1:])
         self._arrivals = np.cumsum(streams["delegations"].standard_exponential(size=(ny, n, MAX_VISITS)), axis=2)
         aid = streams["aid"]
-        self.n_aid = aid.poisson(p.china.aid_packages_per_year * self._capacity)
+        # Package counts as arrivals within the yearly rate, so a scenario's capacity path leaves every draw in place.
+        arrivals = np.cumsum(aid.standard_exponential(size=(ny, MAX_AID_PACKAGES)), axis=1)
+        self.n_aid = (arrivals <= (p.china.aid_packages_per_year * self._capacity)[:, None]).sum(axis=1)
         self.u_aid = aid.random(size=(ny, 2, n))
         self.log_u_aid = np.log(self.u_aid[:, 0])
-        self.z_aid = aid.standard_normal(size=shape)
+        self._aid_size = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * aid.standard_normal(size=shape))
         arms = streams["arms"]
         self.noise_need = arms.logistic(size=shape)
         self.u_category = arms.random(size=shape)
-        self.z_deal = arms.standard_normal(size=shape)
-        self.gumbel = arms.gumbel(size=(ny, n, len(SUPPLIERS)))
+        self._deal_noise = np.exp(p.arms.deal_sigma * arms.standard_normal(size=shape))
+        # Everything in the supplier utility that no decision changes, Gumbel noise included, added once per run.
+        k = self._k
+        self._static_utility = (self._availability + arms.gumbel(size=(ny, n, len(SUPPLIERS))) + k.utility_base
+                                + (k.tech_coef + k.quality_tech_coef) * k.tech[:, None]
+                                + k.domestic_coef * k.defence_industry[:, None])
         self.lags = arms.integers(p.arms.lag_min, p.arms.lag_max + 1, size=shape)
         self._arms_rng = arms
 
@@ -239,8 +276,10 @@ class DefenceTiesModel(mesa.Model):
         """Recognition gate, alignment (data path plus drift) and China's capacity for this year."""
         t = self.t
         self.gate = self.drivers.recognises_beijing[t]
-        drift = self.params.relations.kappa * (self.r_china - self.r_us)
-        self.alignment = np.clip(self._alignment_data[t] + drift, -1.0, 1.0)
+        kappa = self.params.relations.kappa
+        # kappa's prior centres on 0 (DESIGN.md §4); with no drift the data path is the alignment, already in [-1, 1].
+        self.alignment = (np.clip(self._alignment_data[t] + kappa * (self.r_china - self.r_us), -1.0, 1.0) if kappa
+                          else self._alignment_data[t])
         self.capacity_factor = self._capacity[t]
 
     def act_channels(self) -> np.ndarray:
@@ -255,30 +294,29 @@ class DefenceTiesModel(mesa.Model):
 
         f = self._features
         f[:, 0], f[:, 1], f[:, 2] = r, a, self.exposure
-        f[:, 3], f[:, 4], f[:, 5] = self.training_prev, self.forum_prev, rules.peer_share(self.training_prev, self.members, gate)
+        f[:, 3], f[:, 4], f[:, 5] = self.training_prev, self.forum_prev, self._peer[t] @ self.training_prev
         f[:, 6], f[:, 7] = china.finance, self.trust
         bias = self._bias.copy()
-        bias[FORUM] += p.forums.peer * float((self.forum_prev * gate).sum() / max(gate.sum(), 1.0))
+        bias[FORUM] += p.forums.peer * float(self.forum_prev @ gate) / self.n_recognising[t]
         bias[EXERCISE] += p.exercises.boldness * china.boldness
         logits = f @ self._coef + bias
 
         # Delegations: Poisson visits, plus recurring high-level tours.
         dp = p.delegations
-        on = gate * self._onset[t, DELEGATION]
-        rate = on * np.exp(logits[:, DELEGATION]) * self.capacity_factor
+        rate = np.exp(logits[:, DELEGATION]) * self._delegation_scale[t]
         # Poisson count as the number of unit-exponential arrivals within the rate (pre-drawn; capped, see ODD).
-        visits = (self._arrivals[t] <= rate[:, None]).sum(axis=1).astype(float)
+        visits = np.count_nonzero(self._arrivals[t] <= rate[:, None], axis=1).astype(float)
         tour = np.zeros(self.n)
         regular = y >= dp.tour_regular_from and y - self.last_tour >= dp.tour_min_gap and self.u_tour[t] < dp.tour_probability
         if y >= dp.onset_year and (self.last_tour < dp.onset_year or regular):
-            picked = rules.weighted_pick(china.priority * on, self.log_u_tour[t], dp.tour_size)
+            picked = rules.weighted_pick(china.priority * self._onset[t, DELEGATION], self.log_u_tour[t], dp.tour_size)
             if len(picked):
                 tour[picked] = 1.0
                 self.last_tour = y
         visits += tour
 
         # Training, forums, exercises and space projects: decisions against each stream's logistic noise.
-        decided = rules.decide(logits[:, TRAINING:], self._noise[t], gate[:, None] * self._onset[t, TRAINING:])
+        decided = rules.decide(logits[:, TRAINING:], self._noise[t], self._open[t])
         training, forums, exercise, space = decided.T
         self.training_prev, self.forum_prev = training, forums
 
@@ -292,12 +330,13 @@ class DefenceTiesModel(mesa.Model):
         aid = np.zeros(self.n)
         picked = rules.weighted_pick(china.aid_priority * (0.2 + r), self.log_u_aid[t], self.n_aid[t])
         if len(picked):
-            aid[picked] = cp.aid_package_usd_m * np.exp(cp.aid_size_sigma * self.z_aid[t, picked])
+            aid[picked] = self._aid_size[t, picked]
             if china.boldness >= k.redline[LIGHT]:
-                # Donated light arms are a political signal (alignment) and of little use where industry makes the kit.
-                accept = cp.donation_share * (1.0 + a[picked]) * 0.5 * (1.0 - k.defence_industry[picked])
+                accept = k.donation_base[picked] * (1.0 + a[picked])
                 donors = picked[self.u_aid[t, 1, picked] < accept]
-                self.pipeline.add(donors, CHN_IDX, LIGHT, aid[donors] * cp.tiv_per_usd_m, y, 0, 1, donation=True)
+                gift = aid[donors] * cp.tiv_per_usd_m
+                self.pipeline.add(donors, CHN_IDX, LIGHT, gift, y, 0, 1, donation=True)
+                self.on_order[donors] += gift
 
         self.sign_arms_deals(rec)
 
@@ -310,18 +349,23 @@ class DefenceTiesModel(mesa.Model):
         # Surveillance: Bass-style national adoption, a subnational path for federal states; cameras towards a ceiling.
         sv = p.surveillance
         level = self.surveillance_level
-        on = gate * self._onset_surveillance[t]
-        push = sv.finance * china.finance + k.insecurity_push - sv.us_pressure * self.us.pressure * self.us.leverage * (a < 0)
-        h_nat = rules.bass_hazard(sv.innovation, sv.imitation, float((level >= 2).sum()) / self.n, push) * on * (level < 2)
-        h_sub = k.subnational_hazard * on * (level == 0)
-        u = self.u_surveillance[t]
-        new_nat = u[0] < h_nat
-        new_sub = (u[1] < h_sub) & ~new_nat
-        adopted = (new_nat | new_sub).astype(float)
-        level = np.where(new_nat, 2.0, np.where(new_sub, 1.0, level))
-        self.surveillance_level = level
-        self.cameras = rules.approach(self.cameras, k.camera_base * k.level_factor[level.astype(np.intp)], sv.growth)
-        self.trust = rules.update_stock(self.trust, space + adopted, p.relations.trust_decay)
+        dual_use = space
+        if self._onset_surveillance[t]:
+            push = sv.finance * china.finance + k.insecurity_push - sv.us_pressure * self.us.pressure * self.us.leverage * (a < 0)
+            h_nat = rules.bass_hazard(sv.innovation, sv.imitation, self._n_national / self.n, push) * gate * (level < 2)
+            u = self.u_surveillance[t]
+            new_nat = u[0] < h_nat
+            new_sub = (u[1] < k.subnational_hazard * gate * (level == 0)) & ~new_nat
+            if new_nat.any() or new_sub.any():
+                adopted = (new_nat | new_sub).astype(float)
+                level = np.where(new_nat, 2.0, np.where(new_sub, 1.0, level))
+                self.surveillance_level = level
+                self._n_national = int(np.count_nonzero(level == 2.0))
+                self._camera_ceiling = k.camera_base * k.level_factor[level.astype(np.intp)]
+                dual_use = space + adopted
+        # The ceiling only rises and cameras start at zero, so cameras never exceed it (so no clipping is needed).
+        self.cameras = self.cameras + sv.growth * (self._camera_ceiling - self.cameras)
+        self._dual_use_contacts = dual_use
 
         rec[:, S_DELEGATIONS] = visits
         rec[:, S_TOUR] = tour
@@ -335,34 +379,32 @@ class DefenceTiesModel(mesa.Model):
         rec[:, S_SURV_LEVEL] = level
         rec[:, S_CAMERAS] = self.cameras
         w = k.contact_weights
-        return (w[0] * visits + w[1] * training + w[2] * exercise + w[3] * port + w[4] * forums + w[5] * (aid > 0)
-                + w[6] * (space + adopted))
+        return (decided @ k.decided_weights + w[0] * visits + w[3] * port + w[5] * (aid > 0)
+                + w[6] * self._dual_use_contacts)
 
     def sign_arms_deals(self, rec: np.ndarray) -> None:
         """Need, supplier choice (multinomial logit over suppliers), and signature of new deals."""
         ap, t, y, k = self.params.arms, self.t, self.year, self._k
-        target = ap.capability_target * self.drivers.milex_usd_m[t]
-        # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land.
-        on_order = self.pipeline.on_order(self.n)
-        self.capability_gap = np.clip(1.0 - (self.capability + on_order) / np.maximum(target, 1e-9), 0.0, 1.0)
-        rec[:, S_GAP] = self.capability_gap
-        buy = np.flatnonzero(self.noise_need[t] < ap.need_intercept + ap.need_gap * self.capability_gap
-                             - ap.need_fiscal * self.drivers.fiscal_stress[t])
+        target = self._target[t]
+        # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land;
+        # capability and orders are never negative, so the gap is at most 1.
+        gap = np.maximum(1.0 - (self.capability + self.on_order + self._legacy_due[t]) * self._inv_target[t], 0.0)
+        self.capability_gap = gap
+        rec[:, S_GAP] = gap
+        buy = np.flatnonzero(self.noise_need[t] < self._need_base[t] + ap.need_gap * gap)
         if len(buy) == 0:
             return
         category = np.searchsorted(k.category_cdf, self.u_category[t, buy], side="right")
-        size = k.size_scale[category] * self.capability_gap[buy] * target[buy] * np.exp(ap.deal_sigma * self.z_deal[t, buy])
+        size = k.size_scale[category] * gap[buy] * target[buy] * self._deal_noise[t, buy]
 
         # Utility of each supplier for each buyer (DESIGN.md §4); unavailable suppliers get -inf.
         inst = self.installed[buy]
         total = inst.sum(axis=1, keepdims=True)
         share = inst / np.maximum(total, 1e-12)
         pressure = self.us.pressure * self.us.leverage[buy, None]
-        util = (k.utility_base + ap.beta_lockin * share + k.align_coef * self.alignment[buy, None]
-                + k.tech_coef * k.tech[buy, None] + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
-                - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic
-                - pressure * k.pressure_coef + k.domestic_coef * k.defence_industry[buy, None]
-                + self._availability[t, buy] + self.gumbel[t, buy])
+        util = (self._static_utility[t, buy] + ap.beta_lockin * share + k.align_coef * self.alignment[buy, None]
+                + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
+                - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic - pressure * k.pressure_coef)
         offers = (self.gate[buy] > 0) & (self.china.boldness >= k.redline[category] - k.trust_redline * self.trust[buy])
         util[~offers, CHN_IDX] = -np.inf
 
@@ -377,7 +419,9 @@ class DefenceTiesModel(mesa.Model):
                     choice[j] = CHN_IDX
                     credit -= size[j]
             self.china.credit_tiv = credit
-        self.pipeline.add(buy, choice, category, size, y, self.lags[t, buy], k.delivery_years[category])
+        self.pipeline.add(buy, choice, category, size, y, self.lags[t, buy], k.delivery_years[category],
+                          veto_exposure=k.veto[category] * (choice == CHN_IDX))
+        self.on_order[buy] += size  # one deal per buyer a year: no repeated index
 
         # Each state signs at most one deal a year, so plain assignment counts it.
         rec[buy, S_SIGNED + choice] = 1.0
@@ -391,32 +435,36 @@ class DefenceTiesModel(mesa.Model):
         """Failures (fiscal stress, US veto, regime change, loss of recognition), then deliveries (state x supplier)."""
         pl, ap, t, y = self.pipeline, self.params.arms, self.t, self.year
         rec = self.recorder.states[t]
-        delivered = np.zeros((self.n, len(SUPPLIERS)))
         # Deals signed before 2000 deliver as SIPRI records them (initial conditions; China's are unknown, held out).
-        delivered[:, IMPORT_COLUMNS] = self.drivers.legacy_deliveries[t]
+        delivered = self._legacy[t].copy()
         idx = np.flatnonzero(pl.status[: pl.n] == ACTIVE)
         if len(idx) == 0:
             return delivered
         st = pl.state[idx]
         chinese = pl.supplier[idx] == CHN_IDX
-        veto = (ap.fail_veto * self.us.pressure) * self._k.veto[pl.category[idx]] * self.us.leverage[st] * chinese
-        hazard, veto_share = rules.failure_hazard(ap.fail_base, self.drivers.fiscal_stress[t, st], ap.fail_fiscal, veto,
-                                                  self.drivers.regime_change[t, st], ap.fail_regime)
-        hazard[pl.donation[idx]] = 0.0
+        veto = (ap.fail_veto * self.us.pressure) * pl.veto_exposure[idx] * self.us.leverage[st]
+        rate = rules.failure_rate(ap.fail_base, self.drivers.fiscal_stress[t, st], ap.fail_fiscal, veto,
+                                  self.drivers.regime_change[t, st], ap.fail_regime) * pl.can_fail[idx]
+        hazard = -np.expm1(-rate)
         u = self._arms_rng.random(len(idx))
+        # Competing risks: a failure is a veto with probability veto / rate, i.e. when u * rate < hazard * veto.
+        vetoed = chinese & (u * rate < hazard * veto)
         failed = (u < hazard) | (chinese & (self.gate[st] == 0))
         if failed.any():
-            pl.status[idx[failed]] = FAILED
-            lost = failed & chinese
-            rec[:, S_CHN_FAILED] = np.bincount(st[lost], minlength=self.n)
-            rec[:, S_CHN_VETOED] = np.bincount(st[lost & (u < hazard * veto_share)], minlength=self.n)
+            lost = idx[failed]
+            pl.status[lost] = FAILED
+            self.on_order -= np.bincount(pl.state[lost], weights=pl.size[lost] - pl.delivered[lost], minlength=self.n)
+            rec[:, S_CHN_FAILED] = np.bincount(st[failed & chinese], minlength=self.n)
+            rec[:, S_CHN_VETOED] = np.bincount(st[vetoed], minlength=self.n)
 
         di = idx[~failed & (pl.start[idx] <= y)]
-        amount = pl.size[di] / pl.years[di]
+        amount = pl.yearly[di]
         pl.delivered[di] += amount
-        pl.status[di[y >= pl.start[di] + pl.years[di] - 1]] = DELIVERED
-        delivered += np.bincount(pl.state[di] * len(SUPPLIERS) + pl.supplier[di], weights=amount,
-                                 minlength=delivered.size).reshape(delivered.shape)
+        pl.status[di[pl.end[di] == y]] = DELIVERED
+        new = np.bincount(pl.state[di] * len(SUPPLIERS) + pl.supplier[di], weights=amount,
+                          minlength=delivered.size).reshape(delivered.shape)
+        self.on_order -= new.sum(axis=1)
+        delivered += new
         donated = di[pl.donation[di]]
         if len(donated):
             rec[pl.state[donated], S_DONATION] = 1.0
@@ -429,20 +477,30 @@ class DefenceTiesModel(mesa.Model):
         rec = self.recorder.states[t]
         self.capability = (1.0 - ap.capability_decay) * self.capability + delivered.sum(axis=1)
         self.installed = (1.0 - ap.installed_decay) * self.installed + delivered
-        contacts_cn = contacts_cn + rp.weight_arms * (delivered[:, CHN_IDX] > 0)
-        contacts_us = p.us.contact_rate * (1.0 - self.alignment) * 0.5 + rp.weight_arms * (delivered[:, USA_IDX] > 0)
-        self.r_china = rules.update_stock(self.r_china, contacts_cn * self.gate, rp.decay_china)
-        self.r_us = rules.update_stock(self.r_us, contacts_us, rp.decay_us)
+        contacts = self._contacts
+        contacts[0] = (contacts_cn + rp.weight_arms * (delivered[:, CHN_IDX] > 0)) * self.gate
+        contacts[1] = p.us.contact_rate * (1.0 - self.alignment) * 0.5 + rp.weight_arms * (delivered[:, USA_IDX] > 0)
+        contacts[2] = self._dual_use_contacts
+        self._stock = rules.update_stock(self._stock, contacts, self._decays)
+        self.r_china, self.r_us, self.trust = self._stock
 
-        rec[:, S_IMPORTS] = delivered[:, IMPORT_COLUMNS]
-        rec[:, S_DOMESTIC] = delivered[:, DOMESTIC_IDX]
-        rec[:, S_CHN_DELIVERED] = delivered[:, CHN_IDX]
+        rec[:, S_DELIVERED] = delivered
         rec[:, S_R_CHINA] = self.r_china
         rec[:, S_R_US] = self.r_us
-        rec[:, S_ALIGNMENT] = self.alignment
         rec[:, S_LEVERAGE] = self.us.leverage
-        rec[:, S_RECOGNISES] = self.gate
-        imports = delivered[:, IMPORT_COLUMNS].sum()
-        self.recorder.region[t] = (self.us.pressure, self.china.boldness,
-                                   delivered[:, CHN_IDX].sum() / imports if imports > 0 else 0.0,
-                                   self.drivers.us_china_tension[t], float((self.surveillance_level > 0).sum()))
+        if self.params.relations.kappa:
+            rec[:, S_ALIGNMENT] = self.alignment
+        self.recorder.region[t, R_PRESSURE] = self.us.pressure
+
+    def finish(self) -> None:
+        """Record what follows from the yearly record or the drivers alone, once for the whole run."""
+        states, region = self.recorder.states, self.recorder.region
+        if not self.params.relations.kappa:
+            states[:, :, S_ALIGNMENT] = self._alignment_data  # no drift: alignment is its data path
+        states[:, :, S_CHN_DELIVERED] = states[:, :, S_DELIVERED.start + CHN_IDX]
+        imports = states[:, :, S_DELIVERED].sum(axis=(1, 2)) - states[:, :, S_DELIVERED.start + DOMESTIC_IDX].sum(axis=1)
+        chinese = states[:, :, S_CHN_DELIVERED].sum(axis=1)
+        region[:, R_SHARE] = np.divide(chinese, imports, out=np.zeros_like(chinese), where=imports > 0)
+        region[:, R_BOLDNESS] = self.china.boldness_path
+        region[:, R_TENSION] = self.drivers.us_china_tension
+        region[:, R_ADOPTERS] = np.count_nonzero(states[:, :, S_SURV_LEVEL], axis=1)

@@ -186,6 +186,7 @@ class ArmsParams(_Group):
     beta_price: float = p(0, 10, "disutility of price", f"{J} (medium)")
     beta_quality: float = p(0, 10, "utility of quality", f"{J} (medium)")
     beta_lockin: float = p(0, 10, "utility of the supplier's share of the installed base", "DESIGN.md §4 hypothesis; tested on SIPRI")
+    beta_quality_tech: float = p(0, 10, "extra utility of quality per unit of the buyer's tech capacity", f"{J} (medium): industrial states buy for quality and interoperability")
     beta_alignment: float = p(0, 10, "utility of political alignment with the supplier", "Pamp et al. 2021; Kinne 2018")
     beta_finance: float = p(0, 10, "utility of Chinese concessional finance", "article [15]: CDB loans")
     beta_tech_transfer: float = p(0, 10, "utility of technology transfer, times the buyer's tech capacity", "article: China's edge with Brazil, Argentina")

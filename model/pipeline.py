@@ -10,7 +10,7 @@ ACTIVE, DELIVERED, FAILED = 1, 2, 3
 
 
 class Pipeline:
-    """Signed deals in columns: state, supplier, category, size (TIV m), first delivery year, years, status.
+    """Signed deals in columns: state, supplier, category, size (TIV m), first and last delivery year, status.
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
     by doubling when full (rare: a 2000-2040 run signs a few hundred deals).
@@ -23,25 +23,33 @@ class Pipeline:
         self.category = np.zeros(capacity, dtype=np.intp)
         self.size = np.zeros(capacity)
         self.start = np.zeros(capacity, dtype=np.int64)
-        self.years = np.ones(capacity, dtype=np.int64)
         self.signed = np.zeros(capacity, dtype=np.int64)
         self.delivered = np.zeros(capacity)
         self.status = np.zeros(capacity, dtype=np.int8)
         self.donation = np.zeros(capacity, dtype=bool)
+        self.end = np.zeros(capacity, dtype=np.int64)
+        self.yearly = np.zeros(capacity)
+        self.veto_exposure = np.zeros(capacity)
+        self.can_fail = np.zeros(capacity)
 
     def _grow(self, need: int) -> None:
         cap = len(self.size)
         while cap < need:
             cap *= 2
-        for name in ("state", "supplier", "category", "size", "start", "years", "signed", "delivered", "status", "donation"):
+        for name in ("state", "supplier", "category", "size", "start", "signed", "delivered", "status", "donation",
+                     "end", "yearly", "veto_exposure", "can_fail"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
     def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray, year: int,
-            lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False) -> None:
-        """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars."""
+            lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
+            veto_exposure: np.ndarray | float = 0.0) -> None:
+        """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
+
+        ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail.
+        """
         k = len(state)
         if k == 0:
             return
@@ -49,8 +57,11 @@ class Pipeline:
             self._grow(self.n + k)
         s = slice(self.n, self.n + k)
         self.state[s], self.supplier[s], self.category[s], self.size[s] = state, supplier, category, size
-        self.start[s], self.years[s], self.signed[s] = year + lag, years, year
-        self.status[s], self.donation[s], self.delivered[s] = ACTIVE, donation, 0.0
+        self.start[s], self.signed[s] = year + lag, year
+        self.status[s], self.donation[s] = ACTIVE, donation  # `delivered` starts at zero: slots are never reused
+        self.end[s] = self.start[s] + years - 1
+        self.yearly[s] = size / years
+        self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
         self.n += k
 
     def on_order(self, n_states: int) -> np.ndarray:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def decide(logit: np.ndarray, noise: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    """Yes/no decisions: ``gate and noise < logit`` with standard logistic ``noise`` (any trailing channel axis).
+def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndarray:
+    """Yes/no decisions: ``is_open and noise < logit`` with standard logistic ``noise`` (any trailing channel axis).
 
     Comparing logistic noise with the logit is the same event as ``u < sigmoid(logit)``, without computing a sigmoid.
     """
-    return ((noise < logit) & (gate > 0)).astype(float)
+    return ((noise < logit) & is_open).astype(float)
 
 
 def peer_share(flags: np.ndarray, members: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -24,7 +24,7 @@ def peer_share(flags: np.ndarray, members: np.ndarray, eligible: np.ndarray) -> 
     return members @ (counts / np.maximum(sizes, 1.0))
 
 
-def update_stock(stock: np.ndarray, contacts: np.ndarray, decay: float) -> np.ndarray:
+def update_stock(stock: np.ndarray, contacts: np.ndarray, decay: float | np.ndarray) -> np.ndarray:
     """Relationship stock in [0, 1]: decays by ``decay``; contacts close the remaining gap by ``1 - exp(-contacts)``.
 
     ``R' = (1-d) R + (1 - (1-d) R) (1 - exp(-c))``: with no contact the stock only decays; it never leaves [0, 1].
@@ -48,24 +48,16 @@ def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-keys, k - 1)[:k]
 
 
-def failure_hazard(base: float, fiscal: np.ndarray, fiscal_coef: float, veto: np.ndarray, regime: np.ndarray,
-                   regime_coef: float) -> tuple[np.ndarray, np.ndarray]:
-    """Yearly failure probability of deals, and the share of it due to the US veto (competing risks).
+def failure_rate(base: float, fiscal: np.ndarray, fiscal_coef: float, veto: np.ndarray, regime: np.ndarray,
+                 regime_coef: float) -> np.ndarray:
+    """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US veto.
 
-    ``h = 1 - exp(-(base + fiscal_coef F + veto + regime_coef G))``; ``veto`` is already ``fail_veto x category
-    exposure x pressure x leverage`` for Chinese deals and zero otherwise.
+    ``rate = base + fiscal_coef F + veto + regime_coef G``; ``veto`` is already ``fail_veto x category exposure x
+    pressure x leverage`` for Chinese deals and zero otherwise (competing risks).
     """
-    rate = base + fiscal_coef * fiscal + veto + regime_coef * regime
-    hazard = 1.0 - np.exp(-rate)
-    veto_share = np.divide(veto, rate, out=np.zeros_like(rate), where=rate > 0)
-    return hazard, veto_share
+    return base + fiscal_coef * fiscal + veto + regime_coef * regime
 
 
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:
     """Bass-style adoption probability ``1 - exp(-max(0, p + q s + push))``; ``push`` holds the state-level terms."""
     return 1.0 - np.exp(-np.maximum(0.0, innovation + imitation * adopter_share + push))
-
-
-def approach(level: np.ndarray, ceiling: np.ndarray, rate: float) -> np.ndarray:
-    """Move ``level`` a share ``rate`` of the way to ``ceiling`` (camera scale); never above the ceiling."""
-    return np.where(ceiling > level, level + rate * (ceiling - level), level)

@@ -22,7 +22,8 @@ class RunResult:
     Attributes:
         states: (year, state, slot) array in the order of ``model.schema.STATE_VARIABLES``.
         region: (year, slot) array in the order of ``model.schema.REGION_VARIABLES``.
-        china_deals: the Chinese deals of the run (signed year, state, category, size, status, donation).
+        deals: every deal of the run as arrays (signed year, state index, supplier index, category index, size,
+            delivered TIV, status, donation flag), in signing order.
     """
 
     years: np.ndarray
@@ -31,7 +32,18 @@ class RunResult:
     region: np.ndarray
     draw: int
     seed: int
-    china_deals: pd.DataFrame
+    deals: dict[str, np.ndarray]
+
+    @property
+    def china_deals(self) -> pd.DataFrame:
+        """The Chinese deals (donations included) as a frame; ``status`` follows :mod:`model.pipeline`."""
+        d = self.deals
+        chinese = d["supplier"] == CHN_IDX
+        return pd.DataFrame({
+            "signed": d["signed"][chinese], "iso3": np.array(self.iso3, dtype=object)[d["state"][chinese]],
+            "category": d["category"][chinese], "size_tiv": d["size"][chinese], "delivered_tiv": d["delivered"][chinese],
+            "status": d["status"][chinese], "donation": d["donation"][chinese],
+        })
 
     def to_tidy(self, scenario: str, param_source: str) -> pd.DataFrame:
         """Long frame with columns ``scenario, param_source, draw, seed, year, iso3, partner, channel, variable, value``."""
@@ -50,13 +62,10 @@ def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: 
     try:
         for _ in range(len(drivers.years)):
             model.step()
+        model.finish()
         pl = model.pipeline
-        chinese = np.flatnonzero(pl.supplier[: pl.n] == CHN_IDX)
-        deals = pd.DataFrame({
-            "signed": pl.signed[chinese], "iso3": np.array(data.iso3, dtype=object)[pl.state[chinese]],
-            "category": pl.category[chinese], "size_tiv": pl.size[chinese], "delivered_tiv": pl.delivered[chinese],
-            "status": pl.status[chinese], "donation": pl.donation[chinese],
-        })
+        deals = {name: getattr(pl, name)[: pl.n] for name in ("signed", "state", "supplier", "category", "size",
+                                                              "delivered", "status", "donation")}
         return RunResult(drivers.years, data.iso3, model.recorder.states, model.recorder.region, draw, seed, deals)
     finally:
         model.release()

@@ -92,12 +92,12 @@ STATE_VARIABLES: tuple[Variable, ...] = (
     _v("recognises_beijing", C.RELATIONS, P.CHN, "sum", "0/1", "state recognises the PRC"),
     _v("capability_gap", C.ARMS, P.NONE, "mean", "[0,1]", "shortfall of capability stock below its target"),
 ) + tuple(
-    _v("arms_imports_tiv", C.ARMS, s, "sum", "TIV m", f"arms delivered by {s.value}")
-    for s in IMPORT_SUPPLIERS
+    # One block in SUPPLIERS order, so a year's deliveries are recorded in one assignment.
+    _v("arms_domestic_tiv", C.ARMS, s, "sum", "TIV-equivalent m", "arms from the state's own industry")
+    if s is P.DOMESTIC else _v("arms_imports_tiv", C.ARMS, s, "sum", "TIV m", f"arms delivered by {s.value}")
+    for s in SUPPLIERS
 ) + tuple(
     _v("arms_deals_signed", C.ARMS, s, "sum", "deals", f"arms deals signed with {s.value}") for s in SUPPLIERS
-) + (
-    _v("arms_domestic_tiv", C.ARMS, P.DOMESTIC, "sum", "TIV-equivalent m", "arms from the state's own industry"),
 )
 
 # Region-level variables (iso3 = LAC only).

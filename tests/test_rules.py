@@ -13,14 +13,14 @@ from model import rules
 def test_decide_compares_logistic_noise_with_logit_and_gates():
     logit = np.array([0.0, 0.0, 2.0, 5.0])
     noise = np.array([-0.1, 0.1, 1.9, -9.0])
-    gate = np.array([1.0, 1.0, 1.0, 0.0])
-    assert rules.decide(logit, noise, gate).tolist() == [1.0, 0.0, 1.0, 0.0]
+    is_open = np.array([True, True, True, False])
+    assert rules.decide(logit, noise, is_open).tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
 def test_decide_matches_sigmoid_probability():
     # P(noise < logit) for standard logistic noise is sigmoid(logit): 1 / (1 + e^-1) = 0.7311 at logit 1.
     noise = np.random.default_rng(3).logistic(size=200_000)
-    share = rules.decide(np.full_like(noise, 1.0), noise, np.ones_like(noise)).mean()
+    share = rules.decide(np.full_like(noise, 1.0), noise, np.ones(noise.shape, dtype=bool)).mean()
     assert share == pytest.approx(1 / (1 + math.exp(-1)), abs=0.005)
 
 
@@ -73,13 +73,10 @@ def test_weighted_pick_first_pick_is_proportional_to_weight():
     assert np.mean(firsts) == pytest.approx(0.75, abs=0.01)
 
 
-def test_failure_hazard_by_hand_with_veto_share():
-    # rate = 0.1 + 1.0*0.5 + 0.4 + 0.5*1 = 1.5 -> hazard 1 - e^-1.5; veto share 0.4/1.5.
-    hazard, share = rules.failure_hazard(0.1, np.array([0.5]), 1.0, np.array([0.4]), np.array([1.0]), 0.5)
-    assert hazard[0] == pytest.approx(1 - math.exp(-1.5))
-    assert share[0] == pytest.approx(0.4 / 1.5)
-    hazard0, share0 = rules.failure_hazard(0.0, np.zeros(1), 1.0, np.zeros(1), np.zeros(1), 1.0)
-    assert hazard0[0] == 0.0 and share0[0] == 0.0
+def test_failure_rate_by_hand():
+    # rate = 0.1 + 1.0*0.5 + 0.4 + 0.5*1 = 1.5 (failure probability 1 - e^-1.5, of which 0.4/1.5 is the veto).
+    rate = rules.failure_rate(0.1, np.array([0.5, 0.0]), 1.0, np.array([0.4, 0.0]), np.array([1.0, 0.0]), 0.5)
+    assert rate.tolist() == pytest.approx([1.5, 0.1])
 
 
 def test_bass_hazard_by_hand_and_never_negative():
@@ -87,9 +84,3 @@ def test_bass_hazard_by_hand_and_never_negative():
     h = rules.bass_hazard(0.01, 0.5, 0.2, np.array([0.09, -5.0]))
     assert h[0] == pytest.approx(1 - math.exp(-0.2))
     assert h[1] == 0.0
-
-
-def test_approach_moves_towards_ceiling_and_never_falls():
-    level = np.array([0.0, 100.0, 500.0])
-    ceiling = np.array([1000.0, 200.0, 300.0])
-    assert rules.approach(level, ceiling, 0.3).tolist() == [300.0, 130.0, 500.0]
