@@ -112,7 +112,8 @@ class DefenceTiesModel(mesa.Model):
         self.installed = np.zeros((n, len(SUPPLIERS)))
         self.installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
         ap = params.arms
-        self.capability = (1.0 - ap.initial_gap) * ap.capability_target * drivers.milex_usd_m[0]
+        # The 2000 gap equals initial_gap once pre-2000 orders still due count as on order (zero stock if they exceed it).
+        self.capability = np.maximum((1.0 - ap.initial_gap) * self._target[0] - self._legacy_due[0], 0.0)
         self.pipeline = Pipeline()
         self.recorder = Recorder(self.years, data.iso3)
         self.recorder.states[:, :, S_RECOGNISES] = drivers.recognises_beijing  # a driver: recorded once
@@ -171,9 +172,10 @@ class DefenceTiesModel(mesa.Model):
         self._need_base = p.arms.need_intercept - p.arms.need_fiscal * dr.fiscal_stress
         self._legacy = np.zeros((len(self.years), n, len(SUPPLIERS)))
         self._legacy[:, :, IMPORT_COLUMNS] = dr.legacy_deliveries
-        # Legacy (pre-2000) deliveries still to come are on order too: reverse cumulative sum over later years.
+        # Legacy (pre-2000) deliveries still to come are on order too: at signing time in year t (before the year's
+        # deliveries) that is the reverse cumulative sum from t on.
         legacy = dr.legacy_deliveries.sum(axis=2)
-        self._legacy_due = np.cumsum(legacy[::-1], axis=0)[::-1] - legacy
+        self._legacy_due = np.cumsum(legacy[::-1], axis=0)[::-1]
 
         availability = np.zeros((len(self.years), n, len(SUPPLIERS)))
         with np.errstate(divide="ignore"):
@@ -448,7 +450,7 @@ class DefenceTiesModel(mesa.Model):
         hazard = -np.expm1(-rate)
         u = self._arms_rng.random(len(idx))
         # Competing risks: a failure is a veto with probability veto / rate, i.e. when u * rate < hazard * veto.
-        vetoed = chinese & (u * rate < hazard * veto)
+        vetoed = chinese & (u * rate < hazard * veto) & (self.gate[st] > 0)
         failed = (u < hazard) | (chinese & (self.gate[st] == 0))
         if failed.any():
             lost = idx[failed]

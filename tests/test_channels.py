@@ -1,0 +1,181 @@
+"""Each channel's rule inside the model, recomputed by hand from the model's state before a step.
+
+Every test runs the baseline to a year, copies what the rule reads, steps once, and compares the recorded outcome with
+the documented equation (docs/ODD.md, Submodels) evaluated here with plain numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from model.model import DELEGATION, FORUM, DefenceTiesModel
+from model.params import with_overrides
+from model.pipeline import ACTIVE, DELIVERED, Pipeline
+from model.schema import STATE_SLOTS, Partner
+
+
+def slot(name: str, partner: Partner = Partner.CHN) -> int:
+    return STATE_SLOTS[(name, partner)]
+
+
+@pytest.fixture()
+def model_at(params, data, drivers):
+    """A factory: the baseline model stepped to just before ``year``; released after the test."""
+    built = []
+
+    def make(year: int, p=params, seed: int = 4) -> DefenceTiesModel:
+        m = DefenceTiesModel(p, data, drivers, root_seed=99, seed=seed)
+        built.append(m)
+        while m.year < year:
+            m.step()
+        return m
+
+    yield make
+    for m in built:
+        m.release()
+
+
+def test_china_boldness_and_us_pressure(model_at, params):
+    m = model_at(2012)
+    t = m.t
+    footprint = float(m.r_china @ m.drivers.recognises_beijing[t]) / m.drivers.recognises_beijing[t].sum()
+    total = m.installed.sum(axis=1)
+    us_share = np.divide(m.installed[:, 0], total, out=np.zeros_like(total), where=total > 0)
+    m.step()
+    cp, up = params.china, params.us
+    tension = m.drivers.us_china_tension[t]
+    assert m.china.boldness == pytest.approx(min(1.0, max(0.0, cp.boldness_base + cp.boldness_tension * tension)))
+    assert m.us.pressure == pytest.approx(min(1.0, up.pressure_base + up.pressure_tension * tension + up.pressure_footprint * footprint))
+    proximity = m.data.country["us_proximity"]
+    assert m.us.leverage == pytest.approx(np.minimum(1.0, up.leverage_proximity * proximity + up.leverage_installed * us_share))
+
+
+def test_delegation_visits_are_poisson_arrivals_within_the_rate(model_at, params):
+    m = model_at(2011)
+    t, dp, cp = m.t, params.delegations, params.china
+    r, gate = m.r_china.copy(), m.drivers.recognises_beijing[t]
+    exposure = m.data.finance_exposure * m.drivers.commodity_index[t]
+    alignment = params.relations.unga_weight * m.drivers.alignment_unga[t] + (1 - params.relations.unga_weight) * m.drivers.orientation[t]
+    rate = gate * np.exp(dp.log_rate + dp.relationship * r + dp.exposure * exposure + dp.alignment * alignment) \
+        * m.drivers.china_capacity[t] ** cp.capacity_elasticity
+    expected = (m._arrivals[t] <= rate[:, None]).sum(axis=1)
+    m.step()
+    rec = m.recorder.states[t]
+    assert (rec[:, slot("delegations")] - rec[:, slot("delegation_tour")] == expected).all()
+    assert expected.sum() > 0
+
+
+def test_training_forum_exercise_decisions_by_hand(model_at, params):
+    m = model_at(2016)
+    t = m.t
+    tp, fp, ep = params.training, params.forums, params.exercises
+    r, prev_t, prev_f = m.r_china.copy(), m.training_prev.copy(), m.forum_prev.copy()
+    gate = m.drivers.recognises_beijing[t]
+    a = m._alignment_data[t]
+    members = m.members
+    peer = members @ ((members.T @ (prev_t * gate)) / np.maximum(members.T @ gate, 1))
+    logit_t = tp.intercept + tp.relationship * r + tp.peer * peer + tp.alignment * a + tp.persistence * prev_t
+    logit_f = (fp.intercept + fp.relationship * r + fp.peer * (prev_f @ gate) / gate.sum() + fp.alignment * a
+               + fp.persistence * prev_f)
+    boldness = min(1.0, params.china.boldness_base + params.china.boldness_tension * m.drivers.us_china_tension[t])
+    logit_e = ep.intercept + ep.relationship * r + ep.boldness * boldness + ep.alignment * a
+    noise = m._noise[t]
+    m.step()
+    rec = m.recorder.states[t]
+    for name, logit, col in (("officers_training", logit_t, 0), ("forum_attends", logit_f, 1), ("exercise", logit_e, 2)):
+        expected = ((noise[:, col] < logit) & (gate > 0)).astype(float)
+        assert (rec[:, slot(name)] == expected).all(), name
+
+
+def test_forums_and_exercises_wait_for_their_onset(model_at, params):
+    m = model_at(2000)
+    p = with_overrides(params, {"forums.onset_year": 2030, "exercises.onset_year": 2030})
+    late = model_at(2029, p)
+    assert late.recorder.states[:, :, slot("forum_attends")].sum() == 0
+    assert late.recorder.states[:, :, slot("exercise")].sum() == 0
+    assert m._onset[0, FORUM] == 0 and m._onset[m.years == 2003][0, DELEGATION] == 1
+
+
+def test_relationship_stock_update_by_hand(model_at, params):
+    m = model_at(2014)
+    t, rp = m.t, params.relations
+    r0, us0 = m.r_china.copy(), m.r_us.copy()
+    m.step()
+    rec = m.recorder.states[t]
+    gate = m.drivers.recognises_beijing[t]
+    contacts = (rp.weight_delegation * rec[:, slot("delegations")] + rp.weight_training * rec[:, slot("officers_training")]
+                + rp.weight_exercise * rec[:, slot("exercise")] + rp.weight_port_call * rec[:, slot("port_call")]
+                + rp.weight_forum * rec[:, slot("forum_attends")] + rp.weight_aid * (rec[:, slot("china_aid_usd_m")] > 0)
+                + rp.weight_arms * (rec[:, slot("china_arms_delivered_tiv")] > 0))
+    # Dual-use contacts: new space projects and new surveillance systems this year.
+    level_before = m.recorder.states[t - 1, :, slot("surveillance_level")]
+    adopted = rec[:, slot("surveillance_level")] > level_before
+    contacts = (contacts + rp.weight_dual_use * (rec[:, slot("space_project")] + adopted)) * gate
+    kept = (1 - rp.decay_china) * r0
+    assert rec[:, slot("r_china")] == pytest.approx(kept + (1 - kept) * (1 - np.exp(-contacts)))
+    us_contacts = (params.us.contact_rate * (1 - m._alignment_data[t]) * 0.5
+                   + rp.weight_arms * (rec[:, slot("arms_imports_tiv", Partner.USA)] > 0))
+    kept_us = (1 - rp.decay_us) * us0
+    assert rec[:, slot("r_us", Partner.USA)] == pytest.approx(kept_us + (1 - kept_us) * (1 - np.exp(-us_contacts)))
+
+
+def test_capability_and_installed_base_update_by_hand(model_at, params):
+    m = model_at(2009)
+    t, ap = m.t, params.arms
+    k0, inst0 = m.capability.copy(), m.installed.copy()
+    m.step()
+    rec = m.recorder.states[t]
+    delivered = rec[:, slot("arms_imports_tiv", Partner.USA):slot("arms_imports_tiv", Partner.USA) + 7]
+    assert m.capability == pytest.approx((1 - ap.capability_decay) * k0 + delivered.sum(axis=1))
+    assert m.installed == pytest.approx((1 - ap.installed_decay) * inst0 + delivered)
+
+
+def test_on_order_matches_the_pipeline_every_year(params, data, drivers):
+    m = DefenceTiesModel(params, data, drivers, root_seed=3)
+    try:
+        for _ in range(len(m.years)):
+            m.step()
+            assert m.on_order == pytest.approx(m.pipeline.on_order(m.n), abs=1e-9)
+    finally:
+        m.release()
+
+
+def test_pipeline_delivers_over_its_years_after_the_lag():
+    pl = Pipeline(capacity=1)
+    pl.add(np.array([2, 5]), np.array([0, 6]), np.array([1, 4]), np.array([9.0, 4.0]), 2005, np.array([1, 0]),
+           np.array([3, 2]), veto_exposure=np.array([0.0, 1.0]))
+    assert pl.n == 2 and len(pl.size) >= 2  # grew past its capacity
+    assert pl.start[:2].tolist() == [2006, 2005] and pl.end[:2].tolist() == [2008, 2006]
+    assert pl.yearly[:2].tolist() == [3.0, 2.0]
+    assert pl.on_order(6).tolist() == [0, 0, 9.0, 0, 0, 4.0]
+    assert [d["first_delivery"] for d in pl.open_deals(2)] == [2006]
+    assert (pl.status[:2] == ACTIVE).all() and DELIVERED != ACTIVE
+
+
+def test_surveillance_cameras_approach_their_ceiling(model_at, params):
+    m = model_at(2030)
+    sv = params.surveillance
+    before = m.cameras.copy()
+    level_before = m.surveillance_level.copy()
+    m.step()
+    ceiling = sv.cameras_per_million * m.data.country["population_m"] * np.select(
+        [m.surveillance_level == 2, m.surveillance_level == 1], [1.0, sv.subnational_scale], 0.0)
+    assert m.cameras == pytest.approx(before + sv.growth * (ceiling - before))
+    assert (m.surveillance_level >= level_before).all()
+
+
+def test_aid_packages_and_donation_sizes(model_at, params):
+    m = model_at(2018)
+    t, cp = m.t, params.china
+    sizes = m._aid_size[t].copy()
+    m.step()
+    aid = m.recorder.states[t][:, slot("china_aid_usd_m")]
+    given = aid > 0
+    assert given.sum() == min(m.n_aid[t], int((m.drivers.recognises_beijing[t] > 0).sum()))
+    assert aid[given] == pytest.approx(sizes[given])
+    # Sizes are lognormal around the article's US$18 m packages: the median of all pre-drawn sizes is near it.
+    assert np.median(m._aid_size) == pytest.approx(cp.aid_package_usd_m, rel=0.1)
+    assert math.isclose(np.log(m._aid_size).std(), cp.aid_size_sigma, rel_tol=0.1)
