@@ -95,6 +95,7 @@ class ModelData:
         space_schedule: scheduled space events (CBERS launches) 0/1 over (2000-2023, state).
         space_last_year: last scheduled event per state (0 where a state has no scheduled programme).
         embargo: 1 where a supplier does not sell to a state, over (2000-2023, state, IMPORT_SUPPLIERS).
+        us_deflator: factor turning current US$ of a year into constant 2022 US$, by year.
         hashes: sha256 of every file read, by relative path.
     """
 
@@ -116,6 +117,7 @@ class ModelData:
     space_schedule: np.ndarray
     space_last_year: np.ndarray
     embargo: np.ndarray
+    us_deflator: pd.Series
     hashes: dict[str, str]
 
 
@@ -335,7 +337,7 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         orientation=orientation, fiscal_stress=fiscal, recognises_beijing=recog, drivers=drivers,
         china_capacity=china_capacity, finance_exposure=exposure, installed_base_1995_1999=installed,
         sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule, space_last_year=last,
-        embargo=_embargoes(data_dir, hashes),
+        embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
         hashes=dict(sorted(hashes.items())),
     )
 

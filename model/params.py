@@ -330,13 +330,24 @@ def load_default_params(path: Path = DEFAULT_PARAMS_FILE) -> ModelParams:
 
 
 def with_overrides(params: ModelParams, overrides: Mapping[str, object]) -> ModelParams:
-    """Return a copy with dotted overrides applied, e.g. ``{"arms.fail_veto": 2.0}``; validated like YAML."""
+    """Return a copy with dotted overrides applied, validated like YAML.
+
+    Keys are ``group.name`` (``{"arms.fail_veto": 2.0}``) or, for one element of a list parameter, ``group.name.k``
+    (``{"arms.supplier_constant.6": -1.0}``, the element for CHN).
+    """
     values = params.to_dict()
     for key, v in overrides.items():
-        group, _, name = key.partition(".")
+        group, _, rest = key.partition(".")
+        name, _, index = rest.partition(".")
         if group not in values or name not in values[group]:
             raise ConfigError(f"params.{key}: unknown parameter")
-        values[group][name] = v
+        if index:
+            current = values[group][name]
+            if not isinstance(current, list) or not index.isdigit() or int(index) >= len(current):
+                raise ConfigError(f"params.{key}: no element {index!r}; allowed: 0..{len(current) - 1 if isinstance(current, list) else -1}")
+            current[int(index)] = v
+        else:
+            values[group][name] = v
     return ModelParams.from_dict(values)
 
 

@@ -1,0 +1,67 @@
+"""The calibration problem: a picklable simulator from a particle (parameter dict) to summary statistics.
+
+pyabc reseeds numpy's global state in its workers, so the model's own streams are keyed instead by a seed derived
+from the particle's values: each simulation is reproducible from its recorded parameters (the calibration as a whole
+is reproducible in distribution only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.objective import Weights, distance
+from calibration.priors import Prior, to_parameters
+from calibration.targets import Target, evaluate, observed_sipri_blocks, sipri_blocks
+from model.data import ModelData
+from model.drivers import Drivers
+from model.params import ModelParams, with_overrides
+from model.run import simulate
+
+
+def particle_seed(root_seed: int, particle: dict) -> int:
+    """A 63-bit root seed for a particle's runs, from the base seed and the particle's values (sorted by name)."""
+    payload = repr((root_seed, sorted((k, float(v)) for k, v in particle.items()))).encode()
+    return int.from_bytes(hashlib.blake2b(payload, digest_size=8).digest(), "little") >> 1
+
+
+@dataclass
+class Problem:
+    """Everything a worker needs to turn a particle into summary statistics, and to score them."""
+
+    base: ModelParams
+    data: ModelData
+    drivers: Drivers
+    targets: list[Target]
+    seeds: int
+    root_seed: int
+    weights: Weights
+    priors: list[Prior]
+
+    def __post_init__(self) -> None:
+        self.sipri_obs = np.concatenate([b.ravel() for b in observed_sipri_blocks(self.data)])
+
+    def simulate(self, particle: dict) -> dict:
+        """Run ``seeds`` seeds of the particle's parameters; statistics per seed.
+
+        ``particle`` is in pyabc's logistic space (:func:`calibration.priors.to_parameters`).
+        """
+        values = to_parameters(self.priors, particle)
+        params = with_overrides(self.base, values)
+        root = particle_seed(self.root_seed, values)
+        stats, sipri = [], []
+        for seed in range(self.seeds):
+            run = simulate(params, self.data, self.drivers, root, seed=seed)
+            stats.append(evaluate(self.targets, run.states, run.region, self.data))
+            sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
+        return {"stats": np.array(stats), "sipri": np.array(sipri), "root_seed": root}
+
+    def distance(self, x: dict, x0: dict) -> float:  # noqa: ARG002 (observed values live in the targets)
+        """pyabc's distance: expected loss over the particle's seeds."""
+        return distance(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :], self.weights)
+
+    def observed(self) -> dict:
+        """The observed summary in the simulator's layout (what pyabc stores as the data)."""
+        return {"stats": np.array([[t.value for t in self.targets]]), "sipri": self.sipri_obs[None, :], "root_seed": 0}

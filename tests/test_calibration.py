@@ -1,0 +1,172 @@
+"""Calibration pieces: priors, targets (statistics by hand), per-particle seeds, and a tiny resumable fit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from calibration.objective import distance
+from calibration.observations import load_observations
+from calibration.priors import parse_priors
+from calibration.problem import Problem, particle_seed
+from calibration.targets import Target, compile_targets, evaluate_one
+from model.data import ISO3, SUBREGIONS
+from model.params import ConfigError, parameter_table
+from model.schema import STATE_SLOTS, STATE_VARIABLES, Partner
+
+ROOT = Path(__file__).resolve().parent.parent
+PRIORS = yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"]
+
+
+def test_shipped_priors_parse_and_lie_in_the_allowed_ranges():
+    priors = parse_priors(PRIORS)
+    ranges = {r["name"]: (r["low"], r["high"]) for r in parameter_table()}
+    assert len(priors) >= 30
+    for p in priors:
+        lo, hi = ranges[p.name.rsplit(".", 1)[0] if p.name.count(".") == 2 else p.name]
+        assert lo <= p.low < p.high <= hi and p.why
+    kappa = next(p for p in priors if p.name == "relations.kappa")
+    assert kappa.dist == "normal" and kappa.mean == 0.0 and kappa.frozen().std() < 0.06
+
+
+@pytest.mark.parametrize(("edit", "key"), [
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 3, "high": 1, "why": "x"}}}, "calibration.priors.arms.beta_lockin"),
+    ({"arms": {"nothing": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}, "calibration.priors.arms.nothing"),
+    ({"nothing": {"x": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}, "calibration.priors.nothing.x"),
+    ({"arms": {"beta_lockin": {"dist": "gamma", "low": 0, "high": 1, "why": "x"}}}, "calibration.priors.arms.beta_lockin.dist"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 99, "why": "x"}}}, "calibration.priors.arms.beta_lockin"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 1}}}, "calibration.priors.arms.beta_lockin.why"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": "a", "high": 1, "why": "x"}}}, "calibration.priors.arms.beta_lockin.low"),
+    ({"relations": {"kappa": {"dist": "normal", "mean": 0, "sd": 0, "low": -1, "high": 1, "why": "x"}}}, "calibration.priors.relations.kappa.sd"),
+    ({"delegations": {"onset_year": {"dist": "uniform", "low": 2000, "high": 2005, "why": "x"}}}, "calibration.priors.delegations.onset_year"),
+    ({"arms": {"supplier_constant": {"9": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}}, "calibration.priors.arms.supplier_constant.9"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 1, "why": "x", "extra": 1}}}, "calibration.priors.arms.beta_lockin.extra"),
+])
+def test_bad_priors_give_one_line_errors_naming_the_key(edit, key):
+    with pytest.raises(ConfigError) as info:
+        parse_priors(edit)
+    assert "\n" not in str(info.value) and str(info.value).startswith(key)
+
+
+def _target(statistic: str, states: list[str], years: tuple[int, int], variable: str = "exercise", threshold: float = 0.0,
+            relation: str = "eq", value: float = 0.0) -> Target:
+    all_years = np.arange(2000, 2010)
+    return Target(id="t", statistic=statistic, threshold=threshold,
+                  slots=np.array([i for i, v in enumerate(STATE_VARIABLES) if v.name == variable]), region_slot=-1,
+                  states=np.array([ISO3.index(c) for c in states]) if states != ["LAC"] else np.arange(len(ISO3)),
+                  t0=years[0] - 2000, t1=years[1] - 2000, years=all_years, relation=relation, value=value,
+                  low=np.nan, high=np.nan, tolerance=0.0, kind="count")
+
+
+@pytest.fixture(scope="module")
+def record(data):
+    """A hand-made record over 2000-2009: exercises with PER in 2002 and 2004 (value 2 in 2004), VEN in 2004."""
+    states = np.zeros((10, len(ISO3), len(STATE_VARIABLES)))
+    ex = STATE_SLOTS[("exercise", Partner.CHN)]
+    states[2, ISO3.index("PER"), ex] = 1
+    states[4, ISO3.index("PER"), ex] = 2
+    states[4, ISO3.index("VEN"), ex] = 1
+    # Imports: USA 30 to BRA, CHN 10 to VEN in 2005; 60 RUS to MEX in 2006.
+    states[5, ISO3.index("BRA"), STATE_SLOTS[("arms_imports_tiv", Partner.USA)]] = 30
+    states[5, ISO3.index("VEN"), STATE_SLOTS[("arms_imports_tiv", Partner.CHN)]] = 10
+    states[6, ISO3.index("MEX"), STATE_SLOTS[("arms_imports_tiv", Partner.RUS)]] = 60
+    south_america = np.flatnonzero(data.country["subregion"] == SUBREGIONS.index("south_america"))
+    return states, np.zeros((10, 5)), south_america
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    (_target("sum", ["LAC"], (2000, 2009)), 4.0),
+    (_target("sum", ["PER"], (2003, 2004)), 2.0),
+    (_target("states_any", ["LAC"], (2000, 2009)), 2.0),
+    (_target("states_any", ["LAC"], (2000, 2009), threshold=2), 1.0),   # "@2": only Peru's 2004 value reaches 2
+    (_target("states_by", ["LAC"], (2000, 2003)), 1.0),
+    (_target("years_any", ["LAC"], (2000, 2009)), 2.0),
+    (_target("first_year", ["LAC"], (2000, 2009)), 2002.0),
+    (_target("last_year", ["LAC"], (2000, 2009)), 2004.0),
+    (_target("first_year", ["BRA"], (2000, 2009)), 2010.0),             # never: one year past the window
+    (_target("peak_year", ["LAC"], (2000, 2009)), 2004.0),
+    (_target("top_states", ["PER"], (2000, 2009)), 1.0),
+    (_target("top_states", ["VEN"], (2000, 2009)), 0.0),
+    (_target("top_states", ["PER", "VEN"], (2000, 2009)), 1.0),
+    (_target("pct_change", ["LAC"], (2002, 2005)), 100.0 * (2 + 1) / 1 - 100.0),  # 2002-03: 1, 2004-05: 3
+    (_target("pct_of_lac_imports", ["VEN"], (2005, 2006), "arms_imports_tiv"), 10.0),  # 10 of 100
+    (_target("pct_of_south_america_imports", ["BRA"], (2005, 2006), "arms_imports_tiv"), 75.0),  # 30 of BRA+VEN 40
+])
+def test_statistics_by_hand(record, target, expected):
+    states, region, south_america = record
+    assert evaluate_one(target, states, region, south_america) == pytest.approx(expected)
+
+
+def test_compile_targets_deflates_money_and_cuts_the_hindcast(data):
+    observations = load_observations()
+    years = np.arange(2000, 2024)
+    full = compile_targets(observations, years, data)
+    assert len(full) == (observations.use == "fit").sum()
+    aid = next(t for t in full if t.id == "aid_per_2017")
+    assert aid.value == pytest.approx(18.0 * data.us_deflator.loc[2017])
+    early = compile_targets(observations, years, data, last_year=2015)
+    assert 0 < len(early) < len(full)
+    ends = observations.set_index("id").year_end
+    assert all(ends[t.id] <= 2015 for t in early)
+
+
+def test_logistic_space_maps_onto_the_stated_priors():
+    from calibration.priors import to_parameters
+
+    priors = parse_priors(PRIORS)
+    rng = np.random.default_rng(0)
+    draws = [to_parameters(priors, {p.name: z for p, z in zip(priors, rng.logistic(size=len(priors)))}) for _ in range(4000)]
+    frame = pd.DataFrame(draws)
+    lockin = next(p for p in priors if p.name == "arms.beta_lockin")
+    assert frame[lockin.name].between(lockin.low, lockin.high).all()
+    assert frame[lockin.name].mean() == pytest.approx((lockin.low + lockin.high) / 2, rel=0.05)
+    assert frame["relations.kappa"].std() == pytest.approx(0.05, rel=0.1)  # the truncated normal's sd
+
+
+def test_particle_seed_is_stable_and_distinct():
+    a = {"arms.beta_lockin": 1.5, "china.boldness_base": 0.3}
+    assert particle_seed(1, a) == particle_seed(1, dict(reversed(list(a.items()))))
+    assert particle_seed(1, a) != particle_seed(2, a) != particle_seed(1, {**a, "arms.beta_lockin": 1.50001})
+    assert 0 <= particle_seed(1, a) < 2**63
+
+
+def test_problem_is_reproducible_per_particle(params, data):
+    from model.drivers import build_drivers, load_default_drivers
+
+    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
+    targets = compile_targets(load_observations(), drivers.years, data)
+    from calibration.objective import Weights
+
+    priors = parse_priors(PRIORS)
+    problem = Problem(params, data, drivers, targets, seeds=2, root_seed=5, weights=Weights(), priors=priors)
+    particle = {p.name: 0.3 for p in priors}
+    a, b = problem.simulate(particle), problem.simulate(particle)
+    assert np.array_equal(a["stats"], b["stats"]) and a["stats"].shape == (2, len(targets))
+    assert np.isfinite(problem.distance(a, problem.observed()))
+    assert distance(targets, a["stats"]) >= 0
+
+
+@pytest.mark.slow
+def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
+    """The whole path: a tiny ABC-SMC (configs/calibration/tiny.yaml), then a rerun continuing to a third generation."""
+    base = [sys.executable, "-m", "calibration.fit", f"out_dir={tmp_path}", "calibration=tiny"]
+    first = subprocess.run(base + ["calibration.min_generations=2", "calibration.max_generations=2"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    posterior = pd.read_parquet(tmp_path / "posterior.parquet")
+    assert len(posterior) == 20 and posterior.weight.sum() == pytest.approx(1.0)
+    assert "relations.kappa" in posterior.columns
+    second = subprocess.run(base + ["calibration.min_generations=3", "calibration.max_generations=3"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "resuming" in second.stderr and "generation 3:" in second.stderr
+    import json
+
+    record = json.loads((tmp_path / "manifest.json").read_text())
+    assert record["fit"]["generations"] == 3 and "observations.csv" in record["data_hashes"]
