@@ -125,6 +125,10 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
         abc.new(db, problem.observed())
     start = time.perf_counter()
     while True:
+        # Each generation starts like a resumed run: epsilon and the distance calibrate on the latest stored
+        # population. pyabc caches its first calibration sample across run() calls, which would pin epsilon to the
+        # prior sample's median; clearing the cache makes the loop equal to one uninterrupted run.
+        abc._initial_population = None
         history = abc.run(max_nr_populations=1)
         pops = history.get_all_populations()
         pops = pops[pops.t >= 0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.objective import LOSS_CAP, PATTERN_PENALTY, distance, target_losses
+from calibration.objective import LOSS_CAP, PATTERN_WEIGHT, distance, target_losses
 from calibration.targets import Target
 
 
@@ -32,12 +32,13 @@ def test_losses_by_hand(t, x, expected):
     assert target_losses([t], np.array([[x]]))[0, 0] == pytest.approx(expected)
 
 
-def test_distance_averages_seeds_and_penalises_patterns_by_the_share_of_seeds_broken():
+def test_distance_averages_seeds_and_weighs_patterns_more():
     count = target("eq", 10, tol=0)
     pattern = target("eq", 1, tol=0, kind="pattern")
     sims = np.array([[10, 1], [12, 0], [10, 0]])
-    # count losses 0, 4, 0 -> mean 4/3; pattern losses 0, 1, 1 -> mean 2/3 and broken in 2 of 3 seeds.
-    assert distance([count, pattern], sims) == pytest.approx((4 / 3 + 2 / 3) / 2 + PATTERN_PENALTY * 2 / 3)
+    # count losses 0, 4, 0 -> mean 4/3; pattern losses 0, 1, 1 -> mean 2/3, weighted PATTERN_WEIGHT.
+    expected = (4 / 3 + PATTERN_WEIGHT * 2 / 3) / (1 + PATTERN_WEIGHT)
+    assert distance([count, pattern], sims) == pytest.approx(expected)
 
 
 def test_sipri_block_is_a_log_error():
