@@ -33,7 +33,7 @@ from experiments.config import build_experiment
 from experiments.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, DataError, load_data
 from model.drivers import build_drivers
-from model.params import PROJECT_ROOT, ConfigError
+from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SHIPPED = PROJECT_ROOT / "calibration" / "posterior"
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
@@ -58,29 +58,16 @@ class FitSettings:
     priors: tuple[Prior, ...]
 
 
-def _number(key: str, v: object, lo: float, hi: float, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
-        raise ConfigError(f"calibration.{key}: {v!r}; allowed: {'int' if integer else 'number'} in [{lo}, {hi}]")
-    if not lo <= v <= hi:
-        raise ConfigError(f"calibration.{key}: {v!r} is out of range; allowed [{lo}, {hi}]")
-    return v
-
-
 def parse_settings(cfg: Mapping) -> FitSettings:
     """One-line errors for every bad setting, before any simulation."""
-    unknown = sorted(set(cfg) - set(SETTINGS))
-    if unknown:
-        raise ConfigError(f"calibration.{unknown[0]}: unknown key; allowed: {', '.join(SETTINGS)}")
-    missing = [k for k in SETTINGS if k not in cfg]
-    if missing:
-        raise ConfigError(f"calibration.{missing[0]}: missing key")
+    check_keys("calibration", cfg, SETTINGS)
     s = {k: cfg[k] for k in SETTINGS if k != "priors"}
     for key, (lo, hi, integer) in {"population_size": (10, 1e6, True), "min_generations": (1, 100, True),
                                    "max_generations": (1, 100, True), "min_acceptance_rate": (0, 1, False),
                                    "min_epsilon_gain": (0, 1, False), "seeds_per_particle": (1, 100, True),
                                    "last_year": (2005, HIST_END, True), "sipri_weight": (0, 1e3, False),
                                    "n_procs": (0, 256, True), "root_seed": (0, 2**62, True)}.items():
-        s[key] = _number(key, s[key], lo, hi, integer)
+        s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
     if s["min_generations"] > s["max_generations"]:
         raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations {s['max_generations']}")
     if not isinstance(s["dask_scheduler"], str):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from model.drivers import FIRST_YEAR, LAST_YEAR, DriverParams
-from model.params import ConfigError, ModelParams
+from model.params import ConfigError, ModelParams, check_keys, check_number
 
 FORMATS = ("parquet", "csv")
 ROOT_KEYS = ("params", "drivers", "scenario", "run")
@@ -41,20 +41,19 @@ class Experiment:
     run: RunSettings
 
 
-def _int(key: str, v: object, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ConfigError(f"{key}: expected int in [{lo}, {hi}], got {v!r} ({type(v).__name__})")
-    if not lo <= v <= hi:
-        raise ConfigError(f"{key}: {v!r} is out of range; allowed [{lo}, {hi}]")
-    return v
-
-
 def merge_drivers(base: Mapping, overrides: Mapping) -> dict:
     """Scenario driver overrides on top of the drivers group: mappings merge key by key, anything else replaces."""
     out = dict(base)
     for k, v in overrides.items():
         out[k] = merge_drivers(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
     return out
+
+
+def _whole(key: str, v: object, lo: int, hi: int) -> int:
+    """Run settings are integers in the YAML: a float (even 2030.0) is a wrong type."""
+    if isinstance(v, float):
+        raise ConfigError(f"{key}: expected int in [{lo}, {hi}], got {v!r} (float)")
+    return int(check_number(key, v, lo, hi, integer=True))
 
 
 def build_experiment(cfg: Mapping) -> Experiment:
@@ -76,14 +75,9 @@ def build_experiment(cfg: Mapping) -> Experiment:
     drivers = DriverParams.from_dict(merge_drivers(cfg["drivers"], scen.get("drivers") or {}))
     params = ModelParams.from_dict(cfg["params"])
     run = cfg["run"]
-    bad = sorted(set(run) - set(RUN_KEYS))
-    if bad:
-        raise ConfigError(f"run.{bad[0]}: unknown key; allowed: {', '.join(RUN_KEYS)}")
-    missing = [k for k in RUN_KEYS if k not in run]
-    if missing:
-        raise ConfigError(f"run.{missing[0]}: missing key")
-    first = _int("run.first_year", run["first_year"], FIRST_YEAR, LAST_YEAR)
-    last = _int("run.last_year", run["last_year"], first, LAST_YEAR)
+    check_keys("run", run, RUN_KEYS)
+    first = _whole("run.first_year", run["first_year"], FIRST_YEAR, LAST_YEAR)
+    last = _whole("run.last_year", run["last_year"], first, LAST_YEAR)
     formats = run["formats"]
     if isinstance(formats, str) or not formats or any(f not in FORMATS for f in formats):
         raise ConfigError(f"run.formats: {formats!r}; allowed: a non-empty list of {', '.join(FORMATS)}")
@@ -92,8 +86,8 @@ def build_experiment(cfg: Mapping) -> Experiment:
     if run["param_source"] != "defaults":
         raise ConfigError(f"run.param_source: {run['param_source']!r}; allowed: defaults")
     settings = RunSettings(
-        root_seed=_int("run.root_seed", run["root_seed"], 0, 2**63 - 1),
-        n_seeds=_int("run.n_seeds", run["n_seeds"], 1, 100_000),
+        root_seed=_whole("run.root_seed", run["root_seed"], 0, 2**63 - 1),
+        n_seeds=_whole("run.n_seeds", run["n_seeds"], 1, 100_000),
         first_year=first, last_year=last, param_source=run["param_source"], formats=tuple(formats),
         out_dir=run["out_dir"],
     )

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from model.data import HIST_END, HIST_START, ISO3, ModelData
-from model.params import PROJECT_ROOT, ConfigError
+from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 FIRST_YEAR, LAST_YEAR = 2000, 2040
 DEFAULT_DRIVERS_FILE = PROJECT_ROOT / "configs" / "drivers" / "default.yaml"
@@ -65,18 +65,13 @@ class DriverParams:
     @classmethod
     def from_dict(cls, values: Mapping, prefix: str = "drivers") -> DriverParams:
         """Build from a plain mapping with one-line errors naming the key and the allowed values."""
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"{prefix}: expected a mapping, got {values!r}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ConfigError(f"{prefix}.{unknown[0]}: unknown key; allowed: {', '.join(names)}")
+        check_keys(prefix, values, [f.name for f in dataclasses.fields(cls)], required=False)
         kw: dict = {}
         for key, (lo, hi) in {"gdp_growth": (-0.2, 0.2), "fiscal_persistence": (0, 1), "commodity_reversion": (0, 1),
                               "pla_reach_growth": (0, 0.2), "china_capacity_growth": (-0.2, 0.3)}.items():
             if key not in values:
                 raise ConfigError(f"{prefix}.{key}: missing key")
-            kw[key] = _number(f"{prefix}.{key}", values[key], lo, hi)
+            kw[key] = check_number(f"{prefix}.{key}", values[key], lo, hi)
         paths = {}
         raw_paths = values.get("paths") or {}
         if not isinstance(raw_paths, Mapping):
@@ -91,8 +86,8 @@ class DriverParams:
             for a in anchors or ():
                 if not isinstance(a, (list, tuple)) or len(a) != 2:
                     raise ConfigError(f"{prefix}.paths.{name}: anchor {a!r}; allowed: [year, value] pairs")
-                pts.append((int(_number(f"{prefix}.paths.{name}.year", a[0], HIST_END + 1, LAST_YEAR, True)),
-                            _number(f"{prefix}.paths.{name}.value", a[1], 0.0, hi)))
+                pts.append((int(check_number(f"{prefix}.paths.{name}.year", a[0], HIST_END + 1, LAST_YEAR, True)),
+                            check_number(f"{prefix}.paths.{name}.value", a[1], 0.0, hi)))
             paths[name] = tuple(sorted(pts))
         kw["paths"] = paths
         for key in ("orientation", "fiscal_stress", "recognition"):
@@ -104,7 +99,7 @@ class DriverParams:
         for r in values.get("recognition") or ():
             if not isinstance(r, (list, tuple)) or len(r) != 3 or r[0] not in ISO3 or r[2] not in ("PRC", "ROC"):
                 raise ConfigError(f"{prefix}.recognition: {r!r}; allowed: [ISO3, year, PRC|ROC] with a CELAC ISO3")
-            rec.append((r[0], int(_number(f"{prefix}.recognition.year", r[1], HIST_END + 1, LAST_YEAR, True)), r[2]))
+            rec.append((r[0], int(check_number(f"{prefix}.recognition.year", r[1], HIST_END + 1, LAST_YEAR, True)), r[2]))
         kw["recognition"] = tuple(rec)
         return cls(**kw)
 
@@ -115,22 +110,14 @@ def load_default_drivers(path: Path = DEFAULT_DRIVERS_FILE) -> DriverParams:
         return DriverParams.from_dict(yaml.safe_load(fh))
 
 
-def _number(key: str, v: object, lo: float, hi: float, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
-        raise ConfigError(f"{key}: expected {'int' if integer else 'float'} in [{lo}, {hi}], got {v!r}")
-    if not lo <= v <= hi:
-        raise ConfigError(f"{key}: {v!r} is out of range; allowed [{lo}, {hi}]")
-    return float(v)
-
-
 def _period(key: str, o: object, lo: float) -> PeriodOverride:
     if not isinstance(o, Mapping) or set(o) != {"iso3", "year_start", "year_end", "value"}:
         raise ConfigError(f"{key}: {o!r}; allowed: a mapping with iso3, year_start, year_end, value")
     if o["iso3"] not in ISO3:
         raise ConfigError(f"{key}.iso3: {o['iso3']!r} is not one of the 33 CELAC ISO3 codes")
-    a = int(_number(f"{key}.year_start", o["year_start"], FIRST_YEAR, LAST_YEAR, True))
-    b = int(_number(f"{key}.year_end", o["year_end"], a, LAST_YEAR, True))
-    return PeriodOverride(o["iso3"], a, b, _number(f"{key}.value", o["value"], lo, 1.0))
+    a = int(check_number(f"{key}.year_start", o["year_start"], FIRST_YEAR, LAST_YEAR, True))
+    b = int(check_number(f"{key}.year_end", o["year_end"], a, LAST_YEAR, True))
+    return PeriodOverride(o["iso3"], a, b, check_number(f"{key}.value", o["value"], lo, 1.0))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,28 @@ class _Group:
             _check_value(f"{self._prefix}.{f.name}", getattr(self, f.name), f.metadata)
 
 
+def check_keys(prefix: str, values: object, allowed: list[str] | tuple[str, ...], required: bool = True) -> None:
+    """Refuse a non-mapping, an unknown key and (when ``required``) a missing key, naming the dotted key."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix}: expected a mapping, got {values!r}")
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]}: unknown key; allowed: {', '.join(allowed)}")
+    missing = [n for n in allowed if n not in values] if required else []
+    if missing:
+        raise ConfigError(f"{prefix}.{missing[0]}: missing key")
+
+
+def check_number(key: str, v: object, lo: float, hi: float, integer: bool = False) -> float:
+    """A finite number (a whole one if ``integer``) in [lo, hi], or a one-line ConfigError naming the key."""
+    kind = "int" if integer else "float"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
+        raise ConfigError(f"{key}: expected {kind} in [{lo}, {hi}], got {v!r} ({type(v).__name__})")
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ConfigError(f"{key}: {v!r} is out of range; allowed [{lo}, {hi}]")
+    return v
+
+
 def _check_value(key: str, value: object, meta: Mapping) -> None:
     lo, hi = meta["range"]
     kind, length = meta["kind"], meta["length"]
@@ -302,15 +324,8 @@ def _plain(v: object) -> object:
 
 
 def _build(cls: type, values: Mapping, prefix: str):  # noqa: ANN202
-    if not isinstance(values, Mapping):
-        raise ConfigError(f"{prefix}: expected a mapping, got {values!r}")
     names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]}: unknown key; allowed: {', '.join(names)}")
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise ConfigError(f"{prefix}.{missing[0]}: missing key")
+    check_keys(prefix, values, names)
     if cls is ModelParams:
         return cls(**{g: _build(GROUPS[g], values[g], f"{prefix}.{g}") for g in names})
     kwargs = {}
