@@ -27,11 +27,18 @@ def run_simulation(exp: Experiment, data: ModelData, out_dir: Path, config: dict
     rs = exp.run
     drivers = build_drivers(data, exp.drivers, rs.first_year, rs.last_year)
     frames = []
+    # Progress on one rewritten line at a terminal; one line per tenth of the runs in a log.
+    tty = sys.stderr.isatty()
+    step = max(rs.n_seeds // 10, 1)
     for seed in range(rs.n_seeds):
         result = simulate(exp.params, data, drivers, rs.root_seed, draw=0, seed=seed)
         frames.append(result.to_tidy(exp.scenario, rs.param_source))
-        print(f"\rsimulate: seed {seed + 1}/{rs.n_seeds}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+        if tty:
+            print(f"\rsimulate: run {seed + 1}/{rs.n_seeds}", end="", file=sys.stderr, flush=True)
+        elif (seed + 1) % step == 0 or seed + 1 == rs.n_seeds:
+            print(f"simulate: run {seed + 1}/{rs.n_seeds}", file=sys.stderr, flush=True)
+    if tty:
+        print(file=sys.stderr)
     tidy = pd.concat(frames, ignore_index=True)
     for col in ("scenario", "param_source", "iso3", "partner", "channel", "variable"):
         tidy[col] = tidy[col].astype("category")
