@@ -22,12 +22,14 @@ from model.schema import STATE_SLOTS, STATE_VARIABLES, Partner
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORS = yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"]
+WIDE = yaml.safe_load((ROOT / "configs" / "calibration" / "wide.yaml").read_text())["priors"]
 
 
-def test_shipped_priors_parse_and_lie_in_the_allowed_ranges():
-    priors = parse_priors(PRIORS)
+@pytest.mark.parametrize("config", [PRIORS, WIDE], ids=["default", "wide"])
+def test_shipped_priors_parse_and_lie_in_the_allowed_ranges(config):
+    priors = parse_priors(config)
     ranges = {r["name"]: (r["low"], r["high"]) for r in parameter_table()}
-    assert len(priors) >= 30
+    assert len(priors) >= 15
     for p in priors:
         lo, hi = ranges[p.name.rsplit(".", 1)[0] if p.name.count(".") == 2 else p.name]
         assert lo <= p.low < p.high <= hi and p.why
