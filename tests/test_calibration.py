@@ -172,3 +172,55 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
 
     record = json.loads((tmp_path / "manifest.json").read_text())
     assert record["fit"]["generations"] == 3 and "observations.csv" in record["data_hashes"]
+
+    # The posterior predictive and the check report on that posterior.
+    common = [f"out_dir={tmp_path}", "calibration=tiny", f"posterior={tmp_path / 'posterior.parquet'}", "draws=3"]
+    pred = subprocess.run([sys.executable, "-m", "calibration.predictive", *common], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert pred.returncode == 0, pred.stderr[-2000:]
+    frame = pd.read_parquet(tmp_path / "posterior_predictive.parquet")
+    assert set(frame.draw) == {0, 1, 2} and frame.param_source.iloc[0].startswith("posterior:")
+    assert frame.year.max() == 2023
+    report = subprocess.run([sys.executable, "-m", "calibration.report", *common], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert report.returncode == 0, report.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "ppc.csv")
+    assert len(table) == 94 and table.hit.dtype == bool
+    assert "hit rate" in report.stdout
+
+
+def test_a_missing_posterior_is_a_one_line_error(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "calibration.predictive", f"out_dir={tmp_path}",
+                          f"posterior={tmp_path / 'none.parquet'}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: posterior:")
+    assert not any(tmp_path.iterdir())
+
+
+def test_check_table_hits_by_hand():
+    from calibration.check import check_table
+
+    count = Target(id="c", statistic="sum", threshold=0.0, slots=np.array([0]), region_slot=-1, states=np.array([0]),
+                   t0=0, t1=0, years=np.array([2000]), relation="eq", value=10.0, low=np.nan, high=np.nan,
+                   tolerance=0.0, kind="count")
+    event = Target(id="e", statistic="sum", threshold=0.0, slots=np.array([0]), region_slot=-1, states=np.array([0]),
+                   t0=0, t1=0, years=np.array([2000]), relation="ge", value=1.0, low=np.nan, high=np.nan,
+                   tolerance=0.0, kind="event")
+    posterior = np.column_stack([np.linspace(8, 12, 101), (np.arange(101) < 70).astype(float)])
+    prior = np.column_stack([np.linspace(0, 40, 101), np.zeros(101)])
+    table = check_table([count, event], posterior, prior).set_index("id")
+    # The count's 90% interval (8.2, 11.8) holds 10 and is narrower than half the prior's (2, 38).
+    assert table.loc["c", "hit"] and table.loc["c", "q05"] == pytest.approx(8.2)
+    # The event happens in 70 of 101 draws: probability 0.69, a hit, Brier (1 - 0.69)^2.
+    assert table.loc["e", "probability"] == pytest.approx(70 / 101)
+    assert table.loc["e", "hit"] and table.loc["e", "brier"] == pytest.approx((1 - 70 / 101) ** 2)
+    wide = check_table([count], np.column_stack([np.linspace(0, 40, 101)]), prior[:, :1])
+    assert not wide.hit.iloc[0]  # an interval as wide as the prior's says nothing
+
+
+def test_posterior_draws_follow_the_weights():
+    from calibration.check import posterior_draws
+
+    post = pd.DataFrame({"weight": [0.9, 0.1], "arms.beta_lockin": [1.0, 2.0]})
+    draws = posterior_draws(post, 2000, np.random.default_rng(0))
+    assert np.mean([d["arms.beta_lockin"] == 1.0 for d in draws]) == pytest.approx(0.9, abs=0.03)

@@ -1,0 +1,70 @@
+"""Posterior and prior predictive checks: draws, simulated statistics, and the check table of the calibration issue.
+
+A count or level is a *hit* when the observation lies in the simulated 90% interval and that interval is no wider
+than half the prior predictive's (an interval that says nothing is no hit); an event or pattern is a hit when its
+probability on the observed side is at least 0.5, and events are also scored by the Brier score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from calibration.objective import target_losses
+from calibration.priors import Prior, to_parameters
+from calibration.targets import Target, evaluate
+from model.data import ModelData
+from model.drivers import Drivers
+from model.params import ModelParams, with_overrides
+from model.run import simulate
+
+BINARY_KINDS = ("event", "pattern")
+
+
+def posterior_draws(posterior: pd.DataFrame, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+    """``n`` parameter sets resampled from the weighted particles (with replacement, by weight)."""
+    weights = posterior["weight"].to_numpy(dtype=float)
+    rows = rng.choice(len(posterior), size=n, p=weights / weights.sum())
+    values = posterior.drop(columns="weight")
+    return [{k: float(v) for k, v in values.iloc[i].items()} for i in rows]
+
+
+def prior_draws(priors: list[Prior], n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+    """``n`` parameter sets from the priors."""
+    return [to_parameters(priors, {p.name: z for p, z in zip(priors, rng.logistic(size=len(priors)))}) for _ in range(n)]
+
+
+def predictive_statistics(base: ModelParams, data: ModelData, drivers: Drivers, targets: list[Target],
+                          draws: list[dict[str, float]], seeds: int, root_seed: int) -> np.ndarray:
+    """Statistics of every target for each draw and seed: (draws x seeds, targets)."""
+    out = []
+    for d, values in enumerate(draws):
+        params = with_overrides(base, values)
+        for s in range(seeds):
+            run = simulate(params, data, drivers, root_seed, draw=d, seed=s)
+            out.append(evaluate(targets, run.states, run.region, data))
+    return np.array(out)
+
+
+def check_table(targets: list[Target], posterior: np.ndarray, prior: np.ndarray) -> pd.DataFrame:
+    """One row per target: observed, simulated median and 90% interval, probability of the observed side, hit, Brier."""
+    post_ok = target_losses(targets, posterior) == 0.0
+    rows = []
+    for j, t in enumerate(targets):
+        sims, prior_sims = posterior[:, j], prior[:, j]
+        lo, med, hi = np.percentile(sims, [5, 50, 95])
+        plo, phi = np.percentile(prior_sims, [5, 95])
+        probability = float(post_ok[:, j].mean())
+        if t.kind in BINARY_KINDS:
+            hit = probability >= 0.5
+        else:
+            inside = (lo <= t.value <= hi) if t.relation == "eq" else probability >= 0.5
+            hit = bool(inside and (hi - lo) <= 0.5 * (phi - plo) if phi > plo else inside)
+        rows.append({
+            "id": t.id, "kind": t.kind, "statistic": t.statistic, "relation": t.relation,
+            "observed": t.value if t.relation != "between" else np.nan, "observed_low": t.low, "observed_high": t.high,
+            "tolerance": t.tolerance, "median": med, "q05": lo, "q95": hi, "prior_q05": plo, "prior_q95": phi,
+            "probability": probability, "hit": bool(hit),
+            "brier": (1.0 - probability) ** 2 if t.kind == "event" else np.nan,
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,83 @@
+"""``python -m calibration.report``: the posterior predictive check of a posterior against every fit observation.
+
+Simulates ``draws`` posterior draws and as many prior draws (each with the calibration's seeds), computes every
+target's statistic, and writes ``ppc.csv`` and ``calibration_report.md`` into ``out_dir``: per observation the observed
+value, the simulated median and 90% interval (for events the probability), hit or miss by the rule of
+:mod:`calibration.check`, and the Brier score of events; the hit rate and mean Brier score are printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from calibration.check import check_table, posterior_draws, predictive_statistics, prior_draws
+from calibration.fit import _run_stub, parse_settings
+from calibration.observations import load_observations
+from calibration.predictive import load_posterior
+from calibration.targets import compile_targets
+from experiments.cli import fail, precheck
+from experiments.config import build_experiment
+from experiments.provenance import manifest, write_atomically, write_json
+from model.data import HIST_END, DataError, load_data
+from model.drivers import build_drivers
+from model.params import PROJECT_ROOT, ConfigError
+
+
+def markdown(table: pd.DataFrame, source: str) -> str:
+    """The report: summary figures, then one row per observation."""
+    hits = table.hit.mean()
+    brier = table.brier.dropna().mean()
+    lines = [f"# Posterior predictive check ({source})", "",
+             f"- observations checked: {len(table)}; hits: {int(table.hit.sum())} ({hits:.0%}); target 90%",
+             f"- mean Brier score of events: {brier:.3f} ({int(table.brier.notna().sum())} events)", "",
+             "| id | kind | statistic | observed | median | 90% interval | prior 90% | P(observed side) | hit |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples(index=False):
+        observed = f"{r.observed:.4g}" if np.isfinite(r.observed) else f"[{r.observed_low:.4g}, {r.observed_high:.4g}]"
+        lines.append(f"| {r.id} | {r.kind} | {r.statistic} | {r.relation} {observed} | {r.median:.4g} | "
+                     f"[{r.q05:.4g}, {r.q95:.4g}] | [{r.prior_q05:.4g}, {r.prior_q95:.4g}] | {r.probability:.2f} | "
+                     f"{'hit' if r.hit else 'miss'} |")
+    return "\n".join(lines) + "\n"
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
+def main(cfg: DictConfig) -> None:
+    """Run the check and print the hit rate and Brier score."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        exp = build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": _run_stub()})
+        settings = parse_settings(config["calibration"])
+        path = Path(config["posterior"])
+        posterior, source = load_posterior(path if path.is_absolute() else PROJECT_ROOT / path)
+        draws = int(config["draws"])
+        data = load_data()
+        observations = load_observations()
+    except (ConfigError, DataError, ValueError, TypeError) as exc:
+        fail(str(exc))
+    drivers = build_drivers(data, exp.drivers, 2000, HIST_END)
+    targets = compile_targets(observations, drivers.years, data, last_year=settings.last_year)
+    rng = np.random.default_rng(np.random.SeedSequence(settings.root_seed, spawn_key=(0xC4EC,)))
+    seeds = settings.seeds_per_particle
+    post = predictive_statistics(exp.params, data, drivers, targets, posterior_draws(posterior, draws, rng), seeds,
+                                 settings.root_seed)
+    prior = predictive_statistics(exp.params, data, drivers, targets, prior_draws(list(settings.priors), draws, rng),
+                                  seeds, settings.root_seed + 1)
+    table = check_table(targets, post, prior)
+    out_dir = Path(config["out_dir"])
+    record = manifest(config, {"root_seed": settings.root_seed, "draws": draws, "seeds_per_draw": seeds}, data.hashes)
+    record["check"] = {"hit_rate": float(table.hit.mean()), "mean_brier": float(table.brier.dropna().mean())}
+    write_atomically(out_dir, {"ppc.csv": lambda p: table.to_csv(p, index=False),
+                               "calibration_report.md": lambda p: p.write_text(markdown(table, source), encoding="utf-8"),
+                               "report_manifest.json": lambda p: write_json(p, record)})
+    print(f"report: hit rate {table.hit.mean():.1%} of {len(table)} observations, mean Brier {table.brier.dropna().mean():.3f}; "
+          f"{out_dir / 'calibration_report.md'}")
+
+
+if __name__ == "__main__":
+    precheck("calibrate", lambda c: build_experiment({k: c[k] for k in ("params", "drivers", "scenario")} | {"run": _run_stub()}))
+    main()
