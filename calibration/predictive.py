@@ -8,6 +8,7 @@ Draws ``draws`` parameter sets from the weighted particles (seeded), runs each w
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -25,6 +26,19 @@ from model.data import HIST_END, DataError, load_data
 from model.drivers import build_drivers
 from model.params import PROJECT_ROOT, ConfigError, with_overrides
 from model.run import simulate
+
+
+def warn_if_data_changed(path: Path, hashes: dict[str, str]) -> list[str]:
+    """Files whose hash differs from the one recorded in the manifest beside ``path`` (a warning, not an error)."""
+    record = path.parent / "manifest.json"
+    if not record.is_file():
+        print(f"warning: {path} has no manifest.json beside it; its data provenance is unknown", file=sys.stderr)
+        return []
+    recorded = json.loads(record.read_text(encoding="utf-8")).get("data_hashes", {})
+    changed = sorted(k for k in recorded.keys() & hashes.keys() if recorded[k] != hashes[k])
+    if changed:
+        print(f"warning: {path} was fitted to other data: {', '.join(changed)} changed since", file=sys.stderr)
+    return changed
 
 
 def load_posterior(path: Path) -> tuple[pd.DataFrame, str]:
@@ -53,6 +67,7 @@ def main(cfg: DictConfig) -> None:
         data = load_data()
     except (ConfigError, DataError, ValueError, TypeError) as exc:
         fail(str(exc))
+    warn_if_data_changed(path if path.is_absolute() else PROJECT_ROOT / path, data.hashes)
     drivers = build_drivers(data, exp.drivers, 2000, HIST_END)
     rng = np.random.default_rng(np.random.SeedSequence(settings.root_seed, spawn_key=(0xA11,)))
     frames = []

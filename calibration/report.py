@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from calibration.check import check_table, posterior_draws, predictive_statistics, prior_draws
 from calibration.fit import _run_stub, parse_settings
 from calibration.observations import load_observations
-from calibration.predictive import load_posterior
+from calibration.predictive import load_posterior, warn_if_data_changed
 from calibration.targets import compile_targets
 from experiments.cli import fail, precheck
 from experiments.config import build_experiment
@@ -59,6 +59,7 @@ def main(cfg: DictConfig) -> None:
         observations = load_observations()
     except (ConfigError, DataError, ValueError, TypeError) as exc:
         fail(str(exc))
+    warn_if_data_changed(path if path.is_absolute() else PROJECT_ROOT / path, data.hashes)
     drivers = build_drivers(data, exp.drivers, 2000, HIST_END)
     targets = compile_targets(observations, drivers.years, data, last_year=settings.last_year)
     rng = np.random.default_rng(np.random.SeedSequence(settings.root_seed, spawn_key=(0xC4EC,)))

@@ -224,3 +224,20 @@ def test_posterior_draws_follow_the_weights():
     post = pd.DataFrame({"weight": [0.9, 0.1], "arms.beta_lockin": [1.0, 2.0]})
     draws = posterior_draws(post, 2000, np.random.default_rng(0))
     assert np.mean([d["arms.beta_lockin"] == 1.0 for d in draws]) == pytest.approx(0.9, abs=0.03)
+
+
+def test_a_posterior_fitted_to_other_data_warns(tmp_path, data, capsys):
+    import json
+
+    from calibration.predictive import warn_if_data_changed
+
+    post = tmp_path / "posterior.parquet"
+    post.write_bytes(b"")
+    assert warn_if_data_changed(post, data.hashes) == []
+    assert "no manifest.json" in capsys.readouterr().err
+    recorded = dict(data.hashes, **{"countries.csv": "0" * 64})
+    (tmp_path / "manifest.json").write_text(json.dumps({"data_hashes": recorded}))
+    assert warn_if_data_changed(post, data.hashes) == ["countries.csv"]
+    assert "countries.csv changed" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text(json.dumps({"data_hashes": dict(data.hashes)}))
+    assert warn_if_data_changed(post, data.hashes) == [] and capsys.readouterr().err == ""
