@@ -159,11 +159,9 @@ class DefenceTiesModel(mesa.Model):
         w = rp.unga_weight
         self._alignment_data = w * dr.alignment_unga + (1.0 - w) * dr.orientation
         self._capacity = dr.china_capacity ** p.china.capacity_elasticity
-        # Peer share of each state's subregion as one matrix a year: peer = P_t @ flags (rules.peer_share's algebra).
-        members, gates = self.members, dr.recognises_beijing
-        state_group_size = np.maximum(gates @ members, 1.0) @ members.T  # (years, states)
-        self._peer = (members @ members.T)[None] * gates[:, None, :] / state_group_size[:, :, None]
-        self.n_recognising = np.maximum(gates.sum(axis=1), 1.0)
+        # Peer share of each state's subregion among recognising states, one matrix a year: peer = P_t @ flags.
+        self._peer = rules.peer_matrix(self.members, dr.recognises_beijing)
+        self.n_recognising = np.maximum(dr.recognises_beijing.sum(axis=1), 1.0)
         self._decays = np.array([[rp.decay_china], [rp.decay_us], [rp.trust_decay]])
         self._contacts = np.zeros((3, n))
         # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it.

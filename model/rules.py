@@ -17,11 +17,15 @@ def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndar
     return ((noise < logit) & is_open).astype(float)
 
 
-def peer_share(flags: np.ndarray, members: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """Share of each state's group (one-hot ``members``, states x groups) among eligible states that have ``flags``."""
-    counts = members.T @ (flags * eligible)
-    sizes = members.T @ eligible
-    return members @ (counts / np.maximum(sizes, 1.0))
+def peer_matrix(members: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Matrices P with ``P @ flags`` = the share of each state's group, among eligible states, that has ``flags``.
+
+    ``members`` is one-hot (states x groups); ``eligible`` is (states,) or (years, states), giving P of shape
+    (states, states) or (years, states, states): ``P[i, j] = [same group] eligible_j / max(eligible in i's group, 1)``.
+    """
+    sizes = np.maximum(eligible @ members, 1.0) @ members.T  # each state's number of eligible group members
+    same = members @ members.T
+    return same * eligible[..., None, :] / sizes[..., :, None]
 
 
 def update_stock(stock: np.ndarray, contacts: np.ndarray, decay: float | np.ndarray) -> np.ndarray:

@@ -24,18 +24,21 @@ def test_decide_matches_sigmoid_probability():
     assert share == pytest.approx(1 / (1 + math.exp(-1)), abs=0.005)
 
 
-def test_peer_share_counts_eligible_members_of_each_group():
+def test_peer_matrix_counts_eligible_members_of_each_group():
     # Two groups: states 0,1,2 in group 0 (state 2 not eligible), state 3 in group 1.
     members = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
     flags = np.array([1.0, 0.0, 1.0, 1.0])
     eligible = np.array([1.0, 1.0, 0.0, 1.0])
     # Group 0: 1 of 2 eligible members sends -> 0.5; group 1: 1 of 1 -> 1.0.
-    assert rules.peer_share(flags, members, eligible).tolist() == [0.5, 0.5, 0.5, 1.0]
+    assert (rules.peer_matrix(members, eligible) @ flags).tolist() == [0.5, 0.5, 0.5, 1.0]
+    # Over years at once: the same matrix in the year where eligibility matches.
+    yearly = rules.peer_matrix(members, np.array([eligible, np.ones(4)]))
+    assert yearly.shape == (2, 4, 4) and np.array_equal(yearly[0], rules.peer_matrix(members, eligible))
 
 
 def test_peer_share_of_an_empty_group_is_zero():
     members = np.array([[1.0, 0.0], [1.0, 0.0]])
-    assert rules.peer_share(np.ones(2), members, np.zeros(2)).tolist() == [0.0, 0.0]
+    assert (rules.peer_matrix(members, np.zeros(2)) @ np.ones(2)).tolist() == [0.0, 0.0]
 
 
 def test_update_stock_by_hand():
