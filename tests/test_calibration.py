@@ -188,6 +188,15 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     assert len(table) == 94 and table.hit.dtype == bool
     assert "hit rate" in report.stdout
 
+    diag = subprocess.run([sys.executable, "-m", "calibration.diagnostics", f"out_dir={tmp_path}", "calibration=tiny"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert diag.returncode == 0, diag.stderr[-2000:]
+    gens = pd.read_csv(tmp_path / "generations.csv")
+    assert gens.generation.tolist() == [1, 2, 3] and (gens.ess > 0).all()
+    assert len(pd.read_csv(tmp_path / "prior_driven.csv")) == 4
+    for name in ("generations.png", "marginals.png", "pairs.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
 
 def test_a_missing_posterior_is_a_one_line_error(tmp_path):
     out = subprocess.run([sys.executable, "-m", "calibration.predictive", f"out_dir={tmp_path}",
@@ -241,3 +250,18 @@ def test_a_posterior_fitted_to_other_data_warns(tmp_path, data, capsys):
     assert "countries.csv changed" in capsys.readouterr().err
     (tmp_path / "manifest.json").write_text(json.dumps({"data_hashes": dict(data.hashes)}))
     assert warn_if_data_changed(post, data.hashes) == [] and capsys.readouterr().err == ""
+
+
+def test_weighted_quantiles_and_the_prior_driven_flag_by_hand():
+    from calibration.diagnostics import prior_driven, weighted_quantiles
+    from calibration.priors import Prior
+
+    # Weights 1, 1, 2 on values 0, 1, 2: midpoint CDF 0.125, 0.375, 0.75; the median lies a third of the way from
+    # 0.375 to 0.75, so at 1 + 1/3.
+    assert weighted_quantiles(np.array([2.0, 0.0, 1.0]), np.array([2.0, 1.0, 1.0]), (0.5,))[0] == pytest.approx(4 / 3)
+    prior = Prior(name="arms.beta_lockin", dist="uniform", low=0.0, high=10.0, why="t")
+    narrow = pd.DataFrame({"arms.beta_lockin": np.linspace(4.0, 6.0, 101)})
+    wide = pd.DataFrame({"arms.beta_lockin": np.linspace(0.0, 10.0, 101)})
+    weights = np.ones(101)
+    assert not prior_driven([prior], narrow, weights).prior_driven.iloc[0]  # interval 1.8 of the prior's 9
+    assert prior_driven([prior], wide, weights).prior_driven.iloc[0]

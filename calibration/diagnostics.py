@@ -1,0 +1,173 @@
+"""``python -m calibration.diagnostics``: how the ABC-SMC went and what the record identified.
+
+Reads ``out_dir/history.db`` and writes beside it: ``generations.csv`` (epsilon, effective sample size, acceptance rate
+and simulations per generation), ``prior_driven.csv`` (each parameter's prior and posterior 90% intervals, and the flag
+``prior_driven`` where the posterior interval is at least PRIOR_DRIVEN_RATIO as wide as the prior's: the record did
+not narrow it), ``diagnostics.md``, and figures: ``generations.png``, ``marginals.png`` (weighted posterior histograms
+over prior densities) and ``pairs.png`` (weighted pairwise scatter of the most narrowed parameters).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyabc  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from calibration.fit import parse_settings  # noqa: E402
+from calibration.priors import Prior, to_parameters  # noqa: E402
+from experiments.cli import fail  # noqa: E402
+from experiments.provenance import write_atomically  # noqa: E402
+from model.params import ConfigError  # noqa: E402
+
+# A posterior 90% interval at least this share of the prior's is "no narrower than the prior" (sampling noise aside).
+PRIOR_DRIVEN_RATIO = 0.9
+PAIRS = 6
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Quantiles of weighted samples (inverse of the weighted empirical CDF, midpoint rule)."""
+    order = np.argsort(values)
+    v, w = values[order], weights[order] / weights.sum()
+    cdf = np.cumsum(w) - 0.5 * w
+    return np.interp(qs, cdf, v)
+
+
+def generations(history: pyabc.History) -> pd.DataFrame:
+    """Per generation: epsilon, ESS, acceptance rate, simulations."""
+    pops = history.get_all_populations()
+    pops = pops[pops.t >= 0]
+    rows = []
+    for t, eps, samples in zip(pops.t, pops.epsilon, pops.samples):
+        _, w = history.get_distribution(t=int(t))
+        n = len(w)
+        rows.append({"generation": int(t) + 1, "epsilon": float(eps), "ess": pyabc.weighted_statistics.effective_sample_size(w),
+                     "acceptance_rate": n / float(samples), "simulations": int(samples)})
+    return pd.DataFrame(rows)
+
+
+def prior_driven(priors: list[Prior], particles: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
+    """Prior and posterior 90% intervals per parameter, and the prior-driven flag."""
+    rows = []
+    for p in priors:
+        prior_lo, prior_hi = p.frozen().ppf([0.05, 0.95])
+        lo, med, hi = weighted_quantiles(particles[p.name].to_numpy(), weights, (0.05, 0.5, 0.95))
+        ratio = (hi - lo) / (prior_hi - prior_lo)
+        rows.append({"parameter": p.name, "prior": p.dist, "prior_q05": prior_lo, "prior_q95": prior_hi,
+                     "posterior_q05": lo, "posterior_median": med, "posterior_q95": hi, "width_ratio": ratio,
+                     "prior_driven": bool(ratio >= PRIOR_DRIVEN_RATIO), "why": p.why})
+    return pd.DataFrame(rows)
+
+
+def _figures(gens: pd.DataFrame, table: pd.DataFrame, priors: list[Prior], particles: pd.DataFrame,
+             weights: np.ndarray) -> dict:
+    figures = {}
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, col in zip(axes, ("epsilon", "ess", "acceptance_rate")):
+        ax.plot(gens.generation, gens[col], marker="o")
+        ax.set_xlabel("generation")
+        ax.set_title(col.replace("_", " "))
+    fig.tight_layout()
+    figures["generations.png"] = fig
+    cols = 4
+    rows = int(np.ceil(len(priors) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, p in zip(axes.ravel(), priors):
+        grid = np.linspace(p.low, p.high, 200)
+        ax.hist(particles[p.name], bins=30, range=(p.low, p.high), weights=weights, density=True, alpha=0.6,
+                label="posterior")
+        ax.plot(grid, p.frozen().pdf(grid), color="k", lw=1, label="prior")
+        ax.set_title(p.name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(priors):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    figures["marginals.png"] = fig
+    names = table.sort_values("width_ratio").parameter.head(PAIRS).tolist()
+    fig, axes = plt.subplots(len(names), len(names), figsize=(2.2 * len(names), 2.2 * len(names)), squeeze=False)
+    size = 200 * weights / weights.max()
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(particles[a], bins=25, weights=weights)
+            else:
+                ax.scatter(particles[b], particles[a], s=size, alpha=0.4)
+            ax.tick_params(labelsize=6)
+            if i == len(names) - 1:
+                ax.set_xlabel(b, fontsize=7)
+            if j == 0:
+                ax.set_ylabel(a, fontsize=7)
+    fig.tight_layout()
+    figures["pairs.png"] = fig
+    return figures
+
+
+def _md(frame: pd.DataFrame) -> str:
+    def cell(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    rows = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    rows += ["| " + " | ".join(cell(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    return "\n".join(rows)
+
+
+def markdown(gens: pd.DataFrame, table: pd.DataFrame) -> str:
+    """The diagnostics as Markdown tables."""
+    lines = ["# Calibration diagnostics", "", "## Generations", "", _md(gens), "",
+             f"## Parameters (prior-driven: posterior 90% interval at least {PRIOR_DRIVEN_RATIO:.0%} of the prior's)", "",
+             _md(table.drop(columns="why")), ""]
+    return "\n".join(lines)
+
+
+def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
+    """Write every diagnostic for the history at ``db_path``; returns the written paths."""
+    if not db_path.is_file():
+        raise ConfigError(f"out_dir: no history.db in {db_path.parent}; allowed: the out_dir of python -m calibration.fit")
+    history = pyabc.History(f"sqlite:///{db_path}")
+    if history.n_populations == 0:
+        raise ConfigError(f"out_dir: {db_path} holds no generation yet")
+    z, w = history.get_distribution()
+    missing = sorted({p.name for p in priors} - set(z.columns))
+    if missing:
+        raise ConfigError(f"calibration.priors: {missing[0]} is not in {db_path}; allowed: the priors the fit used")
+    particles = pd.DataFrame([to_parameters(priors, row) for row in z.to_dict("records")])
+    weights = np.asarray(w, dtype=float)
+    gens = generations(history)
+    table = prior_driven(priors, particles, weights)
+    figures = _figures(gens, table, priors, particles, weights)
+    writers = {"generations.csv": lambda p: gens.to_csv(p, index=False),
+               "prior_driven.csv": lambda p: table.to_csv(p, index=False),
+               "diagnostics.md": lambda p: p.write_text(markdown(gens, table), encoding="utf-8")}
+    for name, fig in figures.items():
+        writers[name] = lambda p, f=fig: f.savefig(p, dpi=110, format="png")
+    paths = write_atomically(out_dir, writers)
+    for fig in figures.values():
+        plt.close(fig)
+    return paths
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
+def main(cfg: DictConfig) -> None:
+    """Diagnose the fit in ``out_dir`` with the priors it used."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        settings = parse_settings(config["calibration"])
+        out_dir = Path(config["out_dir"])
+        paths = diagnose(out_dir / "history.db", list(settings.priors), out_dir)
+    except ConfigError as exc:
+        fail(str(exc))
+    flagged = pd.read_csv(out_dir / "prior_driven.csv").query("prior_driven").parameter.tolist()
+    print(f"diagnostics: {len(paths)} files in {out_dir}; prior-driven: {', '.join(flagged) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
