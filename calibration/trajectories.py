@@ -45,6 +45,7 @@ class Panel:
 
 
 # The channels' main series. Counts of 0/1 state variables read as "states ..." on the LAC row, which sums them.
+# Industrial has fit rows too, but only Argentine co-production deals, with no regional series worth a figure.
 PANELS: dict[str, tuple[Panel, ...]] = {
     "delegations": (Panel("delegations", "PLA delegation visits"),),
     "training": (Panel("officers_training", "states sending officers to the PLA"),),
@@ -159,7 +160,7 @@ def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_
     for channel in channels:
         # A bare Figure on an Agg canvas, not pyplot: no display is needed and no global figure registry keeps
         # the figures alive after they are saved.
-        fig = Figure(figsize=(9, 3.8 * len(PANELS[channel]) + 0.8))
+        fig = Figure(figsize=(11, 3.8 * len(PANELS[channel]) + 0.8))
         FigureCanvasAgg(fig)
         axes = fig.subplots(len(PANELS[channel]), 1, sharex=True, squeeze=False)
         for ax, panel in zip(axes[:, 0], PANELS[channel]):
@@ -188,17 +189,20 @@ def _draw_panel(ax: Axes, panel: Panel, series: pd.DataFrame, one_year: pd.DataF
         total = window_total(series, obs.year_start, obs.year_end)
         simulated = ("window not wholly simulated" if total is None
                      else f"median {total[1]:.4g}, 90% interval {total[0]:.4g}–{total[2]:.4g}")
-        lines.append(f"observed: {_observed_text(obs)} over {obs.year_start}–{obs.year_end} ({obs.id})\n"
+        tolerance = f", tolerance {obs.tolerance:g}" if obs.tolerance else ""
+        lines.append(f"observed: {_observed_text(obs)} over {obs.year_start}–{obs.year_end}{tolerance} ({obs.id})\n"
                      f"simulated total: {simulated}")
     if lines:
         ax.text(0.01, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=8,
                 bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.6"})
     ax.set_title(f"{panel.variable} ({panel.iso3})", fontsize=10)
     ax.set_ylabel(panel.label)
-    ax.set_ylim(bottom=0)
+    # Headroom above the data for the text box, which sits at the top of the panel.
+    ax.set_ylim(0, ax.get_ylim()[1] * (1.3 if lines else 1.0))
     ax.set_xlim(HIST_START - 0.5, HIST_END + 0.5)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left" if not lines else "center left", fontsize=8, framealpha=0.85)
+    # Outside the axes, so that the legend never hides a band or a marker.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
 
 
 def _draw_observation(ax: Axes, obs: tuple) -> None:
@@ -224,12 +228,10 @@ def _draw_observation(ax: Axes, obs: tuple) -> None:
 
 
 def _observed_text(obs: tuple) -> str:
-    """The observed statement, e.g. ``≥ 200, tolerance 20``."""
+    """The observed relation and value, e.g. ``≥ 200`` or ``5–7``."""
     if obs.relation == "between":
-        what = f"{obs.value_low:g}–{obs.value_high:g}"
-    else:
-        what = f"{_RELATION_TEXT[obs.relation]}{obs.value:g}"
-    return what + (f", tolerance {obs.tolerance:g}" if obs.tolerance else "")
+        return f"{obs.value_low:g}–{obs.value_high:g}"
+    return f"{_RELATION_TEXT[obs.relation]}{obs.value:g}"
 
 
 def read_predictive(path: Path) -> pd.DataFrame:
