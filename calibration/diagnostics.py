@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import pyabc  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from calibration.fit import parse_settings  # noqa: E402
+from calibration.setup import parse_settings  # noqa: E402
 from calibration.priors import Prior, to_parameters  # noqa: E402
 from experiments.cli import fail  # noqa: E402
 from experiments.provenance import write_atomically  # noqa: E402

@@ -8,73 +8,32 @@ acceptance rate falls below ``min_acceptance_rate`` or epsilon improves by less 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 import numpy as np
 import pandas as pd
 import pyabc
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from calibration.objective import Weights
-from calibration.observations import OBSERVATIONS_PATH, load_observations
-from calibration.priors import Prior, distribution, parse_priors, to_parameters
+from calibration.observations import OBSERVATIONS_PATH
+from calibration.priors import Prior, distribution, to_parameters
+from calibration.setup import FitSettings, prepare, validate
 from calibration.problem import Problem
 from calibration.targets import compile_targets
 from experiments.cli import fail, precheck
-from experiments.config import build_experiment
 from experiments.provenance import manifest, write_atomically, write_json
-from model.data import HIST_END, DataError, load_data
-from model.drivers import build_drivers
-from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
+from model.data import HIST_END
+from model.params import PROJECT_ROOT, ConfigError
 
 SHIPPED = PROJECT_ROOT / "calibration" / "posterior"
-SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
-            "seeds_per_particle", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors")
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """Validated calibration settings."""
-
-    population_size: int
-    min_generations: int
-    max_generations: int
-    min_acceptance_rate: float
-    min_epsilon_gain: float
-    seeds_per_particle: int
-    last_year: int
-    sipri_weight: float
-    n_procs: int
-    dask_scheduler: str
-    root_seed: int
-    priors: tuple[Prior, ...]
-
-
-def parse_settings(cfg: Mapping) -> FitSettings:
-    """One-line errors for every bad setting, before any simulation."""
-    check_keys("calibration", cfg, SETTINGS)
-    s = {k: cfg[k] for k in SETTINGS if k != "priors"}
-    for key, (lo, hi, integer) in {"population_size": (10, 1e6, True), "min_generations": (1, 100, True),
-                                   "max_generations": (1, 100, True), "min_acceptance_rate": (0, 1, False),
-                                   "min_epsilon_gain": (0, 1, False), "seeds_per_particle": (1, 100, True),
-                                   "last_year": (2005, HIST_END, True), "sipri_weight": (0, 1e3, False),
-                                   "n_procs": (0, 256, True), "root_seed": (0, 2**62, True)}.items():
-        s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
-    if s["min_generations"] > s["max_generations"]:
-        raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations {s['max_generations']}")
-    if not isinstance(s["dask_scheduler"], str):
-        raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
-    return FitSettings(priors=tuple(parse_priors(cfg["priors"])), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
-
-
 def _sampler(settings: FitSettings) -> pyabc.sampler.Sampler:
     if settings.dask_scheduler:
         from distributed import Client
@@ -144,40 +103,26 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
 @hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
 def main(cfg: DictConfig) -> None:
     """Validate, build the problem, fit, print where the posterior is."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    try:
-        exp = build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": _run_stub()})
-        settings = parse_settings(config["calibration"])
-        data = load_data()
-        observations = load_observations()
-    except (ConfigError, DataError) as exc:
-        fail(str(exc))
-    drivers = build_drivers(data, exp.drivers, 2000, HIST_END)
-    targets = compile_targets(observations, drivers.years, data, last_year=settings.last_year)
-    problem = Problem(exp.params, data, drivers, targets, settings.seeds_per_particle, settings.root_seed,
+    s = prepare(cfg)
+    settings = s.settings
+    targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=settings.last_year)
+    problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds_per_particle, settings.root_seed,
                       Weights(sipri=settings.sipri_weight if settings.last_year >= HIST_END else 0.0),
                       list(settings.priors))
-    hashes = dict(data.hashes)
-    hashes["observations.csv"] = __import__("hashlib").sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
+    hashes = dict(s.data.hashes)
+    hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     try:
-        path = run_fit(settings, problem, Path(config["out_dir"]), config, hashes)
+        path = run_fit(settings, problem, Path(s.config["out_dir"]), s.config, hashes)
     except ConfigError as exc:
         fail(str(exc))
     print(f"fit: {len(targets)} targets, posterior in {path}")
-    if config["ship"]:
+    if s.config["ship"]:
         SHIPPED.mkdir(parents=True, exist_ok=True)
         for name in ("posterior.parquet", "manifest.json"):
             shutil.copy2(path.parent / name, SHIPPED / name)
         print(f"fit: shipped to {SHIPPED}")
 
 
-def _run_stub() -> dict:
-    """Run settings are not used by the fit; a valid stub lets the experiment validator check the model config."""
-    return {"root_seed": 0, "n_seeds": 1, "first_year": 2000, "last_year": HIST_END, "param_source": "defaults",
-            "formats": ["parquet"], "out_dir": ""}
-
-
 if __name__ == "__main__":
-    precheck("calibrate", lambda c: (build_experiment({k: c[k] for k in ("params", "drivers", "scenario")} | {"run": _run_stub()}),
-                                     parse_settings(c["calibration"])))
+    precheck("calibrate", validate)
     main()

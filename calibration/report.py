@@ -13,19 +13,13 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from calibration.check import check_table, posterior_draws, predictive_statistics, prior_draws
-from calibration.fit import _run_stub, parse_settings
-from calibration.observations import load_observations
-from calibration.predictive import load_posterior, warn_if_data_changed
+from calibration.setup import prepare, validate
 from calibration.targets import compile_targets
-from experiments.cli import fail, precheck
-from experiments.config import build_experiment
+from experiments.cli import precheck
 from experiments.provenance import manifest, write_atomically, write_json
-from model.data import HIST_END, DataError, load_data
-from model.drivers import build_drivers
-from model.params import PROJECT_ROOT, ConfigError
 
 
 def markdown(table: pd.DataFrame, source: str) -> str:
@@ -48,37 +42,27 @@ def markdown(table: pd.DataFrame, source: str) -> str:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
 def main(cfg: DictConfig) -> None:
     """Run the check and print the hit rate and Brier score."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    try:
-        exp = build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": _run_stub()})
-        settings = parse_settings(config["calibration"])
-        path = Path(config["posterior"])
-        posterior, source = load_posterior(path if path.is_absolute() else PROJECT_ROOT / path)
-        draws = int(config["draws"])
-        data = load_data()
-        observations = load_observations()
-    except (ConfigError, DataError, ValueError, TypeError) as exc:
-        fail(str(exc))
-    warn_if_data_changed(path if path.is_absolute() else PROJECT_ROOT / path, data.hashes)
-    drivers = build_drivers(data, exp.drivers, 2000, HIST_END)
-    targets = compile_targets(observations, drivers.years, data, last_year=settings.last_year)
+    s = prepare(cfg, with_posterior=True)
+    settings, draws = s.settings, s.draws
+    targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=settings.last_year)
     rng = np.random.default_rng(np.random.SeedSequence(settings.root_seed, spawn_key=(0xC4EC,)))
     seeds = settings.seeds_per_particle
-    post = predictive_statistics(exp.params, data, drivers, targets, posterior_draws(posterior, draws, rng), seeds,
-                                 settings.root_seed)
-    prior = predictive_statistics(exp.params, data, drivers, targets, prior_draws(list(settings.priors), draws, rng),
-                                  seeds, settings.root_seed + 1)
+    post = predictive_statistics(s.exp.params, s.data, s.drivers, targets, posterior_draws(s.posterior, draws, rng),
+                                 seeds, settings.root_seed)
+    prior = predictive_statistics(s.exp.params, s.data, s.drivers, targets,
+                                  prior_draws(list(settings.priors), draws, rng), seeds, settings.root_seed + 1)
     table = check_table(targets, post, prior)
-    out_dir = Path(config["out_dir"])
-    record = manifest(config, {"root_seed": settings.root_seed, "draws": draws, "seeds_per_draw": seeds}, data.hashes)
+    out_dir = Path(s.config["out_dir"])
+    record = manifest(s.config, {"root_seed": settings.root_seed, "draws": draws, "seeds_per_draw": seeds},
+                      s.data.hashes)
     record["check"] = {"hit_rate": float(table.hit.mean()), "mean_brier": float(table.brier.dropna().mean())}
     write_atomically(out_dir, {"ppc.csv": lambda p: table.to_csv(p, index=False),
-                               "calibration_report.md": lambda p: p.write_text(markdown(table, source), encoding="utf-8"),
+                               "calibration_report.md": lambda p: p.write_text(markdown(table, s.source), encoding="utf-8"),
                                "report_manifest.json": lambda p: write_json(p, record)})
-    print(f"report: hit rate {table.hit.mean():.1%} of {len(table)} observations, mean Brier {table.brier.dropna().mean():.3f}; "
-          f"{out_dir / 'calibration_report.md'}")
+    print(f"report: hit rate {table.hit.mean():.1%} of {len(table)} observations, mean Brier "
+          f"{table.brier.dropna().mean():.3f}; {out_dir / 'calibration_report.md'}")
 
 
 if __name__ == "__main__":
-    precheck("calibrate", lambda c: build_experiment({k: c[k] for k in ("params", "drivers", "scenario")} | {"run": _run_stub()}))
+    precheck("calibrate", validate)
     main()

@@ -1,0 +1,154 @@
+"""What every calibration entry point shares: validated settings, the model's config, data, and the posterior.
+
+:func:`prepare` turns the composed ``calibrate`` config into a :class:`Setup`, ending the process with a one-line
+error (exit 2) on any bad setting, data file or posterior before anything runs or is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from calibration.observations import load_observations
+from calibration.priors import Prior, parse_priors
+from experiments.cli import fail
+from experiments.config import Experiment, build_experiment
+from model.data import HIST_END, DataError, ModelData, load_data
+from model.drivers import Drivers, build_drivers
+from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
+
+SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
+            "seeds_per_particle", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Validated calibration settings."""
+
+    population_size: int
+    min_generations: int
+    max_generations: int
+    min_acceptance_rate: float
+    min_epsilon_gain: float
+    seeds_per_particle: int
+    last_year: int
+    sipri_weight: float
+    n_procs: int
+    dask_scheduler: str
+    root_seed: int
+    priors: tuple[Prior, ...]
+
+
+def parse_settings(cfg: Mapping) -> FitSettings:
+    """One-line errors for every bad setting, before any simulation."""
+    check_keys("calibration", cfg, SETTINGS)
+    s = {k: cfg[k] for k in SETTINGS if k != "priors"}
+    for key, (lo, hi, integer) in {"population_size": (10, 1e6, True), "min_generations": (1, 100, True),
+                                   "max_generations": (1, 100, True), "min_acceptance_rate": (0, 1, False),
+                                   "min_epsilon_gain": (0, 1, False), "seeds_per_particle": (1, 100, True),
+                                   "last_year": (2005, HIST_END, True), "sipri_weight": (0, 1e3, False),
+                                   "n_procs": (0, 256, True), "root_seed": (0, 2**62, True)}.items():
+        s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
+    if s["min_generations"] > s["max_generations"]:
+        raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations {s['max_generations']}")
+    if not isinstance(s["dask_scheduler"], str):
+        raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
+    return FitSettings(priors=tuple(parse_priors(cfg["priors"])), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
+
+
+
+def run_stub() -> dict:
+    """Run settings are not used by calibration; a valid stub lets the experiment validator check the model config."""
+    return {"root_seed": 0, "n_seeds": 1, "first_year": 2000, "last_year": HIST_END, "param_source": "defaults",
+            "formats": ["parquet"], "out_dir": ""}
+
+
+def model_experiment(config: Mapping) -> Experiment:
+    """The model part (params, drivers, scenario) of a composed ``calibrate`` config, validated."""
+    return build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": run_stub()})
+
+
+def validate(config: Mapping) -> None:
+    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    model_experiment(config)
+    parse_settings(config["calibration"])
+
+
+def warn_if_data_changed(path: Path, hashes: dict[str, str]) -> list[str]:
+    """Files whose hash differs from the one recorded in the manifest beside ``path`` (a warning, not an error)."""
+    record = path.parent / "manifest.json"
+    if not record.is_file():
+        print(f"warning: {path} has no manifest.json beside it; its data provenance is unknown", file=sys.stderr)
+        return []
+    recorded = json.loads(record.read_text(encoding="utf-8")).get("data_hashes", {})
+    changed = sorted(k for k in recorded.keys() & hashes.keys() if recorded[k] != hashes[k])
+    if changed:
+        print(f"warning: {path} was fitted to other data: {', '.join(changed)} changed since", file=sys.stderr)
+    return changed
+
+
+def load_posterior(path: Path) -> tuple[pd.DataFrame, str]:
+    """The weighted particles and the ``posterior:<short hash>`` label; one-line errors for a missing or bad file."""
+    if not path.is_file():
+        raise ConfigError(f"posterior: {path} not found; allowed: a posterior.parquet written by python -m calibration.fit")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"posterior: {path} is not a readable Parquet file ({exc})") from None
+    if "weight" not in frame.columns or len(frame) == 0 or not np.isfinite(frame.to_numpy(dtype=float)).all():
+        raise ConfigError(f"posterior: {path} lacks a finite 'weight' column and particles")
+    return frame, "posterior:" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+@dataclass
+class Setup:
+    """A calibration entry point's inputs, validated.
+
+    Attributes:
+        config: the resolved config (recorded in manifests).
+        exp: the model's parameters and drivers.
+        settings: the calibration settings and priors.
+        data, observations: inputs; ``drivers`` cover 2000-2023.
+        posterior, source: the weighted particles and their ``posterior:<hash>`` label, when asked for.
+        draws: predictive draws (``draws`` key).
+    """
+
+    config: dict
+    exp: Experiment
+    settings: FitSettings
+    data: ModelData
+    observations: pd.DataFrame
+    drivers: Drivers
+    posterior: pd.DataFrame | None = None
+    source: str = ""
+    draws: int = 0
+
+
+def prepare(cfg: DictConfig, with_posterior: bool = False) -> Setup:
+    """Validate the composed config and load what the entry point needs; one-line error and exit 2 on any problem."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    posterior, source, draws, path = None, "", 0, None
+    try:
+        exp = model_experiment(config)
+        settings = parse_settings(config["calibration"])
+        if with_posterior:
+            path = Path(config["posterior"])
+            path = path if path.is_absolute() else PROJECT_ROOT / path
+            posterior, source = load_posterior(path)
+            draws = int(check_number("draws", config["draws"], 1, 1_000_000, integer=True))
+        data = load_data()
+        observations = load_observations()
+    except (ConfigError, DataError) as exc:
+        fail(str(exc))
+    if path is not None:
+        warn_if_data_changed(path, data.hashes)
+    drivers = build_drivers(data, exp.drivers, 2000, HIST_END)
+    return Setup(config, exp, settings, data, observations, drivers, posterior, source, draws)
