@@ -117,21 +117,23 @@ def panel_observations(observations: pd.DataFrame, panel: Panel) -> tuple[pd.Dat
     return rows[single], rows[~single]
 
 
-def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_dir: Path) -> list[Path]:
+def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_dir: Path,
+                      last_year: int = HIST_END) -> list[Path]:
     """Write one trajectory figure per channel with fit observations.
 
     Args:
-        predictive: a posterior predictive in the tidy schema (one ``scenario`` and one ``param_source``); years
-            outside 2000-2023 are ignored.
+        predictive: a posterior predictive (or any simulation) in the tidy schema (one ``scenario`` and one
+            ``param_source``); years outside 2000-``last_year`` are ignored.
         observations: the frame of :func:`calibration.observations.load_observations`.
         out_dir: folder for the figures (created if missing).
+        last_year: the last year drawn (2023, the record, by default; 2040 shows a whole simulation).
 
     Returns:
         The written paths ``out_dir / f"trajectory_{channel}.png"``, in the order of :data:`PANELS`.
 
     Raises:
         ValueError: the frame lacks a schema column, mixes scenarios or parameter sources, or has no rows for a
-            plotted series in 2000-2023; checked before anything is written.
+            plotted series in 2000-``last_year``; checked before anything is written.
     """
     missing = [c for c in COLUMNS if c not in predictive.columns]
     if missing:
@@ -142,7 +144,7 @@ def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_
             raise ValueError(f"predictive has {len(labels)} values of {col} ({', '.join(labels)}); expected one")
     fit_channels = set(observations.loc[observations["use"] == "fit", "channel"].astype(str))
     channels = [c for c in PANELS if c in fit_channels]
-    history = predictive[predictive["year"].between(HIST_START, HIST_END)]
+    history = predictive[predictive["year"].between(HIST_START, last_year)]
     # Select every series up front, so that a frame lacking one fails before any figure is written.
     series = {}
     for channel in channels:
@@ -150,7 +152,7 @@ def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_
             rows = history[(history["variable"] == panel.variable) & (history["iso3"] == panel.iso3)]
             if rows.empty:
                 raise ValueError(f"predictive has no rows of {panel.variable} at {panel.iso3} in "
-                                 f"{HIST_START}-{HIST_END}; expected a predictive written by calibration.predictive")
+                                 f"{HIST_START}-{last_year}; expected a predictive written by calibration.predictive")
             series[panel] = rows[[*RUN, "year", "value"]]
 
     source = str(predictive["param_source"].iloc[0])
@@ -165,8 +167,9 @@ def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_
         axes = fig.subplots(len(PANELS[channel]), 1, sharex=True, squeeze=False)
         for ax, panel in zip(axes[:, 0], PANELS[channel]):
             _draw_panel(ax, panel, series[panel], *panel_observations(observations, panel))
+            ax.set_xlim(HIST_START - 0.5, last_year + 0.5)
         axes[-1, 0].set_xlabel("year")
-        fig.suptitle(f"{channel}: simulated trajectories {HIST_START}–{HIST_END}\n"
+        fig.suptitle(f"{channel}: simulated trajectories {HIST_START}–{last_year}\n"
                      f"parameters: {source}; {runs}")
         fig.tight_layout()
         path = out_dir / f"trajectory_{channel}.png"
@@ -199,7 +202,6 @@ def _draw_panel(ax: Axes, panel: Panel, series: pd.DataFrame, one_year: pd.DataF
     ax.set_ylabel(panel.label)
     # Headroom above the data for the text box, which sits at the top of the panel.
     ax.set_ylim(0, ax.get_ylim()[1] * (1.3 if lines else 1.0))
-    ax.set_xlim(HIST_START - 0.5, HIST_END + 0.5)
     ax.grid(alpha=0.3)
     # Outside the axes, so that the legend never hides a band or a marker.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)

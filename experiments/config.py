@@ -12,7 +12,7 @@ from typing import Mapping
 from model.drivers import FIRST_YEAR, LAST_YEAR, DriverParams
 from model.params import ConfigError, ModelParams, check_keys, check_number
 
-FORMATS = ("parquet", "csv")
+FORMATS = ("parquet", "csv", "png")
 ROOT_KEYS = ("params", "drivers", "scenario", "run")
 RUN_KEYS = ("root_seed", "n_seeds", "first_year", "last_year", "param_source", "formats", "out_dir")
 SCENARIO_KEYS = ("name", "rationale", "drivers")

@@ -6,13 +6,17 @@ calls :func:`run_simulation`, which any script or test can call without Hydra.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from calibration.observations import load_observations
+from calibration.trajectories import plot_trajectories
 from experiments.cli import fail, precheck
 from experiments.config import Experiment, build_experiment
 from experiments.provenance import manifest, write_atomically, write_json
@@ -23,7 +27,7 @@ from model.run import simulate
 
 
 def run_simulation(exp: Experiment, data: ModelData, out_dir: Path, config: dict) -> list[Path]:
-    """Run ``exp.run.n_seeds`` seeds and write ``simulation.parquet``/``.csv`` and ``manifest.json`` into ``out_dir``."""
+    """Run ``exp.run.n_seeds`` seeds; write ``simulation.parquet``/``.csv``, trajectory PNGs and ``manifest.json``."""
     rs = exp.run
     drivers = build_drivers(data, exp.drivers, rs.first_year, rs.last_year)
     frames = []
@@ -43,13 +47,23 @@ def run_simulation(exp: Experiment, data: ModelData, out_dir: Path, config: dict
     for col in ("scenario", "param_source", "iso3", "partner", "channel", "variable"):
         tidy[col] = tidy[col].astype("category")
     writers = {}
+    figures = tempfile.TemporaryDirectory() if "png" in rs.formats else None
+    if figures is not None:
+        # Trajectory figures (median and bands over seeds, observations marked), drawn in a scratch folder and moved
+        # in with the tables, so a failure leaves no figure behind either.
+        for path in plot_trajectories(tidy, load_observations(), Path(figures.name), last_year=rs.last_year):
+            writers[path.name] = lambda p, src=path: shutil.copyfile(src, p)
     if "parquet" in rs.formats:
         writers["simulation.parquet"] = lambda p: tidy.to_parquet(p, index=False)
     if "csv" in rs.formats:
         writers["simulation.csv"] = lambda p: tidy.to_csv(p, index=False)
     seeds = {"root_seed": rs.root_seed, "draw": 0, "seeds": list(range(rs.n_seeds))}
     writers["manifest.json"] = lambda p: write_json(p, manifest(config, seeds, data.hashes))
-    return write_atomically(out_dir, writers)
+    try:
+        return write_atomically(out_dir, writers)
+    finally:
+        if figures is not None:
+            figures.cleanup()
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")

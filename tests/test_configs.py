@@ -311,7 +311,9 @@ def test_cli_good_run_writes_exactly_its_outputs(tmp_path: Path) -> None:
     proc = run_cli("run.n_seeds=1", "run.last_year=2003", f"run.out_dir={out}", f"hydra.run.dir={tmp_path / 'h'}")
     assert proc.returncode == 0, proc.stderr
     # No leftover ".partial-*" folder or stray file: the atomic writer moved everything into place.
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "simulation.csv", "simulation.parquet"]
+    channels = ("aid", "arms", "delegations", "exercises", "forums", "port_calls", "space", "surveillance", "training")
+    expected = ["manifest.json", "simulation.csv", "simulation.parquet", *(f"trajectory_{c}.png" for c in channels)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["config"]["run"]["n_seeds"] == 1
     assert manifest["seeds"]["seeds"] == [0]
