@@ -17,10 +17,12 @@ import yaml
 
 from model.data import HIST_END, HIST_START, ISO3, ModelData
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
+from model.schema import IMPORT_SUPPLIERS
 
 FIRST_YEAR, LAST_YEAR = 2000, 2040
 DEFAULT_DRIVERS_FILE = PROJECT_ROOT / "configs" / "drivers" / "default.yaml"
 MILEX_WINDOW = 5
+EMBARGO_PARTNERS = tuple(p.value for p in IMPORT_SUPPLIERS)
 PATH_DRIVERS = ("us_china_tension", "commodity_index", "pla_navy_reach", "russia_availability")
 
 
@@ -50,6 +52,8 @@ class DriverParams:
         orientation: dated overrides of governments' orientation in [-1, 1].
         fiscal_stress: dated overrides of fiscal stress in [0, 1].
         recognition: switches ``(iso3, year, "PRC"|"ROC")`` after 2023.
+        embargo: dated arms embargoes after 2023 ``{iso3, partner, year_start, year_end, value}``, value 1 closes the
+            supplier to the state, 0 lifts an embargo of data/arms_embargoes.csv (held past 2023 otherwise).
     """
 
     gdp_growth: float
@@ -61,6 +65,7 @@ class DriverParams:
     orientation: tuple[PeriodOverride, ...] = ()
     fiscal_stress: tuple[PeriodOverride, ...] = ()
     recognition: tuple[tuple[str, int, str], ...] = ()
+    embargo: tuple[tuple[str, str, int, int, float], ...] = ()
 
     @classmethod
     def from_dict(cls, values: Mapping, prefix: str = "drivers") -> DriverParams:
@@ -90,7 +95,7 @@ class DriverParams:
                             check_number(f"{prefix}.paths.{name}.value", a[1], 0.0, hi)))
             paths[name] = tuple(sorted(pts))
         kw["paths"] = paths
-        for key in ("orientation", "fiscal_stress", "recognition"):
+        for key in ("orientation", "fiscal_stress", "recognition", "embargo"):
             if not isinstance(values.get(key) or [], (list, tuple)):
                 raise ConfigError(f"{prefix}.{key}: {values[key]!r}; allowed: a list")
         for key, lo in (("orientation", -1.0), ("fiscal_stress", 0.0)):
@@ -101,6 +106,18 @@ class DriverParams:
                 raise ConfigError(f"{prefix}.recognition: {r!r}; allowed: [ISO3, year, PRC|ROC] with a CELAC ISO3")
             rec.append((r[0], int(check_number(f"{prefix}.recognition.year", r[1], HIST_END + 1, LAST_YEAR, True)), r[2]))
         kw["recognition"] = tuple(rec)
+        embargo = []
+        for o in values.get("embargo") or ():
+            key = f"{prefix}.embargo"
+            if not isinstance(o, Mapping) or set(o) != {"iso3", "partner", "year_start", "year_end", "value"}:
+                raise ConfigError(f"{key}: {o!r}; allowed: a mapping with iso3, partner, year_start, year_end, value")
+            if o["iso3"] not in ISO3 or o["partner"] not in EMBARGO_PARTNERS:
+                raise ConfigError(f"{key}: {o['iso3']!r}/{o['partner']!r}; allowed: a CELAC ISO3 and one of {', '.join(EMBARGO_PARTNERS)}")
+            a = int(check_number(f"{key}.year_start", o["year_start"], HIST_END + 1, LAST_YEAR, True))
+            b = int(check_number(f"{key}.year_end", o["year_end"], a, LAST_YEAR, True))
+            v = check_number(f"{key}.value", o["value"], 0, 1, True)
+            embargo.append((o["iso3"], o["partner"], a, b, float(v)))
+        kw["embargo"] = tuple(embargo)
         return cls(**kw)
 
 
@@ -161,6 +178,8 @@ def build_drivers(data: ModelData, dp: DriverParams, first_year: int = FIRST_YEA
     fiscal = extend_state(data.fiscal_stress, data.fiscal_stress[-1] * dp.fiscal_persistence ** steps[:, None])
     recog = extend_state(data.recognises_beijing, np.repeat(data.recognises_beijing[-1:], ahead, axis=0))
     embargo = np.concatenate([data.embargo, np.repeat(data.embargo[-1:], ahead, axis=0)])
+    for iso, partner, a, b, v in dp.embargo:
+        embargo[a - HIST_START:b - HIST_START + 1, ISO3.index(iso), EMBARGO_PARTNERS.index(partner)] = v
     for arr, overrides in ((orient, dp.orientation), (fiscal, dp.fiscal_stress)):
         for o in overrides:
             arr[o.year_start - HIST_START:o.year_end - HIST_START + 1, ISO3.index(o.iso3)] = o.value
