@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.objective import target_losses
-from calibration.priors import Prior, to_parameters
+from calibration.priors import Prior
 from calibration.targets import Target, evaluate
 from model.data import ModelData
 from model.drivers import Drivers
@@ -31,7 +31,8 @@ def posterior_draws(posterior: pd.DataFrame, n: int, rng: np.random.Generator) -
 
 def prior_draws(priors: list[Prior], n: int, rng: np.random.Generator) -> list[dict[str, float]]:
     """``n`` parameter sets from the priors."""
-    return [to_parameters(priors, {p.name: z for p, z in zip(priors, rng.logistic(size=len(priors)))}) for _ in range(n)]
+    columns = {p.name: p.frozen().rvs(size=n, random_state=rng) for p in priors}
+    return [{name: float(values[i]) for name, values in columns.items()} for i in range(n)]
 
 
 def predictive_statistics(base: ModelParams, data: ModelData, drivers: Drivers, targets: list[Target],

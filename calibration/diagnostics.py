@@ -22,7 +22,7 @@ import pyabc  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from calibration.setup import parse_settings  # noqa: E402
-from calibration.priors import Prior, to_parameters  # noqa: E402
+from calibration.priors import Prior  # noqa: E402
 from experiments.cli import fail  # noqa: E402
 from experiments.provenance import write_atomically  # noqa: E402
 from model.params import ConfigError  # noqa: E402
@@ -135,11 +135,11 @@ def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
     history = pyabc.History(f"sqlite:///{db_path}")
     if history.n_populations == 0:
         raise ConfigError(f"out_dir: {db_path} holds no generation yet")
-    z, w = history.get_distribution()
-    missing = sorted({p.name for p in priors} - set(z.columns))
+    frame, w = history.get_distribution()
+    missing = sorted({p.name for p in priors} - set(frame.columns))
     if missing:
         raise ConfigError(f"calibration.priors: {missing[0]} is not in {db_path}; allowed: the priors the fit used")
-    particles = pd.DataFrame([to_parameters(priors, row) for row in z.to_dict("records")])
+    particles = frame[[p.name for p in priors]].reset_index(drop=True).astype(float)
     weights = np.asarray(w, dtype=float)
     gens = generations(history)
     table = prior_driven(priors, particles, weights)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
-from calibration.priors import Prior, distribution, to_parameters
+from calibration.priors import Prior, distribution, transition
 from calibration.setup import FitSettings, prepare, validate
 from calibration.problem import Problem
 from calibration.targets import compile_targets
@@ -48,21 +48,39 @@ def _sampler(settings: FitSettings) -> pyabc.sampler.Sampler:
 
 
 def posterior_frame(history: pyabc.History, priors: list[Prior]) -> pd.DataFrame:
-    """The last generation's particles in parameter space, with normalised weights."""
+    """The last generation's particles, with normalised weights."""
     particles, weights = history.get_distribution()
-    frame = pd.DataFrame([to_parameters(priors, row) for row in particles.to_dict("records")])
+    frame = particles[[p.name for p in priors]].reset_index(drop=True).astype(float)
     frame.insert(0, "weight", np.asarray(weights) / np.sum(weights))
     return frame
 
 
+def fit_key(settings: FitSettings, problem: Problem, data_hashes: dict) -> str:
+    """Hash of what a history's generations depend on: priors, blocks, targets, seeds, weights and data."""
+    payload = repr((settings.priors, settings.blocks, settings.seeds_per_particle, settings.root_seed,
+                    settings.population_size, [(t.id, t.relation, t.value, t.low, t.high, t.tolerance) for t in problem.targets],
+                    problem.weights, sorted(data_hashes.items())))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict, data_hashes: dict) -> Path:
-    """Run or resume the ABC-SMC and write the posterior; returns the posterior's path."""
+    """Run or resume the ABC-SMC and write the posterior; returns the posterior's path.
+
+    A history is resumed only by the fit that made it (same :func:`fit_key`); another fit in the same folder is
+    refused, since its generations would mix two problems.
+    """
     logging.getLogger("ABC").setLevel(logging.WARNING)
     out_dir.mkdir(parents=True, exist_ok=True)
     db_path = out_dir / "history.db"
     db = f"sqlite:///{db_path}"
+    key, key_path = fit_key(settings, problem, data_hashes), out_dir / "fit_key.txt"
+    if db_path.exists() and key_path.is_file() and key_path.read_text().strip() != key:
+        raise ConfigError(f"out_dir: {out_dir} holds a fit with other priors, targets, seeds or data; allowed: a new "
+                          f"out_dir (or delete {db_path} to start over)")
+    key_path.write_text(key + "\n")
     abc = pyabc.ABCSMC(problem.simulate, distribution(list(settings.priors)), problem.distance,
-                       population_size=settings.population_size, sampler=_sampler(settings))
+                       population_size=settings.population_size, transitions=transition(settings.blocks, list(settings.priors)),
+                       sampler=_sampler(settings))
     if db_path.exists() and pyabc.History(db).n_populations > 0:
         abc.load(db, 1)
         print(f"fit: resuming {db_path} at generation {abc.history.max_t + 1}", file=sys.stderr)
@@ -117,9 +135,13 @@ def main(cfg: DictConfig) -> None:
         fail(str(exc))
     print(f"fit: {len(targets)} targets, posterior in {path}")
     if s.config["ship"]:
-        SHIPPED.mkdir(parents=True, exist_ok=True)
-        for name in ("posterior.parquet", "manifest.json"):
-            shutil.copy2(path.parent / name, SHIPPED / name)
+        from calibration.diagnostics import diagnose
+
+        # The diagnostics go with the shipped posterior: forecasts read its prior-driven flags.
+        diagnose(path.parent / "history.db", list(settings.priors), path.parent)
+        names = ["posterior.parquet", "generations.csv", "prior_driven.csv", "diagnostics.md", "generations.png",
+                 "marginals.png", "pairs.png", "manifest.json"]
+        write_atomically(SHIPPED, {n: lambda p, src=path.parent / n: shutil.copy2(src, p) for n in names})
         print(f"fit: shipped to {SHIPPED}")
 
 

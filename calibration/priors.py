@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyabc
+from pyabc.transition.multivariatenormal import silverman_rule_of_thumb
 from scipy import stats
 
 from model.params import GROUPS, ConfigError
@@ -96,21 +98,117 @@ def parse_priors(priors: Mapping, where: str = "calibration.priors") -> list[Pri
     return out
 
 
-def distribution(priors: list[Prior]) -> pyabc.Distribution:
-    """The joint prior pyabc samples: independent standard logistic variables, one per parameter.
+class BoxPrior(pyabc.Distribution):
+    """The joint prior pyabc samples, in parameter space: independent uniform or truncated normal variables.
 
-    Bounded priors make pyabc's kernel proposals fall outside the box in most of 30+ dimensions (almost every proposal
-    then has prior density zero and is redrawn). Sampling z ~ Logistic(0, 1) and mapping it by :func:`to_parameters`
-    (``x = F^-1(sigmoid(z))``, F the prior's CDF) gives exactly the stated prior, on an unbounded space.
+    pyabc evaluates the prior density of every proposal; its generic density (one scipy call per parameter) cost more
+    than the model run itself, so :meth:`pdf` is the closed form.
     """
-    return pyabc.Distribution({p.name: pyabc.RV("logistic", 0.0, 1.0) for p in priors})
+
+    def __init__(self, priors: list[Prior]) -> None:
+        super().__init__({p.name: pyabc.RV("uniform", p.low, p.high - p.low) if p.dist == "uniform" else
+                          pyabc.RV("truncnorm", (p.low - p.mean) / p.sd, (p.high - p.mean) / p.sd, p.mean, p.sd)
+                          for p in priors})
+        self._priors = list(priors)
+        self._norm = [1.0 / (p.high - p.low) if p.dist == "uniform" else
+                      1.0 / (p.sd * (stats.norm.cdf((p.high - p.mean) / p.sd) - stats.norm.cdf((p.low - p.mean) / p.sd)))
+                      for p in priors]
+
+    def pdf(self, x: Mapping) -> float:
+        density = 1.0
+        for p, norm in zip(self._priors, self._norm):
+            v = float(x[p.name])
+            if not p.low <= v <= p.high:
+                return 0.0
+            density *= norm if p.dist == "uniform" else norm * np.exp(-0.5 * ((v - p.mean) / p.sd) ** 2) / np.sqrt(2 * np.pi)
+        return density
 
 
-def to_parameters(priors: list[Prior], z: dict) -> dict[str, float]:
-    """Map a particle from pyabc's logistic space to parameter values (the prior's quantile of sigmoid(z))."""
-    out = {}
-    for p in priors:
-        u = 1.0 / (1.0 + np.exp(-float(z[p.name])))
-        u = min(max(u, 1e-12), 1.0 - 1e-12)
-        out[p.name] = float(p.low + (p.high - p.low) * u) if p.dist == "uniform" else float(p.frozen().ppf(u))
-    return out
+def distribution(priors: list[Prior]) -> BoxPrior:
+    """The joint prior over the free parameters (see :class:`BoxPrior`)."""
+    return BoxPrior(priors)
+
+
+def parse_blocks(blocks: object, priors: list[Prior], where: str = "calibration.blocks") -> tuple[tuple[str, ...], ...]:
+    """Blocks of the proposal kernel: lists of prior names; every prior not named forms a block of its own."""
+    names = [p.name for p in priors]
+    if not isinstance(blocks, (list, tuple)) or not all(isinstance(b, (list, tuple)) and b for b in blocks):
+        raise ConfigError(f"{where}: {blocks!r}; allowed: a list of non-empty lists of parameter names")
+    seen: set[str] = set()
+    out = []
+    for block in blocks:
+        for name in block:
+            if name not in names:
+                raise ConfigError(f"{where}: {name!r} is not a calibrated parameter; allowed: names in calibration.priors")
+            if name in seen:
+                raise ConfigError(f"{where}: {name!r} is in two blocks; allowed: each parameter in at most one block")
+            seen.add(name)
+        out.append(tuple(block))
+    return tuple(out) + tuple((n,) for n in names if n not in seen)
+
+
+class BlockKernel(pyabc.transition.Transition):
+    """pyabc's proposal: a Gaussian kernel density per block of parameters, blocks independent, inside the prior box.
+
+    A single kernel density over all parameters is lumpy in 15+ dimensions (each particle's kernel barely overlaps
+    its neighbours), so importance weights spread over orders of magnitude and the effective sample size collapses
+    (measured on 300 particles, 17 parameters: ESS 17 after one generation, 6 after two). Kernels over blocks of one
+    to three parameters are smooth at 1000 particles; correlations are kept within a block, where the record ties
+    parameters together (a channel's intercept and its persistence or peer term).
+
+    Each block's kernel is pyabc's MultivariateNormalTransition (weighted covariance times Silverman's factor at the
+    effective sample size), written with numpy: pyabc's own draws through pandas and scipy cost about 8 ms a proposal
+    here, more than a simulation. Proposals outside the prior's bounds are redrawn inside :meth:`rvs_single`; the
+    truncation's normalising constant is the same for every particle and cancels in pyabc's normalised weights.
+    """
+
+    def __init__(self, blocks: tuple[tuple[str, ...], ...], low: Mapping[str, float], high: Mapping[str, float]) -> None:
+        self.blocks = blocks
+        self.low, self.high = dict(low), dict(high)
+
+    def fit(self, X: pd.DataFrame, w: np.ndarray) -> None:
+        self._names = list(X.columns)
+        self._X = X.to_numpy(dtype=float)
+        self._cdf = np.cumsum(w) / np.sum(w)
+        self._w = np.asarray(w, dtype=float) / np.sum(w)
+        ess = 1.0 / float((self._w ** 2).sum())
+        self._lo = np.array([self.low[n] for n in self._names])
+        self._hi = np.array([self.high[n] for n in self._names])
+        self._parts = []
+        for block in self.blocks:
+            idx = np.array([self._names.index(n) for n in block])
+            cov = np.atleast_2d(np.cov(self._X[:, idx], aweights=self._w, rowvar=False)) if len(X) > 1 else \
+                np.diag(np.abs(self._X[0, idx]))
+            cov = cov * silverman_rule_of_thumb(ess, len(idx)) ** 2
+            # A parameter that collapsed to one value still needs a proposal spread.
+            cov += np.eye(len(idx)) * 1e-12 * max(1.0, float(np.abs(self._X[:, idx]).max()))
+            chol = np.linalg.cholesky(cov)
+            inv = np.linalg.inv(chol)
+            log_norm = -0.5 * len(idx) * np.log(2 * np.pi) - float(np.log(np.diag(chol)).sum())
+            self._parts.append((idx, chol, inv, log_norm))
+
+    def rvs_single(self) -> pyabc.Parameter:
+        while True:
+            x = np.empty(len(self._names))
+            for idx, chol, _, _ in self._parts:
+                parent = min(int(np.searchsorted(self._cdf, np.random.random_sample(), side="right")), len(self._X) - 1)
+                x[idx] = self._X[parent, idx] + chol @ np.random.standard_normal(len(idx))
+            if np.all((x >= self._lo) & (x <= self._hi)):
+                return pyabc.Parameter(dict(zip(self._names, x.tolist())))
+
+    def pdf(self, x: pd.Series | pd.DataFrame | Mapping) -> float | np.ndarray:
+        if isinstance(x, pd.DataFrame):
+            return np.array([self._pdf_single(row) for row in x[self._names].to_numpy(dtype=float)])
+        return self._pdf_single(np.array([float(x[n]) for n in self._names]))
+
+    def _pdf_single(self, x: np.ndarray) -> float:
+        density = 1.0
+        for idx, _, inv, log_norm in self._parts:
+            z = (x[idx] - self._X[:, idx]) @ inv.T
+            density *= float(self._w @ np.exp(log_norm - 0.5 * (z * z).sum(axis=1)))
+        return density
+
+
+def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior]) -> BlockKernel:
+    """The proposal kernel over ``blocks`` inside the priors' bounds (:class:`BlockKernel`)."""
+    return BlockKernel(blocks, {p.name: p.low for p in priors}, {p.name: p.high for p in priors})

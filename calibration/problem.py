@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.objective import Weights, distance
-from calibration.priors import Prior, to_parameters
 from calibration.targets import Target, evaluate, observed_sipri_blocks, sipri_blocks
 from model.data import ModelData
 from model.drivers import Drivers
@@ -44,11 +43,8 @@ class Problem:
         self.sipri_obs = np.concatenate([b.ravel() for b in observed_sipri_blocks(self.data)])
 
     def simulate(self, particle: dict) -> dict:
-        """Run ``seeds`` seeds of the particle's parameters; statistics per seed.
-
-        ``particle`` is in pyabc's logistic space (:func:`calibration.priors.to_parameters`).
-        """
-        values = to_parameters(self.priors, particle)
+        """Run ``seeds`` seeds of the particle's parameters; statistics per seed."""
+        values = {p.name: float(particle[p.name]) for p in self.priors}
         params = with_overrides(self.base, values)
         root = particle_seed(self.root_seed, values)
         stats, sipri = [], []

@@ -18,7 +18,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from calibration.observations import load_observations
-from calibration.priors import Prior, parse_priors
+from calibration.priors import Prior, parse_blocks, parse_priors
 from experiments.cli import fail
 from experiments.config import Experiment, build_experiment
 from model.data import HIST_END, DataError, ModelData, load_data
@@ -26,7 +26,7 @@ from model.drivers import Drivers, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
-            "seeds_per_particle", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors")
+            "seeds_per_particle", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,13 @@ class FitSettings:
     dask_scheduler: str
     root_seed: int
     priors: tuple[Prior, ...]
+    blocks: tuple[tuple[str, ...], ...]
 
 
 def parse_settings(cfg: Mapping) -> FitSettings:
     """One-line errors for every bad setting, before any simulation."""
     check_keys("calibration", cfg, SETTINGS)
-    s = {k: cfg[k] for k in SETTINGS if k != "priors"}
+    s = {k: cfg[k] for k in SETTINGS if k not in ("priors", "blocks")}
     for key, (lo, hi, integer) in {"population_size": (10, 1e6, True), "min_generations": (1, 100, True),
                                    "max_generations": (1, 100, True), "min_acceptance_rate": (0, 1, False),
                                    "min_epsilon_gain": (0, 1, False), "seeds_per_particle": (1, 100, True),
@@ -61,7 +62,8 @@ def parse_settings(cfg: Mapping) -> FitSettings:
         raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations {s['max_generations']}")
     if not isinstance(s["dask_scheduler"], str):
         raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
-    return FitSettings(priors=tuple(parse_priors(cfg["priors"])), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
+    priors = parse_priors(cfg["priors"])
+    return FitSettings(priors=tuple(priors), blocks=parse_blocks(cfg["blocks"], priors), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
 
 
 

@@ -186,14 +186,14 @@ def _draw_panel(ax: Axes, panel: Panel, series: pd.DataFrame, one_year: pd.DataF
     ax.fill_between(b["year"], b["q25"], b["q75"], color="tab:blue", alpha=0.38, lw=0, label="50% band")
     ax.plot(b["year"], b["q50"], color="tab:blue", lw=1.8, label="median")
     for obs in one_year.itertuples(index=False):
-        _draw_observation(ax, obs)
+        draw_observation(ax, obs)
     lines = []
     for obs in several_years.itertuples(index=False):
         total = window_total(series, obs.year_start, obs.year_end)
         simulated = ("window not wholly simulated" if total is None
                      else f"median {total[1]:.4g}, 90% interval {total[0]:.4g}–{total[2]:.4g}")
         tolerance = f", tolerance {obs.tolerance:g}" if obs.tolerance else ""
-        lines.append(f"observed: {_observed_text(obs)} over {obs.year_start}–{obs.year_end}{tolerance} ({obs.id})\n"
+        lines.append(f"observed: {observed_text(obs)} over {obs.year_start}–{obs.year_end}{tolerance} ({obs.id})\n"
                      f"simulated total: {simulated}")
     if lines:
         ax.text(0.01, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=8,
@@ -207,7 +207,7 @@ def _draw_panel(ax: Axes, panel: Panel, series: pd.DataFrame, one_year: pd.DataF
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
 
 
-def _draw_observation(ax: Axes, obs: tuple) -> None:
+def draw_observation(ax: Axes, obs: tuple) -> None:
     """A one-year observation: the value (range midpoint for ``between``) with its tolerance as an error bar.
 
     The tolerance lies on the side the relation bounds (data/OBSERVATIONS.md §1): both sides for ``eq`` and
@@ -229,7 +229,7 @@ def _draw_observation(ax: Axes, obs: tuple) -> None:
                 zorder=5, label=label)
 
 
-def _observed_text(obs: tuple) -> str:
+def observed_text(obs: tuple) -> str:
     """The observed relation and value, e.g. ``≥ 200`` or ``5–7``."""
     if obs.relation == "between":
         return f"{obs.value_low:g}–{obs.value_high:g}"

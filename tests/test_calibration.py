@@ -118,17 +118,60 @@ def test_compile_targets_deflates_money_and_cuts_the_hindcast(data):
     assert all(ends[t.id] <= 2015 for t in early)
 
 
-def test_logistic_space_maps_onto_the_stated_priors():
-    from calibration.priors import to_parameters
+def test_pyabc_prior_is_the_stated_prior():
+    from calibration.priors import distribution
 
     priors = parse_priors(PRIORS)
-    rng = np.random.default_rng(0)
-    draws = [to_parameters(priors, {p.name: z for p, z in zip(priors, rng.logistic(size=len(priors)))}) for _ in range(4000)]
-    frame = pd.DataFrame(draws)
+    prior = distribution(priors)
     lockin = next(p for p in priors if p.name == "arms.beta_lockin")
-    assert frame[lockin.name].between(lockin.low, lockin.high).all()
-    assert frame[lockin.name].mean() == pytest.approx((lockin.low + lockin.high) / 2, rel=0.05)
-    assert frame["relations.kappa"].std() == pytest.approx(0.05, rel=0.1)  # the truncated normal's sd
+    kappa = next(p for p in priors if p.name == "relations.kappa")
+    inside = {p.name: (p.low + p.high) / 2 if p.dist == "uniform" else p.mean for p in priors}
+    expected = np.prod([1 / (p.high - p.low) if p.dist == "uniform" else p.frozen().pdf(p.mean) for p in priors])
+    assert prior.pdf(inside) == pytest.approx(expected)
+    assert prior.pdf({**inside, lockin.name: lockin.high + 0.1}) == 0.0
+    assert prior.pdf({**inside, kappa.name: kappa.high + 0.01}) == 0.0
+
+
+def test_blocks_cover_every_prior_once_and_bad_blocks_are_named():
+    from calibration.priors import parse_blocks, transition
+
+    priors = parse_priors(PRIORS)
+    blocks = parse_blocks(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["blocks"], priors)
+    flat = [n for b in blocks for n in b]
+    assert sorted(flat) == sorted(p.name for p in priors)
+    assert ("forums.intercept", "forums.peer") in blocks and ("delegations.log_rate",) in blocks
+    assert transition(blocks, priors).blocks == blocks
+    for bad, says in [([["arms.nothing"]], "'arms.nothing' is not a calibrated parameter"),
+                      ([["forums.peer"], ["forums.peer"]], "'forums.peer' is in two blocks"),
+                      ("forums.peer", "allowed: a list of non-empty lists"), ([[]], "allowed: a list of non-empty lists")]:
+        with pytest.raises(ConfigError, match=says) as info:
+            parse_blocks(bad, priors)
+        assert str(info.value).startswith("calibration.blocks: ") and "\n" not in str(info.value)
+
+
+def test_block_kernel_is_pyabcs_kernel_density_per_block():
+    """The fast kernel has the density of pyabc's own per-block MultivariateNormalTransition, and stays in the box."""
+    import pyabc
+
+    from calibration.priors import parse_blocks, transition
+
+    priors = parse_priors(PRIORS)
+    blocks = parse_blocks([["forums.intercept", "forums.peer"], ["arms.beta_lockin", "arms.beta_alignment"]], priors)
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({p.name: p.frozen().rvs(size=200, random_state=rng) for p in priors})
+    w = rng.random(200)
+    ours = transition(blocks, priors)
+    ours.fit(X, w)
+    theirs = pyabc.AggregatedTransition({b: pyabc.MultivariateNormalTransition() for b in blocks})
+    theirs.fit(X, w)
+    points = X.iloc[:5] + 0.01
+    assert ours.pdf(points) == pytest.approx(theirs.pdf(points), rel=1e-9)
+    assert ours.pdf(points.iloc[0]) == pytest.approx(float(theirs.pdf(points.iloc[0])), rel=1e-9)
+    np.random.seed(0)
+    draws = pd.DataFrame([dict(ours.rvs_single()) for _ in range(500)])
+    for p in priors:
+        assert draws[p.name].between(p.low, p.high).all()
+    assert draws["forums.peer"].std() > 0.1
 
 
 def test_particle_seed_is_stable_and_distinct():
