@@ -30,7 +30,6 @@ from calibration.problem import Problem
 from calibration.targets import compile_targets
 from experiments.cli import fail, precheck
 from experiments.provenance import manifest, write_atomically, write_json
-from model.data import HIST_END
 from model.params import PROJECT_ROOT, ConfigError
 
 SHIPPED = PROJECT_ROOT / "calibration" / "posterior"
@@ -125,8 +124,7 @@ def main(cfg: DictConfig) -> None:
     settings = s.settings
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=settings.last_year)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds_per_particle, settings.root_seed,
-                      Weights(sipri=settings.sipri_weight if settings.last_year >= HIST_END else 0.0),
-                      list(settings.priors))
+                      Weights(sipri=settings.sipri_weight), list(settings.priors), last_year=settings.last_year)
     hashes = dict(s.data.hashes)
     hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     try:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.objective import Weights, distance
-from calibration.targets import Target, evaluate, observed_sipri_blocks, sipri_blocks
-from model.data import ModelData
+from calibration.priors import Prior
+from calibration.targets import SIPRI_PERIODS, Target, evaluate, observed_sipri_blocks, sipri_blocks
+from model.data import HIST_END, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
 from model.run import simulate
@@ -38,9 +39,14 @@ class Problem:
     root_seed: int
     weights: Weights
     priors: list[Prior]
+    last_year: int = HIST_END
 
     def __post_init__(self) -> None:
-        self.sipri_obs = np.concatenate([b.ravel() for b in observed_sipri_blocks(self.data)])
+        blocks = observed_sipri_blocks(self.data)
+        ends = np.array([b for _, b in SIPRI_PERIODS])
+        # Only the five-year totals that end by last_year: a fit cut at a year (the hindcast) must not see later imports.
+        self.sipri_keep = np.concatenate([np.broadcast_to(ends[:, None], b.shape).ravel() for b in blocks]) <= self.last_year
+        self.sipri_obs = np.concatenate([b.ravel() for b in blocks])[self.sipri_keep]
 
     def simulate(self, particle: dict) -> dict:
         """Run ``seeds`` seeds of the particle's parameters; statistics per seed."""
@@ -52,7 +58,7 @@ class Problem:
             run = simulate(params, self.data, self.drivers, root, seed=seed)
             stats.append(evaluate(self.targets, run.states, run.region, self.data))
             sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
-        return {"stats": np.array(stats), "sipri": np.array(sipri), "root_seed": root}
+        return {"stats": np.array(stats), "sipri": np.array(sipri)[:, self.sipri_keep], "root_seed": root}
 
     def distance(self, x: dict, x0: dict) -> float:  # noqa: ARG002 (observed values live in the targets)
         """pyabc's distance: expected loss over the particle's seeds."""
