@@ -2,12 +2,21 @@
 
 Only entry points call this; the model never sees a DictConfig. Every error is a one-line :class:`ConfigError` naming
 the dotted key, the bad value and what is allowed.
+
+Scenarios compose. Each file of ``configs/scenario/`` holds ``name: <file name>`` and its content under the same key,
+``<file name>: {rationale, drivers}``, so Hydra's list of options for a group, ``scenario=[a,b]``, puts the parts side
+by side in the ``scenario`` node (``scenario.name`` is then the last part's). :func:`compose_scenario` names the result
+``a+b`` and merges the parts' driver overrides: mappings (``paths``, ``red_lines``) merge key by key, dated lists
+concatenate, and a key set by two parts (or overlapping dated periods of one state) is a one-line error naming both.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
+
+from omegaconf import OmegaConf
 
 from model.drivers import FIRST_YEAR, LAST_YEAR, DriverParams
 from model.params import ConfigError, ModelParams, check_keys, check_number
@@ -15,7 +24,11 @@ from model.params import ConfigError, ModelParams, check_keys, check_number
 FORMATS = ("parquet", "csv", "png")
 ROOT_KEYS = ("params", "drivers", "scenario", "run")
 RUN_KEYS = ("root_seed", "n_seeds", "first_year", "last_year", "param_source", "formats", "out_dir")
-SCENARIO_KEYS = ("name", "rationale", "drivers")
+PART_KEYS = ("rationale", "drivers")
+# Dated lists of driver overrides: composed scenarios concatenate them.
+PERIOD_LISTS = ("orientation", "fiscal_stress", "domestic_preference", "china_tech_offer", "embargo")
+DATED_LISTS = (*PERIOD_LISTS, "recognition")
+PART_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,89 @@ class Experiment:
     run: RunSettings
 
 
+def scenario_label(node: Mapping) -> str:
+    """The name of a composed ``scenario`` node: its parts joined by ``+`` (Hydra resolver ``scenario_name``)."""
+    return "+".join(str(k) for k in node if k != "name") or str(node.get("name", ""))
+
+
+# For the run folder of a composed scenario: ``outputs/simulate/${scenario_name:${scenario}}/...``.
+OmegaConf.register_new_resolver("scenario_name", scenario_label, replace=True)
+
+
+def _entry_key(key: str, o: object) -> tuple | None:
+    """What two dated entries must share to collide (state, and partner for embargoes), or None if malformed."""
+    if key == "recognition":
+        return (o[0],) if isinstance(o, (list, tuple)) and o else None
+    if not isinstance(o, Mapping) or not isinstance(o.get("year_start"), int) or not isinstance(o.get("year_end"), int):
+        return None
+    return (o.get("iso3"), o.get("partner")) if key == "embargo" else (o.get("iso3"),)
+
+
+def _merge_part(out: dict, overrides: Mapping, part: str, owner: dict, dotted: str) -> None:
+    """Merge one part's overrides into ``out``; ``owner`` maps keys and dated entries to the part that set them."""
+    for key, value in overrides.items():
+        path = f"{dotted}.{key}"
+        if dotted == "drivers" and key in DATED_LISTS and isinstance(value, (list, tuple)):
+            mine = list(out.get(key) or [])
+            for entry in value:
+                ek = _entry_key(key, entry)
+                for other, other_part in owner.get((path, "entries"), []):
+                    if ek is None or other_part == part or _entry_key(key, other) != ek:
+                        continue
+                    apart = key != "recognition" and (entry["year_end"] < other["year_start"]
+                                                      or other["year_end"] < entry["year_start"])
+                    if not apart:
+                        what = "/".join(str(x) for x in ek if x)
+                        raise ConfigError(f"scenario.{path}: {what} set by both {other_part} and {part}; allowed: "
+                                          "dated entries of one state that do not overlap across composed scenarios")
+            owner.setdefault((path, "entries"), []).extend((e, part) for e in value)
+            out[key] = mine + list(value)
+        elif isinstance(value, Mapping) and (key not in out or isinstance(out[key], Mapping)):
+            node = dict(out.get(key) or {})  # a mapping claims only the keys it sets
+            _merge_part(node, value, part, owner, path)
+            out[key] = node
+        elif path in owner and owner[path] != part:
+            raise ConfigError(f"scenario.{path}: set by both {owner[path]} and {part}; allowed: each driver key in one "
+                              "composed scenario only (mappings merge, dated lists concatenate)")
+        else:
+            out[key] = value
+            owner[path] = part
+
+
+def compose_scenario(scen: Mapping) -> tuple[str, dict]:
+    """The scenario's name and its driver overrides, from the composed ``scenario`` node (one part or several)."""
+    name = scen.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"scenario.name: {name!r}; allowed: a non-empty string, the scenario file's name")
+    parts = {}
+    for key, value in scen.items():
+        if key == "name":
+            continue
+        if key in PART_KEYS:
+            raise ConfigError(f"scenario.{key}: at the top of the scenario; allowed: name and the scenario's content "
+                              f"under its name ({name}: {{rationale, drivers}}), as in configs/scenario/baseline.yaml")
+        if not isinstance(value, Mapping) or not PART_NAME.fullmatch(str(key)):
+            raise ConfigError(f"scenario.{key}: unknown key; allowed: name and one mapping per scenario, "
+                              "<file name>: {rationale, drivers}")
+        check_keys(f"scenario.{key}", value, PART_KEYS, required=False)
+        rationale = value.get("rationale")
+        if not isinstance(rationale, str) or not rationale.strip():
+            raise ConfigError(f"scenario.{key}.rationale: {rationale!r}; allowed: a paragraph of rationale (string)")
+        if not isinstance(value.get("drivers") or {}, Mapping):
+            raise ConfigError(f"scenario.{key}.drivers: {value['drivers']!r}; allowed: a mapping of driver overrides")
+        parts[str(key)] = value.get("drivers") or {}
+    if not parts:
+        raise ConfigError(f"scenario: no content under {name!r}; allowed: name and {name}: {{rationale, drivers}}")
+    if name not in parts:
+        raise ConfigError(f"scenario.name: {name!r} names no scenario here ({', '.join(parts)}); allowed: the file's "
+                          "name, which is also the key its content sits under")
+    merged: dict = {}
+    owner: dict = {}
+    for part, overrides in parts.items():
+        _merge_part(merged, overrides, part, owner, "drivers")
+    return "+".join(parts), merged
+
+
 def merge_drivers(base: Mapping, overrides: Mapping) -> dict:
     """Scenario driver overrides on top of the drivers group: mappings merge key by key, anything else replaces."""
     out = dict(base)
@@ -64,15 +160,8 @@ def build_experiment(cfg: Mapping) -> Experiment:
     for key in ROOT_KEYS:
         if not isinstance(cfg.get(key), Mapping):
             raise ConfigError(f"{key}: {'missing' if key not in cfg else repr(cfg[key])}; allowed: a mapping (configs/{key})")
-    scen = cfg["scenario"]
-    bad = sorted(set(scen) - set(SCENARIO_KEYS))
-    if bad:
-        raise ConfigError(f"scenario.{bad[0]}: unknown key; allowed: {', '.join(SCENARIO_KEYS)}")
-    if not isinstance(scen.get("name"), str) or not scen["name"]:
-        raise ConfigError(f"scenario.name: {scen.get('name')!r}; allowed: a non-empty string")
-    if not isinstance(scen.get("drivers") or {}, Mapping):
-        raise ConfigError(f"scenario.drivers: {scen['drivers']!r}; allowed: a mapping of driver overrides")
-    drivers = DriverParams.from_dict(merge_drivers(cfg["drivers"], scen.get("drivers") or {}))
+    name, overrides = compose_scenario(cfg["scenario"])
+    drivers = DriverParams.from_dict(merge_drivers(cfg["drivers"], overrides))
     params = ModelParams.from_dict(cfg["params"])
     run = cfg["run"]
     check_keys("run", run, RUN_KEYS)
@@ -91,4 +180,4 @@ def build_experiment(cfg: Mapping) -> Experiment:
         first_year=first, last_year=last, param_source=run["param_source"], formats=tuple(formats),
         out_dir=run["out_dir"],
     )
-    return Experiment(params=params, drivers=drivers, scenario=scen["name"], run=settings)
+    return Experiment(params=params, drivers=drivers, scenario=name, run=settings)

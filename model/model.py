@@ -5,6 +5,10 @@ alignment, then recording. Randomness: one generator per channel (common random 
 derived from (root seed, draw, seed, stream name) with ``numpy.random.SeedSequence``; Mesa's own ``model.rng`` is the
 ``order`` stream and sets the order in which buyers draw on China's arms credit each year.
 
+Drivers past 2023 carry uncertainty: the run draws its own driver path (``model.drivers.apply_shocks``) from the
+``drivers`` stream, keyed by (root seed, draw, seed // seeds_per_path), before anything reads the drivers; policy
+switches (US red lines and sanctions, domestic preference, Chinese technology offers) arrive as driver arrays.
+
 Speed (DESIGN.md §9): everything that depends only on parameters, drivers and pre-drawn noise is computed once in
 ``__init__`` (``_k``, ``_coef``, ``_onset``, ``_availability`` ...), so a year costs about a hundred numpy calls.
 """
@@ -20,13 +24,15 @@ import numpy as np
 from model import rules
 from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates
 from model.data import HIST_END, HIST_START, SUBREGIONS, ModelData
-from model.drivers import Drivers
+from model.drivers import Drivers, apply_shocks
 from model.params import ModelParams
 from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
 from model.recorder import Recorder
 from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, REGION_VARIABLES, STATE_SLOTS, STATE_VARIABLES, SUPPLIERS, Partner
 
 STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space", "surveillance")
+# The stream of the drivers' shocks past 2023, keyed by seed // seeds_per_path (consecutive seeds share a driver path).
+DRIVER_STREAM = "drivers"
 LIGHT = ARMS_CATEGORIES.index("light")
 MAJOR = ARMS_CATEGORIES.index("major_platform")
 IMPORT_COLUMNS = np.array([SUPPLIERS.index(s) for s in IMPORT_SUPPLIERS])
@@ -81,6 +87,10 @@ class DefenceTiesModel(mesa.Model):
                  seed: int = 0) -> None:
         streams = {name: np.random.Generator(np.random.PCG64(stream_seed(root_seed, draw, seed, name))) for name in STREAMS}
         super().__init__(rng=streams["order"])
+        if drivers.shocks is not None:
+            # This run's driver path past 2023, before anything derives a series from the drivers.
+            key = stream_seed(root_seed, draw, seed // drivers.shocks.settings.seeds_per_path, DRIVER_STREAM)
+            drivers = apply_shocks(drivers, np.random.Generator(np.random.PCG64(key)))
         self.params, self.data, self.drivers = params, data, drivers
         self.years = drivers.years
         self.n = n = len(data.iso3)
@@ -109,6 +119,10 @@ class DefenceTiesModel(mesa.Model):
         self.capability_gap = np.zeros(n)
         self.on_order = np.zeros(n)  # undelivered TIV of active deals, kept in step with the pipeline
         self.last_tour = -10_000
+        # US sanctions: the last year each state is sanctioned for, whether it is this year, and this year's offences.
+        self.sanctioned_until = np.full(n, -1, dtype=np.int64)
+        self.sanctioned = np.zeros(n, dtype=bool)
+        self._offence = np.zeros(n, dtype=bool)
         self.installed = np.zeros((n, len(SUPPLIERS)))
         self.installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
         ap = params.arms
@@ -181,6 +195,14 @@ class DefenceTiesModel(mesa.Model):
         availability[:, :, IMPORT_COLUMNS] = np.where(dr.embargo > 0, -np.inf, availability[:, :, IMPORT_COLUMNS])
         availability[:, country["defence_industry"] < 0.05, DOMESTIC_IDX] = -np.inf
         self._availability = availability
+
+        # Policy switches (all zero / False in 2000-2023): US red lines and sanctions, Chinese technology offers.
+        self._ban = dr.ban_categories
+        self._ban_any = dr.ban_categories.any(axis=1)
+        with np.errstate(divide="ignore"):
+            self._sanction_log = np.log1p(-dr.sanctions)  # US arms availability 1 - s for a sanctioned buyer
+        self._space_offer = sp.tech * dr.china_tech_offer * country["tech_capacity"]
+        self._space_offer_any = self._space_offer.any(axis=1)
 
         price = np.asarray(ap.price)
         discount = np.where(np.arange(len(SUPPLIERS)) == CHN_IDX, 1.0 - p.china.discount, 1.0)
@@ -256,6 +278,12 @@ class DefenceTiesModel(mesa.Model):
         self._static_utility = (self._availability + arms.gumbel(size=(ny, n, len(SUPPLIERS))) + k.utility_base
                                 + (k.tech_coef + k.quality_tech_coef) * k.tech[:, None]
                                 + k.domestic_coef * k.defence_industry[:, None])
+        # Policy switches after 2023: a state's preference for its own industry, a Chinese technology offer.
+        dr, ap = self.drivers, p.arms
+        if dr.domestic_preference.any():
+            self._static_utility[:, :, DOMESTIC_IDX] += ap.beta_domestic * dr.domestic_preference
+        if dr.china_tech_offer.any():
+            self._static_utility[:, :, CHN_IDX] += ap.beta_tech_transfer * dr.china_tech_offer * k.tech
         self.lags = arms.integers(p.arms.lag_min, p.arms.lag_max + 1, size=shape)
         self._arms_rng = arms
 
@@ -281,6 +309,10 @@ class DefenceTiesModel(mesa.Model):
         self.alignment = (np.clip(self._alignment_data[t] + kappa * (self.r_china - self.r_us), -1.0, 1.0) if kappa
                           else self._alignment_data[t])
         self.capacity_factor = self._capacity[t]
+        if self.drivers.sanctions[t] > 0:
+            # Sanctions imposed for offences up to last year bite this year.
+            self.sanctioned = self.sanctioned_until >= self.year
+            self._offence[:] = False
 
     def act_channels(self) -> np.ndarray:
         """Every PLA and dual-use channel for all states; returns this year's contact intensity with China.
@@ -300,6 +332,8 @@ class DefenceTiesModel(mesa.Model):
         bias[FORUM] += p.forums.peer * float(self.forum_prev @ gate) / self.n_recognising[t]
         bias[EXERCISE] += p.exercises.boldness * china.boldness
         logits = f @ self._coef + bias
+        if self._space_offer_any[t]:
+            logits[:, SPACE] += self._space_offer[t]
 
         # Delegations: Poisson visits, plus recurring high-level tours.
         dp = p.delegations
@@ -331,7 +365,7 @@ class DefenceTiesModel(mesa.Model):
         picked = rules.weighted_pick(china.aid_priority * (0.2 + r), self.log_u_aid[t], self.n_aid[t])
         if len(picked):
             aid[picked] = self._aid_size[t, picked]
-            if china.boldness >= k.redline[LIGHT]:
+            if china.boldness >= k.redline[LIGHT] and not self._ban[t, LIGHT]:
                 accept = k.donation_base[picked] * (1.0 + a[picked])
                 donors = picked[self.u_aid[t, 1, picked] < accept]
                 gift = aid[donors] * cp.tiv_per_usd_m
@@ -343,7 +377,12 @@ class DefenceTiesModel(mesa.Model):
         # Space: scheduled programmes (CBERS) on their dates, then a yearly continuation hazard.
         sp = p.space
         ground = space * (self.u_ground[t] < sp.ground_share)
+        if self.drivers.ban_space_ground[t]:
+            # US red line: a project that would be a ground facility is dropped.
+            space, ground = space - ground, np.zeros(self.n)
         self.ground_station = np.maximum(self.ground_station, ground)
+        if self.drivers.sanctions[t] > 0:
+            self._offence |= space > 0  # scheduled CBERS launches are not new projects
         space = np.maximum(space, self._space_scheduled[t])
 
         # Surveillance: Bass-style national adoption, a subnational path for federal states; cameras towards a ceiling.
@@ -353,6 +392,8 @@ class DefenceTiesModel(mesa.Model):
         if self._onset_surveillance[t]:
             push = sv.finance * china.finance + k.insecurity_push - sv.us_pressure * self.us.pressure * self.us.leverage * (a < 0)
             h_nat = rules.bass_hazard(sv.innovation, sv.imitation, self._n_national / self.n, push) * gate * (level < 2)
+            if self.drivers.ban_surveillance[t]:
+                h_nat = np.zeros(self.n)  # US red line: no national system
             u = self.u_surveillance[t]
             new_nat = u[0] < h_nat
             new_sub = (u[1] < k.subnational_hazard * gate * (level == 0)) & ~new_nat
@@ -363,6 +404,8 @@ class DefenceTiesModel(mesa.Model):
                 self._n_national = int(np.count_nonzero(level == 2.0))
                 self._camera_ceiling = k.camera_base * k.level_factor[level.astype(np.intp)]
                 dual_use = space + adopted
+                if self.drivers.sanctions[t] > 0:
+                    self._offence |= adopted > 0
         # The ceiling only rises and cameras start at zero, so cameras never exceed it (so no clipping is needed).
         self.cameras = self.cameras + sv.growth * (self._camera_ceiling - self.cameras)
         self._dual_use_contacts = dual_use
@@ -405,7 +448,11 @@ class DefenceTiesModel(mesa.Model):
         util = (self._static_utility[t, buy] + ap.beta_lockin * share + k.align_coef * self.alignment[buy, None]
                 + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
                 - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic - pressure * k.pressure_coef)
+        if self.drivers.sanctions[t] > 0:
+            util[self.sanctioned[buy], USA_IDX] += self._sanction_log[t]
         offers = (self.gate[buy] > 0) & (self.china.boldness >= k.redline[category] - k.trust_redline * self.trust[buy])
+        if self._ban_any[t]:
+            offers &= ~self._ban[t, category]  # US red line: no Chinese deal in a banned category
         util[~offers, CHN_IDX] = -np.inf
 
         choice = util.argmax(axis=1)
@@ -426,6 +473,8 @@ class DefenceTiesModel(mesa.Model):
         # Each state signs at most one deal a year, so plain assignment counts it.
         rec[buy, S_SIGNED + choice] = 1.0
         chinese = buy[choice == CHN_IDX]
+        if self.drivers.sanctions[t] > 0:
+            self._offence[chinese] = True
         if len(chinese):
             rec[chinese, S_CHN_SIGNED] = 1.0
             rec[chinese, S_CHN_MAJOR] = category[choice == CHN_IDX] == MAJOR
@@ -450,6 +499,11 @@ class DefenceTiesModel(mesa.Model):
         # Competing risks: a failure is a veto with probability veto / rate, i.e. when u * rate < hazard * veto.
         vetoed = chinese & (u * rate < hazard * veto) & (self.gate[st] > 0)
         failed = (u < hazard) | (chinese & (self.gate[st] == 0))
+        if self._ban_any[t]:
+            # US red line: undelivered Chinese deals in a banned category fail, as vetoes (donations cannot fail).
+            banned = chinese & self._ban[t, pl.category[idx]] & (pl.can_fail[idx] > 0)
+            vetoed |= banned & (self.gate[st] > 0)
+            failed |= banned
         if failed.any():
             lost = idx[failed]
             pl.status[lost] = FAILED
@@ -480,6 +534,11 @@ class DefenceTiesModel(mesa.Model):
         contacts = self._contacts
         contacts[0] = (contacts_cn + rp.weight_arms * (delivered[:, CHN_IDX] > 0)) * self.gate
         contacts[1] = p.us.contact_rate * (1.0 - self.alignment) * 0.5 + rp.weight_arms * (delivered[:, USA_IDX] > 0)
+        strength = self.drivers.sanctions[t]
+        if strength > 0:
+            contacts[1] *= np.where(self.sanctioned, 1.0 - strength, 1.0)
+            # This year's offences are sanctioned from next year for sanction_years years.
+            self.sanctioned_until[self._offence] = self.year + self.drivers.sanction_years
         contacts[2] = self._dual_use_contacts
         self._stock = rules.update_stock(self._stock, contacts, self._decays)
         self.r_china, self.r_us, self.trust = self._stock

@@ -98,7 +98,7 @@ def test_build_experiment_does_not_mutate_its_input(baseline_cfg: dict) -> None:
 
 
 def test_scenario_driver_overrides_merge_into_drivers(baseline_cfg: dict) -> None:
-    cfg = edited(baseline_cfg, {"scenario.drivers": {"gdp_growth": 0.01, "paths": {"us_china_tension": [[2030, 0.9]]}}})
+    cfg = edited(baseline_cfg, {"scenario.baseline.drivers": {"gdp_growth": 0.01, "paths": {"us_china_tension": [[2030, 0.9]]}}})
     drivers = build_experiment(cfg).drivers
     assert drivers.gdp_growth == 0.01
     assert drivers.paths["us_china_tension"] == ((2030, 0.9),)
@@ -214,7 +214,7 @@ BAD_CONFIGS = [
     pytest.param({"drivers.gdp_growth": "abc"}, "drivers.gdp_growth", id="driver-string"),
     pytest.param({"drivers.gdp_growth": 0.5}, "drivers.gdp_growth", id="driver-out-of-range"),
     pytest.param({"drivers.gdp_growth": DELETE}, "drivers.gdp_growth", id="driver-missing"),
-    pytest.param({"scenario.drivers": {"fiscal_persistence": 2.0}}, "drivers.fiscal_persistence",
+    pytest.param({"scenario.baseline.drivers": {"fiscal_persistence": 2.0}}, "drivers.fiscal_persistence",
                  id="scenario-driver-out-of-range"),
     pytest.param({"drivers.paths.us_china_tension": [[2030, 1.5]]}, "drivers.paths.us_china_tension.value",
                  id="anchor-value-above-range"),
@@ -245,7 +245,7 @@ BAD_CONFIGS = [
     pytest.param({"drivers.paths.us_china_tension": 3}, "drivers.paths.us_china_tension", id="anchors-not-list"),
     pytest.param({"drivers.paths": 3}, "drivers.paths", id="paths-not-mapping"),
     pytest.param({"drivers.orientation": 5}, "drivers.orientation", id="orientation-not-list"),
-    pytest.param({"scenario.drivers": 5}, "scenario.drivers", id="scenario-drivers-not-mapping"),
+    pytest.param({"scenario.baseline.drivers": 5}, "scenario.baseline.drivers", id="scenario-drivers-not-mapping"),
     pytest.param({"run": DELETE}, "run", id="run-missing"),
     pytest.param({"drivers": DELETE}, "drivers", id="drivers-missing"),
     pytest.param({"run.out_dir": [1]}, "run.out_dir", id="out-dir-not-string"),
