@@ -1,0 +1,137 @@
+"""The forecast ensemble's unit of work and its storage: batches of runs in, wide Parquet parts out.
+
+A :class:`Batch` is everything a worker needs for a few posterior draws of one scenario (parameters, drivers, seeds);
+:func:`run_batch` runs them and returns a wide table: one row per (draw, seed, year, iso3), the LAC aggregate as
+``iso3 = "LAC"``, and one float32 column per output variable (:func:`column_names`). Each run's random streams depend
+only on (root seed, draw, seed), so a batch's rows are the same whichever worker, executor or batch size ran them, and
+the same draw and seed share their streams across scenarios (common random numbers: scenario differences are paired).
+Per run it also records the first year (from ``EVENTS_FROM``) of each event of the forecast tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from model.agents import CHN_IDX
+from model.data import ISO3, ModelData
+from model.drivers import Drivers
+from model.params import ModelParams
+from model.pipeline import DELIVERED
+from model.run import RunResult, simulate
+from model.schema import REGION, REGION_VARIABLES, STATE_SLOTS, STATE_VARIABLES, Partner
+
+EVENTS_FROM = 2024
+# The 2022 forum participation the article reports (Results: 22 states): the event is exceeding it.
+FORUM_LEVEL_2022 = 22
+MAJOR = 4  # model.schema.ARMS_CATEGORIES index of major platforms
+
+
+def _column(name: str, partner: Partner) -> str:
+    return name if partner is Partner.NONE else f"{name}.{partner.value}"
+
+
+STATE_COLUMNS = tuple(_column(v.name, v.partner) for v in STATE_VARIABLES)
+REGION_COLUMNS = tuple(v.name for v in REGION_VARIABLES)
+
+
+def column_names() -> tuple[str, ...]:
+    """The value columns of the wide table: state variables (``name.PARTNER``), then region-only variables."""
+    return STATE_COLUMNS + REGION_COLUMNS
+
+
+def event_names() -> tuple[str, ...]:
+    """The events whose first year each run records."""
+    per_state = tuple(f"national_surveillance.{c}" for c in ISO3)
+    return ("china_arms_deal.BRA", "china_arms_deal.CHL", "completed_major_deal.ARG", "china_major_platform_sale",
+            "new_space_ground_facility", "forums_above_2022") + per_state
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A worker task: ``params[i]`` is draw ``draws[i]``; every draw runs seeds ``0..seeds-1``."""
+
+    label: str
+    index: int
+    params: tuple[ModelParams, ...]
+    draws: tuple[int, ...]
+    seeds: int
+    root_seed: int
+    drivers: Drivers
+    first_stored_year: int
+
+
+def _first_year(flags: np.ndarray, years: np.ndarray) -> float:
+    """The first year where ``flags`` holds, NaN if never."""
+    hit = np.flatnonzero(flags)
+    return float(years[hit[0]]) if hit.size else np.nan
+
+
+def run_events(run: RunResult) -> np.ndarray:
+    """First year from EVENTS_FROM of each event of :func:`event_names` in one run (NaN where it does not happen)."""
+    years = run.years
+    late = years >= EVENTS_FROM
+    ys = years[late]
+    st = run.states[late]
+    d = run.deals
+    china = (d["supplier"] == CHN_IDX) & (d["signed"] >= EVENTS_FROM)
+    out = []
+    for iso in ("BRA", "CHL"):
+        i = ISO3.index(iso)
+        out.append(_first_year(st[:, i, STATE_SLOTS[("china_arms_deal_signed", Partner.CHN)]] > 0, ys))
+    arg = china & (d["state"] == ISO3.index("ARG")) & (d["category"] == MAJOR) & (d["status"] == DELIVERED)
+    # A completed deal counts from its signing year: the question is whether the deal that is signed gets delivered.
+    out.append(float(d["signed"][arg].min()) if arg.any() else np.nan)
+    out.append(_first_year(st[:, :, STATE_SLOTS[("china_arms_deal_signed_major", Partner.CHN)]].sum(axis=1) > 0, ys))
+    out.append(_first_year(st[:, :, STATE_SLOTS[("space_ground_station", Partner.CHN)]].sum(axis=1)
+                           > run.states[~late][-1:, :, STATE_SLOTS[("space_ground_station", Partner.CHN)]].sum(), ys))
+    out.append(_first_year(st[:, :, STATE_SLOTS[("forum_attends", Partner.CHN)]].sum(axis=1) > FORUM_LEVEL_2022, ys))
+    level = st[:, :, STATE_SLOTS[("surveillance_level", Partner.CHN)]]
+    before = run.states[~late][:, :, STATE_SLOTS[("surveillance_level", Partner.CHN)]].max(axis=0)
+    for i in range(len(ISO3)):
+        # A state already national before 2024 has no new adoption to forecast: its first year is marked 2023.
+        out.append(float(EVENTS_FROM - 1) if before[i] >= 2 else _first_year(level[:, i] >= 2, ys))
+    return np.array(out)
+
+
+def _lac_rows(states: np.ndarray) -> np.ndarray:
+    """The LAC aggregate of every state variable, (years, slots): sums or means by the variable's ``lac`` rule."""
+    agg = states.sum(axis=1)
+    means = np.array([v.lac == "mean" for v in STATE_VARIABLES])
+    agg[:, means] /= states.shape[1]
+    return agg
+
+
+def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
+    """Run every draw and seed of ``batch``: the wide record and the per-run event years, as Arrow tables."""
+    n_states = len(data.iso3)
+    records, events, keys = [], [], []
+    for draw, params in zip(batch.draws, batch.params):
+        for seed in range(batch.seeds):
+            run = simulate(params, data, batch.drivers, batch.root_seed, draw=draw, seed=seed)
+            keep = run.years >= batch.first_stored_year
+            states = run.states[keep]
+            block = np.full((states.shape[0], n_states + 1, len(STATE_COLUMNS) + len(REGION_COLUMNS)), np.nan)
+            block[:, :n_states, : len(STATE_COLUMNS)] = states
+            block[:, n_states, : len(STATE_COLUMNS)] = _lac_rows(states)
+            block[:, n_states, len(STATE_COLUMNS):] = run.region[keep]
+            records.append(block.astype(np.float32))
+            events.append(run_events(run))
+            keys.append((draw, seed))
+    years = np.arange(batch.first_stored_year, batch.drivers.years[-1] + 1, dtype=np.int16)
+    n_rows_run = len(years) * (n_states + 1)
+    draws = np.repeat(np.array([k[0] for k in keys], dtype=np.int32), n_rows_run)
+    seeds = np.repeat(np.array([k[1] for k in keys], dtype=np.int16), n_rows_run)
+    year_col = np.tile(np.repeat(years, n_states + 1), len(keys))
+    codes = np.tile(np.arange(n_states + 1, dtype=np.int8), len(years) * len(keys))
+    iso = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(data.iso3) + [REGION]))
+    values = np.concatenate(records).reshape(-1, len(column_names()))
+    columns = {"draw": draws, "seed": seeds, "year": year_col, "iso3": iso}
+    columns.update({name: values[:, j] for j, name in enumerate(column_names())})
+    event_cols = {"draw": np.array([k[0] for k in keys], dtype=np.int32),
+                  "seed": np.array([k[1] for k in keys], dtype=np.int16)}
+    ev = np.array(events)
+    event_cols.update({name: ev[:, j] for j, name in enumerate(event_names())})
+    return pa.table(columns), pa.table(event_cols)

@@ -1,0 +1,438 @@
+"""``python -m experiments.forecast``: the posterior ensemble under each scenario, 2000-2040, resumable.
+
+For every scenario of ``scenarios`` (plus boldness variants of the tension scenarios), ``forecast.draws`` parameter sets
+resampled from the posterior each run ``forecast.seeds`` seeds. The same draws and seeds are used in every scenario and
+every run's random streams depend only on (root seed, draw, seed), so differences between scenarios are paired.
+
+Runs go to an executor (serial, a local process pool, or a Dask cluster) in batches of ``batch_size`` draws; each
+finished batch is written at once as one Parquet part of a dataset partitioned by scenario (written under a temporary
+name, then renamed). The work folder is ``out_root/<key>``, the key a hash of everything that changes the results
+(model config of each scenario, forecast settings, posterior file, data hashes), so the same command finds it again:
+a killed run, rerun, skips the parts it finished and the final outputs equal an uninterrupted run's. Tables, figures
+and the report are then computed scenario by scenario from the dataset (:mod:`experiments.tables`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from calibration.setup import load_posterior, warn_if_data_changed
+from experiments.cli import CONFIG_DIR, fail, precheck
+from experiments.config import Experiment, build_experiment
+from experiments.ensemble import Batch, run_batch
+from experiments.provenance import manifest, write_atomically, write_json
+from model.data import DataError, ModelData, load_data
+from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
+from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, check_number, with_overrides
+
+EXECUTORS = ("serial", "pool", "dask")
+FORMATS = ("parquet", "csv", "md", "png", "html")
+SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "first_table_year", "executor", "workers",
+            "dask_scheduler", "batch_size", "boldness_scenarios", "out_root", "formats")
+# Settings that choose where and how fast the runs go, never what they give: left out of the work folder's key.
+NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
+BOLDNESS = "china.boldness_tension"
+# China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
+# calibrated one, the lower and upper third of its range. judgement: thirds of the prior the calibration used.
+BOLDNESS_VARIANTS = {"cautious": (0.0, 1.0 / 3.0), "bold": (2.0 / 3.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Validated ``forecast`` settings (configs/forecast.yaml documents each)."""
+
+    posterior: str
+    draws: int
+    seeds: int
+    root_seed: int
+    first_stored_year: int
+    first_table_year: int
+    executor: str
+    workers: int
+    dask_scheduler: str
+    batch_size: int
+    boldness_scenarios: tuple[str, ...]
+    out_root: str
+    formats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """One scenario (or a boldness variant of one) to run: its label in the outputs and its experiment."""
+
+    label: str
+    scenario: str
+    exp: Experiment
+    boldness: str = "central"
+
+
+def parse_settings(cfg: Mapping) -> ForecastSettings:
+    """One-line errors for every bad forecast setting."""
+    check_keys("forecast", cfg, SETTINGS)
+    s = dict(cfg)
+    for key, (lo, hi) in {"draws": (1, 1_000_000), "seeds": (1, 1000), "root_seed": (0, 2**63 - 1),
+                          "first_stored_year": (FIRST_YEAR, LAST_YEAR), "first_table_year": (FIRST_YEAR, LAST_YEAR),
+                          "workers": (1, 1024), "batch_size": (1, 1_000_000)}.items():
+        s[key] = int(check_number(f"forecast.{key}", s[key], lo, hi, integer=True))
+    if s["first_table_year"] < s["first_stored_year"]:
+        raise ConfigError(f"forecast.first_table_year: {s['first_table_year']} < first_stored_year "
+                          f"{s['first_stored_year']}; allowed: a stored year")
+    if s["executor"] not in EXECUTORS:
+        raise ConfigError(f"forecast.executor: {s['executor']!r}; allowed: {', '.join(EXECUTORS)}")
+    if s["executor"] == "dask" and not s["dask_scheduler"]:
+        raise ConfigError("forecast.dask_scheduler: empty with executor dask; allowed: a scheduler's host:port")
+    for key in ("posterior", "dask_scheduler", "out_root"):
+        if not isinstance(s[key], str):
+            raise ConfigError(f"forecast.{key}: {s[key]!r}; allowed: a string")
+    if not s["posterior"] or not s["out_root"]:
+        raise ConfigError(f"forecast.{'posterior' if not s['posterior'] else 'out_root'}: empty; allowed: a path")
+    formats = s["formats"]
+    if isinstance(formats, str) or not isinstance(formats, (list, tuple)) or any(f not in FORMATS for f in formats):
+        raise ConfigError(f"forecast.formats: {formats!r}; allowed: a list of {', '.join(FORMATS)}")
+    bold = s["boldness_scenarios"]
+    if isinstance(bold, str) or not isinstance(bold, (list, tuple)) or not all(isinstance(b, str) for b in bold):
+        raise ConfigError(f"forecast.boldness_scenarios: {bold!r}; allowed: a list of scenario names")
+    s["formats"], s["boldness_scenarios"] = tuple(formats), tuple(bold)
+    return ForecastSettings(**s)
+
+
+def _scenario_entries(config: Mapping) -> list[str]:
+    entries = config.get("scenarios")
+    if isinstance(entries, str) or not isinstance(entries, (list, tuple)) or not entries:
+        raise ConfigError(f"scenarios: {entries!r}; allowed: a non-empty list of scenario names (the first is the reference)")
+    out = []
+    for e in entries:
+        text = f"[{','.join(map(str, e))}]" if isinstance(e, (list, tuple)) else str(e)
+        if text in out:
+            raise ConfigError(f"scenarios: {text!r} is listed twice; allowed: each scenario once")
+        out.append(text)
+    return out
+
+
+def compose_model(overrides: list[str], scenario: str) -> dict:
+    """The ``forecast`` config composed with ``overrides`` and ``scenario=<scenario>``, resolved to plain containers."""
+    args = [o for o in overrides if not o.lstrip("+~").startswith(("scenario=", "scenarios=", "hydra"))
+            and not o.startswith("-")] + [f"scenario={scenario}"]
+    if GlobalHydra.instance().is_initialized():
+        cfg = compose(config_name="forecast", overrides=args)
+    else:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="forecast", overrides=args)
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def model_experiment(config: Mapping) -> Experiment:
+    """The model part of a composed forecast config, validated (run settings are the forecast's own)."""
+    run = {"root_seed": 0, "n_seeds": 1, "first_year": FIRST_YEAR, "last_year": LAST_YEAR, "param_source": "defaults",
+           "formats": ["parquet"], "out_dir": ""}
+    return build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": run})
+
+
+def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[Ensemble]]:
+    """Validate the settings and compose every scenario's experiment (one-line ConfigError on any problem)."""
+    settings = parse_settings(config["forecast"])
+    ensembles = []
+    for entry in _scenario_entries(config):
+        exp = model_experiment(compose_model(overrides, entry))
+        ensembles.append(Ensemble(exp.scenario, exp.scenario, exp))
+        if exp.scenario in settings.boldness_scenarios or entry in settings.boldness_scenarios:
+            ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v) for v in BOLDNESS_VARIANTS]
+    unknown = sorted(set(settings.boldness_scenarios) - {e.scenario for e in ensembles})
+    if unknown:
+        raise ConfigError(f"forecast.boldness_scenarios: {unknown[0]!r} is not in scenarios; allowed: "
+                          f"{', '.join(e.scenario for e in ensembles if e.boldness == 'central')}")
+    return settings, ensembles
+
+
+def writable_root(path: str) -> Path:
+    """``out_root`` as an absolute path; a one-line ConfigError when it cannot be created or written to."""
+    root = Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"forecast.out_root: {path!r} cannot be written ({existing} is not a writable folder); "
+                          f"allowed: a writable folder")
+    return root
+
+
+def validate(config: Mapping, overrides: list[str] | None = None) -> None:
+    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    settings, _ = plan(config, list(sys.argv[1:] if overrides is None else overrides))
+    writable_root(settings.out_root)
+
+
+def draw_table(settings: ForecastSettings, posterior: pd.DataFrame | None) -> pd.DataFrame:
+    """The parameter values of every draw (one row per draw), resampled by weight from a seeded stream.
+
+    Besides the posterior's columns, ``u_boldness`` is one uniform per draw that places the draw's boldness in each
+    alternative prior of BOLDNESS_VARIANTS (the same u in every variant, so variants are paired too).
+    """
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(settings.root_seed, spawn_key=(0xD4A3,))))
+    if posterior is None:
+        table = pd.DataFrame(index=range(settings.draws))
+    else:
+        weights = posterior["weight"].to_numpy(dtype=float)
+        rows = rng.choice(len(posterior), size=settings.draws, p=weights / weights.sum())
+        table = posterior.drop(columns="weight").iloc[rows].reset_index(drop=True)
+        table.insert(0, "particle", rows)
+    table.insert(0, "draw", np.arange(settings.draws))
+    table["u_boldness"] = rng.random(settings.draws)
+    return table
+
+
+def draw_parameters(base: ModelParams, table: pd.DataFrame, boldness: str) -> list[ModelParams]:
+    """Each draw's parameters: the base config overridden by the draw's values (and its boldness variant)."""
+    names = [c for c in table.columns if c not in ("draw", "particle", "u_boldness")]
+    out = []
+    for i in range(len(table)):
+        values = {n: float(table[n].iat[i]) for n in names}
+        if boldness != "central":
+            lo, hi = BOLDNESS_VARIANTS[boldness]
+            values[BOLDNESS] = lo + (hi - lo) * float(table["u_boldness"].iat[i])
+        out.append(with_overrides(base, values) if values else base)
+    return out
+
+
+def work_key(config: Mapping, ensembles: list[Ensemble], posterior_hash: str, data_hashes: Mapping[str, str]) -> str:
+    """Hash of everything that changes the results; executor, workers and output formats are left out."""
+    settings = {k: v for k, v in config["forecast"].items() if k not in NOT_IN_KEY}
+    models = [{"label": e.label, "params": config_of(e)} for e in ensembles]
+    payload = json.dumps({"settings": settings, "models": models, "posterior": posterior_hash,
+                          "data": dict(sorted(data_hashes.items()))}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def config_of(e: Ensemble) -> str:
+    """A stable text of an ensemble's experiment (frozen dataclasses print every field)."""
+    return repr((e.exp.params, e.exp.drivers, e.exp.scenario, e.boldness))
+
+
+def part_path(work: Path, kind: str, label: str, index: int) -> Path:
+    """Where a batch's part goes: ``<work>/<kind>/scenario=<label>/part-<index>.parquet`` (a hive partition)."""
+    return work / kind / f"scenario={label}" / f"part-{index:05d}.parquet"
+
+
+def _write_part(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def batches(settings: ForecastSettings, ensembles: list[Ensemble], table: pd.DataFrame, data: ModelData,
+            work: Path) -> list[Batch]:
+    """Every batch not yet on disk (a batch is done when its record part exists; events are written first)."""
+    out = []
+    for e in ensembles:
+        params = None
+        drivers = build_drivers(data, e.exp.drivers, FIRST_YEAR, LAST_YEAR)
+        for index, start in enumerate(range(0, settings.draws, settings.batch_size)):
+            if part_path(work, "ensemble", e.label, index).is_file():
+                continue
+            params = params or draw_parameters(e.exp.params, table, e.boldness)
+            stop = min(start + settings.batch_size, settings.draws)
+            out.append(Batch(e.label, index, tuple(params[start:stop]), tuple(range(start, stop)), settings.seeds,
+                             settings.root_seed, drivers, settings.first_stored_year))
+    return out
+
+
+_WORKER_DATA: ModelData | None = None
+
+
+def _init_worker(data: ModelData) -> None:
+    global _WORKER_DATA
+    _WORKER_DATA = data
+
+
+def _run_in_worker(batch: Batch) -> tuple[pa.Table, pa.Table]:
+    assert _WORKER_DATA is not None
+    return run_batch(batch, _WORKER_DATA)
+
+
+def execute(todo: list[Batch], data: ModelData, settings: ForecastSettings,
+            done: Callable[[Batch, tuple[pa.Table, pa.Table]], None], client=None) -> None:
+    """Run the batches on the configured executor, calling ``done`` in the main process as each finishes.
+
+    ``client`` is the Dask client for ``executor: dask`` (connected before anything is written, so an unreachable
+    scheduler leaves no output behind).
+    """
+    if settings.executor == "serial" or not todo:
+        for b in todo:
+            done(b, run_batch(b, data))
+        return
+    if settings.executor == "pool":
+        # spawn: Mesa makes it the default; forked workers would also inherit pyarrow's threads.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(settings.workers, mp_context=ctx, initializer=_init_worker, initargs=(data,)) as pool:
+            futures = {pool.submit(_run_in_worker, b): b for b in todo}
+            for f in as_completed(futures):
+                done(futures[f], f.result())
+        return
+    from distributed import as_completed as dask_completed
+
+    shared = client.scatter(data, broadcast=True)
+    futures = {client.submit(run_batch, b, shared, pure=False): b for b in todo}
+    for f in dask_completed(list(futures)):
+        done(futures[f], f.result())
+
+
+def dask_client(address: str):
+    """A client of the scheduler at ``address``; a one-line ConfigError when it cannot be reached."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"forecast.dask_scheduler: {address!r} unreachable ({' '.join(str(exc).split())}); "
+                          f"allowed: a running dask scheduler's host:port") from None
+
+
+class Progress:
+    """Runs done, elapsed time and an estimate of the rest; one rewritten line at a terminal, else every tenth."""
+
+    def __init__(self, total_runs: int, already: int) -> None:
+        self.total, self.done, self.start, self.already = total_runs, already, time.perf_counter(), already
+        self.tty = sys.stderr.isatty()
+        self.next_report = already + max(total_runs // 10, 1)
+
+    def add(self, runs: int) -> None:
+        self.done += runs
+        elapsed = time.perf_counter() - self.start
+        rate = (self.done - self.already) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        line = f"forecast: {self.done}/{self.total} runs ({self.done / self.total:.0%}), {elapsed:.0f} s, {rate:.0f} runs/s, ETA {eta:.0f} s"
+        if self.tty:
+            print("\r" + line, end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
+        elif self.done >= self.next_report or self.done == self.total:
+            print(line, file=sys.stderr, flush=True)
+            self.next_report = self.done + max(self.total // 10, 1)
+
+
+def load_inputs(settings: ForecastSettings) -> tuple[pd.DataFrame | None, str, str, ModelData]:
+    """Posterior (None for ``defaults``), its param_source label, its file hash, and the data."""
+    data = load_data()
+    if settings.posterior == "defaults":
+        return None, "defaults", "defaults", data
+    path = Path(settings.posterior)
+    path = path if path.is_absolute() else PROJECT_ROOT / path
+    posterior, source = load_posterior(path)
+    warn_if_data_changed(path, data.hashes)
+    return posterior, source, hashlib.sha256(path.read_bytes()).hexdigest(), data
+
+
+def run_ensemble(config: Mapping, overrides: list[str]) -> tuple[Path, ForecastSettings, dict, dict]:
+    """Plan and run every batch not yet on disk; returns the work folder, settings, job description and manifest."""
+    settings, ensembles = plan(config, overrides)
+    posterior, source, posterior_hash, data = load_inputs(settings)
+    client = dask_client(settings.dask_scheduler) if settings.executor == "dask" else None
+    try:
+        return _run_ensemble(config, settings, ensembles, posterior, source, posterior_hash, data, client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[Ensemble],
+                  posterior: pd.DataFrame | None, source: str, posterior_hash: str, data: ModelData,
+                  client) -> tuple[Path, ForecastSettings, dict, dict]:
+    work = writable_root(settings.out_root) / work_key(config, ensembles, posterior_hash, data.hashes)
+    work.mkdir(parents=True, exist_ok=True)
+    table = draw_table(settings, posterior)
+    if not (work / "draws.parquet").is_file():
+        tmp = work / f".draws.parquet.{os.getpid()}.tmp"
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, work / "draws.parquet")
+    todo = batches(settings, ensembles, table, data, work)
+    total = len(ensembles) * settings.draws * settings.seeds
+    progress = Progress(total, total - sum(len(b.draws) for b in todo) * settings.seeds)
+    print(f"forecast: {len(ensembles)} ensembles x {settings.draws} draws x {settings.seeds} seeds in {work} "
+          f"({len(todo)} batches to run on {settings.executor})", file=sys.stderr, flush=True)
+
+    def done(batch: Batch, result: tuple[pa.Table, pa.Table]) -> None:
+        record, events = result
+        _write_part(events, part_path(work, "events", batch.label, batch.index))
+        _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
+        progress.add(len(batch.draws) * settings.seeds)
+
+    execute(todo, data, settings, done, client)
+    job = {"labels": [e.label for e in ensembles], "scenarios": [e.scenario for e in ensembles],
+           "boldness": [e.boldness for e in ensembles], "param_source": source}
+    record = manifest(config, {"root_seed": settings.root_seed, "draws": settings.draws, "seeds": settings.seeds},
+                      data.hashes)
+    record["forecast"] = job
+    record["posterior_sha256"] = posterior_hash
+    return work, settings, job, record
+
+
+def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dict) -> list[Path]:
+    """Tables (per format), figures and the HTML report into ``work``; the manifest last, marking a complete output.
+
+    Everything is first written into a temporary folder (:func:`experiments.provenance.write_atomically`), so a failure
+    or a kill leaves the previous outputs, or none, never a half-written file.
+    """
+    from experiments.report import comparison_charts, fan_charts, html_report
+    from experiments.tables import compute_tables, markdown
+
+    tables = compute_tables(work, settings, job)
+    texts = markdown(tables)
+    writers: dict[str, Callable[[Path], None]] = {}
+    for name, frame in tables.items():
+        if "parquet" in settings.formats:
+            writers[f"{name}.parquet"] = lambda p, f=frame: f.to_parquet(p, index=False)
+        if "csv" in settings.formats:
+            writers[f"{name}.csv"] = lambda p, f=frame: f.to_csv(p, index=False)
+        if "md" in settings.formats:
+            writers[f"{name}.md"] = lambda p, t=texts[name]: p.write_text(t, encoding="utf-8")
+    paths = write_atomically(work / "tables", writers)
+    figures: list[Path] = []
+    if "png" in settings.formats or "html" in settings.formats:
+        with tempfile.TemporaryDirectory() as scratch:
+            drawn = fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
+            figures = write_atomically(work / "figures", {p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn})
+    final: dict[str, Callable[[Path], None]] = {}
+    if "html" in settings.formats:
+        final["report.html"] = lambda p: p.write_text(html_report(texts, tables, figures, record), encoding="utf-8")
+    final["manifest.json"] = lambda p: write_json(p, record)
+    return paths + figures + write_atomically(work, final)
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="forecast")
+def main(cfg: DictConfig) -> None:
+    """Validate, run, and print where the outputs are."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    overrides = list(HydraConfig.get().overrides.task)
+    try:
+        work, settings, job, record = run_ensemble(config, overrides)
+        write_outputs(work, settings, job, record)
+    except (ConfigError, DataError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"forecast.out_root: cannot write ({exc.strerror}: {exc.filename}); allowed: a writable folder")
+    print(f"forecast: outputs in {work}")
+    for name in sorted(p.name for p in work.iterdir() if not p.name.startswith(".")):
+        print(f"  {work / name}")
+
+
+if __name__ == "__main__":
+    precheck("forecast", validate)
+    main()

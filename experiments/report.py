@@ -1,0 +1,775 @@
+"""Figures and the HTML report of a forecast: fan charts, scenario comparisons, one self-contained page.
+
+:func:`fan_charts` reads the forecast ensemble (``<work>/ensemble``, :mod:`experiments.ensemble`) one scenario at a
+time, only the plotted places and columns, and draws per channel a grid of the region (LAC) and the key states: the
+calibrated past (2000-2023, the reference scenario's runs) as a grey fan with the article's observations marked as in
+:mod:`calibration.trajectories`, then each scenario's 2024-2040 median and 50%/90% bands in its own colour (the
+boldness variants of a scenario in its colour, dashed). :func:`comparison_charts` draws the paired scenario-minus-
+reference differences of the comparison table (forest plots), and :func:`html_report` puts figures, tables and the
+run's provenance into one HTML file that opens from disk (no external CSS, script or image).
+
+Same inputs give the same bytes: figures carry no timestamp or software tag (``metadata={"Software": None}``) and are
+drawn on bare Agg canvases; files are written under a temporary name, then renamed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from calibration.observations import load_observations
+from calibration.trajectories import (QUANTILES, Panel, draw_observation, observed_text, panel_observations,
+                                      window_total)
+from model.data import HIST_END, HIST_START
+from model.drivers import LAST_YEAR
+from model.schema import ALL_VARIABLES, REGION, REGION_VARIABLES, Channel, Partner
+
+KEY_STATES = ("VEN", "ARG", "BRA", "CHL", "PER", "BOL", "ECU", "MEX")
+PLACES = (REGION, *KEY_STATES)
+COMPARISON_YEARS = (2030, 2035, 2040)
+DPI = 100
+# PNG text chunks matplotlib would add: the software tag names the matplotlib version, so a figure's bytes would change
+# with an upgrade that draws the same pixels.
+PNG_METADATA = {"Software": None}
+PAST_COLOUR = "0.35"
+SCENARIO_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+                    "tab:olive", "tab:cyan")
+# Boldness variants: the colour of their scenario, a dash pattern each (cautious dashed, bold dash-dotted).
+VARIANT_DASHES = {"cautious": (0, (5, 2)), "bold": (0, (6, 2, 1.5, 2))}
+DISCRETE_UNITS = ("0/1", "0/1/2", "visits", "deals", "events")
+_VARIABLES = {v.name: v for v in ALL_VARIABLES}
+_REGION_NAMES = {v.name for v in REGION_VARIABLES}
+
+
+def column_of(variable: str) -> str:
+    """The wide-table column of a schema variable (``name.PARTNER``, the bare name for partner-less ones)."""
+    v = _VARIABLES[variable]
+    return v.name if v.partner is Partner.NONE or v.name in _REGION_NAMES else f"{v.name}.{v.partner.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class FanPanel:
+    """One small multiple: ``variable`` at ``iso3``; ``mean`` plots the mean across runs instead of a fan."""
+
+    variable: str
+    iso3: str
+    title: str
+    mean: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FanFigure:
+    """One PNG: its file stem, channel, y-axis label and panels."""
+
+    name: str
+    channel: str
+    label: str
+    panels: tuple[FanPanel, ...]
+
+
+def _state_figure(name: str, channel: Channel, variable: str, label: str, lac_variable: str | None = None) -> FanFigure:
+    """LAC and the key states; a state's yearly count (0/1, 0/1/2, visits, deals, events) is drawn as its mean.
+
+    A state's yearly counts are small integers: their quantiles across runs jump between 0, 1 and 2 and say little,
+    while the mean is the share of runs where a 0/1 event happens (the expected count otherwise). The LAC row adds
+    the states up, so it keeps its fan.
+    """
+    unit = _VARIABLES[variable].unit
+    discrete = unit in DISCRETE_UNITS
+    lac = lac_variable or variable
+    lac_title = f"{REGION} ({lac})" if lac_variable else REGION
+    note = " (share of runs)" if unit == "0/1" else " (mean over runs)" if discrete else ""
+    panels = (FanPanel(lac, REGION, lac_title),) + tuple(FanPanel(variable, s, s + note, mean=discrete)
+                                                        for s in KEY_STATES)
+    return FanFigure(name, channel.value, label, panels)
+
+
+C = Channel
+FAN_FIGURES: tuple[FanFigure, ...] = (
+    _state_figure("fan_delegations", C.DELEGATIONS, "delegations", "PLA delegation visits"),
+    _state_figure("fan_training", C.TRAINING, "officers_training", "sends officers to PLA institutions (LAC: states)"),
+    _state_figure("fan_forums", C.FORUMS, "forum_attends", "attends China's defence forum (LAC: states)"),
+    _state_figure("fan_port_calls", C.PORT_CALLS, "port_call", "PLA Navy port call (LAC: states)"),
+    _state_figure("fan_exercises", C.EXERCISES, "exercise", "joint exercise with the PLA (LAC: states)"),
+    _state_figure("fan_arms_deliveries", C.ARMS, "china_arms_delivered_tiv", "Chinese arms delivered (TIV m)"),
+    _state_figure("fan_arms_deals", C.ARMS, "china_arms_deal_signed", "arms deals signed with China"),
+    _state_figure("fan_industrial", C.INDUSTRIAL, "china_coproduction_deal", "Chinese deals with technology transfer"),
+    _state_figure("fan_aid", C.AID, "china_aid_usd_m", "Chinese military aid (US$ m 2022)"),
+    _state_figure("fan_space", C.SPACE, "space_project", "new space projects with China"),
+    _state_figure("fan_surveillance", C.SURVEILLANCE, "surveillance_level",
+                  "Chinese surveillance system: 0 none, 1 subnational, 2 national (LAC: adopting states)",
+                  lac_variable="surveillance_adopters"),
+    _state_figure("fan_relations_r_china", C.RELATIONS, "r_china", "relationship stock with China's military [0,1]"),
+    _state_figure("fan_relations_alignment", C.RELATIONS, "alignment", "alignment: -1 US ... +1 China/ALBA"),
+    FanFigure("fan_region", "region", "region-level series",
+              tuple(FanPanel(v.name, REGION, f"{v.name} ({v.unit})") for v in REGION_VARIABLES)),
+)
+
+# The comparison charts' variables, in panel order (the state variables for LAC and the key states).
+COMPARISON_VARIABLES = ("delegations", "officers_training", "forum_attends", "port_call", "exercise",
+                        "china_arms_delivered_tiv", "china_arms_deal_signed", "china_arms_share", "china_aid_usd_m",
+                        "space_project", "surveillance_level", "surveillance_adopters", "r_china", "alignment")
+
+
+# --------------------------------------------------------------------------------------------------------------- IO
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as PNG under a temporary name, then rename; no metadata that varies between identical figures."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    # A bare Figure on an Agg canvas, not pyplot: no display, no global registry keeping figures alive.
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def safe_name(label: str) -> str:
+    """A file-name-safe form of a scenario label (``tension@bold`` -> ``tension-bold``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "scenario"
+
+
+def read_scenario(work: Path, label: str, columns: Sequence[str], places: Sequence[str] = PLACES) -> pd.DataFrame:
+    """The rows of one scenario at ``places``: columns ``draw, seed, year, iso3`` and ``columns`` (wide names).
+
+    Raises:
+        ValueError: the ensemble has no rows of ``label``.
+    """
+    dataset = ds.dataset(work / "ensemble", partitioning="hive")
+    flt = (pc.field("scenario") == label) & pc.field("iso3").isin(list(places))
+    table = dataset.to_table(columns=["draw", "seed", "year", "iso3", *columns], filter=flt)
+    if table.num_rows == 0:
+        raise ValueError(f"{work / 'ensemble'}: no rows of scenario {label!r}; expected a forecast ensemble of it")
+    frame = table.to_pandas()
+    frame["iso3"] = frame["iso3"].astype(str)
+    frame["year"] = frame["year"].astype(int)
+    return frame
+
+
+def summarise(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Per (column, iso3, year): quantiles across runs (``q05 .. q95``), the mean and the number of runs.
+
+    Region-only columns are summarised on the LAC row alone (they are NaN on state rows).
+    """
+    parts = []
+    for col in columns:
+        rows = frame if col not in _REGION_NAMES else frame[frame["iso3"] == REGION]
+        g = rows.groupby(["iso3", "year"], observed=True)[col]
+        q = g.quantile(list(QUANTILES.values())).unstack()
+        q.columns = list(QUANTILES)
+        q["mean"] = g.mean()
+        q["runs"] = g.size()
+        q["column"] = col
+        parts.append(q.reset_index())
+    return pd.concat(parts, ignore_index=True).set_index(["column", "iso3", "year"]).sort_index()
+
+
+# ------------------------------------------------------------------------------------------------------ fan charts
+
+
+@dataclass(frozen=True, slots=True)
+class _Style:
+    colour: str
+    dashes: tuple | None  # None: solid line and filled bands
+
+
+def _styles(job: Mapping) -> dict[str, _Style]:
+    labels = list(job["labels"])
+    scenarios = list(job.get("scenarios") or [lab.split("@")[0] for lab in labels])
+    boldness = list(job.get("boldness") or [lab.split("@")[1] if "@" in lab else "central" for lab in labels])
+    colours: dict[str, str] = {}
+    for s in scenarios:
+        colours.setdefault(s, SCENARIO_COLOURS[len(colours) % len(SCENARIO_COLOURS)])
+    return {lab: _Style(colours[s], None if b == "central" else VARIANT_DASHES.get(b, (0, (3, 2))))
+            for lab, s, b in zip(labels, scenarios, boldness)}
+
+
+def _panel_observations(observations: pd.DataFrame, panel: FanPanel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The one-year and several-year ``sum`` observations of a panel (as calibration.trajectories reads them)."""
+    one, several = panel_observations(observations, Panel(panel.variable, panel.title, panel.iso3))
+    return tuple(f[(f["year_start"] >= HIST_START) & (f["year_end"] <= LAST_YEAR)] for f in (one, several))
+
+
+def fan_charts(work: Path, job: Mapping, out: Path, *, observations: pd.DataFrame | None = None,
+               figures: Sequence[str] | None = None) -> list[Path]:
+    """Write the fan charts of a forecast: one PNG per entry of :data:`FAN_FIGURES`.
+
+    Args:
+        work: the forecast work folder (its ``ensemble`` dataset is read one scenario at a time).
+        job: the forecast job of the manifest: ``labels`` (the first is the reference), and optionally ``scenarios``,
+            ``boldness`` (per label) and ``param_source``.
+        out: folder for the figures (created if missing).
+        observations: the record (default: :func:`calibration.observations.load_observations`).
+        figures: names of the figures to draw (default: all of :data:`FAN_FIGURES`).
+
+    Returns:
+        The written paths ``out / f"{name}.png"``, in the order of :data:`FAN_FIGURES`.
+
+    Raises:
+        ValueError: an unknown figure name, or a label without rows in the ensemble; before anything is written.
+    """
+    specs = [f for f in FAN_FIGURES if figures is None or f.name in figures]
+    unknown = sorted(set(figures or ()) - {f.name for f in FAN_FIGURES})
+    if unknown:
+        raise ValueError(f"fan chart {unknown[0]!r} unknown; allowed: {', '.join(f.name for f in FAN_FIGURES)}")
+    observations = load_observations() if observations is None else observations
+    labels = list(job["labels"])
+    reference = labels[0]
+    panels = [p for f in specs for p in f.panels]
+    columns = sorted({column_of(p.variable) for p in panels})
+    windows = {p: _panel_observations(observations, p) for p in panels}
+
+    stats: dict[str, pd.DataFrame] = {}
+    runs: dict[str, tuple[int, int]] = {}
+    totals: dict[tuple[FanPanel, str], tuple[float, float, float] | None] = {}
+    for label in labels:  # one scenario in memory at a time
+        frame = read_scenario(work, label, columns)
+        stats[label] = summarise(frame, columns)
+        runs[label] = (frame["draw"].nunique(), frame["seed"].nunique())
+        if label == reference:
+            for p in panels:
+                several = windows[p][1]
+                if several.empty:
+                    continue
+                series = frame.loc[frame["iso3"] == p.iso3, ["draw", "seed", "year", column_of(p.variable)]]
+                series = series.rename(columns={column_of(p.variable): "value"})
+                for obs in several.itertuples(index=False):
+                    totals[(p, obs.id)] = window_total(series, obs.year_start, obs.year_end)
+        del frame
+
+    styles = _styles(job)
+    draws, seeds = runs[reference]
+    source = job.get("param_source", "")
+    paths = []
+    for spec in specs:
+        n = len(spec.panels)
+        ncols = 3
+        nrows = math.ceil(n / ncols)
+        fig = _new_figure(4.6 * ncols, 3.0 * nrows + 1.6)
+        axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+        for ax, panel in zip(axes, spec.panels):
+            one, several = windows[panel]
+            notes = [_window_note(obs, totals.get((panel, obs.id))) for obs in several.itertuples(index=False)]
+            _draw_fan(ax, panel, stats, reference, styles, one, notes)
+        _hide_unused(axes, n, ncols)
+        fig.legend(handles=_legend_handles(labels, styles, axes[:n]),
+                   loc="lower center", ncol=min(len(labels) + 3, 6), fontsize=8, frameon=False)
+        fig.suptitle(f"{spec.channel}: {spec.label}\nfan charts {HIST_START}–{LAST_YEAR}: calibrated past "
+                     f"({reference}) to {HIST_END}, scenarios from {HIST_END + 1}; parameters: {source or 'n/a'}; "
+                     f"{draws} draws × {seeds} seeds; bands 50% and 90% across runs", fontsize=10)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        paths.append(save_png(fig, out / f"{spec.name}.png"))
+    return paths
+
+
+def _hide_unused(axes: np.ndarray, n: int, ncols: int) -> None:
+    """Hide the grid's spare axes; the lowest axis of each column shows the years."""
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for ax in axes[max(0, n - ncols):n]:
+        ax.set_xlabel("year")
+        ax.xaxis.set_tick_params(labelbottom=True)
+
+
+def _window_note(obs: tuple, total: tuple[float, float, float] | None) -> str:
+    sim = "not wholly simulated" if total is None else f"{total[1]:.3g} [{total[0]:.3g}–{total[2]:.3g}]"
+    return f"{obs.year_start}–{obs.year_end}: obs {observed_text(obs)}, sim {sim}"
+
+
+def _draw_fan(ax: Axes, panel: FanPanel, stats: Mapping[str, pd.DataFrame], reference: str,
+              styles: Mapping[str, _Style], one_year: pd.DataFrame, notes: list[str]) -> None:
+    """The past (reference runs, to HIST_END) in grey, then each label's future from HIST_END (so the lines join)."""
+    col = column_of(panel.variable)
+    lows = []
+    # The reference last and on top: where a scenario does not differ from it, the reference's colour shows.
+    order = [label for label in stats if label != reference] + [reference]
+    for k, label in enumerate(order):
+        try:
+            b = stats[label].loc[(col, panel.iso3)].reset_index()
+        except KeyError:
+            continue
+        if label == reference:
+            past = b[b["year"] <= HIST_END]
+            _fan(ax, past, panel.mean, PAST_COLOUR, None, zorder=2, past=True)
+            lows.append(past["mean" if panel.mean else "q05"].min())
+        future = b[b["year"] >= HIST_END]
+        _fan(ax, future, panel.mean, styles[label].colour, styles[label].dashes, zorder=3 + 2 * k)
+        lows.append(future["mean" if panel.mean else "q05"].min())
+    for obs in one_year.itertuples(index=False):
+        draw_observation(ax, obs)
+    if notes:
+        ax.text(0.02, 0.97, "\n".join(notes), transform=ax.transAxes, va="top", ha="left", fontsize=6,
+                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.6"}, zorder=6)
+    ax.axvline(HIST_END + 0.5, color="0.5", lw=0.8, ls=":")
+    ax.set_title(f"{panel.title}", fontsize=9)
+    ax.set_xlim(HIST_START - 0.5, LAST_YEAR + 0.5)
+    if lows and np.nanmin(lows) >= 0:
+        top = ax.get_ylim()[1]
+        ax.set_ylim(0, top * (1.25 if notes else 1.0) if top > 0 else 1.0)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=8)
+
+
+def _fan(ax: Axes, b: pd.DataFrame, mean: bool, colour: str, dashes: tuple | None, zorder: int,
+         past: bool = False) -> None:
+    """A median with its bands (the mean alone for ``mean``).
+
+    The past is a filled fan; a scenario's future fills its 50% band lightly and outlines its 90% band, so that
+    several scenarios stay readable on one panel; a boldness variant outlines both, dashed.
+    """
+    x = b["year"].to_numpy()
+    ls = dashes or "-"
+    if mean:
+        ax.plot(x, b["mean"], color=colour, lw=1.6, ls=ls, zorder=zorder)
+        return
+    if past:
+        ax.fill_between(x, b["q05"], b["q95"], color=colour, alpha=0.18, lw=0, zorder=zorder)
+        ax.fill_between(x, b["q25"], b["q75"], color=colour, alpha=0.38, lw=0, zorder=zorder)
+    else:
+        if dashes is None:
+            ax.fill_between(x, b["q25"], b["q75"], color=colour, alpha=0.16, lw=0, zorder=zorder)
+        else:
+            for q in ("q25", "q75"):
+                ax.plot(x, b[q], color=colour, lw=0.6, ls=ls, alpha=0.6, zorder=zorder)
+        for q in ("q05", "q95"):
+            ax.plot(x, b[q], color=colour, lw=0.7, ls=ls if dashes else (0, (1, 1.5)), alpha=0.75, zorder=zorder)
+    ax.plot(x, b["q50"], color=colour, lw=1.6, ls=ls, zorder=zorder + 1)
+
+
+def _legend_handles(labels: Sequence[str], styles: Mapping[str, _Style], axes: Sequence[Axes]) -> list:
+    handles = [Patch(facecolor=PAST_COLOUR, alpha=0.4, label=f"calibrated past ({labels[0]}): median, 50%, 90% bands"),
+               Line2D([], [], color="0.4", ls=(0, (1, 1.5)), lw=0.7,
+                      label="scenario: median, 50% band (fill), 90% (dots)")]
+    for label in labels:
+        st = styles[label]
+        handles.append(Line2D([], [], color=st.colour, ls=st.dashes or "-", lw=1.6, label=label))
+    # The observation markers drawn (calibration.trajectories labels one per kind), once each.
+    seen = {}
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(text, handle)
+    return handles + list(seen.values())
+
+
+# ---------------------------------------------------------------------------------------------- comparison charts
+
+
+def _main_rows(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the comparison charts: main variables, LAC and key states, the comparison years."""
+    rows = comparison[comparison["variable"].isin(COMPARISON_VARIABLES) & comparison["iso3"].astype(str).isin(PLACES)
+                      & comparison["year"].isin(COMPARISON_YEARS)].copy()
+    if "partner" in rows.columns:
+        # Keep each variable's own partner, should the table carry a variable for several partners.
+        partner = rows["partner"].fillna("").astype(str)
+        expected = rows["variable"].map(lambda v: _VARIABLES[v].partner.value)
+        several = rows.groupby("variable")["partner"].transform(lambda p: p.fillna("").astype(str).nunique()) > 1
+        rows = rows[~several | (partner == expected)]
+    rows["iso3"] = rows["iso3"].astype(str)
+    return rows
+
+
+def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
+    """Forest plots of scenario minus reference, one PNG per compared scenario.
+
+    Args:
+        comparison: the comparison table (columns ``scenario, iso3, variable, year, diff_median, diff_q05,
+            diff_q95``, optionally ``partner``): paired differences of each scenario from the reference.
+        out: folder for the figures (created if missing).
+
+    Returns:
+        The written paths ``out / f"comparison_{safe_name(scenario)}.png"``, scenarios in their order of first
+        appearance; none when the table has no row of a main variable at LAC or a key state in 2030/2035/2040.
+
+    Raises:
+        ValueError: the table lacks a needed column.
+    """
+    needed = ("scenario", "iso3", "variable", "year", "diff_median", "diff_q05", "diff_q95")
+    missing = [c for c in needed if c not in comparison.columns]
+    if missing:
+        raise ValueError(f"comparison table lacks column(s) {', '.join(missing)}; expected {', '.join(needed)}")
+    rows = _main_rows(comparison)
+    paths = []
+    year_colours = dict(zip(COMPARISON_YEARS, ("tab:blue", "tab:orange", "tab:red")))
+    offsets = dict(zip(COMPARISON_YEARS, (0.25, 0.0, -0.25)))  # earliest year on top within a place
+    for scenario in dict.fromkeys(rows["scenario"].astype(str)):
+        sc = rows[rows["scenario"].astype(str) == scenario]
+        variables = [v for v in COMPARISON_VARIABLES if v in set(sc["variable"])]
+        ncols = 4
+        nrows = math.ceil(len(variables) / ncols)
+        fig = _new_figure(4.0 * ncols, 2.9 * nrows + 1.2)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, variable in zip(axes, variables):
+            v = sc[sc["variable"] == variable]
+            places = [p for p in PLACES if p in set(v["iso3"])]
+            ypos = {p: len(places) - 1 - i for i, p in enumerate(places)}
+            for year in COMPARISON_YEARS:
+                r = v[v["year"] == year].sort_values("iso3")
+                if r.empty:
+                    continue
+                y = r["iso3"].map(ypos).to_numpy() + offsets[year]
+                med = r["diff_median"].to_numpy(dtype=float)
+                err = np.vstack([med - r["diff_q05"].to_numpy(dtype=float), r["diff_q95"].to_numpy(dtype=float) - med])
+                ax.errorbar(med, y, xerr=np.clip(err, 0, None), fmt="o", ms=3.5, lw=1, capsize=2,
+                            color=year_colours[year])
+                if "diff_mean" in r.columns:
+                    # The mean shows a shift the median of a discrete difference (mostly 0) hides.
+                    ax.plot(r["diff_mean"].to_numpy(dtype=float), y, ls="", marker="D", ms=4, mfc="none",
+                            mec=year_colours[year], mew=0.9)
+            ax.axvline(0, color="0.3", lw=0.8)
+            ax.set_yticks(list(ypos.values()), list(ypos))
+            ax.set_ylim(-0.6, len(places) - 0.4)
+            unit = _VARIABLES[variable].unit
+            ax.set_title(f"{variable} ({unit})", fontsize=9)
+            ax.tick_params(labelsize=8)
+            ax.grid(axis="x", alpha=0.3)
+        for ax in axes[len(variables):]:
+            ax.set_visible(False)
+        handles = [Line2D([], [], color=c, marker="o", lw=1, label=f"{y}: median, 90% interval")
+                   for y, c in year_colours.items()]
+        handles.append(Line2D([], [], color="0.3", marker="D", mfc="none", ls="", label="mean"))
+        fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+        fig.suptitle(f"{scenario} minus reference: paired differences (same draws and seeds) of the main variables",
+                     fontsize=10)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        paths.append(save_png(fig, out / f"comparison_{safe_name(scenario)}.png"))
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------------ HTML report
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}h3{margin-top:1.5em}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px solid #ccc;padding:.2em .45em}
+th{background:#f1f1f1;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.prior td,td.prior{background:#fff4d6}
+blockquote{margin:.5em 0;padding:.3em .8em;border-left:3px solid #d9a400;background:#fffaf0;font-size:.9em}
+.scroll{max-height:32em;overflow:auto;border:1px solid #ddd}
+figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85em;color:#555}
+pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em;max-height:40em}code{background:#f3f3f3;padding:0 .2em}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.note{color:#555;font-size:.9em}
+nav a{margin-right:1em}
+"""
+
+INTRO = """
+<p>This page reports a posterior ensemble of the model: every scenario runs the same parameter draws from the
+calibration's posterior, each with the same seeds. It is generated from the run's files and needs nothing else to
+open.</p>
+<ul>
+<li><b>Intervals.</b> A median with a 50% and a 90% interval is taken across every run (draw × seed) of a scenario:
+it mixes parameter uncertainty (draws) with chance (seeds). A 90% interval means 90% of the simulated runs fall inside,
+given the model, its priors and the record it was calibrated to; it is not a probability about the real world.
+Per-state series that are 0/1 (or 0/1/2) are drawn as their mean across runs, the share of runs where they hold.</li>
+<li><b>Paired comparisons.</b> Scenario minus reference is computed run by run: the same draw and seed in both
+scenarios share their random streams (common random numbers), so the difference removes the variation the scenarios
+share and its interval is much narrower than the gap between two separate fans would suggest.
+<code>p_positive</code> is the share of runs where the difference is above zero.</li>
+<li><b>Prior-driven flags.</b> The sensitivity table measures how much each output depends on each parameter. A
+parameter flagged <code>prior_driven</code> is one the record did not narrow (its posterior is close to its prior):
+outputs that depend on it repeat an assumption rather than the evidence. In the forecast table a value marked † (and
+highlighted) has at least 30% of its variance from such parameters; in the sensitivity table, flagged rows are
+highlighted.</li>
+<li><b>Boldness variants.</b> China's boldness under tension is not identified by the record. Scenarios marked
+<code>@cautious</code> and <code>@bold</code> rerun a scenario with that parameter drawn from the lower and upper third
+of its prior (same draws otherwise); they are drawn dashed in the scenario's colour. The parameter acts before 2024
+too, so a variant's runs start 2024 from a somewhat different state than the calibrated past. The spread between the
+variants is a range of assumptions, not of evidence.</li>
+<li><b>Observations.</b> Red markers on the fan charts are the article's observations, with the tolerance the
+calibration allowed; totals over several years are written in the panel's box beside the simulated total.</li>
+</ul>
+"""
+
+MAX_TABLE_ROWS = 400
+
+
+def _inline(text: str) -> str:
+    """Escaped text with Markdown code spans, bold and italics."""
+    parts = re.split(r"(`[^`]*`)", text)
+    out = []
+    for part in parts:
+        if len(part) >= 2 and part.startswith("`") and part.endswith("`"):
+            out.append(f"<code>{html.escape(part[1:-1])}</code>")
+            continue
+        s = html.escape(part)
+        s = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", s)
+        s = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", s)
+        out.append(s)
+    return "".join(out)
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip()
+    if line.startswith("|"):
+        line = line[1:]
+    if line.endswith("|") and not line.endswith("\\|"):
+        line = line[:-1]
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)]
+
+
+_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_NUMBER = re.compile(r"^[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?$")
+
+
+def markdown_html(text: str) -> str:
+    """The HTML of a small Markdown subset: headings, pipe tables, bullet and numbered lists, code blocks, paragraphs.
+
+    Everything is escaped; raw HTML in the text is shown as text.
+    """
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+            para.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            flush()
+            block = []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                block.append(lines[i])
+                i += 1
+            out.append(f"<pre>{html.escape(chr(10).join(block))}</pre>")
+            i += 1
+            continue
+        heading = re.match(r"^(#{1,6})\s+(.*)$", stripped)
+        if heading:
+            flush()
+            level = min(len(heading.group(1)) + 2, 6)  # the page's own h1/h2 stay above the tables' headings
+            out.append(f"<h{level}>{_inline(heading.group(2).strip().rstrip('#').strip())}</h{level}>")
+            i += 1
+            continue
+        if stripped.startswith("|") and i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
+            flush()
+            header = _cells(stripped)
+            body = []
+            i += 2
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                body.append(_cells(lines[i]))
+                i += 1
+            out.append(_table_html(header, body))
+            continue
+        if stripped.startswith(">"):
+            flush()
+            quote = []
+            while i < len(lines) and lines[i].strip().startswith(">"):
+                quote.append(lines[i].strip()[1:].strip())
+                i += 1
+            out.append("<blockquote>" + "<br>".join(_inline(q) for q in quote) + "</blockquote>")
+            continue
+        item = re.match(r"^\s*([-*+]|\d+[.)])\s+(.*)$", line)
+        if item:
+            flush()
+            tag = "ol" if item.group(1)[0].isdigit() else "ul"
+            items = []
+            while i < len(lines):
+                m = re.match(r"^\s*([-*+]|\d+[.)])\s+(.*)$", lines[i])
+                if m:
+                    items.append(m.group(2))
+                elif lines[i].strip() and items and lines[i].startswith((" ", "\t")):
+                    items[-1] += " " + lines[i].strip()
+                else:
+                    break
+                i += 1
+            out.append(f"<{tag}>" + "".join(f"<li>{_inline(t)}</li>" for t in items) + f"</{tag}>")
+            continue
+        if not stripped:
+            flush()
+        else:
+            para.append(stripped)
+        i += 1
+    flush()
+    return "\n".join(out)
+
+
+def _table_html(header: Sequence[str], body: Sequence[Sequence[str]], prior: Sequence[bool] | None = None) -> str:
+    head = "".join(f"<th>{_inline(h)}</th>" for h in header)
+    rows = []
+    for k, cells in enumerate(body):
+        tds = "".join(f"<td{_cell_class(c)}>{_inline(c)}</td>" for c in cells)
+        flagged = prior[k] if prior is not None else _flagged(header, cells)
+        cls = ' class="prior"' if flagged else ""
+        rows.append(f"<tr{cls}>{tds}</tr>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>' if len(body) > 25 else table
+
+
+def _cell_class(cell: str) -> str:
+    """Numbers align right; a value marked prior-driven (``†``, as experiments.tables writes it) is highlighted."""
+    classes = (["num"] if _NUMBER.match(cell.replace(" ", "")) else []) + (["prior"] if "†" in cell else [])
+    return f' class="{" ".join(classes)}"' if classes else ""
+
+
+def _flagged(header: Sequence[str], cells: Sequence[str]) -> bool:
+    """A Markdown row whose ``prior_driven`` cell is true."""
+    for h, c in zip(header, cells):
+        if h.strip("`* ") == "prior_driven":
+            return c.strip("`* ").lower() in ("true", "yes", "1", "✓", "x")
+    return False
+
+
+def _format(value: object) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "" if np.isnan(value) else str(value)
+        return f"{value:.4g}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def frame_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """A DataFrame as an HTML table (first ``max_rows`` rows, numbers to 4 significant digits, prior-driven rows
+    highlighted), with a note of the rows left out."""
+    shown = frame.head(max_rows)
+    body = [[_format(v) for v in row] for row in shown.itertuples(index=False, name=None)]
+    prior = (shown["prior_driven"].fillna(False).astype(bool).tolist() if "prior_driven" in shown.columns
+             else [False] * len(shown))
+    text = _table_html([str(c) for c in shown.columns], body, prior)
+    if len(frame) > max_rows:
+        text += (f'<p class="note">First {max_rows} of {len(frame):,} rows; the whole table is in the run\'s '
+                 f"<code>tables/</code> folder.</p>")
+    return text
+
+
+def _image_html(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    name = html.escape(Path(path).stem)
+    return (f'<figure id="fig-{name}"><img alt="{name}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{name}</figcaption></figure>")
+
+
+def _provenance_html(record: Mapping) -> str:
+    facts = []
+    for key in ("code_version", "created", "posterior_sha256"):
+        if key in record:
+            facts.append((key, str(record[key])))
+    for key in ("seeds", "packages", "data_hashes"):
+        for k, v in sorted(dict(record.get(key) or {}).items()):
+            facts.append((f"{key}.{k}", str(v)))
+    rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(v)}</code></td></tr>"
+                   for k, v in facts)
+    job = record.get("forecast")
+    job_html = (f"<h3>Forecast job</h3><pre>{html.escape(json.dumps(job, indent=2, sort_keys=True, default=str))}</pre>"
+                if job is not None else "")
+    config = html.escape(json.dumps(record.get("config", {}), indent=2, sort_keys=True, default=str))
+    full = html.escape(json.dumps(record, indent=2, sort_keys=True, default=str))
+    return (f'<details id="provenance-details"><summary>Configuration and provenance</summary>'
+            f"<table><tbody>{rows}</tbody></table>{job_html}"
+            f"<h3>Configuration</h3><pre>{config}</pre>"
+            f"<details><summary>Whole manifest (manifest.json)</summary><pre>{full}</pre></details></details>")
+
+
+def _prior_summary(tables: Mapping[str, pd.DataFrame]) -> str:
+    s = tables.get("sensitivity")
+    if s is None or s.empty or "prior_driven" not in s.columns:
+        return ""
+    flagged = s[s["prior_driven"].fillna(False).astype(bool)]
+    if flagged.empty:
+        return '<p class="note">No sensitivity row is flagged prior-driven.</p>'
+    params = sorted(flagged["parameter"].astype(str).unique()) if "parameter" in flagged.columns else []
+    outputs = flagged["output"].astype(str).nunique() if "output" in flagged.columns else len(flagged)
+    names = ", ".join(f"<code>{html.escape(p)}</code>" for p in params)
+    return (f'<p class="note"><b>Prior-driven:</b> {len(flagged)} of {len(s)} sensitivity rows ({outputs} outputs) '
+            f"rest on parameters the record did not narrow: {names}.</p>")
+
+
+def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame], figures: Sequence[Path],
+                record: Mapping) -> str:
+    """One self-contained HTML page: intro, figures (embedded PNG), tables, and the run's provenance.
+
+    Args:
+        tables_md: Markdown text of each table (by name); rendered in this order.
+        tables: the tables themselves; a table without Markdown text is shown as an HTML table (its first
+            :data:`MAX_TABLE_ROWS` rows); the sensitivity table's ``prior_driven`` rows are summarised.
+        figures: PNG files, embedded as ``data:`` URIs in this order (fan charts first, then comparisons, by name).
+        record: the manifest (``code_version, config, seeds, data_hashes, packages, forecast`` ...).
+
+    Returns:
+        The HTML text (UTF-8); no external resource, the same inputs give the same text.
+    """
+    job = record.get("forecast") or {}
+    seeds = record.get("seeds") or {}
+    labels = list(job.get("labels") or [])
+    title = "China–US defence ties in Latin America and the Caribbean: forecast 2000–2040"
+    summary = []
+    if labels:
+        summary.append(f"reference <code>{html.escape(labels[0])}</code>; scenarios "
+                       + ", ".join(f"<code>{html.escape(lab)}</code>" for lab in labels[1:]))
+    if seeds:
+        summary.append(f"{seeds.get('draws', '?')} draws × {seeds.get('seeds', '?')} seeds per scenario, root seed "
+                       f"{seeds.get('root_seed', '?')}")
+    if job.get("param_source"):
+        summary.append(f"parameters: {html.escape(str(job['param_source']))}")
+    if record.get("code_version"):
+        summary.append(f"code <code>{html.escape(str(record['code_version']))}</code>")
+    figures = list(figures)
+    fans = [p for p in figures if Path(p).name.startswith("fan_")]
+    others = [p for p in figures if p not in fans]
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="note">{"; ".join(summary)}.</p>' if summary else "",
+        '<nav><a href="#reading">How to read</a><a href="#fans">Fan charts</a><a href="#comparisons">Comparisons</a>'
+        '<a href="#tables">Tables</a><a href="#provenance">Provenance</a></nav>',
+        '<h2 id="reading">How to read this report</h2>', INTRO,
+        '<h2 id="fans">Fan charts</h2>', *(_image_html(p) for p in fans),
+        '<h2 id="comparisons">Scenario comparisons</h2>', *(_image_html(p) for p in others),
+        '<h2 id="tables">Tables</h2>', _prior_summary(tables),
+    ]
+    for name, text in tables_md.items():
+        # The Markdown's own heading titles the table when it starts with one.
+        titled = next((ln for ln in text.splitlines() if ln.strip()), "").lstrip().startswith("#")
+        parts += [f'<section id="table-{html.escape(name)}">', "" if titled else f"<h3>{html.escape(name)}</h3>",
+                  markdown_html(text), "</section>"]
+    for name, frame in tables.items():
+        if name not in tables_md:
+            parts += [f'<section id="table-{html.escape(name)}"><h3>{html.escape(name)}</h3>', frame_html(frame),
+                      "</section>"]
+    parts += ['<h2 id="provenance">Provenance</h2>', _provenance_html(record), "</body>", "</html>"]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def write_html(text: str, path: Path) -> Path:
+    """Write the report under a temporary name, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

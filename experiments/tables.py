@@ -1,0 +1,836 @@
+"""The forecast tables, computed scenario by scenario from the ensemble dataset of :mod:`experiments.forecast`.
+
+:func:`compute_tables` reads ``<work>/ensemble`` (one row per draw, seed, year and iso3), ``<work>/events`` (one row
+per run) and ``<work>/draws.parquet`` (one row per draw) and returns six frames, every one sorted and deterministic (the
+same inputs give identical frames whatever the order of rows or parts on disk):
+
+``forecast``
+    Per scenario, state (and ``LAC``), variable and year from ``first_table_year`` to 2040: median, 5/25/75/95%
+    quantiles and mean over every run (draws x seeds), and where the variance comes from.
+
+    *Variance shares.* The runs are nested: draw d (its parameters) -> driver path p (seeds 2p and 2p+1 share the
+    drivers' shocks past 2023) -> seed (the model's chance). The shares come from the balanced nested random-effects
+    ANOVA Y_dpr = mu + a_d + b_dp + e_dpr, estimated by the method of moments (expected mean squares, as in
+    Searle, Casella & McCulloch 1992, ch. 3): with D draws, P = seeds // 2 paths per draw and R = 2 seeds per path
+    (an odd last seed is left out of this split only),
+
+        MS_A = P R sum_d (mean_d - mean)^2 / (D - 1),  MS_B = R sum_dp (mean_dp - mean_d)^2 / (D (P - 1)),
+        MS_E = sum_dpr (Y_dpr - mean_dp)^2 / (D P (R - 1)),
+        var_chance = MS_E,  var_drivers = (MS_B - MS_E) / R,  var_parameters = (MS_A - MS_B) / (P R).
+
+    Each component is truncated at 0 and the three are normalised to sum to 1 (``share_parameters``,
+    ``share_drivers``, ``share_chance``). They need at least 2 draws and 4 seeds; otherwise, and for cells that are
+    constant over all runs, they are NaN.
+
+    *Prior-driven share.* ``share_prior_driven`` estimates Var(E[Y | theta_pd]) / Var(Y), theta_pd the parameters
+    the calibration left prior-driven (``prior_driven.csv``), by given-data regression: the per-draw means over seeds
+    are regressed on a quadratic response surface in theta_pd (linear terms, squares and pairwise products of the
+    standardised parameters; linear only when there are fewer than 4 draws per term) and
+    Var(E[Y | theta_pd]) = SS_tot / (D - 1) - SS_res / (D - rank), the variance the surface explains with the
+    degrees-of-freedom correction for overfitting (seed noise in the per-draw means is independent of theta and ends up
+    in SS_res). The denominator is the ANOVA total (the sum of the three truncated components). Regression on the
+    posterior draws themselves needs no independence between parameters, unlike pick-freeze (Saltelli/Sobol')
+    designs, which would have to sample theta_pd apart from the rest; it gives the share of the group jointly (the
+    question asked), which per-parameter indices do not; the quadratic surface may miss sharper non-linearity, so the
+    share errs low. ``prior_driven`` is True where that share is at least 30%. Without ``prior_driven.csv`` the share
+    is NaN, the flag False, and a note says so.
+
+``comparison``
+    Each scenario other than the reference (the job's first label) minus the reference, run by run (paired by draw and
+    seed, so common random numbers cancel), in 2030, 2035 and 2040: median, 5% and 95% quantiles and mean of the
+    difference, P(diff > 0) and P(diff < 0) (ties make up the rest).
+
+``events``
+    P(event by 2030, 2035, 2040) over the runs, with a 90% Wilson score interval. A state that already had a national
+    Chinese surveillance system before 2024 in a run has no adoption left to forecast: such runs are "not applicable"
+    (counted in ``n_not_applicable``) and left out of ``n_runs``, so the probability is that of a first national
+    adoption given none before 2024 (NaN when every run had one).
+
+``tripwires``
+    For each scenario other than the reference, the observable signals of 2024-2030 that best tell it from the
+    reference: candidates are every (iso3, variable) level in each year 2024-2030 and, for flow variables, the
+    2024-2030 sum. Latent variables (relationship stocks, leverage, capability gap, US pressure, China's boldness)
+    and the tension driver (an input of the scenarios, not an outcome) are not candidates; nor are signals constant
+    over all runs or identical in every paired run. Score: AUC = P(scenario value > reference value) + P(tie)/2 over
+    all runs (Mann-Whitney); a signal separates by max(AUC, 1 - AUC), its direction is ``above`` when AUC > 0.5. Only
+    the best year or sum of each (iso3, variable) is kept (ties go to the earlier year), then the 10 best. Each has
+    the threshold maximising Youden's J (crossing = value >= threshold above, <= below; ties go to the most permissive
+    threshold) and the probabilities of crossing it under the scenario and under the reference.
+
+``sensitivity``
+    For key outputs (LAC ``china_arms_share`` 2035, ``forum_attends.CHN`` 2030, ``surveillance_adopters`` 2035),
+    SALib's delta analysis (Borgonovo's moment-independent delta, Plischke et al. 2013 given-data estimator; valid
+    for given, dependent samples) of the per-draw mean over seeds on the draws' parameters, with its given-data
+    first-order index S1. SALib >= 1.6 returns several deltas: ``delta`` is its ``delta_raw`` (bootstrap on the
+    draws as they are, i.e. on the posterior), not ``balanced`` (which reweights to an even spread of each input).
+    SALib's resampling is seeded. Empty (with a note) without parameter columns or without SALib.
+
+``notes``
+    Every caveat met while computing (missing files, skipped cells or outputs), one row each.
+
+:func:`markdown` renders them readably; ``experiments.forecast.write_outputs`` writes both under ``<work>/tables``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+from scipy.stats import norm, rankdata
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its threads
+
+    def threadpool_limits(limits: int) -> contextlib.AbstractContextManager:  # noqa: ARG001
+        return contextlib.nullcontext()
+
+from experiments.ensemble import EVENTS_FROM, column_names, event_names
+from model.data import ISO3
+from model.params import PROJECT_ROOT
+from model.schema import ALL_VARIABLES, REGION, Variable
+
+LAST_YEAR = 2040
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+COMPARISON_YEARS = (2030, 2035, 2040)
+EVENT_YEARS = (2030, 2035, 2040)
+TRIPWIRE_WINDOW = (2024, 2030)
+TRIPWIRES_KEPT = 10
+INTERVAL = 0.90
+# judgement: a third of the variance from parameters the record did not narrow makes a forecast "prior-driven".
+PRIOR_DRIVEN_SHARE = 0.30
+TERMS_PER_DRAW = 4  # draws per response-surface term below which the surface drops to linear, then to nothing
+NATIONAL = 2.0  # surveillance_level of a national system
+SENSITIVITY_OUTPUTS = ((REGION, "china_arms_share", 2035), (REGION, "forum_attends.CHN", 2030),
+                       (REGION, "surveillance_adopters", 2035))
+DELTA_RESAMPLES = 100  # SALib's default
+DELTA_SEED = 20240101
+# Yearly flows (counts or amounts of the year): their 2024-2030 sum is a tripwire candidate too. Stocks and levels
+# (ground stations, surveillance level and cameras, recognition, relations, shares, adopters) are not summed.
+FLOW_VARIABLES = frozenset({
+    "delegations", "delegation_tour", "officers_training", "forum_attends", "port_call", "exercise",
+    "china_arms_delivered_tiv", "china_arms_deal_signed", "china_arms_deal_signed_major", "china_arms_deal_failed",
+    "china_arms_deal_vetoed", "china_arms_donation", "china_coproduction_deal", "china_aid_usd_m", "space_project",
+    "arms_imports_tiv", "arms_domestic_tiv", "arms_deals_signed"})
+# Not observable by an analyst in 2024-2030 (model states), or an input of the scenarios rather than an outcome.
+NOT_TRIPWIRES = frozenset({"r_china", "r_us", "us_leverage", "capability_gap", "us_pressure", "china_boldness",
+                           "us_china_tension"})
+KEY_STATES = ("VEN", "ARG", "BRA", "CHL", "PER", "BOL", "ECU", "MEX")
+MARKDOWN_YEARS = (2030, 2035, 2040)
+MAIN_COLUMNS = ("forum_attends.CHN", "officers_training.CHN", "delegations.CHN", "china_arms_delivered_tiv.CHN",
+                "china_arms_deal_signed.CHN", "arms_imports_tiv.USA", "space_ground_station.CHN",
+                "surveillance_level.CHN", "r_china.CHN", "alignment", "china_arms_share", "surveillance_adopters")
+
+FORECAST_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "median", "q05", "q25", "q75", "q95",
+                    "mean", "share_parameters", "share_drivers", "share_chance", "share_prior_driven", "prior_driven")
+COMPARISON_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "diff_median", "diff_q05",
+                      "diff_q95", "diff_mean", "p_positive", "p_negative")
+EVENT_COLUMNS = ("scenario", "event", "by_year", "probability", "low", "high", "n_runs", "n_not_applicable")
+TRIPWIRE_COLUMNS = ("scenario", "rank", "iso3", "partner", "channel", "variable", "signal", "year_from", "year_to",
+                    "auc", "direction", "threshold", "p_scenario", "p_reference", "youden_j")
+SENSITIVITY_COLUMNS = ("scenario", "output", "parameter", "delta", "delta_conf", "S1", "S1_conf", "prior_driven",
+                       "note")
+NOTE_COLUMNS = ("table", "scenario", "note")
+
+VARIABLES: dict[str, Variable] = dict(zip(column_names(), ALL_VARIABLES, strict=True))
+KEYS = ("draw", "seed", "year", "iso3")
+
+
+# ----------------------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Cube:
+    """One scenario's values: ``values[year, draw, seed, iso3, column]`` (float32, every run present)."""
+
+    years: tuple[int, ...]
+    iso3: tuple[str, ...]
+    columns: tuple[str, ...]
+    values: np.ndarray
+
+    def at(self, year: int) -> np.ndarray:
+        """(draw, seed, iso3, column) values of one year."""
+        return self.values[self.years.index(year)]
+
+    def subset(self, years: Sequence[int]) -> Cube:
+        keep = [y for y in self.years if y in set(years)]
+        return Cube(tuple(keep), self.iso3, self.columns, self.values[[self.years.index(y) for y in keep]].copy())
+
+
+def _dataset(work: Path, kind: str) -> ds.Dataset:
+    part = ds.partitioning(pa.schema([("scenario", pa.string())]), flavor="hive")
+    return ds.dataset(work / kind, format="parquet", partitioning=part)
+
+
+def _iso_codes(column: pa.Array, position: Mapping[str, int]) -> np.ndarray:
+    """Each row's index in the iso3 axis (-1 for a code outside it)."""
+    if pa.types.is_dictionary(column.type):
+        lookup = np.array([position.get(v, -1) for v in column.dictionary.to_pylist()] + [-1], dtype=np.int64)
+        idx = column.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return lookup[idx]
+    return np.array([position.get(v, -1) for v in column.to_pylist()], dtype=np.int64)
+
+
+def _iso3_axis(dset: ds.Dataset, label: str) -> tuple[str, ...]:
+    """The iso3 codes of a scenario's rows: the states in model order, then LAC, then any other code sorted."""
+    seen: set[str] = set()
+    for batch in dset.to_batches(columns=["iso3"], filter=ds.field("scenario") == label):
+        col = batch.column("iso3")
+        if pa.types.is_dictionary(col.type):
+            used = np.unique(col.indices.drop_null().to_numpy(zero_copy_only=False))
+            words = col.dictionary.to_pylist()
+            seen.update(words[i] for i in used)
+        else:
+            seen.update(v for v in col.to_pylist() if v is not None)
+    known = [c for c in (*ISO3, REGION) if c in seen]
+    return tuple(known + sorted(seen - set(known)))
+
+
+def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, seeds: int,
+              iso3: Sequence[str], columns: Sequence[str]) -> Cube:
+    """A scenario's values for ``years`` as a :class:`Cube`, read batch by batch (rows may come in any order)."""
+    years = tuple(int(y) for y in years)
+    n_y, n_i, n_c = len(years), len(iso3), len(columns)
+    values = np.full((n_y * draws * seeds * n_i, n_c), np.nan, dtype=np.float32)
+    count = np.zeros(n_y * draws * seeds * n_i, dtype=np.int32)
+    if n_y:
+        lo = min(years)
+        year_pos = np.full(max(years) - lo + 1, -1, dtype=np.int64)
+        year_pos[np.array(years) - lo] = np.arange(n_y)
+        position = {c: i for i, c in enumerate(iso3)}
+        flt = (ds.field("scenario") == label) & ds.field("year").isin(list(years))
+        # One fragment and batch read ahead: the scan's default read-ahead held ~2.5x the memory for no speed here.
+        for batch in dset.to_batches(columns=list(KEYS) + list(columns), filter=flt, fragment_readahead=1,
+                                     batch_readahead=1):
+            if batch.num_rows == 0:
+                continue
+            d = batch.column("draw").to_numpy(zero_copy_only=False).astype(np.int64)
+            s = batch.column("seed").to_numpy(zero_copy_only=False).astype(np.int64)
+            y = year_pos[batch.column("year").to_numpy(zero_copy_only=False).astype(np.int64) - lo]
+            i = _iso_codes(batch.column("iso3"), position)
+            bad = (d < 0) | (d >= draws) | (s < 0) | (s >= seeds) | (i < 0)
+            if bad.any():
+                raise ValueError(f"ensemble {label}: {int(bad.sum())} rows outside draws 0..{draws - 1}, seeds "
+                                 f"0..{seeds - 1} or the scenario's iso3 codes")
+            flat = ((y * draws + d) * seeds + s) * n_i + i
+            block = np.empty((batch.num_rows, n_c), dtype=np.float32)
+            for j, c in enumerate(columns):
+                block[:, j] = batch.column(c).to_numpy(zero_copy_only=False)
+            values[flat] = block
+            count[flat] += 1
+            if np.unique(flat).size < flat.size:  # repeats within a batch count once above
+                count[flat] += 1
+    if (count != 1).any():
+        raise ValueError(f"ensemble {label}: {int((count == 0).sum())} missing and {int((count > 1).sum())} repeated "
+                         f"(draw, seed, year, iso3) rows in years {years[0]}-{years[-1]}; is the forecast complete?")
+    return Cube(years, tuple(iso3), tuple(columns), values.reshape(n_y, draws, seeds, n_i, n_c))
+
+
+# ----------------------------------------------------------------------------------------------------- estimators
+
+
+def nested_components(y: np.ndarray) -> np.ndarray:
+    """Method-of-moments variance components (parameters, drivers, chance) of ``y[draw, seed, cell]``, untruncated.
+
+    Seeds 2p and 2p+1 form driver path p; an odd last seed is left out. NaN with fewer than 2 draws or 2 paths.
+    """
+    n_d, n_s, k = y.shape
+    n_p, n_r = n_s // 2, 2
+    if n_d < 2 or n_p < 2:
+        return np.full((3, k), np.nan)
+    yb = y[:, : n_p * n_r].reshape(n_d, n_p, n_r, k)
+    m_dp = yb.mean(axis=2)
+    m_d = m_dp.mean(axis=1)
+    m = m_d.mean(axis=0)
+    ms_e = ((yb - m_dp[:, :, None]) ** 2).sum(axis=(0, 1, 2)) / (n_d * n_p * (n_r - 1))
+    ms_b = n_r * ((m_dp - m_d[:, None]) ** 2).sum(axis=(0, 1)) / (n_d * (n_p - 1))
+    ms_a = n_p * n_r * ((m_d - m) ** 2).sum(axis=0) / (n_d - 1)
+    return np.stack([(ms_a - ms_b) / (n_p * n_r), (ms_b - ms_e) / n_r, ms_e])
+
+
+def variance_shares(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shares (3, cells) of parameters, drivers and chance, and the total variance (sum of truncated components).
+
+    Cells constant over all runs get NaN shares and a total of 0.
+    """
+    comp = np.maximum(nested_components(y), 0.0)
+    total = comp.sum(axis=0)
+    flat = y.reshape(-1, y.shape[-1])
+    constant = flat.max(axis=0) == flat.min(axis=0)
+    total[constant] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(total > 0, comp / np.where(total > 0, total, 1.0), np.nan)
+    return shares, total
+
+
+def response_surface(x: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Orthonormal basis (draws, rank) of the quadratic (else linear) surface in the columns of ``x``, with its name.
+
+    None when there are too few draws even for the linear surface; the intercept alone when ``x`` has no column.
+    """
+    n = x.shape[0]
+    if x.shape[1] == 0:
+        return np.ones((n, 1)) / np.sqrt(n), "none"
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    k = z.shape[1]
+    quad = [z[:, i] * z[:, j] for i in range(k) for j in range(i, k)]
+    for name, terms in (("quadratic", [np.ones(n), *z.T, *quad]), ("linear", [np.ones(n), *z.T])):
+        if n >= TERMS_PER_DRAW * len(terms):
+            a = np.column_stack(terms)
+            u, s, _ = np.linalg.svd(a, full_matrices=False)
+            rank = int((s > s[0] * 1e-10).sum())
+            return u[:, :rank], name
+    return None, "too few draws"
+
+
+def explained_share(per_draw: np.ndarray, basis: np.ndarray | None, total: np.ndarray) -> np.ndarray:
+    """Var(E[Y | surface inputs]) / total per cell of ``per_draw[draw, cell]`` (df-corrected, clipped to [0, 1])."""
+    n = per_draw.shape[0]
+    if basis is None:
+        return np.full(per_draw.shape[1], np.nan)
+    rank = basis.shape[1]
+    ss_tot = ((per_draw - per_draw.mean(axis=0)) ** 2).sum(axis=0)
+    ss_res = ((per_draw - basis @ (basis.T @ per_draw)) ** 2).sum(axis=0)
+    explained = ss_tot / (n - 1) - (ss_res / (n - rank) if n > rank else ss_tot / (n - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, explained / np.where(total > 0, total, 1.0), np.nan)
+    return np.clip(share, 0.0, 1.0)
+
+
+def wilson(hits: np.ndarray, n: np.ndarray, level: float = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion (NaN where n = 0)."""
+    z = norm.ppf(0.5 + level / 2)
+    hits, n = np.asarray(hits, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = hits / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def auc(scenario: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """P(scenario > reference) + P(tie)/2 per column, from the ranks of the pooled runs (Mann-Whitney)."""
+    n_s, n_r = scenario.shape[0], reference.shape[0]
+    ranks = rankdata(np.vstack([scenario, reference]), axis=0)
+    return (ranks[:n_s].sum(axis=0) - n_s * (n_s + 1) / 2) / (n_s * n_r)
+
+
+def youden(scenario: np.ndarray, reference: np.ndarray, above: bool) -> tuple[float, float, float]:
+    """Threshold maximising TPR - FPR (crossing = value >= t if ``above`` else <= t), and the two crossing rates."""
+    s, r = (scenario, reference) if above else (-scenario, -reference)
+    cand = np.unique(np.concatenate([s, r]))
+    tpr = 1.0 - np.searchsorted(np.sort(s), cand, side="left") / s.size
+    fpr = 1.0 - np.searchsorted(np.sort(r), cand, side="left") / r.size
+    j = int(np.argmax(tpr - fpr))
+    return float(cand[j] if above else -cand[j]), float(tpr[j]), float(fpr[j])
+
+
+# ----------------------------------------------------------------------------------------------------- helpers
+
+
+def _meta(columns: Sequence[str]) -> dict[str, np.ndarray]:
+    out = {"partner": [], "channel": [], "variable": []}
+    for c in columns:
+        v = VARIABLES.get(c)
+        name, partner = (c.split(".", 1) + [""])[:2] if v is None else (v.name, v.partner.value)
+        out["partner"].append(partner)
+        out["channel"].append("" if v is None else v.channel.value)
+        out["variable"].append(name)
+    return {k: np.array(v, dtype=object) for k, v in out.items()}
+
+
+_COLUMN_OF = {(v.name, v.partner.value): c for c, v in VARIABLES.items()}
+
+
+def column_key(variable: str, partner: str) -> str:
+    """The wide-table column of a (variable, partner) pair (region-only variables carry no partner suffix)."""
+    partner = partner if isinstance(partner, str) else ""
+    return _COLUMN_OF.get((variable, partner), f"{variable}.{partner}" if partner else variable)
+
+
+def _iso_order(codes: pd.Series) -> pd.Series:
+    return codes.map(lambda c: (0, "") if c == REGION else (1, c))
+
+
+def _sorted(frame: pd.DataFrame, labels: Sequence[str], keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows in job order of scenario, LAC first then iso3 alphabetically, variables in schema order, then ``keys``."""
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=frame[c].dtype if c in frame else object) for c in columns})
+    order = {label: i for i, label in enumerate(labels)}
+    col_rank = {c: i for i, c in enumerate(column_names())}
+    tmp = frame.assign(_s=frame["scenario"].map(order))
+    sort_by = ["_s"]
+    if "iso3" in frame:
+        tmp["_i"] = _iso_order(frame["iso3"])
+        tmp["_c"] = [col_rank.get(column_key(v, p), len(col_rank))
+                     for v, p in zip(frame["variable"], frame["partner"])]
+        sort_by += ["_i", "_c", "variable", "partner"]
+    out = tmp.sort_values(sort_by + list(keys), kind="mergesort").drop(columns=[c for c in tmp if c.startswith("_")])
+    return out[list(columns)].reset_index(drop=True)
+
+
+def load_prior_driven(path: Path | None) -> tuple[dict[str, bool] | None, str]:
+    """``{parameter: prior_driven}`` from the calibration's ``prior_driven.csv``, or None and why."""
+    if path is None or not Path(path).is_file():
+        return None, (f"{path} not found: no prior-driven parameter list, so share_prior_driven is NaN and "
+                      "prior_driven False everywhere")
+    frame = pd.read_csv(path)
+    if not {"parameter", "prior_driven"} <= set(frame.columns):
+        return None, f"{path} lacks the columns parameter and prior_driven: prior_driven False everywhere"
+    flags = frame["prior_driven"].map(lambda v: str(v).strip().lower() in ("true", "1", "yes"))
+    return dict(zip(frame["parameter"].astype(str), flags.astype(bool))), ""
+
+
+def default_prior_driven_path(settings: Any) -> Path:
+    """``prior_driven.csv`` beside the posterior file (calibration/posterior for ``posterior: defaults``)."""
+    post = str(getattr(settings, "posterior", "defaults"))
+    base = Path("calibration/posterior/posterior.parquet") if post == "defaults" else Path(post)
+    base = base if base.is_absolute() else PROJECT_ROOT / base
+    return base.parent / "prior_driven.csv"
+
+
+def effective_parameters(draws: pd.DataFrame, boldness: str) -> pd.DataFrame:
+    """Each draw's varying parameters as run in a scenario: a boldness variant replaces China's boldness under tension
+    by its place in the variant's prior (experiments.forecast.draw_parameters). Constant columns are dropped."""
+    table = draws.sort_values("draw").reset_index(drop=True)
+    params = table.drop(columns=[c for c in ("draw", "particle", "u_boldness") if c in table]).astype(float)
+    if boldness != "central" and "u_boldness" in table:
+        from experiments.forecast import BOLDNESS, BOLDNESS_VARIANTS
+
+        lo, hi = BOLDNESS_VARIANTS[boldness]
+        params[BOLDNESS] = lo + (hi - lo) * table["u_boldness"].to_numpy(dtype=float)
+    varying = [c for c in params.columns if np.ptp(params[c].to_numpy()) > 0]
+    return params[varying]
+
+
+# ----------------------------------------------------------------------------------------------------- tables
+
+
+@dataclass
+class _Context:
+    labels: list[str]
+    reference: str
+    draws: int
+    seeds: int
+    first_table_year: int
+    first_stored_year: int
+    iso3: tuple[str, ...]
+    columns: tuple[str, ...]
+    prior: dict[str, bool] | None
+    notes: list[dict]
+
+    def note(self, table: str, scenario: str, text: str) -> None:
+        self.notes.append({"table": table, "scenario": scenario, "note": text})
+
+
+def _cells(values: np.ndarray) -> np.ndarray:
+    """Cells (flattened iso3 x column) with a value in every run of ``values[draw, seed, iso3, column]``."""
+    flat = values.reshape(-1, values.shape[-2] * values.shape[-1])
+    return ~np.isnan(flat).any(axis=0)
+
+
+def _frame(ctx: _Context, label: str, cells: np.ndarray, year: int, stats: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    n_c = len(ctx.columns)
+    meta = _meta(ctx.columns)
+    iso = np.array(ctx.iso3, dtype=object)[cells // n_c]
+    col = cells % n_c
+    base = {"scenario": label, "iso3": iso, "partner": meta["partner"][col], "channel": meta["channel"][col],
+            "variable": meta["variable"][col], "year": np.full(cells.size, year, dtype=np.int64)}
+    return pd.DataFrame(base | dict(stats))
+
+
+def _forecast(ctx: _Context, label: str, cube: Cube, basis: np.ndarray | None) -> pd.DataFrame:
+    parts = []
+    partial = 0
+    for year in (y for y in cube.years if y >= ctx.first_table_year):
+        v = cube.at(year)
+        cells = np.flatnonzero(_cells(v))
+        partial += int((~np.isnan(v).all(axis=(0, 1)).ravel()).sum()) - cells.size
+        y = v.reshape(ctx.draws, ctx.seeds, -1)[:, :, cells].astype(np.float64)
+        q = np.quantile(y.reshape(ctx.draws * ctx.seeds, -1), QUANTILES, axis=0)
+        shares, total = variance_shares(y)
+        pd_share = explained_share(y.mean(axis=1), basis, total)
+        stats = {"median": q[2], "q05": q[0], "q25": q[1], "q75": q[3], "q95": q[4], "mean": y.mean(axis=(0, 1)),
+                 "share_parameters": shares[0], "share_drivers": shares[1], "share_chance": shares[2],
+                 "share_prior_driven": pd_share,
+                 "prior_driven": np.nan_to_num(pd_share, nan=0.0) >= PRIOR_DRIVEN_SHARE}
+        parts.append(_frame(ctx, label, cells, year, stats))
+    if partial:
+        ctx.note("forecast", label, f"{partial} (iso3, variable, year) cells missing in some runs only: left out")
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FORECAST_COLUMNS)
+
+
+def _comparison(ctx: _Context, label: str, cube: Cube, ref: Cube) -> pd.DataFrame:
+    parts = []
+    for year in (y for y in COMPARISON_YEARS if y in cube.years and y in ref.years):
+        a, b = cube.at(year), ref.at(year)
+        cells = np.flatnonzero(_cells(a) & _cells(b))
+        n = ctx.draws * ctx.seeds
+        diff = (a.reshape(n, -1)[:, cells].astype(np.float64) - b.reshape(n, -1)[:, cells].astype(np.float64))
+        q = np.quantile(diff, (0.05, 0.5, 0.95), axis=0)
+        stats = {"diff_median": q[1], "diff_q05": q[0], "diff_q95": q[2], "diff_mean": diff.mean(axis=0),
+                 "p_positive": (diff > 0).mean(axis=0), "p_negative": (diff < 0).mean(axis=0)}
+        parts.append(_frame(ctx, label, cells, year, stats))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COMPARISON_COLUMNS)
+
+
+def _tripwires(ctx: _Context, label: str, cube: Cube, ref: Cube) -> pd.DataFrame:
+    window = [y for y in range(max(TRIPWIRE_WINDOW[0], min(cube.years)), TRIPWIRE_WINDOW[1] + 1)
+              if y in cube.years and y in ref.years]
+    if not window:
+        ctx.note("tripwires", label, f"no stored year in {TRIPWIRE_WINDOW[0]}-{TRIPWIRE_WINDOW[1]}")
+        return pd.DataFrame(columns=TRIPWIRE_COLUMNS)
+    n, n_c = ctx.draws * ctx.seeds, len(ctx.columns)
+    meta = _meta(ctx.columns)
+    allowed = np.tile(~np.isin(meta["variable"], list(NOT_TRIPWIRES)), len(ctx.iso3))
+    flow = np.tile(np.isin(meta["variable"], list(FLOW_VARIABLES)), len(ctx.iso3))
+
+    def signal(c: Cube, kind: str, year: int) -> np.ndarray:
+        if kind == "level":
+            return c.at(year).reshape(n, -1).astype(np.float64)
+        return sum(c.at(y).reshape(n, -1).astype(np.float64) for y in window)
+
+    found = []
+    signals = [("level", y, y) for y in window] + ([("cumulative", window[0], window[-1])] if len(window) > 1 else [])
+    for kind, y0, y1 in signals:
+        s, r = signal(cube, kind, y1), signal(ref, kind, y1)
+        ok = allowed & ~np.isnan(s).any(axis=0) & ~np.isnan(r).any(axis=0) & (flow if kind == "cumulative" else True)
+        both = np.vstack([s, r])
+        ok &= both.max(axis=0) > both.min(axis=0)  # constant over every run
+        ok &= (s != r).any(axis=0)  # identical in every paired run
+        cells = np.flatnonzero(ok)
+        if cells.size:
+            a = auc(s[:, cells], r[:, cells])
+            found.append(pd.DataFrame({"cell": cells, "signal": kind, "year_from": y0, "year_to": y1, "auc": a}))
+    if not found:
+        ctx.note("tripwires", label, "no observable signal differs from the reference in 2024-2030")
+        return pd.DataFrame(columns=TRIPWIRE_COLUMNS)
+    cand = pd.concat(found, ignore_index=True)
+    cand["score"] = np.maximum(cand["auc"], 1 - cand["auc"])
+    cand["_kind"] = (cand["signal"] == "cumulative").astype(int)
+    cand = cand.sort_values(["score", "year_to", "_kind", "cell"], ascending=[False, True, True, True],
+                            kind="mergesort")
+    best = cand.drop_duplicates("cell", keep="first").head(TRIPWIRES_KEPT).reset_index(drop=True)
+    rows = []
+    for rank, row in enumerate(best.itertuples(index=False), start=1):
+        s, r = signal(cube, row.signal, row.year_to)[:, row.cell], signal(ref, row.signal, row.year_to)[:, row.cell]
+        above = bool(row.auc > 0.5)
+        threshold, p_s, p_r = youden(s, r, above)
+        c = row.cell % n_c
+        rows.append({"scenario": label, "rank": rank, "iso3": ctx.iso3[row.cell // n_c],
+                     "partner": meta["partner"][c], "channel": meta["channel"][c], "variable": meta["variable"][c],
+                     "signal": row.signal,
+                     "year_from": int(row.year_from), "year_to": int(row.year_to), "auc": float(row.auc),
+                     "direction": "above" if above else "below", "threshold": threshold, "p_scenario": p_s,
+                     "p_reference": p_r, "youden_j": p_s - p_r})
+    return pd.DataFrame(rows, columns=TRIPWIRE_COLUMNS)
+
+
+def _events(ctx: _Context, label: str, events: ds.Dataset, ens: ds.Dataset) -> pd.DataFrame:
+    table = events.to_table(filter=ds.field("scenario") == label).to_pandas()
+    table = table.drop(columns=[c for c in ("scenario",) if c in table])
+    if len(table) != ctx.draws * ctx.seeds or table.duplicated(["draw", "seed"]).any():
+        raise ValueError(f"events {label}: {len(table)} rows for {ctx.draws * ctx.seeds} runs; "
+                         "is the forecast complete?")
+    table = table.sort_values(["draw", "seed"]).reset_index(drop=True)
+    known = {e: i for i, e in enumerate(event_names())}
+    names = sorted((c for c in table.columns if c not in ("draw", "seed")), key=lambda e: (known.get(e, len(known)), e))
+    before = None
+    col = "surveillance_level.CHN"
+    pre = list(range(ctx.first_stored_year, EVENTS_FROM))
+    if any(e.startswith("national_surveillance.") for e in names):
+        if pre and col in ens.schema.names:
+            cube = read_cube(ens, label, pre, ctx.draws, ctx.seeds, ctx.iso3, [col])
+            before = (cube.values[..., 0] >= NATIONAL).any(axis=0).reshape(ctx.draws * ctx.seeds, len(ctx.iso3))
+        else:
+            ctx.note("events", label, "no stored year before 2024: national surveillance events cannot tell states "
+                     "already national from states never adopting; all runs counted")
+    rows = []
+    for e in names:
+        first = table[e].to_numpy(dtype=float)
+        applicable = np.ones(first.size, dtype=bool)
+        if e.startswith("national_surveillance.") and before is not None and e.split(".", 1)[1] in ctx.iso3:
+            applicable = ~before[:, ctx.iso3.index(e.split(".", 1)[1])]
+        applicable &= ~(first < EVENTS_FROM)  # a year before EVENTS_FROM (if ever recorded) marks "already" too
+        n = int(applicable.sum())
+        for by in EVENT_YEARS:
+            hits = int((np.nan_to_num(first[applicable], nan=np.inf) <= by).sum())
+            low, high = wilson(np.array(hits), np.array(n))
+            rows.append({"scenario": label, "event": e, "by_year": by, "probability": hits / n if n else np.nan,
+                         "low": float(low), "high": float(high), "n_runs": n, "n_not_applicable": first.size - n})
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+def _salib_delta() -> Callable | None:
+    try:
+        from SALib.analyze import delta
+    except ImportError:
+        return None
+    return delta.analyze
+
+
+def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int = DELTA_SEED,
+                   resamples: int | None = None) -> pd.DataFrame:
+    """SALib delta (raw, i.e. on the given sample) and S1 of ``y`` on the columns of ``x``; SALib's global side effects
+    (numpy's legacy random state, warning filters and format) are undone afterwards."""
+    analyze = _salib_delta()
+    if analyze is None:
+        raise ImportError("SALib")
+    problem = {"num_vars": len(names), "names": list(names),
+               "bounds": [[float(x[:, j].min()), float(x[:, j].max())] for j in range(len(names))]}
+    extra = {}
+    if "bins_specs" in inspect.signature(analyze).parameters:
+        # SALib >= 1.6 also computes a "balanced" delta (not reported) whose failure on a small or lumpy sample would
+        # lose the raw one too: two bins split at the median keep it computable from 20 draws.
+        extra["bins_specs"] = {n: [float(np.median(x[:, j]))] for j, n in enumerate(names)
+                               if x[:, j].min() < np.median(x[:, j]) < x[:, j].max()}
+    state, fmt = np.random.get_state(), warnings.formatwarning
+    try:
+        # Many small kernel-density solves: BLAS threads only add contention (14x slower on 2 busy cores).
+        with warnings.catch_warnings(record=True), np.errstate(all="ignore"), threadpool_limits(1):
+            res = analyze(problem, x, y, num_resamples=resamples or DELTA_RESAMPLES, conf_level=0.95,
+                          print_to_console=False, seed=seed, **extra)
+    finally:
+        np.random.set_state(state)
+        warnings.formatwarning = fmt
+    key = "delta" if "delta" in res else "delta_raw"
+    delta_values = np.asarray(res[key], dtype=float)
+    notes = [str(n) for n in (res["notes"] if "notes" in res else [])] + [""] * len(names)
+    # SALib's notes are about its other deltas too; kept only to say why a reported value is missing.
+    notes = [notes[j] if np.isnan(delta_values[j]) else "" for j in range(len(names))]
+    return pd.DataFrame({"parameter": list(names), "delta": delta_values,
+                         "delta_conf": np.asarray(res[f"{key}_conf"], dtype=float),
+                         "S1": np.asarray(res["S1"], dtype=float), "S1_conf": np.asarray(res["S1_conf"], dtype=float),
+                         "note": notes})
+
+
+def _sensitivity(ctx: _Context, label: str, cube: Cube, params: pd.DataFrame) -> pd.DataFrame:
+    if params.shape[1] == 0:
+        ctx.note("sensitivity", label, "no parameter varies across draws: sensitivity skipped")
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    if _salib_delta() is None:
+        ctx.note("sensitivity", label, "SALib is not installed: sensitivity skipped")
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    parts = []
+    for iso, column, year in SENSITIVITY_OUTPUTS:
+        output = f"{iso} {column} {year}"
+        if iso not in ctx.iso3 or column not in ctx.columns or year not in cube.years:
+            ctx.note("sensitivity", label, f"{output}: not in the ensemble")
+            continue
+        y = cube.at(year)[:, :, ctx.iso3.index(iso), ctx.columns.index(column)].astype(np.float64).mean(axis=1)
+        if np.ptp(y) == 0:
+            ctx.note("sensitivity", label, f"{output}: the same in every draw, no sensitivity")
+            continue
+        res = delta_analysis(params.to_numpy(dtype=float), y, list(params.columns))
+        res.insert(0, "output", output)
+        res.insert(0, "scenario", label)
+        res["prior_driven"] = res["parameter"].map(lambda p: bool((ctx.prior or {}).get(p, False)))
+        parts.append(res[list(SENSITIVITY_COLUMNS)])
+    if not parts:
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    order = {label: i for i, label in enumerate(ctx.labels)}
+    outputs = {f"{i} {c} {y}": k for k, (i, c, y) in enumerate(SENSITIVITY_OUTPUTS)}
+    return (out.assign(_s=out["scenario"].map(order), _o=out["output"].map(outputs))
+            .sort_values(["_s", "_o", "parameter"], kind="mergesort").drop(columns=["_s", "_o"]).reset_index(drop=True))
+
+
+def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """The forecast tables of the module docstring, one scenario in memory at a time (plus the reference's few years).
+
+    Args:
+        work: the forecast's work folder (``ensemble/``, ``events/``, ``draws.parquet``).
+        settings: :class:`experiments.forecast.ForecastSettings` (``draws``, ``seeds``, ``first_table_year``,
+            ``first_stored_year``, ``posterior`` are read).
+        job: ``labels`` (the first is the reference) and optionally ``boldness`` (``central``/``cautious``/``bold`` per
+            label; otherwise taken from the ``@variant`` suffix).
+        prior_driven_path: the calibration's ``prior_driven.csv``; by default beside the posterior file.
+
+    Returns:
+        ``forecast, comparison, events, tripwires, sensitivity, notes`` (see the module docstring).
+    """
+    # Small matrix products on a shared machine: BLAS threads only add contention.
+    with threadpool_limits(1):
+        return _compute_tables(Path(work), settings, job, prior_driven_path)
+
+
+def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None
+                    ) -> dict[str, pd.DataFrame]:
+    labels = [str(x) for x in job["labels"]]
+    boldness = list(job.get("boldness") or [x.split("@", 1)[1] if "@" in x else "central" for x in labels])
+    draws, seeds = int(settings.draws), int(settings.seeds)
+    first_table = int(getattr(settings, "first_table_year", 2024))
+    ens, events = _dataset(work, "ensemble"), _dataset(work, "events")
+    prior_path = default_prior_driven_path(settings) if prior_driven_path is None else Path(prior_driven_path)
+    prior, why = load_prior_driven(prior_path)
+    ctx = _Context(labels, labels[0], draws, seeds, first_table, int(getattr(settings, "first_stored_year", 2000)),
+                   _iso3_axis(ens, labels[0]), tuple(c for c in column_names() if c in ens.schema.names), prior, [])
+    if why:
+        ctx.note("forecast", "", why)
+    if ctx.first_stored_year > first_table:
+        raise ValueError(f"first_table_year {first_table} is before first_stored_year {ctx.first_stored_year}")
+    draw_file = work / "draws.parquet"
+    if draw_file.is_file():
+        draw_table = pd.read_parquet(draw_file)
+        if sorted(draw_table["draw"]) != list(range(draws)):
+            raise ValueError(f"{draw_file}: draws {sorted(draw_table['draw'])[:5]}... are not 0..{draws - 1}")
+    else:
+        draw_table = pd.DataFrame({"draw": range(draws)})
+        ctx.note("forecast", "", f"{draw_file} not found: parameter-based outputs assume no parameter varies")
+    years = list(range(min(first_table, TRIPWIRE_WINDOW[0]), LAST_YEAR + 1))
+    years = [y for y in years if y >= ctx.first_stored_year]
+    keep = [y for y in years if TRIPWIRE_WINDOW[0] <= y <= TRIPWIRE_WINDOW[1] or y in COMPARISON_YEARS]
+    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "comparison", "events", "tripwires",
+                                                          "sensitivity")}
+    ref: Cube | None = None
+    for label, bold in zip(labels, boldness):
+        cube = read_cube(ens, label, years, draws, seeds, ctx.iso3, ctx.columns)
+        params = effective_parameters(draw_table, bold)
+        if prior is None:
+            basis = None
+        else:
+            pd_names = [c for c in params.columns if prior.get(c, False)]
+            basis, kind = response_surface(params[pd_names].to_numpy(dtype=float))
+            if basis is None:
+                ctx.note("forecast", label, f"{len(pd_names)} prior-driven parameters and {draws} draws: too few "
+                         "draws for a response surface, share_prior_driven NaN")
+            else:
+                ctx.note("forecast", label, f"share_prior_driven: {kind} surface in {len(pd_names)} varying "
+                         f"prior-driven parameters ({', '.join(pd_names) or 'none, so the share is 0'})")
+        out["forecast"].append(_forecast(ctx, label, cube, basis))
+        out["events"].append(_events(ctx, label, events, ens))
+        out["sensitivity"].append(_sensitivity(ctx, label, cube, params))
+        if ref is None:
+            ref = cube.subset(keep)
+        else:
+            out["comparison"].append(_comparison(ctx, label, cube, ref))
+            out["tripwires"].append(_tripwires(ctx, label, cube, ref))
+        del cube
+    if ctx.seeds < 4 or ctx.draws < 2:
+        ctx.note("forecast", "", f"{draws} draws x {seeds} seeds: variance shares need >= 2 draws and >= 4 seeds (two "
+                 "driver paths of two seeds), so they are NaN")
+    spec = {"forecast": (FORECAST_COLUMNS, ["year"]), "comparison": (COMPARISON_COLUMNS, ["year"]),
+            "events": (EVENT_COLUMNS, []), "tripwires": (TRIPWIRE_COLUMNS, ["rank"]),
+            "sensitivity": (SENSITIVITY_COLUMNS, [])}
+    tables = {}
+    order = {x: i for i, x in enumerate(labels)}
+    for name, (columns, keys) in spec.items():
+        frames = [f for f in out[name] if not f.empty]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        if name in ("forecast", "comparison"):
+            tables[name] = _sorted(frame, labels, keys, columns)
+        else:  # already in a fixed order within each scenario
+            tables[name] = (frame.assign(_s=frame["scenario"].map(order)).sort_values("_s", kind="mergesort")
+                            .drop(columns="_s").reset_index(drop=True)[list(columns)])
+    tables["notes"] = pd.DataFrame(ctx.notes, columns=NOTE_COLUMNS)
+    for name, frame in tables.items():
+        frame.attrs["notes"] = [n["note"] for n in ctx.notes if n["table"] == name]
+    return tables
+
+
+# ----------------------------------------------------------------------------------------------------- markdown
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "–"
+    return f"{x:.3g}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(no rows)\n"
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(_num(v) if isinstance(v, (float, np.floating)) else str(v) for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def _key_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    col = [column_key(v, p) for v, p in zip(frame["variable"], frame["partner"])]
+    mask = frame["iso3"].isin((REGION, *KEY_STATES)) & pd.Series(col, index=frame.index).isin(MAIN_COLUMNS)
+    return frame[mask & frame["year"].isin(MARKDOWN_YEARS)].assign(column=pd.Series(col, index=frame.index)[mask])
+
+
+def _pivot_years(frame: pd.DataFrame, cell: Callable[[Any], str]) -> pd.DataFrame:
+    rows: dict[tuple, dict] = {}
+    for r in frame.itertuples(index=False):
+        key = (r.scenario, r.iso3, r.column)
+        rows.setdefault(key, {"scenario": r.scenario, "iso3": r.iso3, "variable": r.column})[str(r.year)] = cell(r)
+    cols = ["scenario", "iso3", "variable", *map(str, MARKDOWN_YEARS)]
+    return pd.DataFrame(list(rows.values())).reindex(columns=cols).fillna("")
+
+
+def _notes_md(frame: pd.DataFrame) -> str:
+    notes = frame.attrs.get("notes") or []
+    return "".join(f"> Note: {n}\n" for n in dict.fromkeys(notes)) + ("\n" if notes else "")
+
+
+def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Readable Markdown of each table; the forecast and comparison are shown for LAC and the key states, the main
+    variables and 2030/2035/2040 only (the CSV/Parquet files have everything)."""
+    out = {}
+    if "forecast" in tables:
+        f = _key_rows(tables["forecast"])
+        view = _pivot_years(f, lambda r: f"{_num(r.median)} [{_num(r.q05)}, {_num(r.q95)}]"
+                            + ("†" if r.prior_driven else ""))
+        out["forecast"] = ("# Forecast\n\nMedian [5%, 95%] over every run (posterior draws x seeds), by scenario, for "
+                           f"LAC (the region; sums or means of the states) and {', '.join(KEY_STATES)}, main "
+                           "variables. † marks a prior-driven value (≥30% of its variance from parameters the "
+                           "calibration did not narrow). The full table (all states, variables and years, quartiles, "
+                           "means, and the variance shares of parameters / driver paths / chance) is forecast.csv."
+                           "\n\n" + _notes_md(tables["forecast"]) + _md_table(view))
+    if "comparison" in tables:
+        c = _key_rows(tables["comparison"])
+        view = _pivot_years(c, lambda r: f"{_num(r.diff_median)} [{_num(r.diff_q05)}, {_num(r.diff_q95)}] "
+                                         f"P+={r.p_positive:.2f} P-={r.p_negative:.2f}")
+        out["comparison"] = ("# Scenarios against the reference\n\nScenario minus reference, run by run (same draw "
+                             "and seed): median [5%, 95%] of the difference, and the probabilities that it is positive "
+                             "(P+) and negative (P-); the rest are ties. LAC and the key states, main variables; all "
+                             "of them in comparison.csv.\n\n" + _notes_md(tables["comparison"]) + _md_table(view))
+    if "events" in tables:
+        e = tables["events"]
+        rows: dict[tuple, dict] = {}
+        for r in e.itertuples(index=False):
+            d = rows.setdefault((r.scenario, r.event), {"scenario": r.scenario, "event": r.event, "runs": r.n_runs,
+                                                        "not applicable": r.n_not_applicable})
+            d[f"by {r.by_year}"] = "n/a" if r.n_runs == 0 else f"{r.probability:.2f} [{r.low:.2f}, {r.high:.2f}]"
+        out["events"] = ("# Events\n\nProbability that the event has happened by the year, over the runs, with a 90% "
+                         "Wilson interval. `national_surveillance.X`: first national Chinese surveillance system in X; "
+                         "runs where X already had one before 2024 are not applicable and left out (n/a when all "
+                         "are).\n\n" + _notes_md(e) + _md_table(pd.DataFrame(list(rows.values()))))
+    if "tripwires" in tables:
+        t = tables["tripwires"]
+        out["tripwires"] = ("# Tripwires\n\nFor each scenario, the 2024-2030 observable signals that best tell it from "
+                            "the reference: AUC = P(value under the scenario > under the reference) (0.5: no signal, "
+                            "1 or 0: perfect); crossing the threshold (at or `above`, at or `below` it) happens with "
+                            "probability p_scenario under the scenario and p_reference under the reference; "
+                            "youden_j = their difference. `cumulative` signals sum year_from..year_to.\n\n"
+                            + _notes_md(t) + _md_table(t))
+    if "sensitivity" in tables:
+        s = tables["sensitivity"]
+        group = (s["scenario"] + "|" + s["output"]).map({g: i for i, g in enumerate(dict.fromkeys(
+            s["scenario"] + "|" + s["output"]))}) if len(s) else None
+        view = (s.assign(_g=group).sort_values(["_g", "delta"], ascending=[True, False], kind="mergesort")
+                .drop(columns=["_g"]) if len(s) else s)
+        view = view.drop(columns=["note"]) if "note" in view else view
+        out["sensitivity"] = ("# Sensitivity to the parameters\n\nBorgonovo's delta (0: the output's distribution does "
+                              "not depend on the parameter; moment-independent, estimated on the posterior draws as "
+                              "given) and the first-order index S1 (share of the variance of the per-draw mean), each "
+                              "± its 95% bootstrap half-width; prior_driven marks parameters the calibration did not "
+                              "narrow.\n\n" + _notes_md(s) + _md_table(view))
+    if "notes" in tables:
+        out["notes"] = "# Notes\n\nCaveats met while computing the tables.\n\n" + _md_table(tables["notes"])
+    return out

@@ -1,0 +1,183 @@
+"""The forecast ensemble: one seed one result on every executor and batch size, pairing across scenarios, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from experiments.cli import CONFIG_DIR
+from experiments.forecast import part_path, plan, run_ensemble
+from model.params import ConfigError
+
+
+@pytest.fixture(scope="module")
+def posterior_file(tmp_path_factory):
+    """A small weighted particle set over three parameters (values inside their priors)."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"weight": rng.random(12), "arms.beta_lockin": rng.uniform(0, 5, 12),
+                          "forums.peer": rng.uniform(0, 4, 12), "china.boldness_tension": rng.uniform(0, 1, 12)})
+    path = tmp_path_factory.mktemp("posterior") / "posterior.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def _config(overrides: list[str]) -> dict:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return OmegaConf.to_container(compose("forecast", overrides=overrides), resolve=True)
+
+
+def _small(posterior, out_root, *extra: str) -> list[str]:
+    return [f"forecast.posterior={posterior}", "forecast.draws=5", "forecast.seeds=2", f"forecast.out_root={out_root}",
+            "scenarios=[baseline,us_china_deterioration]", "forecast.first_stored_year=2020", *extra]
+
+
+def _ensemble(work) -> pd.DataFrame:
+    frame = ds.dataset(work / "ensemble", partitioning="hive").to_table().to_pandas()
+    frame["iso3"] = frame["iso3"].astype(str)
+    frame["scenario"] = frame["scenario"].astype(str)
+    return frame.sort_values(["scenario", "draw", "seed", "year", "iso3"]).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_serial_pool_dask_and_batch_sizes_give_identical_ensembles(posterior_file, tmp_path):
+    from distributed import LocalCluster
+
+    runs = {}
+    for name, extra in [("serial", ["forecast.executor=serial", "forecast.batch_size=5"]),
+                        ("pool", ["forecast.executor=pool", "forecast.workers=2", "forecast.batch_size=2"])]:
+        ov = _small(posterior_file, tmp_path / name, *extra)
+        runs[name] = run_ensemble(_config(ov), ov)[0]
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster:
+        ov = _small(posterior_file, tmp_path / "dask", "forecast.executor=dask", "forecast.batch_size=3",
+                    f"forecast.dask_scheduler={cluster.scheduler_address}")
+        runs["dask"] = run_ensemble(_config(ov), ov)[0]
+    frames = {k: _ensemble(w) for k, w in runs.items()}
+    assert len(frames["serial"]) == 4 * 5 * 2 * 21 * 34  # labels (two boldness variants) x draws x seeds x years x rows
+    for name in ("pool", "dask"):
+        pd.testing.assert_frame_equal(frames[name], frames["serial"], check_exact=True)
+    events = {k: ds.dataset(w / "events", partitioning="hive").to_table().to_pandas()
+              .sort_values(["scenario", "draw", "seed"]).reset_index(drop=True) for k, w in runs.items()}
+    pd.testing.assert_frame_equal(events["dask"].astype({"scenario": str}), events["serial"].astype({"scenario": str}),
+                                  check_exact=True)
+
+
+def test_scenarios_share_draws_and_history(posterior_file, tmp_path):
+    ov = _small(posterior_file, tmp_path, "forecast.executor=serial", "forecast.batch_size=5")
+    work = run_ensemble(_config(ov), ov)[0]
+    frame = _ensemble(work)
+    base = frame[frame.scenario == "baseline"].drop(columns="scenario").reset_index(drop=True)
+    tense = frame[frame.scenario == "us_china_deterioration"].drop(columns="scenario").reset_index(drop=True)
+    hist = base.year <= 2023
+    # Same draws and seeds: identical history, different futures (the scenario starts acting after 2023).
+    pd.testing.assert_frame_equal(base[hist], tense[hist], check_exact=True)
+    assert not base.loc[~hist, "us_china_tension"].equals(tense.loc[~hist, "us_china_tension"])
+    draws = pd.read_parquet(work / "draws.parquet")
+    assert list(draws.draw) == list(range(5)) and draws["arms.beta_lockin"].between(0, 5).all()
+
+
+def test_rerun_skips_finished_parts(posterior_file, tmp_path):
+    ov = _small(posterior_file, tmp_path, "forecast.executor=serial", "forecast.batch_size=2")
+    work = run_ensemble(_config(ov), ov)[0]
+    part = part_path(work, "ensemble", "baseline", 0)
+    stamp = part.stat().st_mtime_ns
+    part_path(work, "ensemble", "baseline", 1).unlink()
+    again = run_ensemble(_config(ov), ov)[0]
+    assert again == work and part.stat().st_mtime_ns == stamp
+    assert part_path(work, "ensemble", "baseline", 1).is_file()
+
+
+@pytest.mark.parametrize(("override", "says"), [
+    ("scenarios=[baseline,nowhere]", "scenario: 'nowhere' is not a known option"),
+    ("forecast.draws=0", "forecast.draws"),
+    ("forecast.executor=gpu", "forecast.executor: 'gpu'; allowed: serial, pool, dask"),
+    ("forecast.executor=dask", "forecast.dask_scheduler: empty"),
+    ("forecast.formats=[xls]", "forecast.formats"),
+    ("forecast.boldness_scenarios=[detente]", "forecast.boldness_scenarios: 'detente' is not in scenarios"),
+    ("scenarios=[baseline,baseline]", "scenarios: 'baseline' is listed twice"),
+    ("forecast.first_table_year=2041", "forecast.first_table_year"),
+])
+def test_bad_forecast_settings_are_named(override, says):
+    from hydra.errors import MissingConfigException
+
+    try:
+        config = _config([override])
+        with pytest.raises(ConfigError) as info:
+            plan(config, [override])
+        message = str(info.value)
+    except MissingConfigException as exc:
+        from experiments.cli import _describe
+
+        message = _describe(exc, "forecast")
+    assert says in message and "\n" not in message
+
+
+def _cli(args: list[str]) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "experiments.forecast", *args]
+
+
+@pytest.mark.slow
+def test_killed_forecast_resumes_to_the_outputs_of_an_uninterrupted_run(posterior_file, tmp_path):
+    """kill -9 part-way, rerun the same command: same work folder, same ensemble and tables as a run never killed."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = CONFIG_DIR.parent
+    args = ["forecast.draws=8", "forecast.seeds=2", "forecast.batch_size=1", "forecast.executor=serial",
+            f"forecast.posterior={posterior_file}", "scenarios=[baseline,detente]", "forecast.boldness_scenarios=[]",
+            "forecast.formats=[parquet,md]"]
+    killed = subprocess.Popen(_cli(args + [f"forecast.out_root={tmp_path / 'a'}"]), cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((tmp_path / "a").rglob("part-*.parquet"))) < 6:
+        time.sleep(0.05)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    work = next(p.parent.parent.parent for p in (tmp_path / "a").rglob("part-*.parquet"))
+    assert not (work / "manifest.json").exists()
+    parts_before = len(list((work / "ensemble").rglob("part-*.parquet")))
+    assert 0 < parts_before < 16
+    again = subprocess.run(_cli(args + [f"forecast.out_root={tmp_path / 'a'}"]), cwd=root, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{16 - parts_before} batches to run" in again.stderr
+    clean = subprocess.run(_cli(args + [f"forecast.out_root={tmp_path / 'b'}"]), cwd=root, capture_output=True,
+                           text=True, timeout=600)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    other = next((tmp_path / "b").iterdir())
+    assert other.name == work.name  # the work folder is keyed by the config, not by time
+    pd.testing.assert_frame_equal(_ensemble(work), _ensemble(other), check_exact=True)
+    for name in ("forecast", "comparison", "events"):
+        pd.testing.assert_frame_equal(pd.read_parquet(work / "tables" / f"{name}.parquet"),
+                                      pd.read_parquet(other / "tables" / f"{name}.parquet"), check_exact=True)
+    assert not list(work.rglob("*.tmp")) and not list(work.rglob(".partial-*"))
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["scenarios=[baseline,atlantis]"], "scenario: 'atlantis' is not a known option"),
+    (["forecast.executor=dask", "forecast.dask_scheduler=127.0.0.1:1"], "forecast.dask_scheduler: '127.0.0.1:1' unreachable"),
+    (["forecast.posterior=/nonexistent/posterior.parquet"], "posterior: /nonexistent/posterior.parquet not found"),
+    (["forecast.draws=many"], "forecast.draws"),
+    (["forecast.nothing=1"], "forecast.nothing"),
+    (["forecast.out_root=/proc/forecast"], "forecast.out_root"),
+])
+def test_bad_command_lines_fail_in_one_line_and_write_nothing(args, says, tmp_path, posterior_file):
+    import subprocess
+
+    out = tmp_path / "out"
+    given = {a.split("=")[0] for a in args}
+    defaults = {"forecast.out_root": out, "forecast.posterior": posterior_file, "forecast.draws": 2, "forecast.seeds": 1}
+    extra = [f"{k}={v}" for k, v in defaults.items() if k not in given]
+    done = subprocess.run(_cli(args + extra), cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("warning: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+    assert not out.exists() or not any(out.rglob("*.parquet"))
