@@ -325,7 +325,7 @@ def build_drivers(data: ModelData, dp: DriverParams, first_year: int = FIRST_YEA
     h = HIST_END - HIST_START + 1
     ahead = len(years) - h
     steps = np.arange(1, ahead + 1)
-    n = len(ISO3)
+    n = len(data.iso3)
 
     def extend_state(hist: np.ndarray, rule: np.ndarray) -> np.ndarray:
         return np.vstack([hist, rule])
@@ -338,17 +338,17 @@ def build_drivers(data: ModelData, dp: DriverParams, first_year: int = FIRST_YEA
     recog = extend_state(data.recognises_beijing, np.repeat(data.recognises_beijing[-1:], ahead, axis=0))
     embargo = np.concatenate([data.embargo, np.repeat(data.embargo[-1:], ahead, axis=0)])
     for iso, partner, a, b, v in dp.embargo:
-        embargo[a - HIST_START:b - HIST_START + 1, ISO3.index(iso), EMBARGO_PARTNERS.index(partner)] = v
+        embargo[a - HIST_START:b - HIST_START + 1, data.iso3.index(iso), EMBARGO_PARTNERS.index(partner)] = v
     preference, offer = np.zeros((len(years), n)), np.zeros((len(years), n))
     pinned = np.zeros((len(years), n), dtype=bool)
     for arr, overrides in ((orient, dp.orientation), (fiscal, dp.fiscal_stress), (preference, dp.domestic_preference),
                            (offer, dp.china_tech_offer)):
         for o in overrides:
-            arr[o.year_start - HIST_START:o.year_end - HIST_START + 1, ISO3.index(o.iso3)] = o.value
+            arr[o.year_start - HIST_START:o.year_end - HIST_START + 1, data.iso3.index(o.iso3)] = o.value
     for o in dp.orientation:  # what a scenario fixes, elections leave alone
-        pinned[o.year_start - HIST_START:o.year_end - HIST_START + 1, ISO3.index(o.iso3)] = True
+        pinned[o.year_start - HIST_START:o.year_end - HIST_START + 1, data.iso3.index(o.iso3)] = True
     for iso, year, to in sorted(dp.recognition, key=lambda r: r[1]):
-        recog[year - HIST_START:, ISO3.index(iso)] = 1.0 if to == "PRC" else 0.0
+        recog[year - HIST_START:, data.iso3.index(iso)] = 1.0 if to == "PRC" else 0.0
     # Procurement follows multi-year budgets: the capability target uses the trailing five-year mean of spending.
     spend = gdp * milex
     cum = np.cumsum(np.vstack([np.zeros((1, spend.shape[1])), spend]), axis=0)
@@ -410,7 +410,7 @@ def _shock_spec(data: ModelData, dp: DriverParams, series: dict[str, np.ndarray]
     regional = max(changes.sum() / (transitions * len(changes)), 1e-12)
     relative = (changes + st.election_pooling * regional) / ((transitions + st.election_pooling) * regional)
     rec_pinned = np.zeros(recog.shape[1], dtype=bool)
-    rec_pinned[[ISO3.index(r[0]) for r in dp.recognition]] = True
+    rec_pinned[[data.iso3.index(r[0]) for r in dp.recognition]] = True
     return DriverShocks(
         settings=st, tension_path=series["us_china_tension"][-FUTURE_YEARS:],
         commodity_path=series["commodity_index"][-FUTURE_YEARS:], orientation_2023=orient[0],
