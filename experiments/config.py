@@ -18,12 +18,15 @@ from typing import Mapping
 
 from omegaconf import OmegaConf
 
+from experiments.executor import EXECUTORS
 from model.drivers import FIRST_YEAR, LAST_YEAR, DriverParams
 from model.params import ConfigError, ModelParams, check_keys, check_number
 
 FORMATS = ("parquet", "csv", "png")
 ROOT_KEYS = ("params", "drivers", "scenario", "run")
 RUN_KEYS = ("root_seed", "n_seeds", "first_year", "last_year", "param_source", "formats", "out_dir")
+# Where the runs go (experiments/executor.py); they never change the results, so configs may leave them out.
+RUN_EXECUTION = {"executor": "serial", "workers": 2, "dask_scheduler": "", "batch_size": 4}
 PART_KEYS = ("rationale", "drivers")
 # Dated lists of driver overrides: composed scenarios concatenate them.
 PERIOD_LISTS = ("orientation", "fiscal_stress", "domestic_preference", "china_tech_offer", "embargo")
@@ -42,6 +45,10 @@ class RunSettings:
     param_source: str
     formats: tuple[str, ...]
     out_dir: str
+    executor: str = "serial"
+    workers: int = 2
+    dask_scheduler: str = ""
+    batch_size: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +170,13 @@ def build_experiment(cfg: Mapping) -> Experiment:
     name, overrides = compose_scenario(cfg["scenario"])
     drivers = DriverParams.from_dict(merge_drivers(cfg["drivers"], overrides))
     params = ModelParams.from_dict(cfg["params"])
-    run = cfg["run"]
-    check_keys("run", run, RUN_KEYS)
+    run = {**RUN_EXECUTION, **cfg["run"]} if isinstance(cfg["run"], Mapping) else cfg["run"]
+    check_keys("run", run, RUN_KEYS + tuple(RUN_EXECUTION))
+    if run["executor"] not in EXECUTORS:
+        raise ConfigError(f"run.executor: {run['executor']!r}; allowed: {', '.join(EXECUTORS)}")
+    if not isinstance(run["dask_scheduler"], str) or (run["executor"] == "dask" and not run["dask_scheduler"]):
+        raise ConfigError(f"run.dask_scheduler: {run['dask_scheduler']!r}; allowed: a scheduler's host:port (needed by "
+                          f"executor dask)")
     first = _whole("run.first_year", run["first_year"], FIRST_YEAR, LAST_YEAR)
     last = _whole("run.last_year", run["last_year"], first, LAST_YEAR)
     formats = run["formats"]
@@ -178,6 +190,7 @@ def build_experiment(cfg: Mapping) -> Experiment:
         root_seed=_whole("run.root_seed", run["root_seed"], 0, 2**63 - 1),
         n_seeds=_whole("run.n_seeds", run["n_seeds"], 1, 100_000),
         first_year=first, last_year=last, param_source=run["param_source"], formats=tuple(formats),
-        out_dir=run["out_dir"],
+        out_dir=run["out_dir"], executor=run["executor"], workers=_whole("run.workers", run["workers"], 1, 1024),
+        dask_scheduler=run["dask_scheduler"], batch_size=_whole("run.batch_size", run["batch_size"], 1, 100_000),
     )
     return Experiment(params=params, drivers=drivers, scenario=name, run=settings)

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +39,12 @@ from calibration.setup import load_posterior, warn_if_data_changed
 from experiments.cli import CONFIG_DIR, fail, precheck
 from experiments.config import Experiment, build_experiment
 from experiments.ensemble import Batch, run_batch
+from experiments.executor import EXECUTORS, dask_client, run_tasks
 from experiments.provenance import manifest, write_atomically, write_json
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, check_number, with_overrides
 
-EXECUTORS = ("serial", "pool", "dask")
 FORMATS = ("parquet", "csv", "md", "png", "html")
 SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "first_table_year", "executor", "workers",
             "dask_scheduler", "batch_size", "boldness_scenarios", "out_root", "formats")
@@ -256,57 +254,6 @@ def batches(settings: ForecastSettings, ensembles: list[Ensemble], table: pd.Dat
     return out
 
 
-_WORKER_DATA: ModelData | None = None
-
-
-def _init_worker(data: ModelData) -> None:
-    global _WORKER_DATA
-    _WORKER_DATA = data
-
-
-def _run_in_worker(batch: Batch) -> tuple[pa.Table, pa.Table]:
-    assert _WORKER_DATA is not None
-    return run_batch(batch, _WORKER_DATA)
-
-
-def execute(todo: list[Batch], data: ModelData, settings: ForecastSettings,
-            done: Callable[[Batch, tuple[pa.Table, pa.Table]], None], client=None) -> None:
-    """Run the batches on the configured executor, calling ``done`` in the main process as each finishes.
-
-    ``client`` is the Dask client for ``executor: dask`` (connected before anything is written, so an unreachable
-    scheduler leaves no output behind).
-    """
-    if settings.executor == "serial" or not todo:
-        for b in todo:
-            done(b, run_batch(b, data))
-        return
-    if settings.executor == "pool":
-        # spawn: Mesa makes it the default; forked workers would also inherit pyarrow's threads.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(settings.workers, mp_context=ctx, initializer=_init_worker, initargs=(data,)) as pool:
-            futures = {pool.submit(_run_in_worker, b): b for b in todo}
-            for f in as_completed(futures):
-                done(futures[f], f.result())
-        return
-    from distributed import as_completed as dask_completed
-
-    shared = client.scatter(data, broadcast=True)
-    futures = {client.submit(run_batch, b, shared, pure=False): b for b in todo}
-    for f in dask_completed(list(futures)):
-        done(futures[f], f.result())
-
-
-def dask_client(address: str):
-    """A client of the scheduler at ``address``; a one-line ConfigError when it cannot be reached."""
-    from distributed import Client
-
-    try:
-        return Client(address, timeout=10)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError(f"forecast.dask_scheduler: {address!r} unreachable ({' '.join(str(exc).split())}); "
-                          f"allowed: a running dask scheduler's host:port") from None
-
-
 class Progress:
     """Runs done, elapsed time and an estimate of the rest; one rewritten line at a terminal, else every tenth."""
 
@@ -344,7 +291,7 @@ def run_ensemble(config: Mapping, overrides: list[str]) -> tuple[Path, ForecastS
     """Plan and run every batch not yet on disk; returns the work folder, settings, job description and manifest."""
     settings, ensembles = plan(config, overrides)
     posterior, source, posterior_hash, data = load_inputs(settings)
-    client = dask_client(settings.dask_scheduler) if settings.executor == "dask" else None
+    client = dask_client(settings.dask_scheduler, "forecast.dask_scheduler") if settings.executor == "dask" else None
     try:
         return _run_ensemble(config, settings, ensembles, posterior, source, posterior_hash, data, client)
     finally:
@@ -374,7 +321,7 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
         _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
         progress.add(len(batch.draws) * settings.seeds)
 
-    execute(todo, data, settings, done, client)
+    run_tasks(run_batch, todo, data, settings.executor, settings.workers, done, client)
     job = {"labels": [e.label for e in ensembles], "scenarios": [e.scenario for e in ensembles],
            "boldness": [e.boldness for e in ensembles], "param_source": source}
     record = manifest(config, {"root_seed": settings.root_seed, "draws": settings.draws, "seeds": settings.seeds},

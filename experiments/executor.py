@@ -1,0 +1,71 @@
+"""Where a job's runs go: serially, to a local process pool, or to a Dask cluster, with results back in this process.
+
+Tasks are independent units (a batch of draws, a chunk of seeds) whose results depend only on the task itself, never
+on the worker or the order of completion, so every executor gives the same outputs. The model's data is sent once per
+worker (a pool's initializer, a Dask scatter), not with every task.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+from model.data import ModelData
+from model.params import ConfigError
+
+EXECUTORS = ("serial", "pool", "dask")
+T = TypeVar("T")
+
+_WORKER_DATA: ModelData | None = None
+
+
+def _init_worker(data: ModelData) -> None:
+    global _WORKER_DATA
+    _WORKER_DATA = data
+
+
+def _call(fn: Callable[[Any, ModelData], Any], task: Any) -> Any:
+    assert _WORKER_DATA is not None
+    return fn(task, _WORKER_DATA)
+
+
+def dask_client(address: str, key: str):
+    """A client of the scheduler at ``address``; a one-line ConfigError naming ``key`` when it cannot be reached."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"{key}: {address!r} unreachable ({' '.join(str(exc).split())}); "
+                          f"allowed: a running dask scheduler's host:port") from None
+
+
+def run_tasks(fn: Callable[[T, ModelData], Any], tasks: Sequence[T], data: ModelData, executor: str, workers: int,
+              done: Callable[[T, Any], None], client=None) -> None:
+    """Call ``fn(task, data)`` for every task on ``executor``; ``done(task, result)`` runs here as each finishes.
+
+    ``fn`` must be a module-level function (pickled by reference). ``client`` is the Dask client for ``dask``,
+    connected by the caller before it writes anything, so an unreachable scheduler leaves no output behind.
+    """
+    if executor == "serial" or not tasks:
+        for task in tasks:
+            done(task, fn(task, data))
+        return
+    if executor == "pool":
+        # spawn: Mesa makes it the default; forked workers would also inherit pyarrow's threads.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(data,)) as pool:
+            futures = {pool.submit(_call, fn, task): task for task in tasks}
+            for f in as_completed(futures):
+                done(futures[f], f.result())
+        return
+    if executor != "dask" or client is None:
+        raise ConfigError(f"executor: {executor!r}; allowed: {', '.join(EXECUTORS)} (dask with a scheduler address)")
+    from distributed import as_completed as dask_completed
+
+    shared = client.scatter(data, broadcast=True)
+    futures = {client.submit(fn, task, shared, pure=False): task for task in tasks}
+    for f in dask_completed(list(futures)):
+        done(futures[f], f.result())
