@@ -8,8 +8,10 @@ Multirun sweeps (``-m``) are validated job by job inside the entry point instead
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -24,8 +26,13 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
 
 
+DEBUG_ENV = "LACDEF_DEBUG"
+
+
 def fail(message: str) -> None:
-    """Print ``error: message`` (one line) and exit with status 2."""
+    """Print ``error: message`` (one line) and exit with status 2; with LACDEF_DEBUG=1, the traceback first."""
+    if os.environ.get(DEBUG_ENV) == "1" and sys.exc_info()[0] is not None:
+        traceback.print_exc()
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
 

@@ -376,8 +376,10 @@ def main(cfg: DictConfig) -> None:
     except OSError as exc:
         fail(f"forecast.out_root: cannot write ({exc.strerror}: {exc.filename}); allowed: a writable folder")
     print(f"forecast: outputs in {work}")
-    for name in sorted(p.name for p in work.iterdir() if not p.name.startswith(".")):
-        print(f"  {work / name}")
+    for what, name in (("tables (CSV, Parquet, Markdown)", "tables"), ("figures", "figures"), ("report", "report.html"),
+                       ("every run (wide Parquet, by scenario)", "ensemble"), ("provenance", "manifest.json")):
+        if (work / name).exists():
+            print(f"  {what}: {work / name}")
 
 
 if __name__ == "__main__":
