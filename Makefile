@@ -14,7 +14,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m experiments.simulate
+	$(PY) -m experiments.forecast
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -337,7 +337,7 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     Everything is first written into a temporary folder (:func:`experiments.provenance.write_atomically`), so a failure
     or a kill leaves the previous outputs, or none, never a half-written file.
     """
-    from experiments.report import comparison_charts, fan_charts, html_report
+    from experiments.report import comparison_charts, fan_charts, html_report, sensitivity_chart
     from experiments.tables import compute_tables, markdown
 
     tables = compute_tables(work, settings, job)
@@ -354,7 +354,8 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     figures: list[Path] = []
     if "png" in settings.formats or "html" in settings.formats:
         with tempfile.TemporaryDirectory() as scratch:
-            drawn = fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
+            drawn = (fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
+                     + sensitivity_chart(tables["sensitivity"], Path(scratch)))
             figures = write_atomically(work / "figures", {p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn})
     final: dict[str, Callable[[Path], None]] = {}
     if "html" in settings.formats:

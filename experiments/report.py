@@ -509,6 +509,43 @@ calibration allowed; totals over several years are written in the panel's box be
 MAX_TABLE_ROWS = 400
 
 
+def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
+    """SALib delta indices (moment-independent, on the posterior draws) per output, one bar group per scenario.
+
+    Bars show delta with its confidence half-width; prior-driven parameters are hatched, so a reader sees at once when
+    an output is most sensitive to something the record did not pin down. No figure when the table is empty.
+    """
+    rows = sensitivity.dropna(subset=["delta"]) if "delta" in sensitivity.columns else sensitivity.iloc[0:0]
+    if rows.empty:
+        return []
+    outputs = list(dict.fromkeys(rows["output"].astype(str)))
+    scenarios = list(dict.fromkeys(rows["scenario"].astype(str)))
+    parameters = sorted(set(rows["parameter"].astype(str)))
+    fig = _new_figure(5.0 * len(outputs), 0.32 * len(parameters) * len(scenarios) + 1.8)
+    axes = fig.subplots(1, len(outputs), squeeze=False).ravel()
+    height = 0.8 / len(scenarios)
+    for ax, output in zip(axes, outputs):
+        o = rows[rows["output"].astype(str) == output]
+        for k, scenario in enumerate(scenarios):
+            r = o[o["scenario"].astype(str) == scenario].set_index("parameter").reindex(parameters)
+            y = np.arange(len(parameters)) + (k - (len(scenarios) - 1) / 2) * height
+            flagged = r["prior_driven"].fillna(False).astype(bool).to_numpy() if "prior_driven" in r else np.zeros(len(r), bool)
+            bars = ax.barh(y, r["delta"].to_numpy(dtype=float), height=height, xerr=r["delta_conf"].to_numpy(dtype=float),
+                           color=SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)], label=scenario, error_kw={"lw": 0.7})
+            for bar, hatch in zip(bars, flagged):
+                if hatch:
+                    bar.set_hatch("//")
+        ax.set_yticks(np.arange(len(parameters)), parameters, fontsize=7)
+        ax.set_title(output, fontsize=9)
+        ax.set_xlabel("delta (moment-independent)", fontsize=8)
+        ax.invert_yaxis()
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Sensitivity of key forecast outputs to the parameters, on the posterior draws (hatched: prior-driven)",
+                 fontsize=10)
+    fig.tight_layout()
+    return [save_png(fig, out / "sensitivity.png")]
+
+
 def _inline(text: str) -> str:
     """Escaped text with Markdown code spans, bold and italics."""
     parts = re.split(r"(`[^`]*`)", text)

@@ -225,3 +225,17 @@ def test_gather_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("error: ") and "missing: not found" in proc.stderr and proc.stderr.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_sensitivity_chart_draws_delta_bars_and_skips_an_empty_table(tmp_path):
+    from experiments.report import sensitivity_chart
+
+    table = pd.DataFrame({"scenario": ["baseline"] * 4 + ["detente"] * 4,
+                          "output": ["forums_2030", "forums_2030", "share_2035", "share_2035"] * 2,
+                          "parameter": ["forums.peer", "arms.beta_lockin"] * 4,
+                          "delta": [0.3, 0.05, 0.02, 0.2, 0.28, 0.06, 0.01, 0.25],
+                          "delta_conf": [0.02] * 8, "S1": [0.2] * 8, "S1_conf": [0.01] * 8,
+                          "prior_driven": [False, True] * 4})
+    paths = sensitivity_chart(table, tmp_path)
+    assert [p.name for p in paths] == ["sensitivity.png"] and paths[0].read_bytes()[:4] == b"\x89PNG"
+    assert sensitivity_chart(table.iloc[0:0], tmp_path / "none") == []
