@@ -181,3 +181,25 @@ def test_bad_command_lines_fail_in_one_line_and_write_nothing(args, says, tmp_pa
     lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
     assert not out.exists() or not any(out.rglob("*.parquet"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_multirun_sweeps_scenarios_and_drivers_and_gathers_into_one_dataset(launcher, posterior_file, tmp_path):
+    import subprocess
+    import sys
+
+    args = ["-m", f"hydra/launcher={launcher}", "scenarios=[baseline,detente],[baseline,russia_exit]",
+            "drivers.gdp_growth=0.01,0.03", f"forecast.posterior={posterior_file}", "forecast.draws=3",
+            "forecast.seeds=2", "forecast.executor=serial", "forecast.boldness_scenarios=[]",
+            "forecast.formats=[parquet]", f"forecast.out_root={tmp_path / 'runs'}",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    done = subprocess.run(_cli(args), cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len([p for p in (tmp_path / "runs").iterdir() if (p / "manifest.json").is_file()]) == 4
+    gathered = subprocess.run([sys.executable, "-m", "experiments.gather", str(tmp_path / "runs"), "--out",
+                               str(tmp_path / "all")], cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=300)
+    assert gathered.returncode == 0, gathered.stderr[-2000:]
+    events = pd.read_parquet(tmp_path / "all" / "events")
+    assert events.job.nunique() == 4 and {"drivers.gdp_growth", "scenarios"} <= set(events.columns)
+    assert set(events["drivers.gdp_growth"]) == {0.01, 0.03}
