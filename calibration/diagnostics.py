@@ -111,7 +111,7 @@ def _figures(gens: pd.DataFrame, table: pd.DataFrame, priors: list[Prior], parti
     return figures
 
 
-def _md(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     def cell(v: object) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -122,9 +122,9 @@ def _md(frame: pd.DataFrame) -> str:
 
 def markdown(gens: pd.DataFrame, table: pd.DataFrame) -> str:
     """The diagnostics as Markdown tables."""
-    lines = ["# Calibration diagnostics", "", "## Generations", "", _md(gens), "",
+    lines = ["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "",
              f"## Parameters (prior-driven: posterior 90% interval at least {PRIOR_DRIVEN_RATIO:.0%} of the prior's)", "",
-             _md(table.drop(columns="why")), ""]
+             markdown_table(table.drop(columns="why")), ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,299 @@
+"""``python -m calibration.recovery``: can the calibration find parameters it is given? (issue 3 §4)
+
+For ``recovery.sets`` known parameter sets spread over the priors, simulate a synthetic record (one realisation, as
+the real record is one), calibrate on it with the main fit's priors, blocks, seeds and distance (:func:`run_fit`, one
+resumable fit per set in ``out_dir/set_<k>/``), and report for every parameter whether its known value lies inside
+the posterior's 90% interval. A parameter is *identified* when its posterior 90% interval is on average at most
+IDENTIFIED_RATIO of its prior's; the identified parameters are the ones the record must recover.
+
+The synthetic record replaces each observed value by the simulated one and keeps each target's tolerance, kind and
+weight, so it says about as much as the real record (:func:`synthetic_target`; counts and trends the article gives as
+bounds become point values, a little more), and replaces the SIPRI blocks by the simulated blocks. Writes
+``recovery.csv`` (set x parameter), ``recovery.md`` (with the distance's noise floor per set) and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+import pyabc
+from omegaconf import DictConfig
+from scipy.stats import qmc
+
+from calibration.diagnostics import markdown_table, generations, prior_driven
+from calibration.fit import posterior_frame, run_fit
+from calibration.objective import Weights, target_losses
+from calibration.observations import OBSERVATIONS_PATH
+from calibration.priors import Prior
+from calibration.problem import Problem
+from calibration.setup import FitSettings, prepare
+from calibration.setup import validate as validate_calibration
+from calibration.targets import Target, compile_targets
+from experiments.cli import fail, precheck
+from experiments.provenance import manifest, write_atomically, write_json
+from model.params import ConfigError, check_keys, check_number
+from model.schema import REGION_VARIABLES, STATE_VARIABLES
+
+SETTINGS = ("sets", "seed", "margin", "population_size", "generations")
+# Identified: the record narrows the 90% interval to at most half the prior's, averaged over the sets.
+IDENTIFIED_RATIO = 0.5
+# Fresh realisations of each known set scored against its synthetic record: how far the truth itself lies from the
+# record (the noise floor of the distance). Twenty give its median to about a tenth of its spread.
+FLOOR_RUNS = 20
+# Kinds whose rows are statements about the record (it happened, it held); their synthetic version states whether
+# the statement held in the synthetic record instead of pinning the statistic's exact value.
+STATEMENT_KINDS = ("event", "pattern")
+# Statistics that count states or years, or are a year: whole numbers.
+WHOLE_STATISTICS = ("states_any", "states_by", "years_any", "first_year", "last_year", "peak_year", "top_states")
+# Units of variables counted in whole events: a sum of them is a whole number.
+COUNT_UNITS = ("0/1", "deals", "events", "visits", "states")
+
+
+@dataclass(frozen=True)
+class RecoverySettings:
+    """Validated ``recovery`` settings (configs/recovery.yaml explains each)."""
+
+    sets: int
+    seed: int
+    margin: float
+    population_size: int
+    generations: int
+
+
+def parse_recovery(cfg: object) -> RecoverySettings:
+    """One-line errors for every bad ``recovery`` setting."""
+    check_keys("recovery", cfg, SETTINGS)
+    ranges = {"sets": (1, 1000, True), "seed": (0, 2**62, True), "margin": (0.0, 0.49, False),
+              "population_size": (10, 1e6, True), "generations": (1, 100, True)}
+    values = {k: check_number(f"recovery.{k}", cfg[k], lo, hi, integer) for k, (lo, hi, integer) in ranges.items()}
+    return RecoverySettings(**{k: (float(v) if k == "margin" else int(v)) for k, v in values.items()})
+
+
+def validate(config: Mapping) -> None:
+    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    validate_calibration(config)
+    parse_recovery(config["recovery"])
+
+
+def known_sets(priors: list[Prior], n: int, seed: int, margin: float) -> pd.DataFrame:
+    """``n`` parameter sets, one per row: a Latin hypercube on the priors' quantiles in [margin, 1 - margin].
+
+    A Latin hypercube puts one set in each of ``n`` equal quantile slices of every parameter, so five sets already
+    span each prior from low to high; the margin keeps them off the bounds, where a posterior piles up against the
+    edge and an interval cannot straddle the truth.
+    """
+    unit = qmc.LatinHypercube(d=len(priors), optimization="random-cd", rng=np.random.default_rng(seed)).random(n)
+    quantiles = margin + (1.0 - 2.0 * margin) * unit
+    return pd.DataFrame({p.name: p.frozen().ppf(quantiles[:, i]) for i, p in enumerate(priors)})
+
+
+def whole_valued(target: Target) -> bool:
+    """Whether the target's statistic only takes whole numbers (so "x < v" is "x <= v - 1")."""
+    if target.statistic in WHOLE_STATISTICS:
+        return True
+    if target.statistic != "sum":
+        return False
+    units = [REGION_VARIABLES[target.region_slot].unit] if target.region_slot >= 0 else \
+        [STATE_VARIABLES[i].unit for i in target.slots]
+    return all(u in COUNT_UNITS for u in units)
+
+
+def synthetic_target(target: Target, truth: float) -> Target:
+    """The target as the synthetic record states it, given the statistic's value ``truth`` in that record.
+
+    A point statement (relation ``eq``) and a quantity stated as a bound (count or trend ``ge``/``le``) become
+    ``eq truth`` with the same tolerance. An event or pattern stated as a bound or a range is a yes/no statement, and
+    :func:`calibration.objective.target_losses` scores it as one (``ge``/``le`` ignore the tolerance; ``between``
+    widens the range by it): if the statement holds in the synthetic record it stays as it is; if not, it becomes its
+    complement on the side the truth lies ("x >= v" -> "x <= v - 1" for whole numbers, "x <= v" for shares), so that a
+    draw hits exactly when it agrees with the synthetic record about the statement, and misses pay the same
+    squared-excess loss in the same units. Either way the synthetic record itself has loss 0.
+    """
+    if target.relation == "eq" or target.kind not in STATEMENT_KINDS:
+        return replace(target, relation="eq", value=float(truth), low=np.nan, high=np.nan)
+    if target_losses([target], np.array([[truth]]))[0, 0] == 0.0:
+        return target
+    gap = 1.0 if whole_valued(target) else 0.0
+    if target.relation == "ge" or (target.relation == "between" and truth < target.low - target.tolerance):
+        lower_edge = target.value if target.relation == "ge" else target.low - target.tolerance
+        return replace(target, relation="le", value=lower_edge - gap, low=np.nan, high=np.nan)
+    upper_edge = target.value if target.relation == "le" else target.high + target.tolerance
+    return replace(target, relation="ge", value=upper_edge + gap, low=np.nan, high=np.nan)
+
+
+def synthetic_record(problem: Problem, truth: Mapping[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One realisation of the known set: its statistics (targets,) and SIPRI blocks, run from root seed ``seed``."""
+    run = replace(problem, seeds=1, root_seed=seed).simulate(dict(truth))
+    return run["stats"][0], run["sipri"][0]
+
+
+def synthetic_problem(problem: Problem, stats: np.ndarray, sipri: np.ndarray) -> Problem:
+    """``problem`` with the synthetic record in place of the observed one (targets and SIPRI blocks)."""
+    synthetic = replace(problem, targets=[synthetic_target(t, x) for t, x in zip(problem.targets, stats)])
+    synthetic.sipri_obs = np.asarray(sipri, dtype=float).copy()
+    return synthetic
+
+
+def truth_distances(synthetic: Problem, truth: Mapping[str, float], seed: int, runs: int = FLOOR_RUNS) -> np.ndarray:
+    """Distances of ``runs`` fresh realisations of the truth (root seeds ``seed + 1 ...``) to the synthetic record.
+
+    Each is scored as a particle is (the fit's seeds per particle). An epsilon below their median rejects the truth
+    more often than not, so a fit whose epsilon has reached it has taken from the record all the distance can tell.
+    """
+    return np.array([synthetic.distance(replace(synthetic, root_seed=seed + 1 + r).simulate(dict(truth)), {})
+                     for r in range(runs)])
+
+
+def recovery_table(priors: list[Prior], truths: pd.DataFrame, posteriors: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per set and parameter: truth, posterior median and 90% interval, coverage, width against the prior."""
+    frames = []
+    for k, posterior in enumerate(posteriors):
+        table = prior_driven(priors, posterior, posterior["weight"].to_numpy(dtype=float))
+        true = truths.iloc[k][table.parameter].to_numpy(dtype=float)
+        frames.append(pd.DataFrame({
+            "set": k, "parameter": table.parameter, "true": true, "posterior_median": table.posterior_median,
+            "posterior_q05": table.posterior_q05, "posterior_q95": table.posterior_q95,
+            "inside_90": (table.posterior_q05 <= true) & (true <= table.posterior_q95),
+            "width_ratio": table.width_ratio}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def coverage(table: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter: sets, sets whose 90% interval holds the truth, mean width ratio, identified, recovered."""
+    summary = table.groupby("parameter", sort=False).agg(sets=("set", "size"), inside=("inside_90", "sum"),
+                                                          mean_width_ratio=("width_ratio", "mean"))
+    summary["inside"] = summary["inside"].astype(int)
+    summary["coverage"] = summary["inside"] / summary["sets"]
+    summary["identified"] = summary["mean_width_ratio"] <= IDENTIFIED_RATIO
+    summary["recovered"] = summary["inside"] == summary["sets"]
+    return summary.reset_index()
+
+
+def markdown(summary: pd.DataFrame, fits: pd.DataFrame, rec: RecoverySettings, settings: FitSettings) -> str:
+    """The report: method, verdict on the identified parameters, per-parameter coverage, per-set fits."""
+    identified = summary[summary.identified]
+    failed = identified[~identified.recovered]
+    total, inside = int(summary.sets.sum()), int(summary.inside.sum())
+    if identified.empty:
+        verdict = ("no parameter is identified, so none can be recovered: the posteriors stay about as wide as the "
+                   "priors, and their coverage of the truth says nothing about bias")
+    elif failed.empty:
+        verdict = "every identified parameter was recovered in every set"
+    else:
+        verdict = "FAILED: " + ", ".join(f"{r.parameter} (truth inside the 90% interval in {r.inside} of {r.sets} sets)"
+                                        for r in failed.itertuples())
+    lines = [
+        "# Parameter recovery", "",
+        f"{rec.sets} known parameter sets (a Latin hypercube on the priors' {rec.margin:.0%}-{1 - rec.margin:.0%} "
+        f"quantiles, seed {rec.seed}); for each, one simulated 2000-{settings.last_year} record (root seed "
+        f"{rec.seed}, one seed) replaces the observations and the SIPRI blocks, and ABC-SMC calibrates on it with the "
+        f"main fit's priors, blocks and distance ({rec.population_size} particles, {rec.generations} generations, "
+        f"{settings.seeds_per_particle} seeds per particle). A shorter fit than the main one leaves wider posteriors: "
+        "coverage is then conservative and identification understated.", "",
+        f"Identified (posterior 90% interval at most {IDENTIFIED_RATIO:.0%} of the prior's on average): "
+        f"{len(identified)} of {len(summary)} parameters: {', '.join(identified.parameter) or 'none'}.", "",
+        f"Verdict: {verdict}.", "",
+        f"Coverage over all parameters: the truth lies inside the 90% interval in {inside} of {total} cases "
+        f"({inside / total:.0%}). A calibrated 90% interval misses in at least one of {rec.sets} sets with "
+        f"probability {1 - 0.9 ** rec.sets:.0%}, so an occasional miss is expected; a miss in most sets is a bias.", "",
+        "## Per parameter", "", markdown_table(summary), "",
+        "## Per set", "",
+        f"`truth_distance_*`: the distance to the synthetic record of {FLOOR_RUNS} fresh realisations of the known set "
+        "itself, scored as a particle is (10%, 50%, 90% quantiles). A final epsilon near their median means the fit "
+        "has reached the seed noise of the distance: a smaller epsilon would reject the truth more often than not, so "
+        "what the posterior has not narrowed by then, this distance cannot narrow.", "", markdown_table(fits), "",
+        "Every set x parameter (truth, posterior median and 90% interval) is in `recovery.csv`.", ""]
+    return "\n".join(lines)
+
+
+def _fit_record(set_dir: Path, history: pyabc.History) -> dict:
+    """A fit's size and end state; its wall time from the manifest run_fit wrote (None if killed before it)."""
+    gens = generations(history)
+    made = set_dir / "manifest.json"
+    wall = json.loads(made.read_text(encoding="utf-8"))["fit"]["wall_s"] if made.is_file() else None
+    return {"generations": len(gens), "final_epsilon": float(gens.epsilon.iloc[-1]),
+            "final_ess": float(gens.ess.iloc[-1]), "simulations": int(gens.simulations.sum()), "wall_s": wall}
+
+
+def recover(settings: FitSettings, rec: RecoverySettings, problem: Problem, out_dir: Path, config: dict,
+            data_hashes: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run (or resume) every set's fit; returns the set x parameter table, the per-parameter summary, the fits."""
+    priors = list(settings.priors)
+    fit_settings = replace(settings, population_size=rec.population_size, min_generations=rec.generations,
+                           max_generations=rec.generations)
+    truths = known_sets(priors, rec.sets, rec.seed, rec.margin)
+    posteriors, fits = [], []
+    for k, truth in enumerate(truths.to_dict("records")):
+        set_dir = out_dir / f"set_{k}"
+        stats, sipri = synthetic_record(problem, truth, rec.seed)
+        record = {"parameters": truth, "record_root_seed": rec.seed,
+                  "statistics": {t.id: float(x) for t, x in zip(problem.targets, stats)}}
+        stored = set_dir / "truth.json"
+        # A resumed fit must continue on the same record: other settings, data or model code make another one.
+        if stored.is_file() and json.loads(stored.read_text(encoding="utf-8")) != json.loads(json.dumps(record)):
+            raise ConfigError(f"out_dir: {set_dir} was fitted to another synthetic record; allowed: a fresh out_dir, "
+                              "or the settings, data and code it was made with")
+        write_atomically(set_dir, {"truth.json": lambda p, r=record: write_json(p, r)})
+        db = f"sqlite:///{set_dir / 'history.db'}"
+        done = (set_dir / "history.db").is_file() and pyabc.History(db).n_populations >= rec.generations
+        synthetic = synthetic_problem(problem, stats, sipri)
+        if not done:
+            run_fit(fit_settings, synthetic, set_dir, {**config, "recovery_set": {"set": k, "truth": truth}},
+                    data_hashes)
+        history = pyabc.History(db)
+        posteriors.append(posterior_frame(history, priors))
+        floor = np.quantile(truth_distances(synthetic, truth, rec.seed), (0.1, 0.5, 0.9))
+        fits.append({"set": k, **_fit_record(set_dir, history), "truth_distance_q10": float(floor[0]),
+                     "truth_distance_median": float(floor[1]), "truth_distance_q90": float(floor[2])})
+    table = recovery_table(priors, truths, posteriors)
+    return table, coverage(table), pd.DataFrame(fits)
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="recovery")
+def main(cfg: DictConfig) -> None:
+    """Recover every known set, write the report, print one summary line."""
+    start = time.perf_counter()
+    s = prepare(cfg)
+    settings = s.settings
+    try:
+        rec = parse_recovery(s.config["recovery"])
+    except ConfigError as exc:
+        fail(str(exc))
+    targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=settings.last_year)
+    problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds_per_particle, settings.root_seed,
+                      Weights(sipri=settings.sipri_weight), list(settings.priors), last_year=settings.last_year)
+    hashes = dict(s.data.hashes)
+    hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
+    out_dir = Path(s.config["out_dir"])
+    try:
+        table, summary, fits = recover(settings, rec, problem, out_dir, s.config, hashes)
+    except ConfigError as exc:
+        fail(str(exc))
+    wall = round(time.perf_counter() - start, 1)
+    record = manifest(s.config, {"root_seed": settings.root_seed, "recovery_seed": rec.seed,
+                                 "seeds_per_particle": settings.seeds_per_particle}, hashes)
+    record["recovery"] = {"sets": rec.sets, "wall_s": wall, "fits": fits.to_dict("records")}
+    report = markdown(summary, fits, rec, settings)
+    write_atomically(out_dir, {"recovery.csv": lambda p: table.to_csv(p, index=False),
+                               "recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
+                               "manifest.json": lambda p: write_json(p, record)})
+    identified = summary[summary.identified]
+    failed = identified[~identified.recovered]
+    print(f"recovery: {rec.sets} sets x {len(summary)} parameters, truth inside the 90% interval in "
+          f"{int(summary.inside.sum())}/{int(summary.sets.sum())}; identified: {len(identified)} "
+          f"({', '.join(identified.parameter) or 'none'}); not recovered in every set: "
+          f"{', '.join(f'{r.parameter} {r.inside}/{r.sets}' for r in failed.itertuples()) or 'none'}; "
+          f"{wall:.0f} s; report in {out_dir / 'recovery.md'}")
+
+
+if __name__ == "__main__":
+    precheck("recovery", validate)
+    main()
