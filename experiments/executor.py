@@ -58,8 +58,10 @@ def run_tasks(fn: Callable[[T, ModelData], Any], tasks: Sequence[T], data: Model
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(data,)) as pool:
             futures = {pool.submit(_call, fn, task): task for task in tasks}
-            for f in as_completed(futures):
-                done(futures[f], f.result())
+            # Each future is dropped once handled (as_completed lets go of it too): a future kept in the map would hold
+            # every batch's record in memory until the end.
+            for f in as_completed(list(futures)):
+                done(futures.pop(f), f.result())
         return
     if executor != "dask" or client is None:
         raise ConfigError(f"executor: {executor!r}; allowed: {', '.join(EXECUTORS)} (dask with a scheduler address)")
@@ -68,4 +70,5 @@ def run_tasks(fn: Callable[[T, ModelData], Any], tasks: Sequence[T], data: Model
     shared = client.scatter(data, broadcast=True)
     futures = {client.submit(fn, task, shared, pure=False): task for task in tasks}
     for f in dask_completed(list(futures)):
-        done(futures[f], f.result())
+        done(futures.pop(f), f.result())
+        f.release()
