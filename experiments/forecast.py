@@ -230,6 +230,25 @@ def part_path(work: Path, kind: str, label: str, index: int) -> Path:
     return work / kind / f"scenario={label}" / f"part-{index:05d}.parquet"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_parts(work: Path) -> int:
+    """Delete temporary part files left by killed runs (their writer's pid is gone); returns how many."""
+    stale = [p for p in work.rglob(".*.tmp") if p.name.rsplit(".", 2)[-2].isdigit()
+             and not _alive(int(p.name.rsplit(".", 2)[-2]))]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 def _write_part(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -304,6 +323,7 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
                   client) -> tuple[Path, ForecastSettings, dict, dict]:
     work = writable_root(settings.out_root) / work_key(config, ensembles, posterior_hash, data.hashes)
     work.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(work)
     table = draw_table(settings, posterior)
     if not (work / "draws.parquet").is_file():
         tmp = work / f".draws.parquet.{os.getpid()}.tmp"

@@ -203,3 +203,21 @@ def test_multirun_sweeps_scenarios_and_drivers_and_gathers_into_one_dataset(laun
     events = pd.read_parquet(tmp_path / "all" / "events")
     assert events.job.nunique() == 4 and {"drivers.gdp_growth", "scenarios"} <= set(events.columns)
     assert set(events["drivers.gdp_growth"]) == {0.01, 0.03}
+
+
+def test_stale_temporary_parts_of_dead_writers_are_removed(tmp_path):
+    import os
+    import subprocess
+
+    from experiments.forecast import remove_stale_parts
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    folder = tmp_path / "events" / "scenario=baseline"
+    folder.mkdir(parents=True)
+    gone = folder / f".part-00003.parquet.{dead.pid}.tmp"
+    mine = folder / f".part-00004.parquet.{os.getpid()}.tmp"
+    for p in (gone, mine):
+        p.write_bytes(b"half")
+    assert remove_stale_parts(tmp_path) == 1
+    assert not gone.exists() and mine.exists()
