@@ -156,10 +156,13 @@ def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[
         ensembles.append(Ensemble(exp.scenario, exp.scenario, exp))
         if exp.scenario in settings.boldness_scenarios or entry in settings.boldness_scenarios:
             ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v) for v in BOLDNESS_VARIANTS]
-    unknown = sorted(set(settings.boldness_scenarios) - {e.scenario for e in ensembles})
+    # A listed scenario that this job does not run is skipped (the default names the tension scenario, which not
+    # every job runs); a name that is no scenario at all is a mistake.
+    known = {p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml")} | {e.scenario for e in ensembles}
+    unknown = sorted(set(settings.boldness_scenarios) - known)
     if unknown:
-        raise ConfigError(f"forecast.boldness_scenarios: {unknown[0]!r} is not in scenarios; allowed: "
-                          f"{', '.join(e.scenario for e in ensembles if e.boldness == 'central')}")
+        raise ConfigError(f"forecast.boldness_scenarios: {unknown[0]!r} is not a scenario; allowed: names of "
+                          f"configs/scenario/ ({', '.join(sorted(known))})")
     return settings, ensembles
 
 

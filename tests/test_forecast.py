@@ -80,6 +80,18 @@ def test_scenarios_share_draws_and_history(posterior_file, tmp_path):
     assert list(draws.draw) == list(range(5)) and draws["arms.beta_lockin"].between(0, 5).all()
 
 
+def test_boldness_variants_only_for_the_listed_scenarios_this_job_runs():
+    ov = ["scenarios=[baseline,us_hard_red_lines]"]
+    _, ensembles = plan(_config(ov), ov)
+    assert [e.label for e in ensembles] == ["baseline", "us_hard_red_lines"]
+    ov = ["scenarios=[baseline,\"[us_china_deterioration,argentina_fiscal_recovery]\"]",
+          "forecast.boldness_scenarios=[us_china_deterioration+argentina_fiscal_recovery]"]
+    _, ensembles = plan(_config(ov), ov)
+    assert [e.label for e in ensembles] == ["baseline", "us_china_deterioration+argentina_fiscal_recovery",
+                                            "us_china_deterioration+argentina_fiscal_recovery@cautious",
+                                            "us_china_deterioration+argentina_fiscal_recovery@bold"]
+
+
 def test_rerun_skips_finished_parts(posterior_file, tmp_path):
     ov = _small(posterior_file, tmp_path, "forecast.executor=serial", "forecast.batch_size=2")
     work = run_ensemble(_config(ov), ov)[0]
@@ -97,7 +109,7 @@ def test_rerun_skips_finished_parts(posterior_file, tmp_path):
     ("forecast.executor=gpu", "forecast.executor: 'gpu'; allowed: serial, pool, dask"),
     ("forecast.executor=dask", "forecast.dask_scheduler: empty"),
     ("forecast.formats=[xls]", "forecast.formats"),
-    ("forecast.boldness_scenarios=[detente]", "forecast.boldness_scenarios: 'detente' is not in scenarios"),
+    ("forecast.boldness_scenarios=[atlantis]", "forecast.boldness_scenarios: 'atlantis' is not a scenario"),
     ("scenarios=[baseline,baseline]", "scenarios: 'baseline' is listed twice"),
     ("forecast.first_table_year=2041", "forecast.first_table_year"),
 ])
