@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from calibration.observations import load_observations
 from calibration.priors import Prior, parse_blocks, parse_priors
 from experiments.cli import fail
-from experiments.config import Experiment, build_experiment
+from experiments.config import Experiment, build_model
 from model.data import HIST_END, DataError, ModelData, load_data
 from model.drivers import Drivers, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
@@ -67,20 +67,9 @@ def parse_settings(cfg: Mapping) -> FitSettings:
 
 
 
-def run_stub() -> dict:
-    """Run settings are not used by calibration; a valid stub lets the experiment validator check the model config."""
-    return {"root_seed": 0, "n_seeds": 1, "first_year": 2000, "last_year": HIST_END, "param_source": "defaults",
-            "formats": ["parquet"], "out_dir": ""}
-
-
-def model_experiment(config: Mapping) -> Experiment:
-    """The model part (params, drivers, scenario) of a composed ``calibrate`` config, validated."""
-    return build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": run_stub()})
-
-
 def validate(config: Mapping) -> None:
     """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
-    model_experiment(config)
+    build_model(config)
     parse_settings(config["calibration"])
 
 
@@ -139,7 +128,7 @@ def prepare(cfg: DictConfig, with_posterior: bool = False) -> Setup:
     config = OmegaConf.to_container(cfg, resolve=True)
     posterior, source, draws, path = None, "", 0, None
     try:
-        exp = model_experiment(config)
+        exp = build_model(config)
         settings = parse_settings(config["calibration"])
         if with_posterior:
             path = Path(config["posterior"])

@@ -194,3 +194,13 @@ def build_experiment(cfg: Mapping) -> Experiment:
         dask_scheduler=run["dask_scheduler"], batch_size=_whole("run.batch_size", run["batch_size"], 1, 100_000),
     )
     return Experiment(params=params, drivers=drivers, scenario=name, run=settings)
+
+
+def build_model(cfg: Mapping) -> Experiment:
+    """Validate only the model part (params, drivers, scenario) of a composed config.
+
+    Entry points with their own run settings (calibration, forecast) use it; the run part is a valid placeholder.
+    """
+    run = {"root_seed": 0, "n_seeds": 1, "first_year": FIRST_YEAR, "last_year": LAST_YEAR, "param_source": "defaults",
+           "formats": ["parquet"], "out_dir": ""}
+    return build_experiment({k: cfg[k] for k in ("params", "drivers", "scenario")} | {"run": run})

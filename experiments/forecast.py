@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.setup import load_posterior, warn_if_data_changed
 from experiments.cli import CONFIG_DIR, fail, precheck
-from experiments.config import Experiment, build_experiment
+from experiments.config import Experiment, build_model
 from experiments.ensemble import Batch, run_batch
 from experiments.executor import EXECUTORS, dask_client, run_tasks
 from experiments.provenance import manifest, write_atomically, write_json
@@ -140,19 +140,12 @@ def compose_model(overrides: list[str], scenario: str) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def model_experiment(config: Mapping) -> Experiment:
-    """The model part of a composed forecast config, validated (run settings are the forecast's own)."""
-    run = {"root_seed": 0, "n_seeds": 1, "first_year": FIRST_YEAR, "last_year": LAST_YEAR, "param_source": "defaults",
-           "formats": ["parquet"], "out_dir": ""}
-    return build_experiment({k: config[k] for k in ("params", "drivers", "scenario")} | {"run": run})
-
-
 def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[Ensemble]]:
     """Validate the settings and compose every scenario's experiment (one-line ConfigError on any problem)."""
     settings = parse_settings(config["forecast"])
     ensembles = []
     for entry in _scenario_entries(config):
-        exp = model_experiment(compose_model(overrides, entry))
+        exp = build_model(compose_model(overrides, entry))
         ensembles.append(Ensemble(exp.scenario, exp.scenario, exp))
         if exp.scenario in settings.boldness_scenarios or entry in settings.boldness_scenarios:
             ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v) for v in BOLDNESS_VARIANTS]
