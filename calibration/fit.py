@@ -28,6 +28,7 @@ from calibration.priors import Prior, distribution, transition
 from calibration.setup import FitSettings, prepare, validate
 from calibration.problem import Problem
 from calibration.targets import compile_targets
+from calibration.weights import weigh
 from experiments.cli import fail, precheck
 from experiments.provenance import manifest, write_atomically, write_json
 from model.params import PROJECT_ROOT, ConfigError
@@ -57,6 +58,7 @@ def posterior_frame(history: pyabc.History, priors: list[Prior]) -> pd.DataFrame
 def fit_key(settings: FitSettings, problem: Problem, data_hashes: dict) -> str:
     """Hash of what a history's generations depend on: priors, blocks, targets, seeds, weights and data."""
     payload = repr((settings.priors, settings.blocks, settings.seeds_per_particle, settings.root_seed,
+                    settings.pilot_draws, settings.pilot_seeds,
                     settings.population_size, [(t.id, t.relation, t.value, t.low, t.high, t.tolerance) for t in problem.targets],
                     problem.weights, sorted(data_hashes.items())))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -66,10 +68,17 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     """Run or resume the ABC-SMC and write the posterior; returns the posterior's path.
 
     A history is resumed only by the fit that made it (same :func:`fit_key`); another fit in the same folder is
-    refused, since its generations would mix two problems.
+    refused, since its generations would mix two problems. The distance's information weights come from a pilot
+    (:func:`calibration.weights.weigh`, unless ``problem`` already has them) and are written as ``weights.csv``.
     """
     logging.getLogger("ABC").setLevel(logging.WARNING)
+    if problem.weight_table is None:
+        start = time.perf_counter()
+        problem = weigh(problem, settings.pilot_draws, settings.pilot_seeds, settings.root_seed)
+        print(f"fit: information weights from {settings.pilot_draws} prior draws x {settings.pilot_seeds} seeds in "
+              f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(out_dir, {"weights.csv": lambda p: problem.weight_table.to_csv(p, index=False)})
     db_path = out_dir / "history.db"
     db = f"sqlite:///{db_path}"
     key, key_path = fit_key(settings, problem, data_hashes), out_dir / "fit_key.txt"
@@ -110,7 +119,8 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     posterior = posterior_frame(history, list(settings.priors))
     record = manifest(config, {"root_seed": settings.root_seed, "seeds_per_particle": settings.seeds_per_particle},
                       data_hashes)
-    record["fit"] = {"generations": t + 1, "simulations": sims, "final_epsilon": float(eps[-1]),
+    record["fit"] = {"generations": t + 1, "simulations": sims,
+                     "pilot_simulations": settings.pilot_draws * settings.pilot_seeds, "final_epsilon": float(eps[-1]),
                      "acceptance_rate": rate, "wall_s": round(time.perf_counter() - start, 1), "history": str(db_path)}
     write_atomically(out_dir, {"posterior.parquet": lambda p: posterior.to_parquet(p, index=False),
                                "manifest.json": lambda p: write_json(p, record)})
@@ -138,7 +148,7 @@ def main(cfg: DictConfig) -> None:
         # The diagnostics go with the shipped posterior: forecasts read its prior-driven flags.
         diagnose(path.parent / "history.db", list(settings.priors), path.parent)
         names = ["posterior.parquet", "generations.csv", "prior_driven.csv", "diagnostics.md", "generations.png",
-                 "marginals.png", "pairs.png", "manifest.json"]
+                 "marginals.png", "pairs.png", "weights.csv", "manifest.json"]
         write_atomically(SHIPPED, {n: lambda p, src=path.parent / n: shutil.copy2(src, p) for n in names})
         print(f"fit: shipped to {SHIPPED}")
 

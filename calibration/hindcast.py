@@ -64,7 +64,7 @@ from calibration.observations import OBSERVATIONS_PATH
 from calibration.problem import Problem
 from calibration.setup import Setup, load_posterior, prepare, validate
 from calibration.targets import (NON_CHINESE, SIPRI_PERIODS, Target, compile_targets, evaluate,
-                                 sipri_blocks)
+                                 sipri_blocks, sipri_total_ids)
 from experiments.cli import fail, precheck
 from experiments.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START, ISO3, ModelData
@@ -217,9 +217,7 @@ def later_targets(s: Setup, cut: int) -> list[Target]:
 
 def sipri_ids(cut: int) -> list[str]:
     """Row ids of the SIPRI totals scored, in the order of :func:`later_sipri`."""
-    periods = [(a, b) for a, b in SIPRI_PERIODS if b > cut]
-    return ([f"sipri_{a}_{b}_state_{c}" for a, b in periods for c in ISO3]
-            + [f"sipri_{a}_{b}_supplier_{p.value}" for a, b in periods for p in NON_CHINESE])
+    return sipri_total_ids(tuple((a, b) for a, b in SIPRI_PERIODS if b > cut))
 
 
 def later_sipri(states: np.ndarray, years: np.ndarray, cut: int) -> np.ndarray:

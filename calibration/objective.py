@@ -1,12 +1,16 @@
-"""The distance between simulated and observed: one loss per target, a pattern filter, and the SIPRI block.
+"""The distance between simulated and observed: one loss per summary component, a pattern filter, and their weights.
 
 Losses follow the tolerances of data/OBSERVATIONS.md, fixed before any fit: a statistic within its tolerance (or on
-the right side of a one-sided bound) costs nothing; beyond it, the cost is the squared excess in units of the
-tolerance (at least one unit), capped so that no single target can swamp the rest. One-sided statements (">200",
-"at least 18") are hinge losses. Rows of kind ``pattern`` also form the pattern filter (Grimm et al. 2005): a draw that
-breaks patterns pays for them at PATTERN_WEIGHT times a plain target's weight: a soft filter that keeps the distance
-on one scale (a hard filter on ~30 stochastic patterns would reject almost every draw). The SIPRI block compares five-year
-non-Chinese import totals on a log scale.
+the right side of a one-sided bound) costs nothing; beyond it, the cost is the excess in units of the tolerance (at
+least one unit), capped at LOSS_CAP units so that no single component can swamp the rest. One-sided statements
+(">200", "at least 18") are hinge losses. Rows of kind ``pattern`` also form the pattern filter (Grimm et al. 2005): a
+draw that breaks patterns pays for them at PATTERN_WEIGHT times a plain target's weight: a soft filter that keeps the
+distance on one scale (a hard filter on ~30 stochastic patterns would reject almost every draw). The SIPRI block
+compares five-year non-Chinese import totals on a log scale; together its totals weigh as ``Weights.sipri`` targets.
+
+Those are the *base* weights. A fit multiplies them by information weights from a pilot on the prior
+(:mod:`calibration.weights`): most components of this record vary with the model's seed far more than with its
+parameters, and unweighted they bury the few that carry the signal.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 from calibration.targets import Target
 
 # A miss of five tolerance units already says "wrong"; beyond it the loss stops growing (robust to outliers).
-LOSS_CAP = 25.0
+LOSS_CAP = 5.0
 # Patterns (kind = pattern) weigh this many plain targets.
 PATTERN_WEIGHT = 3.0
 # SIPRI five-year totals: log1p error with this scale (a factor of about e^0.5 = 1.65 is one unit), judgement.
@@ -27,9 +31,16 @@ SIPRI_LOG_SCALE = 0.5
 
 @dataclass(frozen=True)
 class Weights:
-    """Relative weight of the SIPRI block against the article's targets (one unit per target)."""
+    """How the components add up.
+
+    Attributes:
+        sipri: the SIPRI block's base weight, in targets (each of its totals weighs ``sipri / totals``).
+        components: one weight per component (targets, then SIPRI totals) replacing the base weights; ``None`` keeps
+            the base weights.
+    """
 
     sipri: float = 20.0
+    components: tuple[float, ...] | None = None
 
 
 def target_losses(targets: list[Target], sims: np.ndarray) -> np.ndarray:
@@ -46,7 +57,12 @@ def target_losses(targets: list[Target], sims: np.ndarray) -> np.ndarray:
             [np.maximum(np.abs(sims - value) - tol, 0.0), np.maximum(value - sims, 0.0),
              np.maximum(sims - value, 0.0), np.maximum(np.maximum(low - sims, sims - high) - tol, 0.0)],
         )
-    return np.minimum((excess / unit) ** 2, LOSS_CAP)
+    return np.minimum(excess / unit, LOSS_CAP)
+
+
+def sipri_losses(sipri_sim: np.ndarray, sipri_obs: np.ndarray) -> np.ndarray:
+    """Per-seed losses of the SIPRI totals: the log1p error in units of SIPRI_LOG_SCALE, capped like the targets."""
+    return np.minimum(np.abs(np.log1p(sipri_sim) - np.log1p(sipri_obs)) / SIPRI_LOG_SCALE, LOSS_CAP)
 
 
 def hits(targets: list[Target], sims: np.ndarray) -> np.ndarray:
@@ -54,23 +70,35 @@ def hits(targets: list[Target], sims: np.ndarray) -> np.ndarray:
     return target_losses(targets, sims) == 0.0
 
 
+def base_weights(targets: list[Target], sipri_totals: int, sipri: float) -> np.ndarray:
+    """One per target (PATTERN_WEIGHT for patterns), then ``sipri / sipri_totals`` per SIPRI total."""
+    weight = [PATTERN_WEIGHT if t.kind == "pattern" else 1.0 for t in targets]
+    return np.array(weight + [sipri / sipri_totals] * sipri_totals) if sipri_totals else np.array(weight)
+
+
+def components(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
+               sipri_obs: np.ndarray | None = None) -> np.ndarray:
+    """Per-seed losses of every component, (seeds, targets + SIPRI totals)."""
+    losses = target_losses(targets, sims)
+    if sipri_sim is None or sipri_obs is None:
+        return losses
+    return np.concatenate([losses, sipri_losses(sipri_sim, sipri_obs)], axis=1)
+
+
 def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
              sipri_obs: np.ndarray | None = None, weights: Weights = Weights()) -> float:
-    """Expected loss over seeds, per unit of weight (patterns weighted PATTERN_WEIGHT, the SIPRI block its weight).
+    """Weighted mean over components of the expected loss over seeds.
 
     Args:
         targets: compiled targets.
         sims: simulated statistics, (seeds, targets).
         sipri_sim: simulated five-year import totals, (seeds, ...) matching ``sipri_obs``; ``None`` skips the block.
         sipri_obs: observed totals.
-        weights: the SIPRI block's weight.
+        weights: the SIPRI block's base weight, or one weight per component.
     """
-    losses = target_losses(targets, sims)
-    weight = np.array([PATTERN_WEIGHT if t.kind == "pattern" else 1.0 for t in targets])
-    total = float(losses.mean(axis=0) @ weight)
-    n = float(weight.sum())
-    if sipri_sim is not None and sipri_obs is not None:
-        err = ((np.log1p(sipri_sim) - np.log1p(sipri_obs)) / SIPRI_LOG_SCALE) ** 2
-        total += weights.sipri * float(np.minimum(err, LOSS_CAP).mean())
-        n += weights.sipri
-    return total / n
+    losses = components(targets, sims, sipri_sim, sipri_obs).mean(axis=0)
+    if weights.components is not None:
+        w = np.asarray(weights.components)
+    else:
+        w = base_weights(targets, losses.size - len(targets), weights.sipri)
+    return float(losses @ w / w.sum())

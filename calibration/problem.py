@@ -11,10 +11,11 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from calibration.objective import Weights, distance
+from calibration.objective import Weights, components, distance
 from calibration.priors import Prior
-from calibration.targets import SIPRI_PERIODS, Target, evaluate, observed_sipri_blocks, sipri_blocks
+from calibration.targets import SIPRI_PERIODS, Target, evaluate, observed_sipri_blocks, sipri_blocks, sipri_total_ids
 from model.data import HIST_END, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
@@ -40,6 +41,8 @@ class Problem:
     weights: Weights
     priors: list[Prior]
     last_year: int = HIST_END
+    # The information weights' table (calibration.weights.weigh), written beside the fit.
+    weight_table: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         blocks = observed_sipri_blocks(self.data)
@@ -60,8 +63,16 @@ class Problem:
             sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
         return {"stats": np.array(stats), "sipri": np.array(sipri)[:, self.sipri_keep], "root_seed": root}
 
+    def sipri_ids(self) -> list[str]:
+        """Ids of the SIPRI totals the problem fits, in the order of its statistics."""
+        return [i for i, keep in zip(sipri_total_ids(), self.sipri_keep) if keep]
+
+    def components(self, x: dict) -> np.ndarray:
+        """Per-seed losses of every component (targets, then SIPRI totals) of a simulated summary."""
+        return components(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :])
+
     def distance(self, x: dict, x0: dict) -> float:  # noqa: ARG002 (observed values live in the targets)
-        """pyabc's distance: expected loss over the particle's seeds."""
+        """pyabc's distance: the weighted expected loss over the particle's seeds."""
         return distance(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :], self.weights)
 
     def observed(self) -> dict:

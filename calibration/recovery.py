@@ -37,6 +37,7 @@ from calibration.problem import Problem
 from calibration.setup import FitSettings, prepare
 from calibration.setup import validate as validate_calibration
 from calibration.targets import Target, compile_targets
+from calibration.weights import weigh
 from experiments.cli import fail, precheck
 from experiments.provenance import manifest, write_atomically, write_json
 from model.params import ConfigError, check_keys, check_number
@@ -115,7 +116,7 @@ def synthetic_target(target: Target, truth: float) -> Target:
     widens the range by it): if the statement holds in the synthetic record it stays as it is; if not, it becomes its
     complement on the side the truth lies ("x >= v" -> "x <= v - 1" for whole numbers, "x <= v" for shares), so that a
     draw hits exactly when it agrees with the synthetic record about the statement, and misses pay the same
-    squared-excess loss in the same units. Either way the synthetic record itself has loss 0.
+    loss in the same units. Either way the synthetic record itself has loss 0.
     """
     if target.relation == "eq" or target.kind not in STATEMENT_KINDS:
         return replace(target, relation="eq", value=float(truth), low=np.nan, high=np.nan)
@@ -244,7 +245,9 @@ def recover(settings: FitSettings, rec: RecoverySettings, problem: Problem, out_
         write_atomically(set_dir, {"truth.json": lambda p, r=record: write_json(p, r)})
         db = f"sqlite:///{set_dir / 'history.db'}"
         done = (set_dir / "history.db").is_file() and pyabc.History(db).n_populations >= rec.generations
-        synthetic = synthetic_problem(problem, stats, sipri)
+        # Weighted once, so that the fit and the noise floor below score with the same distance.
+        synthetic = weigh(synthetic_problem(problem, stats, sipri), fit_settings.pilot_draws, fit_settings.pilot_seeds,
+                          fit_settings.root_seed)
         if not done:
             run_fit(fit_settings, synthetic, set_dir, {**config, "recovery_set": {"set": k, "truth": truth}},
                     data_hashes)

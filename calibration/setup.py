@@ -26,7 +26,7 @@ from model.drivers import Drivers, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
-            "seeds_per_particle", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors", "blocks")
+            "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class FitSettings:
     min_acceptance_rate: float
     min_epsilon_gain: float
     seeds_per_particle: int
+    pilot_draws: int
+    pilot_seeds: int
     last_year: int
     sipri_weight: float
     n_procs: int
@@ -55,6 +57,7 @@ def parse_settings(cfg: Mapping) -> FitSettings:
     for key, (lo, hi, integer) in {"population_size": (10, 1e6, True), "min_generations": (1, 100, True),
                                    "max_generations": (1, 100, True), "min_acceptance_rate": (0, 1, False),
                                    "min_epsilon_gain": (0, 1, False), "seeds_per_particle": (1, 100, True),
+                                   "pilot_draws": (0, 100_000, True), "pilot_seeds": (2, 100, True),
                                    "last_year": (2005, HIST_END, True), "sipri_weight": (0, 1e3, False),
                                    "n_procs": (0, 256, True), "root_seed": (0, 2**62, True)}.items():
         s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
@@ -63,7 +66,7 @@ def parse_settings(cfg: Mapping) -> FitSettings:
     if not isinstance(s["dask_scheduler"], str):
         raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
     priors = parse_priors(cfg["priors"])
-    return FitSettings(priors=tuple(priors), blocks=parse_blocks(cfg["blocks"], priors), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
+    return FitSettings(priors=tuple(priors), blocks=parse_blocks(cfg["blocks"], priors), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
 
 
 

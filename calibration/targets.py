@@ -163,6 +163,12 @@ def sipri_blocks(states: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.
     return np.array(by_state), np.array(by_group)
 
 
+def sipri_total_ids(periods: tuple[tuple[int, int], ...] = SIPRI_PERIODS) -> list[str]:
+    """Ids of the totals of :func:`sipri_blocks` in ``periods``, flattened as by state then by supplier group."""
+    return ([f"sipri_{a}_{b}_state_{c}" for a, b in periods for c in ISO3]
+            + [f"sipri_{a}_{b}_supplier_{p.value}" for a, b in periods for p in NON_CHINESE])
+
+
 def observed_sipri_blocks(data: ModelData) -> tuple[np.ndarray, np.ndarray]:
     """The same blocks from the SIPRI data (China's rows are absent from the data by construction)."""
     years = np.arange(2000, 2000 + data.sipri_imports.shape[0])

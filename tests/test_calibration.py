@@ -197,6 +197,30 @@ def test_problem_is_reproducible_per_particle(params, data):
     assert distance(targets, a["stats"]) >= 0
 
 
+def test_information_weights_on_the_record(params, data):
+    from calibration.objective import Weights
+    from calibration.weights import weigh
+    from model.drivers import build_drivers, load_default_drivers
+
+    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
+    targets = compile_targets(load_observations(), drivers.years, data)
+    priors = parse_priors(PRIORS)
+    problem = Problem(params, data, drivers, targets, seeds=2, root_seed=5, weights=Weights(), priors=priors)
+    weighted = weigh(problem, draws=24, seeds=2, root_seed=3)
+    table = weighted.weight_table.set_index("component")
+    assert list(table.index) == [t.id for t in targets] + problem.sipri_ids()
+    assert len(weighted.weights.components) == len(table) and table.share.sum() == pytest.approx(1.0)
+    # The 2003 tour is in every run: its loss never varies, so it carries no weight; visits vary with the base rate.
+    assert table.loc["del_2003_tour", "weight"] == 0.0
+    assert table.loc["del_visits_2000_2022", "icc"] > 0.5 and table.loc["del_visits_2000_2022", "weight"] > 0
+    # Same pilot, same weights; and the distance is the weighted mean of the components' mean losses.
+    assert weigh(problem, draws=24, seeds=2, root_seed=3).weights == weighted.weights
+    x = problem.simulate({p.name: p.frozen().mean() for p in priors})
+    w = np.asarray(weighted.weights.components)
+    assert weighted.distance(x, {}) == pytest.approx(weighted.components(x).mean(axis=0) @ w / w.sum())
+    assert weigh(problem, draws=0, seeds=2, root_seed=3).weights == Weights()
+
+
 @pytest.mark.slow
 def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     """The whole path: a tiny ABC-SMC (configs/calibration/tiny.yaml), then a rerun continuing to a third generation."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.objective import LOSS_CAP, PATTERN_WEIGHT, distance, target_losses
+from calibration.objective import LOSS_CAP, PATTERN_WEIGHT, Weights, distance, target_losses
 from calibration.targets import Target
+from calibration.weights import MAX_ICC, information_weights
 
 
 def target(relation: str, value: float = np.nan, low: float = np.nan, high: float = np.nan, tol: float = 0.0,
@@ -18,14 +19,14 @@ def target(relation: str, value: float = np.nan, low: float = np.nan, high: floa
 
 @pytest.mark.parametrize(("t", "x", "expected"), [
     (target("eq", 11, tol=0), 11, 0.0),
-    (target("eq", 11, tol=0), 13, 4.0),            # (2 / 1)^2
+    (target("eq", 11, tol=0), 13, 2.0),            # 2 in units of 1
     (target("eq", 100, tol=10), 105, 0.0),         # inside the tolerance
-    (target("eq", 100, tol=10), 130, 4.0),         # excess 20 in units of 10
+    (target("eq", 100, tol=10), 130, 2.0),         # excess 20 in units of 10
     (target("ge", 200, tol=20), 250, 0.0),         # one-sided: above the bound costs nothing
     (target("ge", 200, tol=20), 180, 1.0),         # 20 below, in units of 20
-    (target("le", 10, tol=2.5), 15, 4.0),          # 5 above, in units of 2.5
+    (target("le", 10, tol=2.5), 15, 2.0),          # 5 above, in units of 2.5
     (target("between", low=5, high=7, tol=1), 6, 0.0),
-    (target("between", low=5, high=7, tol=1), 10, 4.0),   # 3 above the window, 1 tolerated, 2 in units of 1
+    (target("between", low=5, high=7, tol=1), 10, 2.0),   # 3 above the window, 1 tolerated, 2 in units of 1
     (target("eq", 0, tol=0), 1000, LOSS_CAP),      # capped
 ])
 def test_losses_by_hand(t, x, expected):
@@ -36,13 +37,33 @@ def test_distance_averages_seeds_and_weighs_patterns_more():
     count = target("eq", 10, tol=0)
     pattern = target("eq", 1, tol=0, kind="pattern")
     sims = np.array([[10, 1], [12, 0], [10, 0]])
-    # count losses 0, 4, 0 -> mean 4/3; pattern losses 0, 1, 1 -> mean 2/3, weighted PATTERN_WEIGHT.
-    expected = (4 / 3 + PATTERN_WEIGHT * 2 / 3) / (1 + PATTERN_WEIGHT)
+    # count losses 0, 2, 0 -> mean 2/3; pattern losses 0, 1, 1 -> mean 2/3, weighted PATTERN_WEIGHT.
+    expected = (2 / 3 + PATTERN_WEIGHT * 2 / 3) / (1 + PATTERN_WEIGHT)
     assert distance([count, pattern], sims) == pytest.approx(expected)
 
 
 def test_sipri_block_is_a_log_error():
     t = target("eq", 0, tol=0)
-    sim, obs = np.array([[np.e - 1]]), np.array([[0.0]])  # log1p difference of 1 -> (1 / 0.5)^2 = 4
-    from calibration.objective import Weights
-    assert distance([t], np.zeros((1, 1)), sim, obs, Weights(sipri=1.0)) == pytest.approx((0 + 4) / 2)
+    sim, obs = np.array([[np.e - 1]]), np.array([[0.0]])  # log1p difference of 1 -> 1 / 0.5 = 2
+    assert distance([t], np.zeros((1, 1)), sim, obs, Weights(sipri=1.0)) == pytest.approx((0 + 2) / 2)
+
+
+def test_component_weights_replace_the_base_weights():
+    count, pattern = target("eq", 10, tol=0), target("eq", 1, tol=0, kind="pattern")
+    sims = np.array([[12.0, 0.0]])  # losses 2 and 1
+    assert distance([count, pattern], sims, weights=Weights(components=(1.0, 0.0))) == pytest.approx(2.0)
+    assert distance([count, pattern], sims, weights=Weights(components=(1.0, 3.0))) == pytest.approx((2 + 3) / 4)
+
+
+def test_information_weights_count_what_the_parameters_explain():
+    rng = np.random.default_rng(0)
+    draws, seeds = 400, 4
+    signal = np.repeat(rng.normal(0, 2, (draws, 1)), seeds, axis=1)   # varies between draws only
+    noise = rng.normal(0, 2, (draws, seeds))                          # varies between seeds only
+    constant = np.zeros((draws, seeds))                               # never varies
+    table = information_weights(np.stack([signal, noise, constant], axis=2), np.array([1.0, 1.0, 3.0]))
+    assert table.icc[0] == pytest.approx(MAX_ICC)            # capped: no component is all signal
+    assert table.sd[0] == pytest.approx(2.0, rel=0.1)
+    assert table.weight[0] == pytest.approx(MAX_ICC / (1 - MAX_ICC) / table.sd[0])
+    assert table.icc[1] < 0.05 and table.weight[1] < 0.05 * table.weight[0]
+    assert table.icc[2] == 0.0 and table.weight[2] == 0.0
