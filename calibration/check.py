@@ -3,6 +3,12 @@
 A count or level is a *hit* when the observation lies in the simulated 90% interval and that interval is no wider
 than half the prior predictive's (an interval that says nothing is no hit); an event or pattern is a hit when its
 probability on the observed side is at least 0.5, and events are also scored by the Brier score.
+
+A miss can be the calibration's or the model's: :func:`reachability` asks whether *any* of a sweep of prior draws,
+each run with several seeds, reaches the observation: an event, a pattern or a bound within its tolerance in at least
+half of the draw's seeds; a count, level or trend stated as a value or a range inside the span of the draw's seeds
+(widened by the tolerance). A target no draw reaches is out of the model's reach within the priors, and no posterior
+over them can hit it.
 """
 
 from __future__ import annotations
@@ -45,6 +51,21 @@ def predictive_statistics(base: ModelParams, data: ModelData, drivers: Drivers, 
             run = simulate(params, data, drivers, root_seed, draw=d, seed=s)
             out.append(evaluate(targets, run.states, run.region, data))
     return np.array(out)
+
+
+def reachability(targets: list[Target], sweep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per target of a sweep (draws, seeds, targets): the highest share of a draw's seeds within tolerance, and
+    whether some draw reaches the observation (module docstring)."""
+    draws, seeds, k = sweep.shape
+    ok = (target_losses(targets, sweep.reshape(draws * seeds, k)) == 0.0).reshape(draws, seeds, k)
+    best = ok.mean(axis=1).max(axis=0)
+    reached = best >= 0.5
+    low, high = sweep.min(axis=1), sweep.max(axis=1)
+    for j, t in enumerate(targets):
+        if t.kind not in BINARY_KINDS and t.relation in ("eq", "between"):
+            lo, hi = (t.value, t.value) if t.relation == "eq" else (t.low, t.high)
+            reached[j] = bool(((low[:, j] - t.tolerance <= hi) & (lo <= high[:, j] + t.tolerance)).any())
+    return best, reached
 
 
 def check_table(targets: list[Target], posterior: np.ndarray, prior: np.ndarray) -> pd.DataFrame:

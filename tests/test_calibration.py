@@ -294,6 +294,28 @@ def test_check_table_hits_by_hand():
     assert not wide.hit.iloc[0]  # an interval as wide as the prior's says nothing
 
 
+def test_reachability_is_the_best_draws_share_of_seeds_within_tolerance():
+    from calibration.check import reachability
+
+    event = Target(id="e", statistic="sum", threshold=0.0, slots=np.array([0]), region_slot=-1, states=np.array([0]),
+                   t0=0, t1=0, years=np.array([2000]), relation="ge", value=1.0, low=np.nan, high=np.nan,
+                   tolerance=0.0, kind="event")
+    # Three draws x four seeds: the event happens in 0, 1 and 3 of their seeds.
+    sweep = np.array([[0, 0, 0, 0], [0, 1, 0, 0], [1, 1, 0, 1]], dtype=float)[:, :, None]
+    best, reached = reachability([event], sweep)
+    assert best[0] == pytest.approx(0.75) and reached[0]
+    best, reached = reachability([event], sweep[:2])
+    assert best[0] == pytest.approx(0.25) and not reached[0]
+    # A count of exactly 10: never hit in half the seeds, but inside the span 8-12 of one draw's seeds.
+    count = Target(id="c", statistic="sum", threshold=0.0, slots=np.array([0]), region_slot=-1, states=np.array([0]),
+                   t0=0, t1=0, years=np.array([2000]), relation="eq", value=10.0, low=np.nan, high=np.nan,
+                   tolerance=0.0, kind="count")
+    counts = np.array([[1, 2, 3, 4], [8, 12, 9, 11]], dtype=float)[:, :, None]
+    best, reached = reachability([count], counts)
+    assert best[0] == 0.0 and reached[0]
+    assert not reachability([count], counts[:1])[1][0]
+
+
 def test_posterior_draws_follow_the_weights():
     from calibration.check import posterior_draws
 
