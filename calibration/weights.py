@@ -11,10 +11,11 @@ moves with the parameters against how far it moves with the seed, as inverse-var
 Measured on this record (240 prior draws x 8 seeds, 94 targets + 190 SIPRI totals): the median target has an
 intraclass correlation ICC = between / (between + within) of 0.04, and eight (visits 2000-2022 0.97, states training
 by the early 2010s 0.91, exercises 2010-2013 0.79, forum participants 2022 0.65 ...) carry most of the parameter
-signal. On two synthetic records (400 particles, 5 generations; calibration.recovery) the weights made the difference
-between the truth's own distance and the prior's: the truth's median distance was 0.97 of the first generation's
-epsilon unweighted, 0.72 with weights ICC / sd, and 0.43 with SNR / sd, and delegations.log_rate was identified (90%
-interval 0.14 of the prior's) only with the last. Components whose loss never varies with the parameters (the record's
+signal. Unweighted, the true parameters' own distance to a synthetic record was 2.5-3.5 against 3.4-3.6 for random
+prior draws (the previous release's recovery report), and recovery identified none of 17 parameters. On two synthetic
+records (400 particles, 5 generations; calibration.recovery) the truth's median distance was 0.72 of the first
+generation's epsilon with weights ICC / sd and 0.43 with SNR / sd, and delegations.log_rate was identified (90%
+interval 0.14 of the prior's) only with the latter. Components whose loss never varies with the parameters (the record's
 one-off dated events the model reaches by chance alone) get weight 0: they stay in the predictive check, not in the fit.
 The weights depend on the record and the priors, never on a fit's result; they are fixed for the whole fit and
 recorded beside it (``weights.csv``).
