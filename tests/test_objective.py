@@ -67,3 +67,18 @@ def test_information_weights_count_what_the_parameters_explain():
     assert table.weight[0] == pytest.approx(MAX_ICC / (1 - MAX_ICC) / table.sd[0])
     assert table.icc[1] < 0.05 and table.weight[1] < 0.05 * table.weight[0]
     assert table.icc[2] == 0.0 and table.weight[2] == 0.0
+
+
+def test_grouped_components_are_weighed_by_their_mean_loss():
+    rng = np.random.default_rng(1)
+    draws, seeds = 400, 4
+    signal = np.repeat(rng.normal(0, 1, (draws, 1, 1)), seeds, axis=1)
+    # Four weak components: a shared signal under much more noise each; their mean carries the signal.
+    weak = signal + rng.normal(0, 3, (draws, seeds, 4))
+    base = np.full(4, 0.5)
+    alone = information_weights(weak, base)
+    together = information_weights(weak, base, np.array(["g"] * 4))
+    assert together.icc.nunique() == 1 and together.icc[0] > alone.icc.max()
+    # The group's weight (base 2, by the mean loss's SNR and sd) is shared by the members' base weights.
+    group = information_weights(weak.mean(axis=2, keepdims=True), np.array([2.0]))
+    assert together.weight.sum() == pytest.approx(group.weight[0]) and together.weight.nunique() == 1
