@@ -64,6 +64,8 @@ COMMAND_LINES = [
     ("calibrate", ["calibration.blocks=[[arms.nothing]]"], "calibration.blocks: 'arms.nothing' is not a calibrated"),
     ("calibrate", ["calibration.population_size=0"], "calibration.population_size"),
     ("calibrate", ["calibration.last_year=2030"], "calibration.last_year"),
+    ("calibrate", ["calibration.pilot_seeds=1"], "calibration.pilot_seeds: 1 is out of range; allowed [2, 100]"),
+    ("calibrate", ["calibration.pilot_draws=-3"], "calibration.pilot_draws: -3 is out of range"),
 ]
 
 
