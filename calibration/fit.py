@@ -77,14 +77,15 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
         problem = weigh(problem, settings.pilot_draws, settings.pilot_seeds, settings.root_seed)
         print(f"fit: information weights from {settings.pilot_draws} prior draws x {settings.pilot_seeds} seeds in "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(out_dir, {"weights.csv": lambda p: problem.weight_table.to_csv(p, index=False)})
     db_path = out_dir / "history.db"
     db = f"sqlite:///{db_path}"
     key, key_path = fit_key(settings, problem, data_hashes), out_dir / "fit_key.txt"
     if db_path.exists() and key_path.is_file() and key_path.read_text().strip() != key:
         raise ConfigError(f"out_dir: {out_dir} holds a fit with other priors, targets, seeds or data; allowed: a new "
                           f"out_dir (or delete {db_path} to start over)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Only once the folder is known to be this fit's: a refused fit leaves the other fit's weights in place.
+    write_atomically(out_dir, {"weights.csv": lambda p: problem.weight_table.to_csv(p, index=False)})
     key_path.write_text(key + "\n")
     abc = pyabc.ABCSMC(problem.simulate, distribution(list(settings.priors)), problem.distance,
                        population_size=settings.population_size, transitions=transition(settings.blocks, list(settings.priors)),

@@ -235,6 +235,13 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming" in second.stderr and "generation 3:" in second.stderr
+    # Another fit (other pilot, so other weights) in the same folder is refused and leaves the folder as it was.
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    other = subprocess.run(base + ["calibration.pilot_draws=12"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    last = other.stderr.strip().splitlines()[-1]  # after the pilot's progress line
+    assert other.returncode == 2 and other.stderr.count("error:") == 1
+    assert last.startswith("error: out_dir:") and "holds a fit with other" in last
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
     import json
 
     record = json.loads((tmp_path / "manifest.json").read_text())
@@ -252,7 +259,7 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
                             text=True, timeout=600)
     assert report.returncode == 0, report.stderr[-2000:]
     table = pd.read_csv(tmp_path / "ppc.csv")
-    assert len(table) == 94 and table.hit.dtype == bool
+    assert len(table) == 94 and table.hit.dtype == bool and table.reachable.dtype == bool
     assert "hit rate" in report.stdout
 
     diag = subprocess.run([sys.executable, "-m", "calibration.diagnostics", f"out_dir={tmp_path}", "calibration=tiny"],
