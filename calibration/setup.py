@@ -63,6 +63,8 @@ def parse_settings(cfg: Mapping) -> FitSettings:
         s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
     if s["min_generations"] > s["max_generations"]:
         raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations {s['max_generations']}")
+    if s["pilot_draws"] == 1:
+        raise ConfigError("calibration.pilot_draws: 1; allowed: 0 (base weights) or at least 2 (a variance between draws)")
     if not isinstance(s["dask_scheduler"], str):
         raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
     priors = parse_priors(cfg["priors"])

@@ -66,6 +66,7 @@ COMMAND_LINES = [
     ("calibrate", ["calibration.last_year=2030"], "calibration.last_year"),
     ("calibrate", ["calibration.pilot_seeds=1"], "calibration.pilot_seeds: 1 is out of range; allowed [2, 100]"),
     ("calibrate", ["calibration.pilot_draws=-3"], "calibration.pilot_draws: -3 is out of range"),
+    ("calibrate", ["calibration.pilot_draws=1"], "calibration.pilot_draws: 1; allowed: 0 (base weights) or at least 2"),
 ]
 
 
