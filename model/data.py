@@ -81,6 +81,7 @@ class ModelData:
         country: static attributes, each an array over states (``subregion`` as an index into ``SUBREGIONS``).
         gdp_usd_m: GDP, constant 2022 US$ m, 2000-2023 (extensions applied).
         milex_share: military (or security) spending share of GDP, 2000-2023.
+        budget_usd_m: military spending, constant 2022 US$ m, 2000-2023 (:func:`military_budget`).
         alignment_unga: UN-vote alignment in [-1, 1] (module docstring), 2000-2023.
         orientation: governments' orientation in [-1, 1], 2000-2023.
         fiscal_stress: in [0, 1], 2000-2023.
@@ -89,6 +90,10 @@ class ModelData:
         china_capacity: China's military spending relative to 2000 (SIPRI), 2000-2023.
         finance_exposure: Chinese official finance 2000-2014, log-scaled to [0, 1] per state.
         installed_base_1995_1999: SIPRI TIV delivered 1995-1999 by import supplier (states x IMPORT_SUPPLIERS).
+        import_intensity: each state's 1995-1999 imports per US$ of 2000-2004 spending, relative to the region's and
+            shrunk towards it (:func:`import_intensity`); 1 is the regional ratio.
+        contract_size: intercept, budget elasticity and residual sd of log deal size (TIV m) on log yearly spending
+            (US$ m), from SIPRI's deals ordered 1995-1999 (:func:`contract_size`).
         sipri_imports: SIPRI TIV delivered 2000-2023 by (year, state, IMPORT_SUPPLIERS); CHN column is zero (held out).
         legacy_deliveries: the part of ``sipri_imports`` from deals ordered before 2000: the pipeline the model inherits.
         sipri_deals_by_category: SIPRI 2000-2023 deal counts and TIV by model category.
@@ -103,6 +108,7 @@ class ModelData:
     country: dict[str, np.ndarray]
     gdp_usd_m: np.ndarray
     milex_share: np.ndarray
+    budget_usd_m: np.ndarray
     alignment_unga: np.ndarray
     orientation: np.ndarray
     fiscal_stress: np.ndarray
@@ -111,6 +117,8 @@ class ModelData:
     china_capacity: np.ndarray
     finance_exposure: np.ndarray
     installed_base_1995_1999: np.ndarray
+    import_intensity: np.ndarray
+    contract_size: tuple[float, float, float]
     sipri_imports: np.ndarray
     legacy_deliveries: np.ndarray
     sipri_deals_by_category: pd.DataFrame
@@ -314,10 +322,11 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
     drivers = _global_drivers(_read(data_dir, rel, ("year", "variable", "value") + SOURCED, hashes), rel)
 
     gdp = _gdp(data_dir, hashes)
-    milex_share, china_capacity = _milex(data_dir, hashes)
+    milex_share, china_capacity, milex_constant = _milex(data_dir, hashes)
+    budget = military_budget(gdp, milex_share, milex_constant)
     alignment = _unga(data_dir, hashes)
     exposure = _aiddata(data_dir, hashes)
-    installed, imports, legacy, categories = _sipri(data_dir, hashes)
+    installed, imports, legacy, categories, early_deals = _sipri(data_dir, hashes)
     rel = "space_schedule.csv"
     sched_df = _read(data_dir, rel, ("iso3", "year", "event") + SOURCED, hashes)
     _check_iso3(sched_df, rel)
@@ -336,6 +345,8 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         iso3=ISO3, country=country, gdp_usd_m=gdp, milex_share=milex_share, alignment_unga=alignment,
         orientation=orientation, fiscal_stress=fiscal, recognises_beijing=recog, drivers=drivers,
         china_capacity=china_capacity, finance_exposure=exposure, installed_base_1995_1999=installed,
+        budget_usd_m=budget, import_intensity=import_intensity(installed.sum(axis=1), budget[:5].sum(axis=0)),
+        contract_size=contract_size(early_deals, budget[:5].mean(axis=0)),
         sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule, space_last_year=last,
         embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
         hashes=dict(sorted(hashes.items())),
@@ -413,7 +424,7 @@ def _gdp(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     return table.to_numpy(dtype=float)
 
 
-def _milex(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def _milex(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Military spending share of GDP per state: SIPRI, gaps filled from the nearest year, else milex_fill.csv.
 
     A state in milex_fill.csv with at least 10 SIPRI years keeps them and takes the fill value for the gaps; with fewer,
@@ -442,7 +453,29 @@ def _milex(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
             table[c] = col.ffill().bfill()
         else:
             raise _fail(rel, None, "iso3", f"{c} has no SIPRI share of GDP and no fill row")
-    return table.to_numpy(dtype=float), (chn / chn.iloc[0]).to_numpy(dtype=float)
+    const = _pivot_years(raw[raw.iso3.isin(ISO3)], "const").reindex(index=HIST_YEARS, columns=list(ISO3))
+    return table.to_numpy(dtype=float), (chn / chn.iloc[0]).to_numpy(dtype=float), const.to_numpy(dtype=float)
+
+
+# SIPRI's constant-dollar series stands in for GDP x share only where its median ratio to it lies within these bounds.
+BUDGET_RATIO_BOUNDS = (0.5, 2.0)
+
+
+def military_budget(gdp: np.ndarray, share: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """Yearly military spending (constant 2022 US$ m) over (years, states).
+
+    SIPRI's constant-dollar series deflates by local prices and converts at 2022 exchange rates, so a currency's swings
+    do not read as budget swings (Brazil's real 2003-2011: GDP x share in current dollars deflated by US prices rose
+    3.2-fold, SIPRI's series 1.6-fold). It is used where it covers every year and its median ratio to GDP x share lies
+    within ``BUDGET_RATIO_BOUNDS``; elsewhere (no series, Venezuela's hyperinflation-broken one, Costa Rica's and
+    Panama's zero for having no armed forces while their security forces buy) GDP x share stands.
+    """
+    spend = gdp * share
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = pd.DataFrame(np.where(spend > 0, constant / spend, np.nan)).median().to_numpy()
+    lo, hi = BUDGET_RATIO_BOUNDS
+    sound = np.isfinite(constant).all(axis=0) & (ratio >= lo) & (ratio <= hi)
+    return np.where(sound, constant, spend)
 
 
 def _unga(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
@@ -469,7 +502,7 @@ def _aiddata(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     return scaled / scaled.max()
 
 
-def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
     rel = RAW_FILES["sipri"]
     cols = ("Supplier", "Recipient", "Armament category", "Order date", "Delivery year", "TIV delivery values",
             "SIPRI AT Database ID")
@@ -520,7 +553,44 @@ def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
         np.add.at(target, ((rows.year - HIST_START).astype(int).to_numpy(), rows.iso3.map(state_index).to_numpy(),
                            rows.partner.map(sup_index).to_numpy()), rows.tiv.to_numpy())
     deals = hist.groupby("category").agg(deals=("deal", "nunique"), tiv=("tiv", "sum")).reindex(list(MODEL_CATEGORIES), fill_value=0)
-    return installed, imports, legacy, deals
+    # Whole deals ordered 1995-1999 (before the fitted years; every delivery counted): the sizes contracts are drawn like.
+    pre = df[df.ordered.between(1995, HIST_START - 1)].groupby("deal").agg(iso3=("iso3", "first"), tiv=("tiv", "sum"))
+    early_deals = pd.DataFrame({"state": pre.iso3.map(state_index).to_numpy(), "tiv": pre.tiv.to_numpy()})
+    return installed, imports, legacy, deals, early_deals
+
+
+# Pseudo-budget (US$ m) by which import_intensity shrinks a state's ratio towards the region's: judgement (medium), about
+# five years of a small state's spending, so one small state's lack of early imports says little and a large budget
+# without imports (Cuba) says much.
+INTENSITY_PSEUDO_BUDGET = 1000.0
+
+
+def import_intensity(imports: np.ndarray, budget: np.ndarray, pseudo: float = INTENSITY_PSEUDO_BUDGET) -> np.ndarray:
+    """Each state's imports per unit of budget relative to the region's, shrunk towards 1.
+
+    ``imports`` are SIPRI's 1995-1999 non-Chinese deliveries (the pre-sample installed base: no fitted year enters),
+    ``budget`` the 2000-2004 spending (the first years the drivers cover). States differ in how much of their budget
+    buys imported major weapons (Chile's copper law, Cuba's isolation, Panama's police forces) far more than a common
+    target per dollar allows; ``arms.intensity_weight`` sets how much of it persists.
+    """
+    regional = imports.sum() / budget.sum()
+    return (imports + pseudo * regional) / (budget + pseudo) / regional
+
+
+def contract_size(deals: pd.DataFrame, budget: np.ndarray) -> tuple[float, float, float]:
+    """Least squares of log deal TIV on log yearly spending of the buyer: (intercept, elasticity, residual sd).
+
+    ``deals`` holds whole SIPRI deals ordered 1995-1999 (``state``, ``tiv``), ``budget`` each state's mean yearly
+    spending 2000-2004 (the nearest years the drivers cover). Larger budgets buy larger items (Brazil's submarines,
+    Jamaica's patrol boats), and the sizes are heavy-tailed; the model draws its contracts from this law.
+    """
+    keep = deals.tiv.to_numpy() > 0
+    x = np.log(np.maximum(budget[deals.state.to_numpy()[keep]], 1.0))
+    y = np.log(deals.tiv.to_numpy()[keep])
+    design = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    return float(coef[0]), float(coef[1]), float(np.sqrt(resid @ resid / (len(y) - 2)))
 
 
 def country_names(data_dir: Path = DATA_DIR) -> dict[str, str]:

@@ -350,7 +350,11 @@ def build_drivers(data: ModelData, dp: DriverParams, first_year: int = FIRST_YEA
     for iso, year, to in sorted(dp.recognition, key=lambda r: r[1]):
         recog[year - HIST_START:, data.iso3.index(iso)] = 1.0 if to == "PRC" else 0.0
     # Procurement follows multi-year budgets: the capability target uses the trailing five-year mean of spending.
+    # History: the data's budget (SIPRI constant dollars where sound); later years grow it as GDP x share grows.
     spend = gdp * milex
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(spend[h - 1] > 0, spend[h:] / spend[h - 1], 1.0)
+    spend = np.vstack([data.budget_usd_m, data.budget_usd_m[-1] * growth])
     cum = np.cumsum(np.vstack([np.zeros((1, spend.shape[1])), spend]), axis=0)
     lo = np.maximum(np.arange(len(years)) - MILEX_WINDOW + 1, 0)
     milex_usd = (cum[np.arange(len(years)) + 1] - cum[lo]) / (np.arange(len(years)) + 1 - lo)[:, None]

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import mesa
 import numpy as np
+from scipy.special import expit
 
 from model import rules
 from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates
@@ -178,8 +179,11 @@ class DefenceTiesModel(mesa.Model):
         self.n_recognising = np.maximum(dr.recognises_beijing.sum(axis=1), 1.0)
         self._decays = np.array([[rp.decay_china], [rp.decay_us], [rp.trust_decay]])
         self._contacts = np.zeros((3, n))
-        # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it.
-        self._target = p.arms.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
+        # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
+        # with the state's own import intensity and a commodity-financed buildup under anti-US governments (ODD §10).
+        self._target = (p.arms.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
+                        * self.data.import_intensity ** p.arms.intensity_weight
+                        * np.exp(p.arms.buildup * np.maximum(dr.orientation, 0.0) ** 2 * dr.commodity_index[:, None]))
         self._inv_target = 1.0 / np.maximum(self._target, 1e-9)
         self._need_base = p.arms.need_intercept - p.arms.need_fiscal * dr.fiscal_stress
         self._legacy = np.zeros((len(self.years), n, len(SUPPLIERS)))
@@ -204,6 +208,13 @@ class DefenceTiesModel(mesa.Model):
         self._space_offer = sp.tech * dr.china_tech_offer * country["tech_capacity"]
         self._space_offer_any = self._space_offer.any(axis=1)
 
+        # Contracts are sized like SIPRI's deals (data.contract_size): a median that grows with the buyer's spending and a
+        # heavy lognormal tail; the yearly order volume divided by the mean size sets how many are signed.
+        intercept, elasticity, _ = self.data.contract_size
+        self._contract_median = np.exp(intercept + elasticity * np.log(np.maximum(dr.milex_usd_m, 1.0)))
+        category_mean = float(np.asarray(ap.category_weights) @ np.asarray(ap.category_size)) / float(np.sum(ap.category_weights))
+        self._inv_contract_mean = 1.0 / (self._contract_median * category_mean * np.exp(0.5 * ap.deal_sigma ** 2))
+
         price = np.asarray(ap.price)
         discount = np.where(np.arange(len(SUPPLIERS)) == CHN_IDX, 1.0 - p.china.discount, 1.0)
         one_hot = np.eye(len(SUPPLIERS))
@@ -215,7 +226,7 @@ class DefenceTiesModel(mesa.Model):
             coast_weight=country["coast_priority"] * country["has_coast"],
             tech=country["tech_capacity"], defence_industry=country["defence_industry"],
             redline=np.asarray(ap.china_redline), trust_redline=rp.trust_redline, veto=np.asarray(ap.veto_categories),
-            category_cdf=cdf, size_scale=ap.deal_share * np.asarray(ap.category_size),
+            category_cdf=cdf, category_size=np.asarray(ap.category_size),
             delivery_years=np.rint(np.asarray(ap.delivery_years)).astype(np.int64),
             utility_base=np.asarray(ap.supplier_constant) - ap.beta_price * price * discount + ap.beta_quality * np.asarray(ap.quality),
             align_coef=ap.beta_alignment * np.asarray(ap.supplier_orientation),
@@ -269,13 +280,9 @@ class DefenceTiesModel(mesa.Model):
         self.u_aid = aid.random(size=(ny, 2, n))
         self.log_u_aid = np.log(self.u_aid[:, 0])
         self._aid_size = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * aid.standard_normal(size=shape))
-        arms = streams["arms"]
-        self.noise_need = arms.logistic(size=shape)
-        self.u_category = arms.random(size=shape)
-        self._deal_noise = np.exp(p.arms.deal_sigma * arms.standard_normal(size=shape))
-        # Everything in the supplier utility that no decision changes, Gumbel noise included, added once per run.
+        # Everything in the supplier utility that no decision changes, added once per run (contracts add their noise).
         k = self._k
-        self._static_utility = (self._availability + arms.gumbel(size=(ny, n, len(SUPPLIERS))) + k.utility_base
+        self._static_utility = (self._availability + k.utility_base
                                 + (k.tech_coef + k.quality_tech_coef) * k.tech[:, None]
                                 + k.domestic_coef * k.defence_industry[:, None])
         # Policy switches after 2023: a state's preference for its own industry, a Chinese technology offer.
@@ -284,8 +291,8 @@ class DefenceTiesModel(mesa.Model):
             self._static_utility[:, :, DOMESTIC_IDX] += ap.beta_domestic * dr.domestic_preference
         if dr.china_tech_offer.any():
             self._static_utility[:, :, CHN_IDX] += ap.beta_tech_transfer * dr.china_tech_offer * k.tech
-        self.lags = arms.integers(p.arms.lag_min, p.arms.lag_max + 1, size=shape)
-        self._arms_rng = arms
+        # The number of contracts depends on the state of the run, so their noise is drawn year by year, in a fixed order.
+        self._arms_rng = streams["arms"]
 
     # ---- one year -------------------------------------------------------------------------------------------------
     def step(self) -> None:
@@ -426,30 +433,40 @@ class DefenceTiesModel(mesa.Model):
                 + w[6] * self._dual_use_contacts)
 
     def sign_arms_deals(self, rec: np.ndarray) -> None:
-        """Need, supplier choice (multinomial logit over suppliers), and signature of new deals."""
-        ap, t, y, k = self.params.arms, self.t, self.year, self._k
+        """Need (a yearly order volume), contracts (a Poisson number, sized like SIPRI's deals), supplier choice.
+
+        A state orders ``deal_share x gap x target`` a year at full need, scaled by the need logit; the volume is spent
+        in contracts whose number is Poisson with mean volume / mean contract size, so large buyers sign several a
+        year with several suppliers and small ones sign rarely, as in SIPRI (DESIGN.md §4, ODD §10).
+        """
+        ap, t, y, k, rng = self.params.arms, self.t, self.year, self._k, self._arms_rng
         target = self._target[t]
         # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land;
         # capability and orders are never negative, so the gap is at most 1.
         gap = np.maximum(1.0 - (self.capability + self.on_order + self._legacy_due[t]) * self._inv_target[t], 0.0)
         self.capability_gap = gap
         rec[:, S_GAP] = gap
-        buy = np.flatnonzero(self.noise_need[t] < self._need_base[t] + ap.need_gap * gap)
-        if len(buy) == 0:
+        volume = ap.deal_share * gap * target * expit(self._need_base[t] + ap.need_gap * gap)
+        counts = rng.poisson(volume * self._inv_contract_mean[t])
+        n_deals = int(counts.sum())
+        if n_deals == 0:
             return
-        category = np.searchsorted(k.category_cdf, self.u_category[t, buy], side="right")
-        size = k.size_scale[category] * gap[buy] * target[buy] * self._deal_noise[t, buy]
+        buy = np.repeat(np.arange(self.n), counts)  # the buyer of each contract, in state order
+        category = np.searchsorted(k.category_cdf, rng.random(n_deals), side="right")
+        size = (self._contract_median[t, buy] * k.category_size[category]
+                * np.exp(ap.deal_sigma * rng.standard_normal(n_deals)))
+        lags = rng.integers(ap.lag_min, ap.lag_max + 1, size=n_deals)
 
-        # Utility of each supplier for each buyer (DESIGN.md §4); unavailable suppliers get -inf.
-        inst = self.installed[buy]
-        total = inst.sum(axis=1, keepdims=True)
-        share = inst / np.maximum(total, 1e-12)
-        pressure = self.us.pressure * self.us.leverage[buy, None]
-        util = (self._static_utility[t, buy] + ap.beta_lockin * share + k.align_coef * self.alignment[buy, None]
-                + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
-                - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic - pressure * k.pressure_coef)
+        # Utility of each supplier for each contract (DESIGN.md §4): the buyer's part once per state, then each
+        # contract's Gumbel noise; unavailable suppliers get -inf.
+        share = self.installed / np.maximum(self.installed.sum(axis=1, keepdims=True), 1e-12)
+        pressure = self.us.pressure * self.us.leverage[:, None]
+        buyer = (self._static_utility[t] + ap.beta_lockin * share + k.align_coef * self.alignment[:, None]
+                 + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
+                 - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic - pressure * k.pressure_coef)
         if self.drivers.sanctions[t] > 0:
-            util[self.sanctioned[buy], USA_IDX] += self._sanction_log[t]
+            buyer[self.sanctioned, USA_IDX] += self._sanction_log[t]
+        util = buyer[buy] + rng.gumbel(size=(n_deals, len(SUPPLIERS)))
         offers = (self.gate[buy] > 0) & (self.china.boldness >= k.redline[category] - k.trust_redline * self.trust[buy])
         if self._ban_any[t]:
             offers &= ~self._ban[t, category]  # US red line: no Chinese deal in a banned category
@@ -459,26 +476,27 @@ class DefenceTiesModel(mesa.Model):
         util[:, CHN_IDX] += ap.beta_finance * self.china.finance[buy]
         financed = np.flatnonzero(offers & (util.argmax(axis=1) == CHN_IDX))
         if len(financed):
-            # Buyers draw on China's credit line in an order set by Mesa's model.rng: who comes first gets the finance.
+            # Contracts draw on China's credit line in an order set by Mesa's model.rng: who comes first gets the finance.
             credit = self.china.credit_tiv
             for j in financed[self.rng.permutation(len(financed))]:
                 if credit > 0.0:
                     choice[j] = CHN_IDX
                     credit -= size[j]
             self.china.credit_tiv = credit
-        self.pipeline.add(buy, choice, category, size, y, self.lags[t, buy], k.delivery_years[category],
+        self.pipeline.add(buy, choice, category, size, y, lags, k.delivery_years[category],
                           veto_exposure=k.veto[category] * (choice == CHN_IDX))
-        self.on_order[buy] += size  # one deal per buyer a year: no repeated index
+        self.on_order += np.bincount(buy, weights=size, minlength=self.n)
 
-        # Each state signs at most one deal a year, so plain assignment counts it.
-        rec[buy, S_SIGNED + choice] = 1.0
-        chinese = buy[choice == CHN_IDX]
-        if self.drivers.sanctions[t] > 0:
-            self._offence[chinese] = True
-        if len(chinese):
-            rec[chinese, S_CHN_SIGNED] = 1.0
-            rec[chinese, S_CHN_MAJOR] = category[choice == CHN_IDX] == MAJOR
-            rec[chinese, S_COPRODUCTION] = k.defence_industry[chinese] >= self.params.china.tech_transfer_threshold
+        n_sup = len(SUPPLIERS)
+        rec[:, S_SIGNED:S_SIGNED + n_sup] = np.bincount(buy * n_sup + choice, minlength=self.n * n_sup).reshape(self.n, n_sup)
+        chinese = choice == CHN_IDX
+        if chinese.any():
+            signed = np.bincount(buy[chinese], minlength=self.n)
+            rec[:, S_CHN_SIGNED] = signed
+            rec[:, S_CHN_MAJOR] = np.bincount(buy[chinese & (category == MAJOR)], minlength=self.n)
+            rec[:, S_COPRODUCTION] = signed * (k.defence_industry >= self.params.china.tech_transfer_threshold)
+            if self.drivers.sanctions[t] > 0:
+                self._offence |= signed > 0
 
     def run_pipeline(self) -> np.ndarray:
         """Failures (fiscal stress, US veto, regime change, loss of recognition), then deliveries (state x supplier)."""

@@ -6,6 +6,7 @@ the documented equation (docs/ODD.md, Submodels) evaluated here with plain numpy
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -109,7 +110,7 @@ def test_relationship_stock_update_by_hand(model_at, params):
     contacts = (rp.weight_delegation * rec[:, slot("delegations")] + rp.weight_training * rec[:, slot("officers_training")]
                 + rp.weight_exercise * rec[:, slot("exercise")] + rp.weight_port_call * rec[:, slot("port_call")]
                 + rp.weight_forum * rec[:, slot("forum_attends")] + rp.weight_aid * (rec[:, slot("china_aid_usd_m")] > 0)
-                + rp.weight_arms * (rec[:, slot("china_arms_delivered_tiv")] > 0))
+                + rp.weight_arms * (rec[:, slot("arms_imports_tiv", Partner.CHN)] > 0))
     # Dual-use contacts: new space projects and new surveillance systems this year.
     level_before = m.recorder.states[t - 1, :, slot("surveillance_level")]
     adopted = rec[:, slot("surveillance_level")] > level_before
@@ -131,6 +132,62 @@ def test_capability_and_installed_base_update_by_hand(model_at, params):
     delivered = rec[:, slot("arms_imports_tiv", Partner.USA):slot("arms_imports_tiv", Partner.USA) + 7]
     assert m.capability == pytest.approx((1 - ap.capability_decay) * k0 + delivered.sum(axis=1))
     assert m.installed == pytest.approx((1 - ap.installed_decay) * inst0 + delivered)
+
+
+def test_capability_target_by_hand(params, data, drivers):
+    p = with_overrides(params, {"arms.intensity_weight": 0.7, "arms.buildup": 1.5})
+    m = DefenceTiesModel(p, data, drivers, root_seed=1)
+    plain = DefenceTiesModel(with_overrides(params, {"arms.intensity_weight": 0.0, "arms.buildup": 0.0}), data, drivers)
+    try:
+        dr, ap = m.drivers, p.arms
+        budget = ap.capability_target * dr.milex_usd_m * (1 - dr.fiscal_stress)
+        assert plain._target == pytest.approx(budget)
+        boost = np.exp(1.5 * np.maximum(dr.orientation, 0.0) ** 2 * dr.commodity_index[:, None])
+        assert m._target == pytest.approx(budget * data.import_intensity ** 0.7 * boost)
+        # The buildup needs an anti-US government: Colombia's target does not move before Petro (2023).
+        col, before = data.iso3.index("COL"), m.years < 2023
+        assert m._target[before, col] == pytest.approx(budget[before, col] * data.import_intensity[col] ** 0.7)
+        y23 = m.years == 2023
+        assert m._target[y23, col] == pytest.approx(budget[y23, col] * data.import_intensity[col] ** 0.7
+                                                    * np.exp(1.5 * 0.5 ** 2 * dr.commodity_index[y23]))
+    finally:
+        m.release()
+        plain.release()
+
+
+def test_contracts_by_hand(model_at, params):
+    m = model_at(2010)
+    t, ap, dr = m.t, params.arms, m.drivers
+    rng = copy.deepcopy(m._arms_rng)  # signing is the year's first use of the arms stream
+    gap = np.maximum(1 - (m.capability + m.on_order + m._legacy_due[t]) / m._target[t], 0.0)
+    n0 = m.pipeline.n
+    m.step()
+    rec = m.recorder.states[t]
+    assert rec[:, slot("capability_gap", Partner.NONE)] == pytest.approx(gap)
+    need = ap.need_intercept - ap.need_fiscal * dr.fiscal_stress[t] + ap.need_gap * gap
+    volume = ap.deal_share * gap * m._target[t] / (1 + np.exp(-need))
+    a, b, _ = m.data.contract_size
+    median = np.exp(a + b * np.log(np.maximum(dr.milex_usd_m[t], 1.0)))
+    weights, sizes = np.array(ap.category_weights), np.array(ap.category_size)
+    mean = median * (weights @ sizes / weights.sum()) * np.exp(ap.deal_sigma ** 2 / 2)
+    counts = rng.poisson(volume / mean)
+    first = slot("arms_deals_signed", Partner.USA)
+    assert rec[:, first:first + 7].sum(axis=1).tolist() == counts.tolist()
+    n = int(counts.sum())
+    assert n > 5  # several contracts, and large buyers sign more than one
+    assert counts[m.data.iso3.index("BRA")] + counts[m.data.iso3.index("COL")] > 2
+    buy = np.repeat(np.arange(m.n), counts)
+    cdf = np.cumsum(weights) / weights.sum()
+    cdf[-1] = 1.0
+    category = np.searchsorted(cdf, rng.random(n), side="right")
+    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rng.standard_normal(n))
+    pl = m.pipeline
+    new = np.arange(n0, pl.n)[~pl.donation[n0:pl.n]]
+    assert pl.state[new].tolist() == buy.tolist() and pl.category[new].tolist() == category.tolist()
+    assert pl.size[new] == pytest.approx(size)
+    assert (pl.signed[new] == m.years[t]).all()
+    chinese = pl.supplier[new] == 6
+    assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
 
 
 def test_on_order_matches_the_pipeline_every_year(params, data, drivers):

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.data import DATA_DIR, HIST_END, HIST_START, ISO3, DataError, ModelData, _us_deflator, load_data
+from model.data import (DATA_DIR, HIST_END, HIST_START, ISO3, DataError, ModelData, _us_deflator, contract_size,
+                        import_intensity, load_data, military_budget)
 from model.schema import IMPORT_SUPPLIERS, Partner
 
 N_YEARS = HIST_END - HIST_START + 1
@@ -170,6 +171,61 @@ def test_brazil_us_tiv_by_year_matches_raw_file(data: ModelData) -> None:
     assert expected.sum() > 0  # otherwise the comparison below proves nothing
     got = data.sipri_imports[:, _j("BRA"), IMPORT_SUPPLIERS.index(Partner.USA)]
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_budget_takes_sipri_constant_dollars_where_sound(data: ModelData) -> None:
+    # Brazil's constant-dollar series is complete and near GDP x share: it is the budget, read here with csv.
+    with (DATA_DIR / MILEX_RAW).open(newline="", encoding="utf-8") as fh:
+        bra = {int(r["year"]): float(r["milex_constant_2022_usd_m"]) for r in csv.DictReader(fh) if r["iso3"] == "BRA"}
+    assert data.budget_usd_m[:, _j("BRA")] == pytest.approx([bra[y] for y in range(HIST_START, HIST_END + 1)])
+    # Venezuela's series is broken by hyperinflation, Panama's is zero (no armed forces): GDP x share stands.
+    for iso in ("VEN", "PAN"):
+        j = _j(iso)
+        assert data.budget_usd_m[:, j] == pytest.approx(data.gdp_usd_m[:, j] * data.milex_share[:, j])
+
+
+def test_military_budget_rule_by_hand() -> None:
+    gdp, share = np.full((3, 4), 1000.0), np.full((3, 4), 0.02)  # GDP x share = 20 everywhere
+    constant = np.array([[18.0, 0.02, np.nan, 41.0], [22.0, 0.03, 20.0, 39.0], [19.0, 0.02, 21.0, 40.0]])
+    budget = military_budget(gdp, share, constant)
+    # Sound (ratio 0.95), broken (ratio 0.001), incomplete, and at the bound (ratio 2): kept, replaced, replaced, kept.
+    assert budget[:, 0].tolist() == [18.0, 22.0, 19.0]
+    assert budget[:, 1].tolist() == [20.0, 20.0, 20.0]
+    assert budget[:, 2].tolist() == [20.0, 20.0, 20.0]
+    assert budget[:, 3].tolist() == [41.0, 39.0, 40.0]
+
+
+def test_import_intensity_by_hand() -> None:
+    imports, budget = np.array([30.0, 0.0, 10.0]), np.array([1000.0, 9000.0, 0.0])
+    regional = 40.0 / 10000.0
+    expected = [(30 + 1000 * regional) / 2000 / regional, (0 + 1000 * regional) / 10000 / regional,
+                (10 + 1000 * regional) / 1000 / regional]
+    assert import_intensity(imports, budget, pseudo=1000.0) == pytest.approx(expected)
+    # The regional ratio maps to 1 however large the pseudo-budget; none shrinks nothing.
+    assert import_intensity(np.array([4.0, 8.0]), np.array([100.0, 200.0])) == pytest.approx([1.0, 1.0])
+    assert import_intensity(imports[:2], budget[:2], pseudo=0.0) == pytest.approx([0.03 / 0.003, 0.0])
+
+
+def test_contract_size_is_least_squares_on_log_budget() -> None:
+    import pandas as pd
+
+    budget = np.array([10.0, 100.0, 1000.0])
+    deals = pd.DataFrame({"state": [0, 0, 1, 2, 2], "tiv": [2.0, 4.0, 8.0, 40.0, 0.0]})  # a zero-TIV deal is left out
+    a, b, sd = contract_size(deals, budget)
+    x, y = np.log([10.0, 10.0, 100.0, 1000.0]), np.log([2.0, 4.0, 8.0, 40.0])
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (intercept + slope * x)
+    assert (a, b) == pytest.approx((intercept, slope))
+    assert sd == pytest.approx(np.sqrt(resid @ resid / 2))
+
+
+def test_shipped_contract_law_and_intensity(data: ModelData) -> None:
+    a, b, sd = data.contract_size
+    # SIPRI deals ordered 1995-1999: larger budgets buy larger items, and sizes are heavy-tailed.
+    assert 0.2 < b < 0.5 and 1.0 < sd < 2.0
+    assert data.import_intensity.min() > 0
+    # Chile and Peru imported far more per dollar in 1995-1999 than Cuba, which imported nothing with a large budget.
+    assert data.import_intensity[_j("CHL")] > 2 and data.import_intensity[_j("PER")] > 2 and data.import_intensity[_j("CUB")] < 0.2
 
 
 def test_us_deflator_is_one_in_2022() -> None:
