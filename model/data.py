@@ -465,10 +465,10 @@ def military_budget(gdp: np.ndarray, share: np.ndarray, constant: np.ndarray) ->
     """Yearly military spending (constant 2022 US$ m) over (years, states).
 
     SIPRI's constant-dollar series deflates by local prices and converts at 2022 exchange rates, so a currency's swings
-    do not read as budget swings (Brazil's real 2003-2011: GDP x share in current dollars deflated by US prices rose
+    do not read as budget swings (Brazil's real 2003-2012: GDP x share in current dollars deflated by US prices rose
     3.2-fold, SIPRI's series 1.6-fold). It is used where it covers every year and its median ratio to GDP x share lies
-    within ``BUDGET_RATIO_BOUNDS``; elsewhere (no series, Venezuela's hyperinflation-broken one, Costa Rica's and
-    Panama's zero for having no armed forces while their security forces buy) GDP x share stands.
+    within ``BUDGET_RATIO_BOUNDS`` (18 states); elsewhere (no or incomplete series, Venezuela's hyperinflation-broken
+    one, Costa Rica's and Panama's zero for having no armed forces while their security forces buy) GDP x share stands.
     """
     spend = gdp * share
     with np.errstate(divide="ignore", invalid="ignore"):
