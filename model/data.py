@@ -345,8 +345,8 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         iso3=ISO3, country=country, gdp_usd_m=gdp, milex_share=milex_share, alignment_unga=alignment,
         orientation=orientation, fiscal_stress=fiscal, recognises_beijing=recog, drivers=drivers,
         china_capacity=china_capacity, finance_exposure=exposure, installed_base_1995_1999=installed,
-        budget_usd_m=budget, import_intensity=import_intensity(installed.sum(axis=1), budget[:5].sum(axis=0)),
-        contract_size=contract_size(early_deals, budget[:5].mean(axis=0)),
+        budget_usd_m=budget, import_intensity=import_intensity(installed.sum(axis=1), budget[FIRST_BUDGETS].sum(axis=0)),
+        contract_size=contract_size(early_deals, budget[FIRST_BUDGETS].mean(axis=0)),
         sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule, space_last_year=last,
         embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
         hashes=dict(sorted(hashes.items())),
@@ -545,6 +545,8 @@ def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     state_index = {c: j for j, c in enumerate(ISO3)}
     installed = np.zeros((len(ISO3), len(IMPORT_SUPPLIERS)))
     early = df[df.year.between(1995, 1999)]
+    if early.tiv.sum() <= 0:
+        raise _fail(rel, None, "Delivery year", "no deliveries in 1995-1999; the installed base and import intensity need them")
     np.add.at(installed, (early.iso3.map(state_index).to_numpy(), early.partner.map(sup_index).to_numpy()), early.tiv.to_numpy())
     imports = np.zeros((len(HIST_YEARS), len(ISO3), len(IMPORT_SUPPLIERS)))
     hist = df[df.year.between(HIST_START, HIST_END)]
@@ -556,8 +558,17 @@ def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     # Whole deals ordered 1995-1999 (before the fitted years; every delivery counted): the sizes contracts are drawn like.
     pre = df[df.ordered.between(1995, HIST_START - 1)].groupby("deal").agg(iso3=("iso3", "first"), tiv=("tiv", "sum"))
     early_deals = pd.DataFrame({"state": pre.iso3.map(state_index).to_numpy(), "tiv": pre.tiv.to_numpy()})
+    if (early_deals.tiv > 0).sum() < MIN_EARLY_DEALS:
+        raise _fail(rel, None, "Order date", f"{int((early_deals.tiv > 0).sum())} deals with TIV > 0 ordered 1995-1999; "
+                    f"allowed: at least {MIN_EARLY_DEALS} (the contract-size law is fitted on them)")
     return installed, imports, legacy, deals, early_deals
 
+
+# The budgets nearest the 1995-1999 deliveries and orders that the drivers cover (2000-2004).
+FIRST_BUDGETS = slice(0, 5)
+
+# Fewest pre-sample deals the contract-size regression (two coefficients and a residual sd) is fitted on.
+MIN_EARLY_DEALS = 3
 
 # Pseudo-budget (US$ m) by which import_intensity shrinks a state's ratio towards the region's: judgement (medium), about
 # five years of a small state's spending, so one small state's lack of early imports says little and a large budget

@@ -325,6 +325,14 @@ def append_line(line: str) -> Mutation:
     return mutate
 
 
+def drop_rows(column: str, keep: Callable[[str], bool]) -> Mutation:
+    def mutate(path: Path) -> None:
+        table = _read_table(path)
+        col = table[0].index(column)
+        _write_table(path, table[:1] + [r for r in table[1:] if keep(r[col])])
+    return mutate
+
+
 def case(case_id: str, rel: str, mutate: Mutation, expected: list[str]):  # noqa: ANN201
     """One bad-file case."""
     return pytest.param(rel, mutate, expected, id=case_id)
@@ -386,6 +394,10 @@ BAD_CASES = [
          [MILEX_RAW, "milex_constant_2022_usd_m", "China"]),
     case("abc-sipri-delivery-year", SIPRI_RAW, set_cell(FIRST_BRAZIL_DELIVERY, "Delivery year", "abc"),
          [SIPRI_RAW, f"row {FIRST_BRAZIL_DELIVERY}", "column Delivery year"]),
+    case("no-sipri-deliveries-1995-1999", SIPRI_RAW, drop_rows("Delivery year", lambda v: int(v) >= 2000),
+         [SIPRI_RAW, "Delivery year", "no deliveries in 1995-1999"]),
+    case("no-sipri-orders-1995-1999", SIPRI_RAW, drop_rows("Order date", lambda v: not 1995 <= int(v) <= 1999),
+         [SIPRI_RAW, "Order date", "0 deals", "at least 3"]),
     case("negative-sipri-tiv", SIPRI_RAW, set_cell(FIRST_BRAZIL_DELIVERY, "TIV delivery values", "-1"),
          [SIPRI_RAW, f"row {FIRST_BRAZIL_DELIVERY}", "TIV delivery values"]),
     case("unknown-sipri-recipient", SIPRI_RAW, set_cell(FIRST_BRAZIL_DELIVERY, "Recipient", "Atlantis"),
