@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from model.agents import CHN_IDX
 from model.model import DELEGATION, FORUM, DefenceTiesModel
 from model.params import with_overrides
 from model.pipeline import ACTIVE, Pipeline
@@ -186,7 +187,7 @@ def test_contracts_by_hand(model_at, params):
     assert pl.state[new].tolist() == buy.tolist() and pl.category[new].tolist() == category.tolist()
     assert pl.size[new] == pytest.approx(size)
     assert (pl.signed[new] == m.years[t]).all()
-    chinese = pl.supplier[new] == 6
+    chinese = pl.supplier[new] == CHN_IDX
     assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
 
 
