@@ -9,12 +9,18 @@ each run with several seeds, reaches the observation: an event, a pattern or a b
 half of the draw's seeds; a count, level or trend stated as a value or a range inside the span of the draw's seeds
 (widened by the tolerance). A target no draw reaches is out of the model's reach within the priors, and no posterior
 over them can hit it.
+
+What the check can attain at all: :func:`attainable` scores a model that is exactly right, its parameters known,
+against records it simulated itself, by the same rule (the *oracle*). Its hit rate is the ceiling the model's own seed
+noise sets; the gap between it and the real record's rate is misfit (the model's structure and the calibration's).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from dataclasses import replace
 
 from calibration.objective import target_losses
 from calibration.priors import Prior
@@ -23,8 +29,45 @@ from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
 from model.run import simulate
+from model.schema import REGION_VARIABLES, STATE_VARIABLES
 
 BINARY_KINDS = ("event", "pattern")
+# Statistics that count states or years, or are a year: whole numbers.
+WHOLE_STATISTICS = ("states_any", "states_by", "years_any", "first_year", "last_year", "peak_year", "top_states")
+# Units of variables counted in whole events: a sum of them is a whole number.
+COUNT_UNITS = ("0/1", "deals", "events", "visits", "states")
+
+
+def whole_valued(target: Target) -> bool:
+    """Whether the target's statistic only takes whole numbers (so "x < v" is "x <= v - 1")."""
+    if target.statistic in WHOLE_STATISTICS:
+        return True
+    if target.statistic != "sum":
+        return False
+    units = [REGION_VARIABLES[target.region_slot].unit] if target.region_slot >= 0 else \
+        [STATE_VARIABLES[i].unit for i in target.slots]
+    return all(u in COUNT_UNITS for u in units)
+
+
+def restated(target: Target, truth: float) -> Target:
+    """The target as a record in which its statistic took the value ``truth`` would state it.
+
+    A point statement (relation ``eq``) takes the value, with the same tolerance. A bound or a range
+    (:func:`calibration.objective.target_losses`: ``ge``/``le`` ignore the tolerance, ``between`` is widened by it)
+    stays as it is if it held, and becomes its complement on the side the truth lies if not ("x >= v" -> "x <= v - 1"
+    for whole numbers, "x <= v" for shares), so that a draw hits exactly when it agrees with the record about the
+    statement. Either way the record itself has loss 0.
+    """
+    if target.relation == "eq":
+        return replace(target, value=float(truth))
+    if target_losses([target], np.array([[truth]]))[0, 0] == 0.0:
+        return target
+    gap = 1.0 if whole_valued(target) else 0.0
+    if target.relation == "ge" or (target.relation == "between" and truth < target.low - target.tolerance):
+        lower_edge = target.value if target.relation == "ge" else target.low - target.tolerance
+        return replace(target, relation="le", value=lower_edge - gap, low=np.nan, high=np.nan)
+    upper_edge = target.value if target.relation == "le" else target.high + target.tolerance
+    return replace(target, relation="ge", value=upper_edge + gap, low=np.nan, high=np.nan)
 
 
 def posterior_draws(posterior: pd.DataFrame, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
@@ -90,3 +133,20 @@ def check_table(targets: list[Target], posterior: np.ndarray, prior: np.ndarray)
             "brier": (1.0 - probability) ** 2 if t.kind == "event" else np.nan,
         })
     return pd.DataFrame(rows)
+
+
+def attainable(targets: list[Target], runs: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Hits of the oracle: a model exactly right, its parameters known, checked against records it simulated.
+
+    ``runs`` (sets, 1 + seeds, targets): per known parameter set, its first run is the record, every target restated
+    as that run has it (:func:`restated`), and its other runs the predictive the check scores against it, by the rule
+    of :func:`check_table` with the prior predictive ``prior`` setting the width rule. Returns hits, (sets, targets).
+    A calibration that learned the parameters exactly would score about this; where the oracle misses, the model's
+    seed noise is the reason (a dated event of probability below one half, an interval wider than half the prior's).
+    """
+    hits = []
+    for run in runs:
+        record, predictive = run[0], run[1:]
+        stated = [restated(t, x) for t, x in zip(targets, record)]
+        hits.append(check_table(stated, predictive, prior).hit.to_numpy())
+    return np.array(hits)

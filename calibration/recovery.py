@@ -28,9 +28,10 @@ import pyabc
 from omegaconf import DictConfig
 from scipy.stats import qmc
 
+from calibration.check import restated
 from calibration.diagnostics import markdown_table, generations, prior_driven
 from calibration.fit import posterior_frame, run_fit
-from calibration.objective import Weights, target_losses
+from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.priors import Prior
 from calibration.problem import Problem
@@ -41,7 +42,6 @@ from calibration.weights import weigh
 from experiments.cli import fail, precheck
 from experiments.provenance import manifest, write_atomically, write_json
 from model.params import ConfigError, check_keys, check_number
-from model.schema import REGION_VARIABLES, STATE_VARIABLES
 
 SETTINGS = ("sets", "seed", "margin", "population_size", "generations")
 # Identified: the record narrows the 90% interval to at most half the prior's, averaged over the sets.
@@ -52,10 +52,6 @@ FLOOR_RUNS = 20
 # Kinds whose rows are statements about the record (it happened, it held); their synthetic version states whether
 # the statement held in the synthetic record instead of pinning the statistic's exact value.
 STATEMENT_KINDS = ("event", "pattern")
-# Statistics that count states or years, or are a year: whole numbers.
-WHOLE_STATISTICS = ("states_any", "states_by", "years_any", "first_year", "last_year", "peak_year", "top_states")
-# Units of variables counted in whole events: a sum of them is a whole number.
-COUNT_UNITS = ("0/1", "deals", "events", "visits", "states")
 
 
 @dataclass(frozen=True)
@@ -96,38 +92,17 @@ def known_sets(priors: list[Prior], n: int, seed: int, margin: float) -> pd.Data
     return pd.DataFrame({p.name: p.frozen().ppf(quantiles[:, i]) for i, p in enumerate(priors)})
 
 
-def whole_valued(target: Target) -> bool:
-    """Whether the target's statistic only takes whole numbers (so "x < v" is "x <= v - 1")."""
-    if target.statistic in WHOLE_STATISTICS:
-        return True
-    if target.statistic != "sum":
-        return False
-    units = [REGION_VARIABLES[target.region_slot].unit] if target.region_slot >= 0 else \
-        [STATE_VARIABLES[i].unit for i in target.slots]
-    return all(u in COUNT_UNITS for u in units)
-
-
 def synthetic_target(target: Target, truth: float) -> Target:
     """The target as the synthetic record states it, given the statistic's value ``truth`` in that record.
 
     A point statement (relation ``eq``) and a quantity stated as a bound (count or trend ``ge``/``le``) become
-    ``eq truth`` with the same tolerance. An event or pattern stated as a bound or a range is a yes/no statement, and
-    :func:`calibration.objective.target_losses` scores it as one (``ge``/``le`` ignore the tolerance; ``between``
-    widens the range by it): if the statement holds in the synthetic record it stays as it is; if not, it becomes its
-    complement on the side the truth lies ("x >= v" -> "x <= v - 1" for whole numbers, "x <= v" for shares), so that a
-    draw hits exactly when it agrees with the synthetic record about the statement, and misses pay the same
-    loss in the same units. Either way the synthetic record itself has loss 0.
+    ``eq truth`` with the same tolerance; an event or pattern stated as a bound or a range is a yes/no statement, kept
+    if it held in the synthetic record and complemented if not (:func:`calibration.check.restated`). Either way the
+    synthetic record itself has loss 0.
     """
     if target.relation == "eq" or target.kind not in STATEMENT_KINDS:
         return replace(target, relation="eq", value=float(truth), low=np.nan, high=np.nan)
-    if target_losses([target], np.array([[truth]]))[0, 0] == 0.0:
-        return target
-    gap = 1.0 if whole_valued(target) else 0.0
-    if target.relation == "ge" or (target.relation == "between" and truth < target.low - target.tolerance):
-        lower_edge = target.value if target.relation == "ge" else target.low - target.tolerance
-        return replace(target, relation="le", value=lower_edge - gap, low=np.nan, high=np.nan)
-    upper_edge = target.value if target.relation == "le" else target.high + target.tolerance
-    return replace(target, relation="ge", value=upper_edge + gap, low=np.nan, high=np.nan)
+    return restated(target, truth)
 
 
 def synthetic_record(problem: Problem, truth: Mapping[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from calibration.objective import distance
+from calibration.objective import distance, target_losses
 from calibration.observations import load_observations
 from calibration.priors import parse_priors
 from calibration.problem import Problem, particle_seed
@@ -260,7 +260,7 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     assert report.returncode == 0, report.stderr[-2000:]
     table = pd.read_csv(tmp_path / "ppc.csv")
     assert len(table) == 94 and table.hit.dtype == bool and table.reachable.dtype == bool
-    assert "hit rate" in report.stdout
+    assert table.oracle.between(0, 1).all() and "the oracle" in report.stdout
 
     diag = subprocess.run([sys.executable, "-m", "calibration.diagnostics", f"out_dir={tmp_path}", "calibration=tiny"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -321,6 +321,48 @@ def test_reachability_is_the_best_draws_share_of_seeds_within_tolerance():
     best, reached = reachability([count], counts)
     assert best[0] == 0.0 and reached[0]
     assert not reachability([count], counts[:1])[1][0]
+
+
+def _one_target(relation: str, kind: str, value: float, variable: str = "delegations", statistic: str = "sum") -> Target:
+    return Target(id="t", statistic=statistic, threshold=0.0,
+                  slots=np.array([i for i, v in enumerate(STATE_VARIABLES) if v.name == variable]), region_slot=-1,
+                  states=np.array([0]), t0=0, t1=0, years=np.array([2000]), relation=relation, value=value,
+                  low=np.nan, high=np.nan, tolerance=0.0, kind=kind)
+
+
+@pytest.mark.parametrize(("target", "truth", "relation", "value"), [
+    (_one_target("eq", "count", 11.0), 7.0, "eq", 7.0),              # a point statement takes the record's value
+    (_one_target("ge", "count", 200.0), 250.0, "ge", 200.0),         # a bound that held is stated as it is
+    (_one_target("ge", "count", 200.0), 150.0, "le", 199.0),         # one that did not: its complement (whole visits)
+    (_one_target("le", "trend", 0.0, statistic="pct_change"), 35.0, "ge", 0.0),   # shares: no gap
+    (_one_target("ge", "event", 1.0), 0.0, "le", 0.0),
+])
+def test_a_record_restates_each_statement_as_it_happened(target, truth, relation, value):
+    from calibration.check import restated
+
+    stated = restated(target, truth)
+    assert (stated.relation, stated.value, stated.kind, stated.tolerance) == (relation, value, target.kind, 0.0)
+    assert target_losses([stated], np.array([[truth]]))[0, 0] == 0.0
+
+
+def test_the_oracle_checks_each_truth_against_its_own_record():
+    from calibration.check import attainable
+
+    event = _one_target("ge", "event", 1.0)
+    count = _one_target("eq", "count", 50.0)
+    runs = np.zeros((2, 101, 2))
+    # Truth 0: its record has the event and a count of 10; its runs have the event in 70 of 100, counts 8-12.
+    runs[0, 0] = (1.0, 10.0)
+    runs[0, 1:, 0] = np.arange(100) < 70
+    runs[0, 1:, 1] = np.linspace(8, 12, 100)
+    # Truth 1: no event in its record (restated "none", which 30 of its 100 runs agree with), counts 0-40.
+    runs[1, 0] = (0.0, 10.0)
+    runs[1, 1:, 0] = np.arange(100) < 70
+    runs[1, 1:, 1] = np.linspace(0, 40, 100)
+    prior = np.column_stack([np.zeros(101), np.linspace(0, 40, 101)])
+    hits = attainable([event, count], runs, prior)
+    # The count's interval (8.2, 11.8) holds 10 and is narrow; truth 1's is as wide as the prior's: no hit.
+    assert hits.tolist() == [[True, True], [False, False]]
 
 
 def test_posterior_draws_follow_the_weights():

@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from calibration.check import whole_valued
 from calibration.objective import Weights, target_losses
 from calibration.observations import load_observations
 from calibration.priors import Prior, parse_priors
 from calibration.problem import Problem
 from calibration.recovery import (coverage, known_sets, parse_recovery, recovery_table, synthetic_problem,
-                                  synthetic_record, synthetic_target, truth_distances, whole_valued)
+                                  synthetic_record, synthetic_target, truth_distances)
 from calibration.targets import Target, compile_targets
 from model.params import ConfigError
 from model.schema import STATE_VARIABLES
