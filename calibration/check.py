@@ -135,18 +135,24 @@ def check_table(targets: list[Target], posterior: np.ndarray, prior: np.ndarray)
     return pd.DataFrame(rows)
 
 
-def attainable(targets: list[Target], runs: np.ndarray, prior: np.ndarray) -> np.ndarray:
+def attainable(targets: list[Target], runs: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hits of the oracle: a model exactly right, its parameters known, checked against records it simulated.
 
     ``runs`` (sets, 1 + seeds, targets): per known parameter set, its first run is the record, every target restated
     as that run has it (:func:`restated`), and its other runs the predictive the check scores against it, by the rule
-    of :func:`check_table` with the prior predictive ``prior`` setting the width rule. Returns hits, (sets, targets).
-    A calibration that learned the parameters exactly would score about this; where the oracle misses, the model's
-    seed noise is the reason (a dated event of probability below one half, an interval wider than half the prior's).
+    of :func:`check_table` with the prior predictive ``prior`` setting the width rule. A calibration that learned the
+    parameters exactly would score about this; where the oracle misses, the model's seed noise is the reason (a dated
+    event of probability below one half, an interval wider than half the prior's).
+
+    Returns hits and *as stated*, both (sets, targets). A record restated in full says "none" of every event that did
+    not happen, which the model mostly predicts; the article reports what happened. As stated marks the rows such a
+    record would state as the article does: a value (a count or level the article gives as a number) always, any other
+    statement only where it held in the record.
     """
-    hits = []
+    hits, stated = [], []
     for run in runs:
         record, predictive = run[0], run[1:]
-        stated = [restated(t, x) for t, x in zip(targets, record)]
-        hits.append(check_table(stated, predictive, prior).hit.to_numpy())
-    return np.array(hits)
+        hits.append(check_table([restated(t, x) for t, x in zip(targets, record)], predictive, prior).hit.to_numpy())
+        held = target_losses(targets, record[None, :])[0] == 0.0
+        stated.append(np.array([(t.relation == "eq" and t.kind not in BINARY_KINDS) or h for t, h in zip(targets, held)]))
+    return np.array(hits), np.array(stated)

@@ -360,9 +360,11 @@ def test_the_oracle_checks_each_truth_against_its_own_record():
     runs[1, 1:, 0] = np.arange(100) < 70
     runs[1, 1:, 1] = np.linspace(0, 40, 100)
     prior = np.column_stack([np.zeros(101), np.linspace(0, 40, 101)])
-    hits = attainable([event, count], runs, prior)
+    hits, stated = attainable([event, count], runs, prior)
     # The count's interval (8.2, 11.8) holds 10 and is narrow; truth 1's is as wide as the prior's: no hit.
     assert hits.tolist() == [[True, True], [False, False]]
+    # The article would report truth 1's event only had it happened; a count it gives whatever its value.
+    assert stated.tolist() == [[True, True], [False, True]]
 
 
 def test_posterior_draws_follow_the_weights():
