@@ -182,11 +182,15 @@ def test_contracts_by_hand(model_at, params):
     cdf[-1] = 1.0
     category = np.searchsorted(cdf, rng.random(n), side="right")
     size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rng.standard_normal(n))
+    lag = rng.integers(ap.lag_min, ap.lag_max + 1, size=n)
     pl = m.pipeline
     new = np.arange(n0, pl.n)[~pl.donation[n0:pl.n]]
     assert pl.state[new].tolist() == buy.tolist() and pl.category[new].tolist() == category.tolist()
     assert pl.size[new] == pytest.approx(size)
     assert (pl.signed[new] == m.years[t]).all()
+    # Deliveries start after the contract's lag and run over its category's delivery years.
+    assert (pl.start[new] - m.years[t]).tolist() == lag.tolist()
+    assert (pl.end[new] - pl.start[new] + 1).tolist() == np.rint(np.array(ap.delivery_years))[category].astype(int).tolist()
     chinese = pl.supplier[new] == CHN_IDX
     assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
 
