@@ -11,16 +11,17 @@ half of the draw's seeds; a count, level or trend stated as a value or a range i
 over them can hit it.
 
 What the check can attain at all: :func:`attainable` scores a model that is exactly right, its parameters known,
-against records it simulated itself, by the same rule (the *oracle*). Its hit rate is the ceiling the model's own seed
-noise sets; the gap between it and the real record's rate is misfit (the model's structure and the calibration's).
+against records it simulated itself, by the same rule (the *oracle*). Its hit rate is about the most the model's own seed
+noise allows; the gap between it and the real record's rate is misfit (the model's structure and the calibration's) or
+what the record cannot identify.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
-
-from dataclasses import replace
 
 from calibration.objective import target_losses
 from calibration.priors import Prior
