@@ -17,7 +17,7 @@ from calibration.objective import Weights, target_losses
 from calibration.observations import load_observations
 from calibration.priors import Prior, parse_priors
 from calibration.problem import Problem
-from calibration.recovery import (coverage, known_sets, parse_recovery, recovery_table, synthetic_problem,
+from calibration.recovery import (binomial_band, coverage, known_sets, parse_recovery, recovery_table, synthetic_problem,
                                   synthetic_record, synthetic_target, truth_distances)
 from calibration.targets import Target, compile_targets
 from model.params import ConfigError
@@ -106,15 +106,34 @@ def test_coverage_table_by_hand():
     post = pd.DataFrame({"weight": np.full(101, 1 / 101), "a.x": 4.0 + 2.0 * grid, "b.y": grid})
     table = recovery_table(priors, truths, [post, post])
     assert len(table) == 4 and list(table.columns) == ["set", "parameter", "true", "posterior_median", "posterior_q05",
-                                                       "posterior_q95", "inside_90", "width_ratio"]
+                                                       "posterior_q95", "inside_90", "width_share"]
     x = table[table.parameter == "a.x"].set_index("set")
     assert x.inside_90.tolist() == [True, False]
     assert x.posterior_median.iloc[0] == pytest.approx(5.0) and x.posterior_q05.iloc[0] == pytest.approx(4.1, abs=0.02)
-    assert x.width_ratio.iloc[0] == pytest.approx(1.8 / 9.0, abs=0.01)
+    # On the prior's CDF scale: the uniform's 90% interval is 9 wide, the posterior's 1.8.
+    assert x.width_share.iloc[0] == pytest.approx(1.8 / 9.0, abs=0.01)
     summary = coverage(table).set_index("parameter")
     assert summary.loc["a.x", "inside"] == 1 and summary.loc["a.x", "coverage"] == 0.5
-    assert summary.loc["a.x", "identified"] and not summary.loc["a.x", "recovered"]
-    assert not summary.loc["b.y", "identified"] and summary.loc["b.y", "recovered"]
+    # Narrowed in both sets: identified; one of two inside is within the binomial band for two sets (1-2).
+    assert summary.loc["a.x", "narrowed_sets"] == 1.0 and summary.loc["a.x", "identified"]
+    assert summary.loc["a.x", "recovered"]
+    assert not summary.loc["b.y", "identified"] and not summary.loc["b.y", "recovered"]
+    # Ten sets, eight narrowed (80%): identified; nine narrowed of ten but the truth inside in 6: not recovered.
+    ten = pd.DataFrame({"set": range(10), "parameter": "c.z", "inside_90": [True] * 6 + [False] * 4,
+                        "width_share": [0.3] * 8 + [0.9] * 2})
+    row = coverage(ten).iloc[0]
+    assert row.identified and row.narrowed_sets == 0.8 and not row.recovered and binomial_band(10) == (7, 10)
+    assert not coverage(ten.assign(width_share=[0.3] * 7 + [0.9] * 3)).iloc[0].identified
+
+
+def test_width_share_is_measured_on_the_priors_scale():
+    """A normal prior: the share is the posterior interval's prior probability over 0.9, not a ratio of units."""
+    priors = [Prior(name="k", dist="normal", mean=0.0, sd=1.0, low=-5.0, high=5.0, why="t")]
+    post = pd.DataFrame({"weight": np.full(101, 1 / 101), "k": np.linspace(0.0, 2.0, 101)})
+    share = recovery_table(priors, pd.DataFrame({"k": [1.0]}), [post]).width_share.iloc[0]
+    lo, hi = 0.1, 1.9
+    from scipy.stats import norm
+    assert share == pytest.approx((norm.cdf(hi) - norm.cdf(lo)) / 0.9, abs=0.01)
 
 
 @pytest.mark.parametrize(("cfg", "key"), [
