@@ -18,6 +18,7 @@ what the record cannot identify.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +26,7 @@ import pandas as pd
 
 from calibration.objective import target_losses
 from calibration.priors import Prior
-from calibration.targets import Target, evaluate
+from calibration.targets import Target, evaluate, sipri_blocks
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
@@ -85,16 +86,27 @@ def prior_draws(priors: list[Prior], n: int, rng: np.random.Generator) -> list[d
     return [{name: float(values[i]) for name, values in columns.items()} for i in range(n)]
 
 
-def predictive_statistics(base: ModelParams, data: ModelData, drivers: Drivers, targets: list[Target],
-                          draws: list[dict[str, float]], seeds: int, root_seed: int) -> np.ndarray:
-    """Statistics of every target for each draw and seed: (draws x seeds, targets)."""
-    out = []
+def predictive_ensemble(base: ModelParams, data: ModelData, drivers: Drivers, targets: list[Target],
+                        draws: list[dict[str, float]], seeds: int, root_seed: int,
+                        label: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Statistics of every target, (draws x seeds, targets), and every SIPRI five-year total, (draws x seeds, totals),
+    draw-major; with a ``label``, a progress line on stderr every fifth of the draws."""
+    stats, sipri = [], []
     for d, values in enumerate(draws):
         params = with_overrides(base, values)
         for s in range(seeds):
             run = simulate(params, data, drivers, root_seed, draw=d, seed=s)
-            out.append(evaluate(targets, run.states, run.region, data))
-    return np.array(out)
+            stats.append(evaluate(targets, run.states, run.region, data))
+            sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
+        if label and ((d + 1) % max(len(draws) // 5, 1) == 0 or d + 1 == len(draws)):
+            print(f"{label}: {d + 1}/{len(draws)} draws x {seeds} seeds", file=sys.stderr, flush=True)
+    return np.array(stats), np.array(sipri)
+
+
+def predictive_statistics(base: ModelParams, data: ModelData, drivers: Drivers, targets: list[Target],
+                          draws: list[dict[str, float]], seeds: int, root_seed: int) -> np.ndarray:
+    """Statistics of every target for each draw and seed: (draws x seeds, targets)."""
+    return predictive_ensemble(base, data, drivers, targets, draws, seeds, root_seed)[0]
 
 
 def reachability(targets: list[Target], sweep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,248 @@
+"""Proper scores: the interval CRPS, PIT and skill ratio by hand; the headline's bookkeeping; the frozen inputs; a
+tiny end-to-end run of ``python -m calibration.scores``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import norm
+
+from calibration.observations import FROZEN_TARGETS_PATH, check_frozen_targets, fit_snapshot, load_observations
+from calibration.priors import parse_priors
+from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio
+from calibration.scores import (ScoreSettings, headline, holds, oracle_scores, raw_scores, rule, statement_range,
+                                tautological_rows, Ensemble)
+from calibration.targets import Target, sipri_total_ids
+from model.data import DataError
+from model.schema import STATE_VARIABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+FROZEN = ROOT / "calibration" / "frozen"
+SHIPPED = ROOT / "calibration" / "posterior"
+PRIORS = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
+
+
+def _target(relation: str, kind: str, value: float = np.nan, low: float = np.nan, high: float = np.nan,
+            tolerance: float = 0.0) -> Target:
+    return Target(id=f"t_{relation}_{kind}", statistic="sum", threshold=0.0,
+                  slots=np.array([i for i, v in enumerate(STATE_VARIABLES) if v.name == "exercise"]),
+                  region_slot=-1, states=np.array([0]), t0=0, t1=9, years=np.arange(2000, 2010), relation=relation,
+                  value=value, low=low, high=high, tolerance=tolerance, kind=kind)
+
+
+def _empirical_crps(x: np.ndarray, y: np.ndarray, fair: bool) -> np.ndarray:
+    m = x.shape[0]
+    spread = np.abs(x[:, None, :] - x[None, :, :]).sum(axis=(0, 1)) / (m * (m - 1) if fair else m * m)
+    return np.abs(x - y).mean(axis=0) - 0.5 * spread
+
+
+def test_interval_crps_at_a_point_is_the_ensemble_crps():
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.array([0.3, -1.0, 2.5])
+    assert np.allclose(crps_interval(x, y, y, fair=False), _empirical_crps(x, y, fair=False))
+    assert np.allclose(crps_interval(x, y, y), _empirical_crps(x, y, fair=True))
+
+
+def test_interval_crps_by_hand():
+    # Two members at 0 against [1, 2]: F = 1 from 0 to the range's lower edge, so the score is that distance.
+    assert crps_interval(np.array([[0.0], [0.0]]), np.array([1.0]), np.array([2.0]))[0] == pytest.approx(1.0)
+    # Members at 0 and 3 around [1, 2]: F = 1/2 below 1 (over a length 1) and above 2 (length 1): 1/4 + 1/4.
+    x = np.array([[0.0], [3.0]])
+    assert crps_interval(x, np.array([1.0]), np.array([2.0]), fair=False)[0] == pytest.approx(0.5)
+    # Inside the range: nothing to pay; a one-sided bound charges only the far side.
+    inside = np.array([[1.2], [1.5], [1.9]])
+    assert crps_interval(inside, np.array([1.0]), np.array([2.0]))[0] == 0.0
+    assert crps_interval(np.array([[0.0], [0.0]]), np.array([1.0]), np.array([np.inf]))[0] == pytest.approx(1.0)
+    assert crps_interval(np.array([[0.0], [0.0]]), np.array([-np.inf]), np.array([1.0]))[0] == 0.0
+    assert crps_interval(np.array([[2.0], [2.0]]), np.array([-np.inf]), np.array([1.0]))[0] == pytest.approx(1.0)
+    # Further out costs more.
+    far = crps_interval(np.array([[0.0], [0.5]]), np.array([3.0]), np.array([4.0]))[0]
+    near = crps_interval(np.array([[0.0], [0.5]]), np.array([1.0]), np.array([4.0]))[0]
+    assert far > near > 0
+
+
+def test_fair_crps_does_not_depend_on_the_ensemble_size():
+    """Averaged over many 5-member ensembles of N(0, 1), the fair CRPS at y = 0.5 is the distribution's own CRPS."""
+    rng = np.random.default_rng(1)
+    y = np.full(20_000, 0.5)
+    x = rng.normal(size=(5, y.size))
+    exact = 0.5 * (2 * norm.cdf(0.5) - 1) + 2 * norm.pdf(0.5) - 1 / np.sqrt(np.pi)
+    assert crps_interval(x, y, y).mean() == pytest.approx(exact, abs=0.01)
+    assert crps_interval(x, y, y, fair=False).mean() > exact + 0.05
+
+
+def test_pit_coverage_brier_and_the_skill_ratio_by_hand():
+    x = np.array([[0.0], [0.0], [1.0], [2.0]])
+    assert mid_pit(x, np.array([0.0]))[0] == pytest.approx(0.25)
+    assert mid_pit(x, np.array([1.0]))[0] == pytest.approx(0.625)
+    assert covered(np.array([0.05, 0.04, 0.5, 0.75, 0.76]), 0.9).tolist() == [True, False, True, True, True]
+    assert covered(np.array([0.25, 0.76]), 0.5).tolist() == [True, False]
+    assert brier(np.array([1.0, 0.25])).tolist() == [0.0, 0.5625]
+    rng = np.random.default_rng(0)
+    assert skill_ratio(np.array([1.0, 1.0]), np.array([2.0, 2.0]), 200, rng) == (0.5, 0.5, 0.5)
+    value, low, high = skill_ratio(np.array([0.1, 0.5, -0.2, 0.4]), np.array([0.5, 0.5, 0.5, 0.5]), 2000, rng)
+    assert value == pytest.approx(0.4) and low < value < high
+    assert np.isnan(skill_ratio(np.array([0.1]), np.array([0.0]), 200, rng)[0])
+
+
+def test_rules_and_ranges_follow_the_statement():
+    count = _target("eq", "count", value=10.0, tolerance=2.0)
+    bound = _target("ge", "count", value=200.0, tolerance=20.0)
+    event = _target("ge", "event", value=1.0)
+    span = _target("between", "level", low=5.0, high=7.0, tolerance=1.0)
+    assert [rule(t) for t in (count, bound, event, span)] == ["crps", "brier", "brier", "crps"]
+    assert statement_range(count) == (8.0, 12.0) and statement_range(span) == (4.0, 8.0)
+    assert statement_range(bound) == (200.0, np.inf)
+    sims = np.array([[9.0, 250.0, 0.0, 6.0], [15.0, 150.0, 2.0, 9.0]])
+    targets = [count, bound, event, span]
+    assert holds(targets, sims).tolist() == [0.5, 0.5, 0.5, 0.5]
+    scores = raw_scores(targets, sims)
+    assert scores[1] == scores[2] == 0.25
+    assert scores[0] == pytest.approx(crps_interval(sims[:, :1], np.array([8.0]), np.array([12.0]))[0])
+
+
+def test_an_oracle_that_reproduces_its_record_scores_zero():
+    targets = [_target("eq", "count", value=3.0), _target("ge", "event", value=1.0)]
+    records = Ensemble(np.array([[4.0, 0.0], [2.0, 3.0]]), np.array([[10.0], [0.0]]))
+    own = [Ensemble(np.repeat(records.stats[k:k + 1], 5, axis=0), np.repeat(records.sipri[k:k + 1], 5, axis=0))
+           for k in range(2)]
+    prior = Ensemble(np.array([[0.0, 0.0], [5.0, 1.0], [9.0, 2.0]]), np.array([[0.0], [5.0], [30.0]]))
+    out = oracle_scores(targets, records, own, prior)
+    assert out["targets"].tolist() == [0.0, 0.0] and out["sipri"].tolist() == [0.0]
+    assert (out["targets_prior"] > 0).all() and out["sipri_prior"][0] > 0
+    # The event row: record 0 says "none" (the restated complement), record 1 says it happened; prior P = 1/3, 2/3.
+    assert out["targets_prior"][1] == pytest.approx(((1 - 1 / 3) ** 2 + (1 - 2 / 3) ** 2) / 2)
+
+
+def _settings(**kw) -> ScoreSettings:
+    base = dict(frozen_dir=FROZEN, prior_draws=2, posterior_draws=2, seeds=1, oracle_truths=2, oracle_runs=2,
+                truth_seed=1, bootstrap=200, tautological=0.95, min_channel_rows=2, recovery=Path("x"),
+                hindcast=Path("y"))
+    return ScoreSettings(**{**base, **kw})
+
+
+def test_headline_leaves_out_tautological_rows_and_small_channels():
+    frame = pd.DataFrame({
+        "id": list("abcdef"), "channel": ["x", "x", "y", "y", "z", "x"],
+        "part": ["brier", "crps", "brier", "sipri", "brier", "brier"],
+        "gain": [0.1, 0.3, 0.2, 0.0, 0.5, 9.0], "attainable": [0.2, 0.4, 0.4, 0.4, 0.5, 9.0],
+        "tautological": [False] * 5 + [True]})
+    frame["scored"] = ~frame.tautological
+    h = headline(frame, _settings())
+    assert h["overall"][0] == pytest.approx(1.1 / 1.9)
+    assert h["brier"][0] == pytest.approx(0.8 / 1.1) and h["crps"][0] == pytest.approx(0.3 / 0.8)
+    assert h["by_channel"]["x"][0] == pytest.approx(0.4 / 0.6) and h["by_channel"]["y"][0] == pytest.approx(0.2 / 0.8)
+    assert "z" not in h["by_channel"] and h["channel_rows"] == {"x": 2, "y": 2, "z": 1}
+    listed = tautological_rows(pd.DataFrame({"id": ["a", "b", "c"], "prior_holds": [0.95, 0.949, 1.0]}), 0.95)
+    assert listed.id.tolist() == ["a", "c"]
+
+
+def test_the_target_set_is_frozen_and_a_change_is_caught(tmp_path):
+    observations = load_observations()
+    frozen = json.loads(FROZEN_TARGETS_PATH.read_text())
+    assert check_frozen_targets(observations) == frozen["sha256"] == fit_snapshot(observations)["sha256"]
+    assert frozen["rows"] == int((observations.use == "fit").sum())
+    changed = observations.copy()
+    first = changed.index[changed.use == "fit"][0]
+    changed.loc[first, "tolerance"] = changed.loc[first, "tolerance"] + 1.0
+    with pytest.raises(DataError) as info:
+        check_frozen_targets(changed)
+    assert "\n" not in str(info.value) and changed.loc[first, "id"] in str(info.value)
+    # Context rows and prose are not part of the target set.
+    prose = observations.copy()
+    prose.loc[prose.use == "context", "value"] = 0.0
+    prose["note"] = "rewritten"
+    assert fit_snapshot(prose)["sha256"] == frozen["sha256"]
+    with pytest.raises(DataError, match="file not found"):
+        check_frozen_targets(observations, tmp_path / "none.json")
+
+
+def test_committed_oracle_truths_and_tautological_rows():
+    truths = pd.read_csv(FROZEN / "oracle_truths.csv")
+    assert len(truths) >= 20 and sorted(truths.columns) == sorted(p.name for p in PRIORS)
+    for p in PRIORS:
+        assert truths[p.name].between(p.low, p.high).all()
+        assert truths[p.name].nunique() == len(truths)  # drawn, not a grid or copies
+    listed = pd.read_csv(FROZEN / "tautological.csv")
+    ids = set(load_observations().query("use == 'fit'").id) | set(sipri_total_ids())
+    assert set(listed.id) <= ids and (listed.prior_probability >= 0.95).all()
+
+
+ISSUE_KEYS = ("R_overall", "R_brier", "R_crps", "R_by_channel", "R_min_channel", "n_rows_scored", "n_tautological",
+              "coverage90_numeric", "coverage90_numeric_n", "coverage90_sipri", "coverage90_sipri_n",
+              "pit_mean_numeric", "identified_parameters", "recovered_share", "recovery_coverage",
+              "hindcast_skill_counts_persistence", "hindcast_skill_counts_trend", "hindcast_skill_sipri_persistence",
+              "hindcast_skill_sipri_trend", "calibration_wall_s")
+
+
+def test_shipped_scores_have_every_key_and_name_their_posterior():
+    scores = json.loads((SHIPPED / "scores.json").read_text())
+    for key in ISSUE_KEYS:
+        assert scores[key] is not None, key
+        if key != "R_by_channel":
+            assert np.isfinite(float(scores[key])), key
+    assert scores["R_by_channel"] and all(np.isfinite(v) for v in scores["R_by_channel"].values())
+    assert scores["R_min_channel"] == min(scores["R_by_channel"].values())
+    assert scores["targets_sha256"] == json.loads(FROZEN_TARGETS_PATH.read_text())["sha256"]
+    import hashlib
+    digest = hashlib.sha256((SHIPPED / "posterior.parquet").read_bytes()).hexdigest()[:12]
+    assert scores["posterior"] == f"posterior:{digest}"
+    assert scores["provenance"]["code_version"] != "unknown" and "-dirty" not in scores["provenance"]["code_version"]
+
+
+@pytest.mark.slow
+def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
+    """Tiny priors and sizes: freeze=true writes the frozen inputs; a second run reads them and gives the same R."""
+    frozen, out1, out2 = tmp_path / "frozen", tmp_path / "one", tmp_path / "two"
+    common = [sys.executable, "-m", "calibration.scores", "calibration=tiny", f"scores.frozen_dir={frozen}",
+              "scores.prior_draws=8", "scores.posterior_draws=8", "scores.seeds=2", "scores.oracle_truths=3",
+              "scores.oracle_runs=6", "scores.bootstrap=200"]
+    first = subprocess.run(common + ["freeze=true", f"out_dir={out1}"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.startswith("scores: R overall") and "scores: oracle: 3/3 draws x 7 seeds" in first.stderr
+    truths = pd.read_csv(frozen / "oracle_truths.csv")
+    assert truths.shape == (3, 4)
+    second = subprocess.run(common + [f"out_dir={out2}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    one, two = (json.loads((d / "scores.json").read_text()) for d in (out1, out2))
+    for key in ISSUE_KEYS[:-1]:
+        assert one[key] == two[key], key
+    rows = pd.read_csv(out2 / "scores_rows.csv")
+    assert {"id", "channel", "part", "prior", "posterior", "oracle", "gain", "attainable", "pit", "hit",
+            "tautological"} <= set(rows.columns)
+    assert set(rows.id[rows.tautological]) == set(pd.read_csv(frozen / "tautological.csv").id)
+    assert (out2 / "scores_channels.png").is_file() and (out2 / "scores_pit.png").is_file()
+    assert "# Proper scores" in (out2 / "scores.md").read_text()
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("scores.seeds=0", "scores.seeds"), ("scores.tautological=0.2", "scores.tautological"),
+    ("scores.frozen_dir=/nonexistent", "scores.frozen_dir"), ("freeze=maybe", "freeze"),
+    ("scores.recovery=/nonexistent.csv", "scores.recovery"), ("scores.extra=1", "scores.extra"),
+])
+def test_bad_scores_settings_are_one_line_errors_with_no_output(tmp_path, override, key):
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "calibration.scores", "calibration=tiny", f"out_dir={out}", override],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and run.stderr.startswith(f"error: {key}") and run.stderr.count("\n") == 1, run.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_frozen_inputs_are_not_rewritten_without_freeze(tmp_path):
+    frozen = tmp_path / "frozen"
+    shutil.copytree(FROZEN, frozen)
+    before = {p.name: p.read_bytes() for p in frozen.iterdir()}
+    run = subprocess.run([sys.executable, "-m", "calibration.scores", "calibration=tiny", f"out_dir={tmp_path / 'o'}",
+                          f"scores.frozen_dir={frozen}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    # The committed truths are over the default priors' parameters, not the tiny ones: refused, nothing rewritten.
+    assert run.returncode == 2 and run.stderr.startswith("error: scores.frozen_dir:") and "freeze=true" in run.stderr
+    assert {p.name: p.read_bytes() for p in frozen.iterdir()} == before
