@@ -12,8 +12,11 @@ row 1, as in :mod:`model.data`) and the column.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +25,11 @@ from model.data import DATA_DIR, ISO3, DataError
 from model.schema import ALL_VARIABLES, VARIABLE_NAMES, Channel
 
 OBSERVATIONS_PATH = DATA_DIR / "observations.csv"
+# The frozen target set: the fit rows as they define targets (not their prose), hashed. Changing a target or a
+# tolerance needs a commit that refreezes it and says why, here and in data/OBSERVATIONS.md; never to raise a score.
+FROZEN_TARGETS_PATH = DATA_DIR / "targets_frozen.json"
+FROZEN_COLUMNS = ("id", "year_start", "year_end", "year_tolerance", "iso3", "channel", "variable", "statistic", "kind",
+                  "relation", "value", "value_low", "value_high", "unit", "tolerance")
 REPO_DIR = DATA_DIR.parent
 
 COLUMNS = (
@@ -249,3 +257,44 @@ def _check_targets(df: pd.DataFrame, name: str, years: dict[str, list[int]], iso
                 raise _fail(name, i + 2, "variable", "empty; use fit needs a model output (else use context)")
             if not statistic:
                 raise _fail(name, i + 2, "statistic", "empty; use fit needs a statistic (data/OBSERVATIONS.md §2)")
+
+
+def fit_snapshot(observations: pd.DataFrame) -> dict:
+    """The ``use = fit`` rows' defining columns (FROZEN_COLUMNS) in file order, and their SHA-256."""
+    fit = observations[observations.use == "fit"]
+    rows = [{c: (None if isinstance(v, float) and math.isnan(v) else v.item() if hasattr(v, "item") else v)
+             for c, v in zip(FROZEN_COLUMNS, row)} for row in fit[list(FROZEN_COLUMNS)].itertuples(index=False)]
+    payload = json.dumps(rows, sort_keys=True, separators=(",", ":"), default=str)
+    return {"sha256": hashlib.sha256(payload.encode()).hexdigest(), "rows": len(rows), "targets": rows}
+
+
+def check_frozen_targets(observations: pd.DataFrame, path: Path = FROZEN_TARGETS_PATH) -> str:
+    """The frozen target set's hash; DataError (one line) when the fit rows differ from it."""
+    name = _display_name(path)
+    if not path.is_file():
+        raise _fail(name, None, None, "file not found; freeze the target set with python -m calibration.observations "
+                    "freeze")
+    frozen = json.loads(path.read_text(encoding="utf-8"))
+    now = fit_snapshot(observations)
+    if now["sha256"] != frozen.get("sha256"):
+        changed = sorted({r["id"] for r in now["targets"]} ^ {r["id"] for r in frozen.get("targets", [])}
+                         | {a["id"] for a, b in zip(now["targets"], frozen.get("targets", [])) if a != b})
+        raise _fail(name, None, None, f"the fit rows of data/observations.csv differ from the frozen target set "
+                    f"({', '.join(changed[:5]) or 'order'}{' ...' if len(changed) > 5 else ''}); allowed: the frozen "
+                    "rows, or a separate commit that refreezes them (python -m calibration.observations freeze) and "
+                    "says why in its message and in data/OBSERVATIONS.md")
+    return now["sha256"]
+
+
+if __name__ == "__main__":
+    # python -m calibration.observations: check the fit rows against the frozen target set; "freeze": rewrite it.
+    current = fit_snapshot(load_observations())
+    if sys.argv[1:] == ["freeze"]:
+        FROZEN_TARGETS_PATH.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"froze {current['rows']} fit rows: sha256 {current['sha256']} in {FROZEN_TARGETS_PATH}")
+    else:
+        try:
+            print(f"{current['rows']} fit rows match the frozen target set: sha256 "
+                  f"{check_frozen_targets(load_observations())}")
+        except DataError as exc:
+            sys.exit(f"error: {exc}")
