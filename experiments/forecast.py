@@ -35,6 +35,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from calibration.headline import load_headline
 from calibration.setup import load_posterior, warn_if_data_changed
 from experiments.cli import CONFIG_DIR, fail, precheck
 from experiments.config import Experiment, build_model
@@ -308,10 +309,16 @@ def run_ensemble(config: Mapping, overrides: list[str]) -> tuple[Path, ForecastS
     posterior, source, posterior_hash, data = load_inputs(settings)
     client = dask_client(settings.dask_scheduler, "forecast.dask_scheduler") if settings.executor == "dask" else None
     try:
-        return _run_ensemble(config, settings, ensembles, posterior, source, posterior_hash, data, client)
+        work, settings, job, record = _run_ensemble(config, settings, ensembles, posterior, source, posterior_hash,
+                                                    data, client)
     finally:
         if client is not None:
             client.close()
+    if posterior is not None:
+        path = Path(settings.posterior)
+        # The scores of this very posterior file (calibration.scores), for the report's calibration paragraph.
+        record["calibration_scores"] = load_headline(path if path.is_absolute() else PROJECT_ROOT / path, source)
+    return work, settings, job, record
 
 
 def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[Ensemble],

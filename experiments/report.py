@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from calibration.headline import headline_sentence
 from calibration.observations import load_observations
 from calibration.trajectories import (QUANTILES, Panel, draw_observation, observed_text, panel_observations,
                                       window_total)
@@ -746,6 +747,13 @@ def _prior_summary(tables: Mapping[str, pd.DataFrame]) -> str:
             f"rest on parameters the record did not narrow: {names}.</p>")
 
 
+def _calibration_html(scores: Mapping | None) -> str:
+    if not scores:
+        return ('<p class="note"><b>Calibration quality:</b> no scores.json of this posterior (python -m '
+                "calibration.scores writes one); how much the fit learned is not stated.</p>")
+    return f'<p class="note"><b>Calibration quality.</b> {html.escape(headline_sentence(scores))}</p>'
+
+
 def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame], figures: Sequence[Path],
                 record: Mapping) -> str:
     """One self-contained HTML page: intro, figures (embedded PNG), tables, and the run's provenance.
@@ -785,6 +793,7 @@ def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame]
         f'<p class="note">{"; ".join(summary)}.</p>' if summary else "",
         '<nav><a href="#reading">How to read</a><a href="#fans">Fan charts</a><a href="#comparisons">Comparisons</a>'
         '<a href="#tables">Tables</a><a href="#provenance">Provenance</a></nav>',
+        _calibration_html(record.get("calibration_scores")),
         '<h2 id="reading">How to read this report</h2>', INTRO,
         '<h2 id="fans">Fan charts</h2>', *(_image_html(p) for p in fans),
         '<h2 id="comparisons">Scenario comparisons</h2>', *(_image_html(p) for p in others),
