@@ -173,3 +173,20 @@ def test_tiny_recovery_writes_one_row_per_set_and_parameter_and_resumes(tmp_path
     other = subprocess.run(args + ["recovery.seed=1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert other.returncode == 2 and other.stderr.startswith("error: out_dir:") and other.stderr.count("\n") == 1
     assert "another synthetic record" in other.stderr
+
+
+@pytest.mark.slow
+def test_tiny_recovery_runs_on_a_dask_cluster(tmp_path):
+    """The same harness with its fits' particles evaluated by a Dask scheduler's workers (calibration.dask_scheduler)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        run = subprocess.run([sys.executable, "-m", "calibration.recovery", f"out_dir={tmp_path}", "calibration=tiny",
+                              "recovery.sets=1", "recovery.population_size=20", "recovery.generations=2",
+                              f"calibration.dask_scheduler={cluster.scheduler_address}"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("recovery: 1 sets x 4 parameters")
+    record = json.loads((tmp_path / "set_0" / "manifest.json").read_text())
+    assert record["config"]["calibration"]["dask_scheduler"] == cluster.scheduler_address
+    assert len(pd.read_csv(tmp_path / "recovery.csv")) == 4
