@@ -106,8 +106,13 @@ def parse_scores(cfg: object) -> ScoreSettings:
               "bootstrap": (100, 1_000_000), "min_channel_rows": (1, 1000)}
     values = {k: int(check_number(f"scores.{k}", cfg[k], lo, hi, integer=True)) for k, (lo, hi) in ranges.items()}
     values["tautological"] = float(check_number("scores.tautological", cfg["tautological"], 0.5, 1.0))
-    return ScoreSettings(frozen_dir=_path("frozen_dir", cfg["frozen_dir"]), recovery=_path("recovery", cfg["recovery"]),
-                         hindcast=_path("hindcast", cfg["hindcast"]), **values)
+    recovery, hindcast = _path("recovery", cfg["recovery"]), _path("hindcast", cfg["hindcast"])
+    for key, path, what in (("recovery", recovery, "a recovery.csv written by python -m calibration.recovery"),
+                            ("hindcast", hindcast, "a hindcast_manifest.json written by python -m calibration.hindcast")):
+        if not path.is_file():
+            raise ConfigError(f"scores.{key}: {path} not found; allowed: {what}")
+    return ScoreSettings(frozen_dir=_path("frozen_dir", cfg["frozen_dir"]), recovery=recovery, hindcast=hindcast,
+                         **values)
 
 
 def validate(config: Mapping) -> None:
@@ -278,10 +283,11 @@ def headline(frame: pd.DataFrame, settings: ScoreSettings) -> dict:
 
 def recovery_summary(path: Path) -> dict:
     """Identified parameters, recovered share and coverage from a recovery table (calibration.recovery)."""
-    if not path.is_file():
-        raise ConfigError(f"scores.recovery: {path} not found; allowed: a recovery.csv written by "
-                          "python -m calibration.recovery")
     table = pd.read_csv(path)
+    missing = sorted({"set", "parameter", "inside_90", "width_share"} - set(table.columns))
+    if missing:
+        raise ConfigError(f"scores.recovery: {path} lacks {', '.join(missing)}; allowed: a recovery.csv written by "
+                          "python -m calibration.recovery")
     summary = coverage(table)
     total, inside = int(summary.sets.sum()), int(summary.inside.sum())
     low, high = binomial_band(total)
@@ -293,9 +299,6 @@ def recovery_summary(path: Path) -> dict:
 
 def hindcast_summary(path: Path) -> dict:
     """The hindcast's CRPS skills against persistence and trend (calibration.hindcast's manifest)."""
-    if not path.is_file():
-        raise ConfigError(f"scores.hindcast: {path} not found; allowed: a hindcast_manifest.json written by "
-                          "python -m calibration.hindcast")
     summary = json.loads(path.read_text(encoding="utf-8"))["hindcast"]["summary"]
     return {f"hindcast_skill_{name}_{base}": float(summary[block]["skill"][base])
             for name, block in (("counts", "observations"), ("sipri", "sipri")) for base in ("persistence", "trend")}
