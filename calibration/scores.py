@@ -34,7 +34,6 @@ Writes ``scores.json``, ``scores.md``, ``scores_rows.csv`` and figures into ``ou
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
