@@ -291,7 +291,7 @@ def main(cfg: DictConfig) -> None:
     failed = identified[~identified.recovered]
     print(f"recovery: {rec.sets} sets x {len(summary)} parameters, truth inside the 90% interval in "
           f"{int(summary.inside.sum())}/{int(summary.sets.sum())}; identified: {len(identified)} "
-          f"({', '.join(identified.parameter) or 'none'}); not recovered in every set: "
+          f"({', '.join(identified.parameter) or 'none'}); identified but not recovered: "
           f"{', '.join(f'{r.parameter} {r.inside}/{r.sets}' for r in failed.itertuples()) or 'none'}; "
           f"{wall:.0f} s; report in {out_dir / 'recovery.md'}")
 
