@@ -551,7 +551,8 @@ def main(cfg: DictConfig) -> None:
     writers["scores.json"] = lambda p: write_json(p, result)
     write_atomically(out_dir, writers)
     print(f"scores: R overall {_fmt(h['overall'])}, Brier rows {h['brier'][0]:.3f}, CRPS rows {h['crps'][0]:.3f}, "
-          f"paired {h['paired']['overall'][0]:.3f}, lowest channel {_fmt([result['R_min_channel'] or np.nan] * 3)[:6]}; "
+          f"paired {h['paired']['overall'][0]:.3f}, lowest channel "
+          f"{'n/a' if result['R_min_channel'] is None else format(result['R_min_channel'], '.3f')}; "
           f"{result['n_rows_scored']} rows scored, "
           f"{result['n_tautological']} tautological; {result['scores_wall_s']:.0f} s; report in {out_dir / 'scores.md'}")
 
