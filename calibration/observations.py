@@ -288,6 +288,9 @@ def check_frozen_targets(observations: pd.DataFrame, path: Path = FROZEN_TARGETS
 
 if __name__ == "__main__":
     # python -m calibration.observations: check the fit rows against the frozen target set; "freeze": rewrite it.
+    if sys.argv[1:] not in ([], ["freeze"]):
+        sys.exit(f"error: arguments: {' '.join(sys.argv[1:])!r}; allowed: none (check the fit rows against the frozen "
+                 "target set) or freeze (rewrite it)")
     current = fit_snapshot(load_observations())
     if sys.argv[1:] == ["freeze"]:
         FROZEN_TARGETS_PATH.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -255,3 +255,13 @@ def test_frozen_inputs_are_not_rewritten_without_freeze(tmp_path):
     # The committed truths are over the default priors' parameters, not the tiny ones: refused, nothing rewritten.
     assert run.returncode == 2 and run.stderr.startswith("error: scores.frozen_dir:") and "freeze=true" in run.stderr
     assert {p.name: p.read_bytes() for p in frozen.iterdir()} == before
+
+
+def test_the_target_set_command_checks_and_refuses_unknown_arguments():
+    ok = subprocess.run([sys.executable, "-m", "calibration.observations"], cwd=ROOT, capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and "match the frozen target set" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "calibration.observations", "frezee"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: arguments: 'frezee'") and bad.stderr.count("\n") == 1
+    assert json.loads(FROZEN_TARGETS_PATH.read_text())["sha256"] == fit_snapshot(load_observations())["sha256"]
