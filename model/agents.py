@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+from scipy.special import expit
 
 from model.schema import SUPPLIERS, Partner
 
@@ -21,6 +22,12 @@ CHN_IDX = SUPPLIERS.index(Partner.CHN)
 USA_IDX = SUPPLIERS.index(Partner.USA)
 RUS_IDX = SUPPLIERS.index(Partner.RUS)
 DOMESTIC_IDX = SUPPLIERS.index(Partner.DOMESTIC)
+
+
+def boldness_path(cp, tension: np.ndarray) -> np.ndarray:  # noqa: ANN001 (ChinaParams: no import cycle)
+    """China's boldness for each year's US-China tension: a logistic link, so it responds over its whole range and
+    never sits at a bound (ODD §10): ``expit(b0 + b_tau (tension - 0.5))``."""
+    return expit(cp.boldness_base + cp.boldness_tension * (tension - 0.5))
 
 
 class LACState(mesa.Agent):
@@ -127,7 +134,7 @@ class China(mesa.Agent):
         self.finance = np.zeros(model.n)
         # The parts of China's strategy that follow the drivers alone, for every year of the run at once.
         cp, dr = model.params.china, model.drivers
-        self.boldness_path = np.clip(cp.boldness_base + cp.boldness_tension * dr.us_china_tension, 0.0, 1.0)
+        self.boldness_path = boldness_path(cp, dr.us_china_tension)
         self._exposure = model.data.finance_exposure * dr.commodity_index[:, None]
         self._finance_base = 0.5 * cp.finance_boom * self._exposure
         self._exposure_weight = dr.recognises_beijing * np.exp(cp.priority_exposure * self._exposure)
@@ -137,7 +144,7 @@ class China(mesa.Agent):
     def set_strategy(self) -> None:
         """Boldness rises with US-China tension; priorities follow exposure, alignment and size.
 
-        boldness = clip(b0 + b_tau tension, 0, 1); exposure x = finance share x commodity index; finance =
+        boldness = expit(b0 + b_tau (tension - 0.5)); exposure x = finance share x commodity index; finance =
         f (x (1 + a) / 2); aid priority = gate exp(p_x x + p_a a); priority = aid priority x (GDP share)^p_s.
         """
         m, cp = self.model, self.model.params.china
@@ -160,20 +167,20 @@ class UnitedStates(mesa.Agent):
         self.pressure = 0.0
         self.leverage = np.zeros(model.n)
         up = model.params.us
-        self._pressure_base = up.pressure_base + up.pressure_tension * model.drivers.us_china_tension
-        self._proximity = up.leverage_proximity * model.data.country["us_proximity"]
+        self._pressure_base = up.pressure_base + up.pressure_tension * (model.drivers.us_china_tension - 0.5)
+        self._proximity = up.leverage_intercept + up.leverage_proximity * model.data.country["us_proximity"]
 
     def set_pressure(self) -> None:
         """Pressure rises with tension and China's footprint (mean R_cn of recognising states, last year).
 
-        pressure = min(1, p0 + p_tau tension + p_f footprint); leverage = min(1, l_p proximity + l_i US share of the
-        installed base).
+        pressure = expit(p0 + p_tau (tension - 0.5) + p_f (footprint - 0.5)); leverage = expit(l0 + l_p proximity +
+        l_i US share of the installed base). Logistic links, so neither sits at a bound while its drivers move.
         """
         m, up = self.model, self.model.params.us
         footprint = float(m.r_china @ m.gate) / m.n_recognising[m.t]
-        self.pressure = min(1.0, self._pressure_base[m.t] + up.pressure_footprint * footprint)
+        self.pressure = float(expit(self._pressure_base[m.t] + up.pressure_footprint * (footprint - 0.5)))
         us_share = m.installed[:, USA_IDX] / np.maximum(m.installed.sum(axis=1), 1e-12)
-        self.leverage = np.minimum(1.0, self._proximity + up.leverage_installed * us_share)
+        self.leverage = expit(self._proximity + up.leverage_installed * us_share)
 
 
 class Supplier(mesa.Agent):

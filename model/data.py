@@ -45,7 +45,6 @@ COUNTRY_ATTRIBUTES: dict[str, tuple] = {
     "population_m": ("float", 0.01, 300.0),
     "recognises_beijing_2000": ("int", 0, 1),
     "us_proximity": ("float", 0.0, 1.0),
-    "coast_priority": ("float", 0.0, 1.0),
 }
 GLOBAL_DRIVERS = {
     "us_china_tension": (0.0, 1.0),

@@ -20,10 +20,10 @@ from types import SimpleNamespace
 
 import mesa
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from model import rules
-from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates
+from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates, boldness_path
 from model.data import HIST_END, HIST_START, SUBREGIONS, ModelData
 from model.drivers import Drivers, apply_shocks
 from model.params import ModelParams
@@ -39,12 +39,17 @@ MAJOR = ARMS_CATEGORIES.index("major_platform")
 IMPORT_COLUMNS = np.array([SUPPLIERS.index(s) for s in IMPORT_SUPPLIERS])
 # A supplier with under 1% of a state's installed base is new to it: the entry barrier applies (interoperability).
 NEW_SUPPLIER_SHARE = 0.01
-# Columns of the yearly linear predictors (one matrix product gives all five).
+# Columns of the yearly linear predictors (one matrix product gives all five); EXERCISE is a partner's log-weight.
 DELEGATION, TRAINING, FORUM, EXERCISE, SPACE = range(5)
+DECIDED = [TRAINING, FORUM, SPACE]
 # Delegation visits per state and year are capped here (P(Poisson(5) > 16) is about 1e-5).
 MAX_VISITS = 16
 MAX_AID_PACKAGES = 33
-N_FEATURES = 9  # r_china, alignment, exposure, trained last year, attended last year, peer share, finance, trust, tech
+# China's yearly exercises and extra port-call hosts are capped here (P(Poisson(3) > 12) is about 5e-5).
+MAX_EXERCISES = MAX_HOSTS = 12
+# r_china, alignment, exposure, trained last year, attended last year, peer share, finance, trust, tech, US pressure
+# x leverage
+N_FEATURES = 10
 
 C, NONE, USA = Partner.CHN, Partner.NONE, Partner.USA
 S_DELEGATIONS, S_TOUR = STATE_SLOTS[("delegations", C)], STATE_SLOTS[("delegation_tour", C)]
@@ -57,6 +62,7 @@ S_CHN_DELIVERED, S_CHN_SIGNED = STATE_SLOTS[("china_arms_delivered_tiv", C)], ST
 S_CHN_MAJOR, S_CHN_FAILED = STATE_SLOTS[("china_arms_deal_signed_major", C)], STATE_SLOTS[("china_arms_deal_failed", C)]
 S_CHN_VETOED, S_DONATION = STATE_SLOTS[("china_arms_deal_vetoed", C)], STATE_SLOTS[("china_arms_donation", C)]
 S_COPRODUCTION = STATE_SLOTS[("china_coproduction_deal", C)]
+S_OFFERED = slice(STATE_SLOTS[("china_arms_offered_light", C)], STATE_SLOTS[("china_arms_offered_light", C)] + len(ARMS_CATEGORIES))
 S_R_CHINA, S_R_US = STATE_SLOTS[("r_china", C)], STATE_SLOTS[("r_us", USA)]
 S_ALIGNMENT, S_LEVERAGE = STATE_SLOTS[("alignment", NONE)], STATE_SLOTS[("us_leverage", USA)]
 S_RECOGNISES = STATE_SLOTS[("recognises_beijing", C)]
@@ -65,8 +71,9 @@ S_SIGNED = STATE_SLOTS[("arms_deals_signed", SUPPLIERS[0])]
 assert [STATE_VARIABLES[i].partner for i in range(S_DELIVERED.start, S_DELIVERED.stop)] == list(SUPPLIERS)
 assert STATE_SLOTS[("arms_deals_signed", SUPPLIERS[-1])] == S_SIGNED + len(SUPPLIERS) - 1
 R_PRESSURE, R_BOLDNESS, R_SHARE, R_TENSION, R_ADOPTERS = range(5)
+R_REDLINE = slice(5, 5 + len(ARMS_CATEGORIES))
 assert [v.name for v in REGION_VARIABLES] == ["us_pressure", "china_boldness", "china_arms_share", "us_china_tension",
-                                              "surveillance_adopters"]
+                                              "surveillance_adopters"] + [f"china_redline_{c}" for c in ARMS_CATEGORIES]
 
 
 def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.SeedSequence:
@@ -117,8 +124,16 @@ class DefenceTiesModel(mesa.Model):
         self._camera_ceiling = np.zeros(n)
         self._n_national = 0
         self.ground_station = np.zeros(n)
+        # China's past partners (ever): exercises, port-call hosts, aid recipients (persistent partner effects).
+        self.exercised = np.zeros(n)
+        self.hosted = np.zeros(n)
+        self.aided = np.zeros(n)
+        self.offered = np.zeros((n, len(ARMS_CATEGORIES)), dtype=bool)
         self.capability_gap = np.zeros(n)
         self.on_order = np.zeros(n)  # undelivered TIV of active deals, kept in step with the pipeline
+        # Undelivered TIV of failed orders still counting against the gap (cooling-off), and when each part is released.
+        self.cooling = np.zeros(n)
+        self._cool_release = np.zeros((len(self.years) + params.arms.cooling_years + 2, n))
         self.last_tour = -10_000
         # US sanctions: the last year each state is sanctioned for, whether it is this year, and this year's offences.
         self.sanctioned_until = np.full(n, -1, dtype=np.int64)
@@ -160,8 +175,9 @@ class DefenceTiesModel(mesa.Model):
         coef[2, DELEGATION] = dp.exposure
         coef[3, TRAINING], coef[4, FORUM], coef[5, TRAINING] = tp.persistence, fp.persistence, tp.peer
         coef[6, SPACE], coef[7, SPACE], coef[8, SPACE] = sp.finance, sp.trust, sp.tech
+        coef[9, TRAINING], coef[9, FORUM] = -tp.us_pressure, -fp.us_pressure
         self._coef = coef
-        self._bias = np.array([dp.log_rate, tp.intercept, fp.intercept, ep.intercept, sp.intercept])
+        self._bias = np.array([dp.log_rate, tp.intercept, fp.intercept, 0.0, sp.intercept])
         self._features = np.zeros((n, N_FEATURES))
         self._features[:, 8] = country["tech_capacity"]
         onsets = np.array([dp.onset_year, tp.onset_year, fp.onset_year, ep.onset_year, sp.onset_year])
@@ -174,6 +190,9 @@ class DefenceTiesModel(mesa.Model):
         w = rp.unga_weight
         self._alignment_data = w * dr.alignment_unga + (1.0 - w) * dr.orientation
         self._capacity = dr.china_capacity ** p.china.capacity_elasticity
+        # China's regional budget of exercises: a yearly expected number that grows with boldness and capacity.
+        self._exercise_rate = (np.exp(ep.intercept + ep.boldness * boldness_path(p.china, dr.us_china_tension))
+                               * self._capacity * self._onset[:, EXERCISE])
         # Peer share of each state's subregion among recognising states, one matrix a year: peer = P_t @ flags.
         self._peer = rules.peer_matrix(self.members, dr.recognises_beijing)
         self.n_recognising = np.maximum(dr.recognises_beijing.sum(axis=1), 1.0)
@@ -223,9 +242,9 @@ class DefenceTiesModel(mesa.Model):
         cdf[-1] = 1.0
         insecurity = country["insecurity"]
         self._k = SimpleNamespace(
-            coast_weight=country["coast_priority"] * country["has_coast"],
+            coast_weight=country["has_coast"].astype(float),
             tech=country["tech_capacity"], defence_industry=country["defence_industry"],
-            redline=np.asarray(ap.china_redline), trust_redline=rp.trust_redline, veto=np.asarray(ap.veto_categories),
+            redline_logit=logit(np.asarray(ap.china_redline)), veto=np.asarray(ap.veto_categories),
             category_cdf=cdf, category_size=np.asarray(ap.category_size),
             delivery_years=np.rint(np.asarray(ap.delivery_years)).astype(np.int64),
             utility_base=np.asarray(ap.supplier_constant) - ap.beta_price * price * discount + ap.beta_quality * np.asarray(ap.quality),
@@ -241,8 +260,8 @@ class DefenceTiesModel(mesa.Model):
             # A donation of light arms is a political signal (alignment) and of little use where industry makes the kit.
             donation_base=p.china.donation_share * 0.5 * (1.0 - country["defence_industry"]),
             level_factor=np.array([0.0, sv.subnational_scale, 1.0]),
-            # Contact weights of the decided channels (training, forums, exercises; space counts as dual use below).
-            decided_weights=np.array([rp.weight_training, rp.weight_forum, rp.weight_exercise, 0.0]),
+            # Contact weights of the decided channels (training, forums; space counts as dual use below).
+            decided_weights=np.array([rp.weight_training, rp.weight_forum, 0.0]),
             contact_weights=(rp.weight_delegation, rp.weight_training, rp.weight_exercise, rp.weight_port_call,
                              rp.weight_forum, rp.weight_aid, rp.weight_dual_use),
         )
@@ -255,7 +274,12 @@ class DefenceTiesModel(mesa.Model):
         space_noise = np.log(sp[:, :n]) - np.log1p(-sp[:, :n])  # logistic from uniform
         self.u_ground = sp[:, n:2 * n]
         self._noise = np.stack([streams["training"].logistic(size=shape), streams["forums"].logistic(size=shape),
-                                streams["exercises"].logistic(size=shape), space_noise], axis=-1)
+                                space_noise], axis=-1)
+        # Exercises: the year's number as unit-exponential arrivals within China's rate, then partners by weight.
+        ex = streams["exercises"]
+        arrivals = np.cumsum(ex.standard_exponential(size=(ny, MAX_EXERCISES)), axis=1)
+        self.n_exercises = (arrivals <= self._exercise_rate[:, None]).sum(axis=1)
+        self.log_u_exercise = np.log(ex.random(size=shape))
         # Scheduled space programmes: the article's dates up to 2023, then a yearly continuation hazard.
         sched = np.zeros(shape)
         hist = self.years <= HIST_START + len(self.data.space_schedule) - 1
@@ -269,7 +293,9 @@ class DefenceTiesModel(mesa.Model):
         logit = p.port_calls.intercept + p.port_calls.reach * self.drivers.pla_navy_reach
         self.voyage = np.log(pc[:, 0]) - np.log1p(-pc[:, 0]) < logit
         self.log_u_hosts = np.log(pc[:, 1:])
-        self.n_hosts = 1 + streams["port_calls"].poisson(p.port_calls.hosts_mean - 1.0, size=ny)
+        # Hosts beyond the first as arrivals within (hosts_mean - 1) x China's capacity (its means).
+        arrivals = np.cumsum(streams["port_calls"].standard_exponential(size=(ny, MAX_HOSTS)), axis=1)
+        self.n_hosts = 1 + (arrivals <= ((p.port_calls.hosts_mean - 1.0) * self._capacity)[:, None]).sum(axis=1)
         dl = streams["delegations"].random(size=(ny, n + 1))
         self.u_tour, self.log_u_tour = dl[:, 0], np.log(dl[:, 1:])
         self._arrivals = np.cumsum(streams["delegations"].standard_exponential(size=(ny, n, MAX_VISITS)), axis=2)
@@ -313,8 +339,14 @@ class DefenceTiesModel(mesa.Model):
         self.gate = self.drivers.recognises_beijing[t]
         kappa = self.params.relations.kappa
         # kappa's prior centres on 0 (DESIGN.md §4); with no drift the data path is the alignment, already in [-1, 1].
-        self.alignment = (np.clip(self._alignment_data[t] + kappa * (self.r_china - self.r_us), -1.0, 1.0) if kappa
-                          else self._alignment_data[t])
+        # Drift x = kappa (R_cn - R_us) added as tanh(artanh a + artanh x): smooth, about a + x near the middle, and
+        # never past +-1 (|x| < 1 as the stocks stay inside (0, 1)), where a clip would hold it at the bound.
+        data = self._alignment_data[t]
+        if kappa:
+            x = kappa * (self.r_china - self.r_us)
+            self.alignment = (data + x) / (1.0 + x * data)
+        else:
+            self.alignment = data
         self.capacity_factor = self._capacity[t]
         if self.drivers.sanctions[t] > 0:
             # Sanctions imposed for offences up to last year bite this year.
@@ -335,10 +367,12 @@ class DefenceTiesModel(mesa.Model):
         f[:, 0], f[:, 1], f[:, 2] = r, a, self.exposure
         f[:, 3], f[:, 4], f[:, 5] = self.training_prev, self.forum_prev, self._peer[t] @ self.training_prev
         f[:, 6], f[:, 7] = china.finance, self.trust
+        us_hold = self.us.pressure * self.us.leverage
+        f[:, 9] = us_hold
         bias = self._bias.copy()
         bias[FORUM] += p.forums.peer * float(self.forum_prev @ gate) / self.n_recognising[t]
-        bias[EXERCISE] += p.exercises.boldness * china.boldness
         logits = f @ self._coef + bias
+        self.set_offers(rec)
         if self._space_offer_any[t]:
             logits[:, SPACE] += self._space_offer[t]
 
@@ -356,23 +390,37 @@ class DefenceTiesModel(mesa.Model):
                 self.last_tour = y
         visits += tour
 
-        # Training, forums, exercises and space projects: decisions against each stream's logistic noise.
-        decided = rules.decide(logits[:, TRAINING:], self._noise[t], self._open[t])
-        training, forums, exercise, space = decided.T
+        # Training, forums and space projects: decisions against each stream's logistic noise; US pressure x leverage
+        # lowers the logit, so states can stop sending and participation has a ceiling below every eligible state.
+        decided = rules.decide(logits[:, DECIDED], self._noise[t], self._open[t][:, [0, 1, 3]])
+        training, forums, space = decided.T
         self.training_prev, self.forum_prev = training, forums
 
-        # Port calls: a voyage when naval reach allows; hosts by priority and coast.
+        # Exercises, port calls and aid: China's limited yearly budget, allocated by weight; past partners weigh more,
+        # and every open state keeps a non-zero chance (new partners).
+        exercise = np.zeros(self.n)
+        if self.n_exercises[t]:
+            weight = self._open[t][:, 2] * np.exp(logits[:, EXERCISE] + p.exercises.persistence * self.exercised)
+            exercise[rules.weighted_pick(weight, self.log_u_exercise[t], self.n_exercises[t])] = 1.0
+            self.exercised = np.maximum(self.exercised, exercise)
+
+        # Port calls: a voyage when naval reach allows; hosts by priority among coastal states, past hosts first.
         port = np.zeros(self.n)
         if self.voyage[t]:
-            port[rules.weighted_pick(china.priority * k.coast_weight, self.log_u_hosts[t], self.n_hosts[t])] = 1.0
+            weight = china.priority * k.coast_weight * np.exp(p.port_calls.persistence * self.hosted)
+            port[rules.weighted_pick(weight, self.log_u_hosts[t], self.n_hosts[t])] = 1.0
+            self.hosted = np.maximum(self.hosted, port)
 
-        # Aid: packages to recipients weighted by priority and ties; some include donated light arms.
+        # Aid: packages to recipients weighted by priority, ties and past aid; some include donated light arms.
         cp = p.china
         aid = np.zeros(self.n)
-        picked = rules.weighted_pick(china.aid_priority * (0.2 + r), self.log_u_aid[t], self.n_aid[t])
+        weight = china.aid_priority * (0.2 + r) * np.exp(cp.aid_persistence * self.aided)
+        picked = rules.weighted_pick(weight, self.log_u_aid[t], self.n_aid[t])
         if len(picked):
             aid[picked] = self._aid_size[t, picked]
-            if china.boldness >= k.redline[LIGHT] and not self._ban[t, LIGHT]:
+            self.aided[picked] = 1.0
+            picked = picked[self.offered[picked, LIGHT]]  # a donation of arms is an offer below the light red line
+            if len(picked):
                 accept = k.donation_base[picked] * (1.0 + a[picked])
                 donors = picked[self.u_aid[t, 1, picked] < accept]
                 gift = aid[donors] * cp.tiv_per_usd_m
@@ -397,8 +445,10 @@ class DefenceTiesModel(mesa.Model):
         level = self.surveillance_level
         dual_use = space
         if self._onset_surveillance[t]:
-            push = sv.finance * china.finance + k.insecurity_push - sv.us_pressure * self.us.pressure * self.us.leverage * (a < 0)
-            h_nat = rules.bass_hazard(sv.innovation, sv.imitation, self._n_national / self.n, push) * gate * (level < 2)
+            push = sv.finance * china.finance + k.insecurity_push
+            # US pressure x leverage cuts the hazard of every state (a ceiling below the 33), smoothly.
+            h_nat = (rules.bass_hazard(sv.innovation, sv.imitation, self._n_national / self.n, push)
+                     * np.exp(-sv.us_pressure * us_hold) * gate * (level < 2))
             if self.drivers.ban_surveillance[t]:
                 h_nat = np.zeros(self.n)  # US red line: no national system
             u = self.u_surveillance[t]
@@ -429,8 +479,25 @@ class DefenceTiesModel(mesa.Model):
         rec[:, S_SURV_LEVEL] = level
         rec[:, S_CAMERAS] = self.cameras
         w = k.contact_weights
-        return (decided @ k.decided_weights + w[0] * visits + w[3] * port + w[5] * (aid > 0)
+        return (decided @ k.decided_weights + w[0] * visits + w[2] * exercise + w[3] * port + w[5] * (aid > 0)
                 + w[6] * self._dual_use_contacts)
+
+    def set_offers(self, rec: np.ndarray) -> None:
+        """China's red lines for this year: which categories it would sell each state (recorded with their levels).
+
+        A category is offered when logit(boldness) exceeds the category's red line, raised by US pressure x the buyer's
+        leverage, lowered by the buyer's alignment and dual-use trust (no state or year is named): ``logit(b) >
+        logit(r_c) + l_r P lambda_i - a_r a_i - tau_r Theta_i``; a US ban (a policy switch) removes the category.
+        """
+        ap, k, t = self.params.arms, self._k, self.t
+        level = (k.redline_logit[None, :] + ap.redline_leverage * self.us.pressure * self.us.leverage[:, None]
+                 - ap.redline_alignment * self.alignment[:, None] - self.params.relations.trust_redline * self.trust[:, None])
+        offered = (logit(self.china.boldness) > level) & (self.gate[:, None] > 0)
+        if self._ban_any[t]:
+            offered &= ~self._ban[t][None, :]
+        self.offered = offered
+        rec[:, S_OFFERED] = offered
+        self.recorder.region[t, R_REDLINE] = (self.gate @ expit(level)) / self.n_recognising[t]
 
     def sign_arms_deals(self, rec: np.ndarray) -> None:
         """Need (a yearly order volume), contracts (a Poisson number, sized like SIPRI's deals), supplier choice.
@@ -443,7 +510,10 @@ class DefenceTiesModel(mesa.Model):
         target = self._target[t]
         # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land;
         # capability and orders are never negative, so the gap is at most 1.
-        gap = np.maximum(1.0 - (self.capability + self.on_order + self._legacy_due[t]) * self._inv_target[t], 0.0)
+        # A failed order counts against the gap for arms.cooling_years signing years (cooling-off), then is released.
+        self.cooling -= self._cool_release[t]
+        gap = np.maximum(1.0 - (self.capability + self.on_order + self.cooling + self._legacy_due[t]) * self._inv_target[t],
+                         0.0)
         self.capability_gap = gap
         rec[:, S_GAP] = gap
         volume = ap.deal_share * gap * target * expit(self._need_base[t] + ap.need_gap * gap)
@@ -467,9 +537,7 @@ class DefenceTiesModel(mesa.Model):
         if self.drivers.sanctions[t] > 0:
             buyer[self.sanctioned, USA_IDX] += self._sanction_log[t]
         util = buyer[buy] + rng.gumbel(size=(n_deals, len(SUPPLIERS)))
-        offers = (self.gate[buy] > 0) & (self.china.boldness >= k.redline[category] - k.trust_redline * self.trust[buy])
-        if self._ban_any[t]:
-            offers &= ~self._ban[t, category]  # US red line: no Chinese deal in a banned category
+        offers = self.offered[buy, category]
         util[~offers, CHN_IDX] = -np.inf
 
         choice = util.argmax(axis=1)
@@ -484,7 +552,7 @@ class DefenceTiesModel(mesa.Model):
                     credit -= size[j]
             self.china.credit_tiv = credit
         self.pipeline.add(buy, choice, category, size, y, lags, k.delivery_years[category],
-                          veto_exposure=k.veto[category] * (choice == CHN_IDX))
+                          veto_exposure=k.veto[category] * (choice == CHN_IDX), fiscal=self.drivers.fiscal_stress[t, buy])
         self.on_order += np.bincount(buy, weights=size, minlength=self.n)
 
         n_sup = len(SUPPLIERS)
@@ -510,7 +578,7 @@ class DefenceTiesModel(mesa.Model):
         st = pl.state[idx]
         chinese = pl.supplier[idx] == CHN_IDX
         veto = (ap.fail_veto * self.us.pressure) * pl.veto_exposure[idx] * self.us.leverage[st]
-        rate = rules.failure_rate(ap.fail_base, self.drivers.fiscal_stress[t, st], ap.fail_fiscal, veto,
+        rate = rules.failure_rate(ap.fail_base, self.drivers.fiscal_stress[t, st], pl.fiscal[idx], ap.fail_fiscal, veto,
                                   self.drivers.regime_change[t, st], ap.fail_regime) * pl.can_fail[idx]
         hazard = -np.expm1(-rate)
         u = self._arms_rng.random(len(idx))
@@ -524,15 +592,19 @@ class DefenceTiesModel(mesa.Model):
             failed |= banned
         if failed.any():
             lost = idx[failed]
-            pl.status[lost] = FAILED
-            self.on_order -= np.bincount(pl.state[lost], weights=pl.size[lost] - pl.delivered[lost], minlength=self.n)
+            pl.status[lost], pl.closed[lost] = FAILED, y
+            undelivered = np.bincount(pl.state[lost], weights=pl.size[lost] - pl.delivered[lost], minlength=self.n)
+            self.on_order -= undelivered
+            self.cooling += undelivered
+            self._cool_release[t + ap.cooling_years + 1] += undelivered
             rec[:, S_CHN_FAILED] = np.bincount(st[failed & chinese], minlength=self.n)
             rec[:, S_CHN_VETOED] = np.bincount(st[vetoed], minlength=self.n)
 
         di = idx[~failed & (pl.start[idx] <= y)]
         amount = pl.yearly[di]
         pl.delivered[di] += amount
-        pl.status[di[pl.end[di] == y]] = DELIVERED
+        finished = di[pl.end[di] == y]
+        pl.status[finished], pl.closed[finished] = DELIVERED, y
         new = np.bincount(pl.state[di] * len(SUPPLIERS) + pl.supplier[di], weights=amount,
                           minlength=delivered.size).reshape(delivered.shape)
         self.on_order -= new.sum(axis=1)

@@ -82,8 +82,8 @@ class ChinaParams(_Group):
     """China's strategy: boldness, priorities, discount, finance and aid."""
 
     _prefix: ClassVar[str] = "china"
-    boldness_base: float = p(0, 1, "boldness with no US-China tension", f"{J} (medium): cautious default; article Results")
-    boldness_tension: float = p(0, 2, "rise of boldness per unit of tension", f"{J} (low): article's conjecture only; unidentified")
+    boldness_base: float = p(-6, 6, "logit of boldness at US-China tension 0.5", f"{J} (medium): cautious default; article Results")
+    boldness_tension: float = p(0, 10, "rise of boldness's logit per unit of tension", f"{J} (low): article's conjecture only; unidentified")
     priority_exposure: float = p(0, 5, "weight of economic exposure in China's country priority", f"{J} (medium): article Introduction [2]")
     priority_alignment: float = p(0, 5, "weight of alignment in China's country priority", f"{J} (medium)")
     priority_size: float = p(0, 2, "weight of log GDP share in China's country priority", f"{J} (medium)")
@@ -92,6 +92,7 @@ class ChinaParams(_Group):
     capacity_elasticity: float = p(0, 2, "elasticity of Chinese activity to China's capacity index", f"{J} (medium)")
     aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1", f"{J} (medium): article lists ~4 recipients")
     aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022", "article: US$18 m to Peru 2017 [12], Argentina 2018 [11]")
+    aid_persistence: float = p(0, 5, "log-weight of a past aid recipient in the pick of this year's recipients", f"{J} (low): aid follows standing programmes; a past recipient is e^1.5 = 4.5 times as likely")
     aid_size_sigma: float = p(0, 2, "log-sd of aid package size", f"{J} (low)")
     donation_share: float = p(0, 1, "probability an aid package includes donated light arms", "article: Bahamas, Bolivia 2018 donations")
     tiv_per_usd_m: float = p(0, 2, "TIV m per US$ m of donated light equipment", f"{J} (low): TIV values light vehicles below price")
@@ -104,11 +105,12 @@ class USParams(_Group):
     """The United States: pressure, leverage and veto, and its own contacts."""
 
     _prefix: ClassVar[str] = "us"
-    pressure_base: float = p(0, 1, "US pressure with no tension", f"{J} (medium)")
-    pressure_tension: float = p(0, 2, "rise of pressure per unit of tension", f"{J} (medium): article Results [41-44]")
-    pressure_footprint: float = p(0, 5, "rise of pressure per unit of China's regional footprint", f"{J} (low)")
-    leverage_proximity: float = p(0, 1, "leverage from proximity (Central America, Caribbean)", f"{J} (medium)")
-    leverage_installed: float = p(0, 1, "leverage from the US share of the installed base", "Sislin 1994: arms as influence")
+    pressure_base: float = p(-6, 6, "logit of US pressure at tension 0.5 and footprint 0.5", f"{J} (medium)")
+    pressure_tension: float = p(0, 10, "rise of pressure's logit per unit of tension", f"{J} (medium): article Results [41-44]")
+    pressure_footprint: float = p(0, 10, "rise of pressure's logit per unit of China's regional footprint", f"{J} (low)")
+    leverage_intercept: float = p(-6, 6, "logit of leverage with no proximity and no US arms", f"{J} (medium)")
+    leverage_proximity: float = p(0, 10, "rise of leverage's logit per unit of proximity (Central America, Caribbean)", f"{J} (medium)")
+    leverage_installed: float = p(0, 10, "rise of leverage's logit per unit of US share of the installed base", "Sislin 1994: arms as influence")
     contact_rate: float = p(0, 3, "yearly US contact intensity for a neutral state", f"{J} (medium): US and Europe train far more, article")
 
 
@@ -139,6 +141,7 @@ class TrainingParams(_Group):
     peer: float = p(0, 10, "effect of the subregion's share already sending", f"{J} (medium)")
     alignment: float = p(-3, 3, "effect of alignment (weak: Chile and Colombia train)", "article [26]: US-friendly states train")
     persistence: float = p(0, 10, "effect of having sent officers last year", f"{J} (medium): long-term college agreements [26]")
+    us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)", f"{J} (low): the US discourages PLA education of partner officers; article Results: stiff US opposition")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,8 @@ class PortCallParams(_Group):
     _prefix: ClassVar[str] = "port_calls"
     intercept: float = p(-10, 5, "logit of a voyage with zero naval reach", f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
-    hosts_mean: float = p(1, 10, "mean hosts per voyage", "article [22]: several hosts per voyage")
+    hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", "article [22]: several hosts per voyage")
+    persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts", f"{J} (low): navies reuse ports with standing port-visit arrangements")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +161,11 @@ class ExerciseParams(_Group):
 
     _prefix: ClassVar[str] = "exercises"
     onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
-    intercept: float = p(-15, 5, "logit intercept", f"{J} (medium): about one exercise a year 2010-2013 [22]")
-    relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
-    boldness: float = p(0, 10, "effect of China's boldness", f"{J} (low)")
-    alignment: float = p(-3, 5, "effect of alignment", f"{J} (medium): Peru, Venezuela, Chile partners [22]")
+    intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1", f"{J} (medium): a handful of exercises 2010-2023 [22]")
+    relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
+    boldness: float = p(0, 10, "rise of the log yearly exercises per unit of China's boldness", f"{J} (low)")
+    alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners", f"{J} (medium): Peru, Venezuela, Chile partners [22]")
+    persistence: float = p(0, 5, "log-weight of a past exercise partner", f"{J} (low): standing arrangements make a past partner 4.5 times as likely (e^1.5)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,7 @@ class ForumParams(_Group):
     peer: float = p(0, 10, "effect of last year's attendance share", f"{J} (medium): 22 states by 2022 [45]")
     alignment: float = p(-3, 3, "effect of alignment", f"{J} (medium)")
     persistence: float = p(0, 10, "effect of having attended last year", f"{J} (medium): forums became regular [29]")
+    us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)", f"{J} (low): article Results: stiff US opposition even to tiny cooperation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +202,12 @@ class ArmsParams(_Group):
     delivery_years: tuple = p(1, 10, "years over which a deal delivers, by category", f"{J} (medium): SIPRI delivery spreads", float, 5)
     category_weights: tuple = p(0, 1, "probability of each category in a purchase", "derived: SIPRI 2000-2023 deal counts by category", float, 5)
     category_size: tuple = p(0.05, 20, "relative deal size by category", "derived: SIPRI 2000-2023 TIV per deal by category", float, 5)
-    china_redline: tuple = p(0, 1, "boldness China needs to offer each category", f"{J} (low): article, China avoids US red lines", float, 5)
+    china_redline: tuple = p(0.01, 0.99, "boldness China needs to offer each category to a neutral buyer with no US pressure on it", f"{J} (low): article, China avoids US red lines", float, 5)
+    redline_leverage: float = p(0, 10, "rise of the red line's logit per unit of US pressure x the buyer's leverage", f"{J} (low): China avoids US red lines (article Abstract); at 2, full pressure and leverage double the odds China needs")
+    redline_alignment: float = p(0, 10, "fall of the red line's logit per unit of the buyer's alignment", f"{J} (low): a sale to a friendly government carries less political risk; half the leverage term")
     fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
-    fail_fiscal: float = p(0, 5, "failure hazard per unit of fiscal stress", "article: Argentine VN1/P18, FC-1 failures [5,6]")
+    fail_fiscal: float = p(0, 5, "failure hazard per unit of rise of fiscal stress since signing", "article: Argentine VN1/P18, FC-1 failures [5,6]")
+    cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again", f"{J} (low): a new budget cycle and tender", int)
     fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage", "article: MBT-2000 to Peru 2009 [1]")
     veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)", f"{J} (medium): MBT-2000 engines [1]", float, 5)
     fail_regime: float = p(0, 5, "failure hazard in a year of government change", f"{J} (medium)")
@@ -246,7 +255,7 @@ class SurveillanceParams(_Group):
     imitation: float = p(0, 5, "Bass imitation per share of adopters", f"{J} (medium)")
     finance: float = p(0, 5, "hazard per unit of Chinese finance", "article: Ecuador's loan 2012 [25]")
     insecurity: float = p(0, 5, "hazard per unit of insecurity", "Feldstein 2019")
-    us_pressure: float = p(0, 10, "hazard cut per unit of US pressure x leverage on aligned states", f"{J} (low)")
+    us_pressure: float = p(0, 10, "log-hazard cut per unit of US pressure x leverage (a ceiling below the 33 states)", f"{J} (low): the US campaigns against Chinese surveillance systems (article Analysis); at 2, a state under full pressure and leverage adopts at e^-2 = 0.14 of the rate")
     subnational: float = p(0, 1, "subnational hazard for federal states", "article: Mexico City 2007 [20]")
     growth: float = p(0, 1, "yearly approach of cameras to their ceiling", "article: Ecuador 4,300 cameras by 2018 [25]")
     cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system", "article: Ecuador 4,300 cameras [25]")
@@ -271,7 +280,7 @@ class RelationsParams(_Group):
     kappa: float = p(-1, 1, "alignment drift per unit of R_cn - R_us", "DESIGN.md §4: tight prior at 0, unidentified")
     unga_weight: float = p(0, 1, "weight of UNGA-derived alignment against government orientation", f"{J} (medium)")
     trust_decay: float = p(0, 1, "yearly decay of dual-use trust", f"{J} (medium)")
-    trust_redline: float = p(0, 1, "fall of China's red lines per unit of dual-use trust", "DESIGN.md §4")
+    trust_redline: float = p(0, 10, "fall of the red line's logit per unit of dual-use trust", "DESIGN.md §4")
 
 
 GROUPS = {

@@ -10,7 +10,8 @@ ACTIVE, DELIVERED, FAILED = 1, 2, 3
 
 
 class Pipeline:
-    """Signed deals in columns: state, supplier, category, size (TIV m), first and last delivery year, status.
+    """Signed deals in columns: state, supplier, category, size (TIV m), first and last delivery year, status, and the
+    buyer's fiscal stress at signing (a deal fails on a shock after signing, not on a stress the buyer signed under).
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
     by doubling when full (rare: a 2000-2040 run signs a few hundred deals).
@@ -31,13 +32,15 @@ class Pipeline:
         self.yearly = np.zeros(capacity)
         self.veto_exposure = np.zeros(capacity)
         self.can_fail = np.zeros(capacity)
+        self.fiscal = np.zeros(capacity)
+        self.closed = np.zeros(capacity, dtype=np.int64)  # the year a deal was delivered in full or failed
 
     def _grow(self, need: int) -> None:
         cap = len(self.size)
         while cap < need:
             cap *= 2
         for name in ("state", "supplier", "category", "size", "start", "signed", "delivered", "status", "donation",
-                     "end", "yearly", "veto_exposure", "can_fail"):
+                     "end", "yearly", "veto_exposure", "can_fail", "fiscal", "closed"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[: self.n] = old[: self.n]
@@ -45,10 +48,11 @@ class Pipeline:
 
     def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray, year: int,
             lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
-            veto_exposure: np.ndarray | float = 0.0) -> None:
+            veto_exposure: np.ndarray | float = 0.0, fiscal: np.ndarray | float = 0.0) -> None:
         """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
 
-        ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail.
+        ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail;
+        ``fiscal`` is the buyer's fiscal stress in the signing year.
         """
         k = len(state)
         if k == 0:
@@ -62,6 +66,7 @@ class Pipeline:
         self.end[s] = self.start[s] + years - 1
         self.yearly[s] = size / years
         self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
+        self.fiscal[s] = fiscal
         self.n += k
 
     def on_order(self, n_states: int) -> np.ndarray:

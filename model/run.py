@@ -23,7 +23,7 @@ class RunResult:
         states: (year, state, slot) array in the order of ``model.schema.STATE_VARIABLES``.
         region: (year, slot) array in the order of ``model.schema.REGION_VARIABLES``.
         deals: every deal of the run as arrays (signed year, state index, supplier index, category index, size,
-            delivered TIV, status, donation flag), in signing order.
+            delivered TIV, status, donation flag, fiscal stress at signing, year closed), in signing order.
     """
 
     years: np.ndarray
@@ -65,7 +65,7 @@ def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: 
         model.finish()
         pl = model.pipeline
         deals = {name: getattr(pl, name)[: pl.n] for name in ("signed", "state", "supplier", "category", "size",
-                                                              "delivered", "status", "donation")}
+                                                              "delivered", "status", "donation", "fiscal", "closed")}
         return RunResult(drivers.years, data.iso3, model.recorder.states, model.recorder.region, draw, seed, deals)
     finally:
         model.release()

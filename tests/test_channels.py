@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from model import rules
 from model.agents import CHN_IDX
 from model.model import DELEGATION, FORUM, DefenceTiesModel
 from model.params import with_overrides
@@ -49,10 +50,15 @@ def test_china_boldness_and_us_pressure(model_at, params):
     m.step()
     cp, up = params.china, params.us
     tension = m.drivers.us_china_tension[t]
-    assert m.china.boldness == pytest.approx(min(1.0, max(0.0, cp.boldness_base + cp.boldness_tension * tension)))
-    assert m.us.pressure == pytest.approx(min(1.0, up.pressure_base + up.pressure_tension * tension + up.pressure_footprint * footprint))
+    def logistic(x):
+        return 1.0 / (1.0 + np.exp(-x))
+
+    assert m.china.boldness == pytest.approx(logistic(cp.boldness_base + cp.boldness_tension * (tension - 0.5)))
+    assert m.us.pressure == pytest.approx(logistic(up.pressure_base + up.pressure_tension * (tension - 0.5)
+                                                   + up.pressure_footprint * (footprint - 0.5)))
     proximity = m.data.country["us_proximity"]
-    assert m.us.leverage == pytest.approx(np.minimum(1.0, up.leverage_proximity * proximity + up.leverage_installed * us_share))
+    assert m.us.leverage == pytest.approx(logistic(up.leverage_intercept + up.leverage_proximity * proximity
+                                                   + up.leverage_installed * us_share))
 
 
 def test_delegation_visits_are_poisson_arrivals_within_the_rate(model_at, params):
@@ -70,26 +76,45 @@ def test_delegation_visits_are_poisson_arrivals_within_the_rate(model_at, params
     assert expected.sum() > 0
 
 
-def test_training_forum_exercise_decisions_by_hand(model_at, params):
+def test_training_forum_decisions_by_hand(model_at, params):
     m = model_at(2016)
     t = m.t
-    tp, fp, ep = params.training, params.forums, params.exercises
+    tp, fp = params.training, params.forums
     r, prev_t, prev_f = m.r_china.copy(), m.training_prev.copy(), m.forum_prev.copy()
     gate = m.drivers.recognises_beijing[t]
     a = m._alignment_data[t]
     members = m.members
     peer = members @ ((members.T @ (prev_t * gate)) / np.maximum(members.T @ gate, 1))
-    logit_t = tp.intercept + tp.relationship * r + tp.peer * peer + tp.alignment * a + tp.persistence * prev_t
-    logit_f = (fp.intercept + fp.relationship * r + fp.peer * (prev_f @ gate) / gate.sum() + fp.alignment * a
-               + fp.persistence * prev_f)
-    boldness = min(1.0, params.china.boldness_base + params.china.boldness_tension * m.drivers.us_china_tension[t])
-    logit_e = ep.intercept + ep.relationship * r + ep.boldness * boldness + ep.alignment * a
-    noise = m._noise[t]
     m.step()
+    hold = m.us.pressure * m.us.leverage  # this year's US pressure x leverage (set before the channels act)
+    logit_t = (tp.intercept + tp.relationship * r + tp.peer * peer + tp.alignment * a + tp.persistence * prev_t
+               - tp.us_pressure * hold)
+    logit_f = (fp.intercept + fp.relationship * r + fp.peer * (prev_f @ gate) / gate.sum() + fp.alignment * a
+               + fp.persistence * prev_f - fp.us_pressure * hold)
+    noise = m._noise[t]
     rec = m.recorder.states[t]
-    for name, logit, col in (("officers_training", logit_t, 0), ("forum_attends", logit_f, 1), ("exercise", logit_e, 2)):
+    for name, logit, col in (("officers_training", logit_t, 0), ("forum_attends", logit_f, 1)):
         expected = ((noise[:, col] < logit) & (gate > 0)).astype(float)
         assert (rec[:, slot(name)] == expected).all(), name
+
+
+def test_exercises_are_chinas_budget_allocated_to_weighted_partners(model_at, params):
+    m = model_at(2016)
+    t, ep = m.t, params.exercises
+    tension = m.drivers.us_china_tension[t]
+    boldness = 1.0 / (1.0 + np.exp(-(params.china.boldness_base + params.china.boldness_tension * (tension - 0.5))))
+    rate = np.exp(ep.intercept + ep.boldness * boldness) * m.drivers.china_capacity[t] ** params.china.capacity_elasticity
+    assert m._exercise_rate[t] == pytest.approx(rate)
+    r, past = m.r_china.copy(), m.exercised.copy()
+    a = m._alignment_data[t]
+    gate = m.drivers.recognises_beijing[t]
+    weight = gate * np.exp(ep.relationship * r + ep.alignment * a + ep.persistence * past)
+    expected = np.zeros(m.n)
+    expected[rules.weighted_pick(weight, m.log_u_exercise[t], m.n_exercises[t])] = 1.0
+    m.step()
+    assert (m.recorder.states[t][:, slot("exercise")] == expected).all()
+    assert expected.sum() == min(m.n_exercises[t], np.count_nonzero(gate))
+    assert (m.exercised >= np.maximum(past, expected)).all()
 
 
 def test_forums_and_exercises_wait_for_their_onset(model_at, params):
@@ -160,7 +185,8 @@ def test_contracts_by_hand(model_at, params):
     m = model_at(2010)
     t, ap, dr = m.t, params.arms, m.drivers
     rng = copy.deepcopy(m._arms_rng)  # signing is the year's first use of the arms stream
-    gap = np.maximum(1 - (m.capability + m.on_order + m._legacy_due[t]) / m._target[t], 0.0)
+    cooling = m.cooling - m._cool_release[t]  # failed orders still cooling off count against the gap
+    gap = np.maximum(1 - (m.capability + m.on_order + cooling + m._legacy_due[t]) / m._target[t], 0.0)
     n0 = m.pipeline.n
     m.step()
     rec = m.recorder.states[t]

@@ -48,8 +48,9 @@ def test_mesa_rng_is_the_order_stream_and_streams_are_keyed_by_name(params, data
 
 
 def test_common_random_numbers_keep_other_channels_fixed(params, data, drivers):
-    # With arms deliveries out of the relationship stock, an arms-market change must not move the training draws.
-    p0 = with_overrides(params, {"relations.weight_arms": 0.0})
+    # With arms deliveries out of the relationship stock and the US share of arms out of US leverage, an arms-market
+    # change must not move the training draws.
+    p0 = with_overrides(params, {"relations.weight_arms": 0.0, "us.leverage_installed": 0.0})
     p1 = with_overrides(p0, {"arms.beta_price": 4.0, "arms.need_gap": 9.0})
     a, b = simulate(p0, data, drivers, 1, seed=0), simulate(p1, data, drivers, 1, seed=0)
     assert not np.array_equal(a.states[..., slot("arms_deals_signed", Partner.USA)], b.states[..., slot("arms_deals_signed", Partner.USA)])

@@ -77,9 +77,11 @@ def test_weighted_pick_first_pick_is_proportional_to_weight():
 
 
 def test_failure_rate_by_hand():
-    # rate = 0.1 + 1.0*0.5 + 0.4 + 0.5*1 = 1.5 (failure probability 1 - e^-1.5, of which 0.4/1.5 is the veto).
-    rate = rules.failure_rate(0.1, np.array([0.5, 0.0]), 1.0, np.array([0.4, 0.0]), np.array([1.0, 0.0]), 0.5)
-    assert rate.tolist() == pytest.approx([1.5, 0.1])
+    # rate = 0.1 + 1.0*(0.7 - 0.2) + 0.4 + 0.5*1 = 1.5 (failure probability 1 - e^-1.5, of which 0.4/1.5 is the veto);
+    # a stress the buyer signed under (0.6 then, 0.6 now) or one that eased (0.9 then) fails nothing.
+    rate = rules.failure_rate(0.1, np.array([0.7, 0.6, 0.3]), np.array([0.2, 0.6, 0.9]), 1.0, np.array([0.4, 0.0, 0.0]),
+                              np.array([1.0, 0.0, 0.0]), 0.5)
+    assert rate.tolist() == pytest.approx([1.5, 0.1, 0.1])
 
 
 def test_bass_hazard_by_hand_and_never_negative():

@@ -1,0 +1,171 @@
+"""``python -m experiments.behaviour [OUT.json]``: the model-behaviour figures of docs/ODD.md §10, on the posterior.
+
+What a reviewer checks before trusting a scenario model, measured on posterior draws x seeds (paired by draw and
+seed across scenarios):
+
+* the responsive links: per year 2005-2040 the 5th-95th percentiles of US pressure, LAC-mean US leverage and China's
+  boldness, and the share of run-years within 0.01 of a bound (0 or 1);
+* the arms market of 2000-2023: Chinese deals signed, failed and vetoed per run, the buyers' shares, how often
+  Venezuela is the largest buyer and the share of deals with states the article does not name as buyers;
+* the tension scenario against the baseline at 2030: paired differences of pressure, boldness, vetoes and Chinese
+  deals by state, and how often the set of states offered Chinese arms changes.
+
+The same functions back the behaviour tests (tests/test_behaviour.py), so the shipped figures and the tests agree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from calibration.setup import load_posterior
+from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
+from experiments.config import build_model
+from model.agents import CHN_IDX
+from model.data import ModelData, load_data
+from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
+from model.params import PROJECT_ROOT
+from model.run import RunResult, simulate
+from model.schema import ARMS_CATEGORIES, REGION_SLOTS, STATE_SLOTS, Partner
+
+# The article's Chinese arms buyers 2000-2023 (Analysis section: Venezuela, Bolivia, Ecuador, Peru, Argentina,
+# Mexico, the Bahamas' patrol boats); donations are not deals.
+NAMED_BUYERS = ("ARG", "BHS", "BOL", "ECU", "MEX", "PER", "VEN")
+LINKS = ("us_pressure", "us_leverage", "china_boldness")
+NEAR_BOUND = 0.01
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Records of one scenario: region (run, year, slot) and per-state (run, year, state, slot), plus Chinese deals."""
+
+    years: np.ndarray
+    iso3: tuple[str, ...]
+    region: np.ndarray
+    states: np.ndarray
+    china_deals: list[dict[str, np.ndarray]]
+
+    def state_series(self, name: str, partner: Partner = Partner.CHN) -> np.ndarray:
+        return self.states[:, :, :, STATE_SLOTS[(name, partner)]]
+
+    def region_series(self, name: str) -> np.ndarray:
+        return self.region[:, :, REGION_SLOTS[name]]
+
+    def link(self, name: str) -> np.ndarray:
+        """(run, year) of a link: region-level, or the LAC mean of a per-state link."""
+        if name == "us_leverage":
+            return self.state_series("us_leverage", Partner.USA).mean(axis=2)
+        return self.region_series(name)
+
+
+def run_scenario(scenario: str, draws: int, seeds: int, data: ModelData, posterior: Path | None,
+                 root_seed: int = 20240101) -> Runs:
+    """``draws`` posterior draws x ``seeds`` seeds of one scenario, 2000-2040, as the forecast draws them."""
+    exp = build_model(compose_model([], scenario))
+    settings = ForecastSettings(posterior=str(posterior) if posterior else "defaults", draws=draws, seeds=seeds,
+                                root_seed=root_seed, first_stored_year=FIRST_YEAR, first_table_year=2024,
+                                executor="serial", workers=1, dask_scheduler="", batch_size=draws,
+                                boldness_scenarios=(), out_root="outputs", formats=())
+    table = draw_table(settings, load_posterior(posterior)[0] if posterior else None)
+    params = draw_parameters(exp.params, table, "central")
+    drivers = build_drivers(data, exp.drivers, FIRST_YEAR, LAST_YEAR)
+    results: list[RunResult] = [simulate(p, data, drivers, root_seed, d, s)
+                                for d, p in enumerate(params) for s in range(seeds)]
+    deals = []
+    for r in results:
+        chinese = (r.deals["supplier"] == CHN_IDX) & ~r.deals["donation"]
+        deals.append({k: v[chinese] for k, v in r.deals.items()})
+    return Runs(results[0].years, data.iso3, np.stack([r.region for r in results]),
+                np.stack([r.states for r in results]), deals)
+
+
+def link_bounds(runs: Runs, first: int = 2005, last: int = 2040) -> dict:
+    """Per link: the widest 5-95% band over the years and the share of run-years within NEAR_BOUND of 0 or 1."""
+    sel = (runs.years >= first) & (runs.years <= last)
+    out = {}
+    for name in LINKS:
+        x = runs.link(name)[:, sel]
+        q5, q95 = np.percentile(x, [5, 95], axis=0)
+        near = (x <= NEAR_BOUND) | (x >= 1.0 - NEAR_BOUND)
+        out[name] = {"min_q05": round(float(q5.min()), 4), "max_q95": round(float(q95.max()), 4),
+                     "share_near_bound": round(float(near.mean()), 4),
+                     "median_2030": round(float(np.median(x[:, list(runs.years[sel]).index(2030)])), 4)}
+    return out
+
+
+def arms_market(runs: Runs, last_year: int = 2023) -> dict:
+    """Chinese deals signed (donations excluded), failed and vetoed per run up to ``last_year``, and their buyers."""
+    hist = runs.years <= last_year
+    signed = np.array([np.count_nonzero(d["signed"] <= last_year) for d in runs.china_deals])
+    failed = runs.state_series("china_arms_deal_failed")[:, hist].sum(axis=(1, 2))
+    vetoed = runs.state_series("china_arms_deal_vetoed")[:, hist].sum(axis=(1, 2))
+    by_state = np.stack([np.bincount(d["state"][d["signed"] <= last_year], minlength=len(runs.iso3))
+                         for d in runs.china_deals])
+    named = np.isin(np.array(runs.iso3), NAMED_BUYERS)
+    ven = runs.iso3.index("VEN")
+    largest = by_state.argmax(axis=1)
+    total = by_state.sum()
+    shares = by_state.sum(axis=0) / max(total, 1)
+    top = np.argsort(-shares)[:8]
+    # Accounting identity per supplier: every signed deal is delivered in full, failed or still open.
+    return {
+        "signed_per_run": round(float(signed.mean()), 2), "failed_per_run": round(float(failed.mean()), 2),
+        "vetoed_per_run": round(float(vetoed.mean()), 2),
+        "share_outside_named_buyers": round(float(by_state[:, ~named].sum() / max(total, 1)), 4),
+        "venezuela_largest_buyer": round(float(np.mean((largest == ven) & (by_state[:, ven] > 0))), 4),
+        "runs_without_chinese_deal": round(float(np.mean(signed == 0)), 4),
+        "buyer_shares": {runs.iso3[i]: round(float(shares[i]), 4) for i in top if shares[i] > 0},
+    }
+
+
+def paired(base: Runs, other: Runs, year: int = 2030) -> dict:
+    """Paired differences (other - base) at ``year`` and over 2024-``year``: medians, 90% intervals, P(> 0)."""
+    t = list(base.years).index(year)
+    fut = (base.years >= 2024) & (base.years <= year)
+
+    def summary(d: np.ndarray) -> dict:
+        q5, q50, q95 = np.percentile(d, [5, 50, 95])
+        return {"median": round(float(q50), 4), "q05": round(float(q5), 4), "q95": round(float(q95), 4),
+                "p_up": round(float(np.mean(d > 0)), 3), "p_down": round(float(np.mean(d < 0)), 3)}
+
+    out = {name: summary(other.link(name)[:, t] - base.link(name)[:, t]) for name in LINKS}
+    for name in ("china_arms_deal_vetoed", "china_arms_deal_signed", "china_arms_deal_failed"):
+        out[f"{name}_2024_{year}"] = summary(other.state_series(name)[:, fut].sum(axis=(1, 2))
+                                             - base.state_series(name)[:, fut].sum(axis=(1, 2)))
+    deals = other.state_series("china_arms_deal_signed")[:, fut].sum(axis=1) - base.state_series(
+        "china_arms_deal_signed")[:, fut].sum(axis=1)
+    out["china_deals_by_state_2024_" + str(year)] = {
+        base.iso3[i]: {"mean": round(float(deals[:, i].mean()), 3), "p_up": round(float(np.mean(deals[:, i] > 0)), 3),
+                       "p_down": round(float(np.mean(deals[:, i] < 0)), 3)}
+        for i in np.argsort(-np.abs(deals).mean(axis=0))[:8]}
+    offered = [f"china_arms_offered_{c}" for c in ARMS_CATEGORIES]
+    offered_b = np.stack([base.state_series(v)[:, t] for v in offered], axis=-1) > 0
+    offered_o = np.stack([other.state_series(v)[:, t] for v in offered], axis=-1) > 0
+    out[f"offers_changed_{year}"] = {
+        "share_of_runs": round(float(np.mean((offered_b != offered_o).any(axis=(1, 2)))), 3),
+        "state_categories_added_per_run": round(float((offered_o & ~offered_b).sum(axis=(1, 2)).mean()), 3),
+        "state_categories_removed_per_run": round(float((offered_b & ~offered_o).sum(axis=(1, 2)).mean()), 3)}
+    return out
+
+
+def measure(draws: int = 200, seeds: int = 4, posterior: Path | None = None) -> dict:
+    """Every figure of the module docstring; ``posterior=None`` runs the shipped default parameters."""
+    data = load_data()
+    base = run_scenario("baseline", draws, seeds, data, posterior)
+    tension = run_scenario("us_china_deterioration", draws, seeds, data, posterior)
+    return {"draws": draws, "seeds": seeds, "posterior": str(posterior) if posterior else "defaults",
+            "links_baseline": link_bounds(base), "arms_2000_2023": arms_market(base),
+            "tension_minus_baseline_2030": paired(base, tension)}
+
+
+if __name__ == "__main__":
+    path = PROJECT_ROOT / "calibration" / "posterior" / "posterior.parquet"
+    result = measure(posterior=path)
+    text = json.dumps(result, indent=1)
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(text + "\n")
+    print(text)

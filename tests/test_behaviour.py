@@ -1,0 +1,118 @@
+"""The model answers its scenarios (ODD §10, issue 14): responsive links, binding red lines, an arms market that orders
+what it can buy, and no rule that names a state or a year.
+
+The ensemble checks run the shipped posterior through :mod:`experiments.behaviour`, the module that writes the figures
+quoted in docs/ODD.md, so the documented figures and these tests measure the same thing.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.behaviour import NEAR_BOUND, arms_market, link_bounds, paired, run_scenario
+from model.data import ISO3
+from model.params import PROJECT_ROOT, with_overrides
+from model.model import DefenceTiesModel
+from model.pipeline import ACTIVE, DELIVERED, FAILED
+from model.run import simulate
+from model.schema import SUPPLIERS, STATE_SLOTS, Partner
+
+POSTERIOR = PROJECT_ROOT / "calibration" / "posterior" / "posterior.parquet"
+RULE_MODULES = ("model.py", "agents.py", "rules.py", "pipeline.py")
+
+
+@pytest.mark.parametrize("name", RULE_MODULES)
+def test_no_rule_names_a_state_or_a_year(name):
+    """Red lines, the arms market and every channel act on attributes, never on a state's name or a calendar year."""
+    tree = ast.parse((PROJECT_ROOT / "model" / name).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant):
+            assert node.value not in ISO3, f"model/{name}:{node.lineno} names the state {node.value!r}"
+            if isinstance(node.value, int) and not isinstance(node.value, bool):
+                assert not 1990 <= node.value <= 2050, f"model/{name}:{node.lineno} names the year {node.value}"
+
+
+EDGES = ({}, {"arms.cooling_years": 0, "arms.fail_veto": 5.0, "arms.fail_base": 0.3},
+         {"arms.cooling_years": 10, "china.boldness_base": 6.0, "arms.fail_fiscal": 5.0})
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_every_signed_deal_is_delivered_failed_or_open(edge, params, data, drivers):
+    """Per run and supplier: deals signed = delivered in full + failed + still open, and the record agrees."""
+    p = with_overrides(params, edge)
+    for seed in range(3):
+        run = simulate(p, data, drivers, root_seed=7, seed=seed)
+        d = run.deals
+        signed = ~d["donation"]
+        recorded = run.states[:, :, STATE_SLOTS[("arms_deals_signed", SUPPLIERS[0])]:][:, :, :len(SUPPLIERS)]
+        for j in range(len(SUPPLIERS)):
+            mine = signed & (d["supplier"] == j)
+            done, failed, open_ = (np.count_nonzero(mine & (d["status"] == s)) for s in (DELIVERED, FAILED, ACTIVE))
+            assert done + failed + open_ == np.count_nonzero(mine) == recorded[:, :, j].sum()
+            full = mine & (d["status"] == DELIVERED)
+            assert np.allclose(d["delivered"][full], d["size"][full])
+            assert (d["delivered"][mine] <= d["size"][mine] + 1e-9).all()
+        chinese = signed & (d["supplier"] == SUPPLIERS.index(Partner.CHN))
+        assert np.count_nonzero(chinese & (d["status"] == FAILED)) == run.states[
+            :, :, STATE_SLOTS[("china_arms_deal_failed", Partner.CHN)]].sum()
+
+
+@pytest.mark.parametrize("cooling", [0, 4])
+def test_a_failed_order_counts_against_the_gap_while_it_cools_off(cooling, params, data, drivers):
+    """After each year, the cooling-off stock that next year's signing sees is the undelivered TIV of the deals that
+    failed in the last ``cooling_years`` years (this year's included)."""
+    p = with_overrides(params, {"arms.fail_base": 1.0, "arms.cooling_years": cooling})
+    m = DefenceTiesModel(p, data, drivers, root_seed=3)
+    try:
+        for _ in range(len(drivers.years) - 1):
+            y = m.year
+            m.step()
+            pl = m.pipeline
+            failed = (pl.status[: pl.n] == FAILED) & (pl.closed[: pl.n] > y - cooling)
+            lost = np.bincount(pl.state[: pl.n][failed], weights=(pl.size - pl.delivered)[: pl.n][failed], minlength=m.n)
+            assert m.cooling - m._cool_release[m.t] == pytest.approx(lost, abs=1e-6), y
+        assert np.count_nonzero(m.pipeline.status[: m.pipeline.n] == FAILED) > 20
+    finally:
+        m.release()
+
+
+@pytest.fixture(scope="module")
+def ensembles(data):
+    return {s: run_scenario(s, 100, 2, data, POSTERIOR) for s in ("baseline", "us_china_deterioration")}
+
+
+@pytest.mark.slow
+def test_links_stay_off_their_bounds(ensembles):
+    """US pressure, US leverage (LAC mean) and China's boldness: every year 2005-2040 has its 5-95% within
+    [0.02, 0.98], and at most 5% of run-years lie within 0.01 of 0 or 1."""
+    base = ensembles["baseline"]
+    sel = (base.years >= 2005) & (base.years <= 2040)
+    for name in ("us_pressure", "us_leverage", "china_boldness"):
+        x = base.link(name)[:, sel]
+        q5, q95 = np.percentile(x, [5, 95], axis=0)
+        assert (q5 >= 0.02).all() and (q95 <= 0.98).all(), (name, q5.min(), q95.max())
+        assert np.mean((x <= NEAR_BOUND) | (x >= 1 - NEAR_BOUND)) <= 0.05, name
+    assert set(link_bounds(base)) == {"us_pressure", "us_leverage", "china_boldness"}
+
+
+@pytest.mark.slow
+def test_the_tension_scenario_moves_pressure_boldness_vetoes_and_offers(ensembles):
+    d = paired(ensembles["baseline"], ensembles["us_china_deterioration"])
+    assert d["us_pressure"]["median"] >= 0.05 and d["china_boldness"]["median"] >= 0.05
+    veto = d["china_arms_deal_vetoed_2024_2030"]
+    assert veto["p_up"] > veto["p_down"]
+    offers = d["offers_changed_2030"]
+    assert offers["share_of_runs"] >= 0.5 and offers["state_categories_added_per_run"] > 0
+
+
+@pytest.mark.slow
+def test_the_posterior_predicts_the_arms_market_of_the_record(ensembles):
+    """2000-2023: Venezuela the largest Chinese buyer in most runs, few failures, few buyers the article does not name."""
+    m = arms_market(ensembles["baseline"])
+    assert m["venezuela_largest_buyer"] > 0.5, m
+    assert m["failed_per_run"] <= 8, m
+    assert m["share_outside_named_buyers"] <= 0.15, m
