@@ -4,10 +4,12 @@ Only entry points call this; the model never sees a DictConfig. Every error is a
 the dotted key, the bad value and what is allowed.
 
 Scenarios compose. Each file of ``configs/scenario/`` holds ``name: <file name>`` and its content under the same key,
-``<file name>: {rationale, drivers}``, so Hydra's list of options for a group, ``scenario=[a,b]``, puts the parts side
-by side in the ``scenario`` node (``scenario.name`` is then the last part's). :func:`compose_scenario` names the result
-``a+b`` and merges the parts' driver overrides: mappings (``paths``, ``red_lines``) merge key by key, dated lists
-concatenate, and a key set by two parts (or overlapping dated periods of one state) is a one-line error naming both.
+``<file name>: {rationale, drivers, effects}``, so Hydra's list of options for a group, ``scenario=[a,b]``, puts the
+parts side by side in the ``scenario`` node (``scenario.name`` is then the last part's). :func:`compose_scenario`
+names the result ``a+b`` and merges the parts' driver overrides: mappings (``paths``, ``red_lines``) merge key by key,
+dated lists concatenate, and a key set by two parts (or overlapping dated periods of one state) is a one-line error
+naming both. A part's ``effects`` (what the scenario declares it does, :mod:`experiments.effects`) are validated
+here too; :func:`scenario_effects` gives the union of the parts' effects.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Mapping
 
 from omegaconf import OmegaConf
 
+from experiments.effects import Effect, parse_effects, require_effects, union
 from experiments.executor import EXECUTORS
 from model.drivers import FIRST_YEAR, LAST_YEAR, DriverParams
 from model.params import ConfigError, ModelParams, check_keys, check_number
@@ -27,7 +30,7 @@ ROOT_KEYS = ("params", "drivers", "scenario", "run")
 RUN_KEYS = ("root_seed", "n_seeds", "first_year", "last_year", "param_source", "formats", "out_dir")
 # Where the runs go (experiments/executor.py); they never change the results, so configs may leave them out.
 RUN_EXECUTION = {"executor": "serial", "workers": 2, "dask_scheduler": "", "batch_size": 4}
-PART_KEYS = ("rationale", "drivers")
+PART_KEYS = ("rationale", "drivers", "effects")
 # Dated lists of driver overrides: composed scenarios concatenate them.
 PERIOD_LISTS = ("orientation", "fiscal_stress", "domestic_preference", "china_tech_offer", "embargo")
 DATED_LISTS = (*PERIOD_LISTS, "recognition")
@@ -110,8 +113,8 @@ def _merge_part(out: dict, overrides: Mapping, part: str, owner: dict, dotted: s
             owner[path] = part
 
 
-def compose_scenario(scen: Mapping) -> tuple[str, dict]:
-    """The scenario's name and its driver overrides, from the composed ``scenario`` node (one part or several)."""
+def _parts(scen: Mapping) -> dict[str, Mapping]:
+    """The validated parts of a composed ``scenario`` node, ``{part name: {rationale, drivers, effects}}``."""
     name = scen.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"scenario.name: {name!r}; allowed: a non-empty string, the scenario file's name")
@@ -131,17 +134,39 @@ def compose_scenario(scen: Mapping) -> tuple[str, dict]:
             raise ConfigError(f"scenario.{key}.rationale: {rationale!r}; allowed: a paragraph of rationale (string)")
         if not isinstance(value.get("drivers") or {}, Mapping):
             raise ConfigError(f"scenario.{key}.drivers: {value['drivers']!r}; allowed: a mapping of driver overrides")
-        parts[str(key)] = value.get("drivers") or {}
+        parts[str(key)] = value
     if not parts:
         raise ConfigError(f"scenario: no content under {name!r}; allowed: name and {name}: {{rationale, drivers}}")
     if name not in parts:
         raise ConfigError(f"scenario.name: {name!r} names no scenario here ({', '.join(parts)}); allowed: the file's "
                           "name, which is also the key its content sits under")
+    return parts
+
+
+def compose_scenario(scen: Mapping) -> tuple[str, dict]:
+    """The scenario's name and its driver overrides, from the composed ``scenario`` node (one part or several).
+
+    The parts' ``effects`` are validated (:func:`experiments.effects.parse_effects`) but not returned.
+    """
+    parts = _parts(scen)
+    for part, value in parts.items():
+        parse_effects(part, value.get("effects"))
     merged: dict = {}
     owner: dict = {}
-    for part, overrides in parts.items():
-        _merge_part(merged, overrides, part, owner, "drivers")
+    for part, value in parts.items():
+        _merge_part(merged, value.get("drivers") or {}, part, owner, "drivers")
     return "+".join(parts), merged
+
+
+def scenario_effects(scen: Mapping, required: bool = False) -> tuple[Effect, ...]:
+    """The declared effects of the composed ``scenario`` node: the union of its parts' (experiments.effects).
+
+    With ``required``, a part without effects (other than the reference, ``baseline``) is a one-line ConfigError.
+    """
+    parts = {part: parse_effects(part, value.get("effects")) for part, value in _parts(scen).items()}
+    if required:
+        require_effects(parts)
+    return union(parts)
 
 
 def merge_drivers(base: Mapping, overrides: Mapping) -> dict:

@@ -9,7 +9,9 @@ finished batch is written at once as one Parquet part of a dataset partitioned b
 name, then renamed). The work folder is ``out_root/<key>``, the key a hash of everything that changes the results
 (model config of each scenario, forecast settings, posterior file, data hashes), so the same command finds it again:
 a killed run, rerun, skips the parts it finished and the final outputs equal an uninterrupted run's. Tables, figures
-and the report are then computed scenario by scenario from the dataset (:mod:`experiments.tables`).
+and the report are then computed scenario by scenario from the dataset (:mod:`experiments.tables`), the
+``scenario_effects`` table among them: every scenario but the reference declares its effects in its file
+(:mod:`experiments.effects`), the manifest lists them (``scenario_effects_declared``) and the table measures them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from omegaconf import DictConfig, OmegaConf
 from calibration.headline import load_headline
 from calibration.setup import load_posterior, warn_if_data_changed
 from experiments.cli import CONFIG_DIR, fail, precheck
-from experiments.config import Experiment, build_model
+from experiments.config import Experiment, build_model, scenario_effects
+from experiments.effects import Effect
 from experiments.ensemble import Batch, run_batch
 from experiments.executor import EXECUTORS, dask_client, run_tasks
 from experiments.provenance import manifest, write_atomically, write_json
@@ -53,8 +56,8 @@ SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "fi
 NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
 BOLDNESS = "china.boldness_tension"
 # China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
-# calibrated one, the lower and upper third of its range. judgement: thirds of the prior the calibration used.
-BOLDNESS_VARIANTS = {"cautious": (0.0, 1.0 / 3.0), "bold": (2.0 / 3.0, 1.0)}
+# calibrated one, the lower and upper third of its range. judgement: thirds of the prior U(0, 5) the calibration used.
+BOLDNESS_VARIANTS = {"cautious": (0.0, 5.0 / 3.0), "bold": (10.0 / 3.0, 5.0)}
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Ensemble:
     scenario: str
     exp: Experiment
     boldness: str = "central"
+    # What the scenario declares it does (configs/scenario/<name>.yaml, effects; experiments.effects).
+    effects: tuple[Effect, ...] = ()
 
 
 def parse_settings(cfg: Mapping) -> ForecastSettings:
@@ -145,11 +150,14 @@ def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[
     """Validate the settings and compose every scenario's experiment (one-line ConfigError on any problem)."""
     settings = parse_settings(config["forecast"])
     ensembles = []
-    for entry in _scenario_entries(config):
-        exp = build_model(compose_model(overrides, entry))
-        ensembles.append(Ensemble(exp.scenario, exp.scenario, exp))
+    for k, entry in enumerate(_scenario_entries(config)):
+        composed = compose_model(overrides, entry)
+        exp = build_model(composed)
+        # Every scenario but the reference (the first) declares the effects the scenario_effects table measures.
+        effects = scenario_effects(composed["scenario"], required=k > 0)
+        ensembles.append(Ensemble(exp.scenario, exp.scenario, exp, effects=effects))
         if exp.scenario in settings.boldness_scenarios or entry in settings.boldness_scenarios:
-            ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v) for v in BOLDNESS_VARIANTS]
+            ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v, effects) for v in BOLDNESS_VARIANTS]
     # A listed scenario that this job does not run is skipped (the default names the tension scenario, which not
     # every job runs); a name that is no scenario at all is a mistake.
     known = {p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml")} | {e.scenario for e in ensembles}
@@ -351,6 +359,8 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
                       data.hashes)
     record["forecast"] = job
     record["posterior_sha256"] = posterior_hash
+    # The effects each scenario declares (experiments.effects), measured in tables/scenario_effects.
+    record["scenario_effects_declared"] = {e.scenario: [x.as_dict() for x in e.effects] for e in ensembles}
     return work, settings, job, record
 
 
@@ -363,7 +373,9 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     from experiments.report import comparison_charts, fan_charts, html_report, sensitivity_chart
     from experiments.tables import compute_tables, markdown
 
-    tables = compute_tables(work, settings, job)
+    declared = record.get("scenario_effects_declared") or {}
+    effects = {label: declared.get(scenario, []) for label, scenario in zip(job["labels"], job["scenarios"])}
+    tables = compute_tables(work, settings, job, effects=effects)
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
     for name, frame in tables.items():

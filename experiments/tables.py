@@ -1,8 +1,8 @@
 """The forecast tables, computed scenario by scenario from the ensemble dataset of :mod:`experiments.forecast`.
 
 :func:`compute_tables` reads ``<work>/ensemble`` (one row per draw, seed, year and iso3), ``<work>/events`` (one row
-per run) and ``<work>/draws.parquet`` (one row per draw) and returns six frames, every one sorted and deterministic (the
-same inputs give identical frames whatever the order of rows or parts on disk):
+per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frames, every one sorted and deterministic
+(the same inputs give identical frames whatever the order of rows or parts on disk):
 
 ``forecast``
     Per scenario, state (and ``LAC``), variable and year from ``first_table_year`` to 2040: median, 5/25/75/95%
@@ -65,6 +65,14 @@ same inputs give identical frames whatever the order of rows or parts on disk):
     draws as they are, i.e. on the posterior), not ``balanced`` (which reweights to an even spread of each input).
     SALib's resampling is seeded. Empty (with a note) without parameter columns or without SALib.
 
+``scenario_effects``
+    One row per (scenario other than the reference, effect it declares; :mod:`experiments.effects`): the paired
+    difference (scenario minus reference, same draw and seed) of the effect's statistic (the sum of its variable over
+    its years at its row), its median and 5/95% quantiles, ``p_declared_sign`` (share of pairs with the declared sign
+    strictly, ties against), ``holds`` (that share >= 0.8), and the parameters driving it (|Spearman rho| >= 0.3
+    between the draw-mean difference and a parameter), ``prior_driven`` when one of them is. Read from the same
+    cubes as the other tables.
+
 ``notes``
     Every caveat met while computing (missing files, skipped cells or outputs), one row each.
 
@@ -94,6 +102,7 @@ except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its t
     def threadpool_limits(limits: int) -> contextlib.AbstractContextManager:  # noqa: ARG001
         return contextlib.nullcontext()
 
+from experiments import effects as E
 from experiments.ensemble import EVENTS_FROM, column_names, event_names
 from model.data import ISO3
 from model.params import PROJECT_ROOT
@@ -645,8 +654,8 @@ def _sensitivity(ctx: _Context, label: str, cube: Cube, params: pd.DataFrame) ->
             .sort_values(["_s", "_o", "parameter"], kind="mergesort").drop(columns=["_s", "_o"]).reset_index(drop=True))
 
 
-def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None = None
-                   ) -> dict[str, pd.DataFrame]:
+def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None = None,
+                   effects: Mapping[str, Sequence] | None = None) -> dict[str, pd.DataFrame]:
     """The forecast tables of the module docstring, one scenario in memory at a time (plus the reference's few years).
 
     Args:
@@ -656,17 +665,19 @@ def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: P
         job: ``labels`` (the first is the reference) and optionally ``boldness`` (``central``/``cautious``/``bold`` per
             label; otherwise taken from the ``@variant`` suffix).
         prior_driven_path: the calibration's ``prior_driven.csv``; by default beside the posterior file.
+        effects: each label's declared effects (:class:`experiments.effects.Effect` or their manifest dicts); none
+            by default, so ``scenario_effects`` is empty.
 
     Returns:
-        ``forecast, comparison, events, tripwires, sensitivity, notes`` (see the module docstring).
+        ``forecast, comparison, events, tripwires, sensitivity, scenario_effects, notes`` (see the module docstring).
     """
     # Small matrix products on a shared machine: BLAS threads only add contention.
     with threadpool_limits(1):
-        return _compute_tables(Path(work), settings, job, prior_driven_path)
+        return _compute_tables(Path(work), settings, job, prior_driven_path, effects or {})
 
 
-def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None
-                    ) -> dict[str, pd.DataFrame]:
+def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None,
+                    effects: Mapping[str, Sequence]) -> dict[str, pd.DataFrame]:
     labels = [str(x) for x in job["labels"]]
     boldness = list(job.get("boldness") or [x.split("@", 1)[1] if "@" in x else "central" for x in labels])
     draws, seeds = int(settings.draws), int(settings.seeds)
@@ -693,10 +704,34 @@ def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: 
     keep = [y for y in years if TRIPWIRE_WINDOW[0] <= y <= TRIPWIRE_WINDOW[1] or y in COMPARISON_YEARS]
     out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "comparison", "events", "tripwires",
                                                           "sensitivity")}
+    declared = {label: [E.Effect.from_dict(e) for e in effects.get(label) or ()] for label in labels}
+    if declared[labels[0]]:
+        ctx.note("scenario_effects", labels[0], f"the reference's {len(declared[labels[0]])} declared effects are "
+                 "not measured (it is what the other scenarios are compared with)")
+    if prior is None and any(declared[x] for x in labels[1:]):
+        ctx.note("scenario_effects", "", "no prior-driven parameter list: prior_driven False everywhere")
+    if any(declared[x] for x in labels[1:]) and E.chance_of_driver(draws) > 0.001:
+        ctx.note("scenario_effects", "", f"{draws} draws: a parameter unrelated to an effect reaches |rho| >= "
+                 f"{E.DRIVER_RHO} with probability {E.chance_of_driver(draws):.2g}, so driving_parameters (and "
+                 "prior_driven) may name chance correlates")
+    ref_stats: dict[tuple, np.ndarray | None] = {}
+    effect_rows: list[dict] = []
     ref: Cube | None = None
     for label, bold in zip(labels, boldness):
         cube = read_cube(ens, label, years, draws, seeds, ctx.iso3, ctx.columns)
         params = effective_parameters(draw_table, bold)
+        if ref is None:
+            # The reference's statistic of every effect any scenario declares, per run (small: draws x seeds each).
+            for e in (e for x in labels[1:] for e in declared[x]):
+                ref_stats.setdefault(e.key[:4], E.statistic(cube, e))
+        else:
+            for e in declared[label]:
+                mine, theirs = E.statistic(cube, e), ref_stats[e.key[:4]]
+                if mine is None or theirs is None:
+                    ctx.note("scenario_effects", label, f"{e.label()}: not in the stored ensemble (years "
+                             f"{ctx.first_stored_year}-{LAST_YEAR}, its row or its column missing); no pairs")
+                effect_rows.append(E.effect_row(label, e, None if mine is None or theirs is None else mine - theirs,
+                                                params, prior))
         if prior is None:
             basis = None
         else:
@@ -733,6 +768,8 @@ def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: 
         else:  # already in a fixed order within each scenario
             tables[name] = (frame.assign(_s=frame["scenario"].map(order)).sort_values("_s", kind="mergesort")
                             .drop(columns="_s").reset_index(drop=True)[list(columns)])
+    tables["scenario_effects"] = (pd.DataFrame(effect_rows, columns=list(E.TABLE_COLUMNS)) if effect_rows
+                                  else E.empty_table())
     tables["notes"] = pd.DataFrame(ctx.notes, columns=NOTE_COLUMNS)
     for name, frame in tables.items():
         frame.attrs["notes"] = [n["note"] for n in ctx.notes if n["table"] == name]
@@ -800,6 +837,19 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
                              "and seed): median [5%, 95%] of the difference, and the probabilities that it is positive "
                              "(P+) and negative (P-); the rest are ties. LAC and the key states, main variables; all "
                              "of them in comparison.csv.\n\n" + _notes_md(tables["comparison"]) + _md_table(view))
+    if "scenario_effects" in tables:
+        t = tables["scenario_effects"]
+        out["scenario_effects"] = (
+            "# Scenario effects\n\nWhat each scenario declares it does (`effects` in configs/scenario/<name>.yaml), "
+            "measured: the effect's statistic is its variable summed over its years at its row; the difference is "
+            "scenario minus reference run by run (same draw and seed), median [5%, 95%]; P(sign) is the share of "
+            "pairs with the declared sign (ties count against) and the effect holds when it is at least "
+            f"{E.HOLDS:.1f}. Driving parameters have |Spearman rho| >= {E.DRIVER_RHO:.1f} between a draw's mean "
+            "difference and the parameter; the effect is prior-driven when one of them is. Effects on latent or "
+            "driver variables (outcome: no) check the mechanism.\n\n" + _notes_md(t)
+            + (_md_table(view) if len(view := E.markdown_view(t)) else
+               "| " + " | ".join(view.columns) + " |\n|" + "|".join("---" for _ in view.columns) + "|\n\n"
+               "(no scenario other than the reference declares effects)\n"))
     if "events" in tables:
         e = tables["events"]
         rows: dict[tuple, dict] = {}
