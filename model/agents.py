@@ -17,6 +17,7 @@ from model.schema import SUPPLIERS, Partner
 
 if TYPE_CHECKING:
     from model.model import DefenceTiesModel
+    from model.params import ChinaParams
 
 CHN_IDX = SUPPLIERS.index(Partner.CHN)
 USA_IDX = SUPPLIERS.index(Partner.USA)
@@ -24,7 +25,7 @@ RUS_IDX = SUPPLIERS.index(Partner.RUS)
 DOMESTIC_IDX = SUPPLIERS.index(Partner.DOMESTIC)
 
 
-def boldness_path(cp, tension: np.ndarray) -> np.ndarray:  # noqa: ANN001 (ChinaParams: no import cycle)
+def boldness_path(cp: ChinaParams, tension: np.ndarray) -> np.ndarray:
     """China's boldness for each year's US-China tension: a logistic link, so it responds over its whole range and
     never sits at a bound (ODD §10): ``expit(b0 + b_tau (tension - 0.5))``."""
     return expit(cp.boldness_base + cp.boldness_tension * (tension - 0.5))

@@ -29,7 +29,15 @@ from model.drivers import Drivers, apply_shocks
 from model.params import ModelParams
 from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
 from model.recorder import Recorder
-from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, REGION_VARIABLES, STATE_SLOTS, STATE_VARIABLES, SUPPLIERS, Partner
+from model.schema import (
+    ARMS_CATEGORIES,
+    IMPORT_SUPPLIERS,
+    REGION_VARIABLES,
+    STATE_SLOTS,
+    STATE_VARIABLES,
+    SUPPLIERS,
+    Partner,
+)
 
 STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space", "surveillance")
 # The stream of the drivers' shocks past 2023, keyed by seed // seeds_per_path (consecutive seeds share a driver path).
@@ -340,10 +348,11 @@ class DefenceTiesModel(mesa.Model):
         kappa = self.params.relations.kappa
         # kappa's prior centres on 0 (DESIGN.md §4); with no drift the data path is the alignment, already in [-1, 1].
         # Drift x = kappa (R_cn - R_us) added as tanh(artanh a + artanh x): smooth, about a + x near the middle, and
-        # never past +-1 (|x| < 1 as the stocks stay inside (0, 1)), where a clip would hold it at the bound.
+        # never past +-1, where a clip would hold it at the bound. |x| < 1 keeps the sum defined at a = -+1 (stocks
+        # that round to 0 or 1 would otherwise give 0/0 for |kappa| = 1).
         data = self._alignment_data[t]
         if kappa:
-            x = kappa * (self.r_china - self.r_us)
+            x = kappa * (self.r_china - self.r_us) * (1.0 - 1e-9)
             self.alignment = (data + x) / (1.0 + x * data)
         else:
             self.alignment = data
@@ -396,11 +405,12 @@ class DefenceTiesModel(mesa.Model):
         training, forums, space = decided.T
         self.training_prev, self.forum_prev = training, forums
 
-        # Exercises, port calls and aid: China's limited yearly budget, allocated by weight; past partners weigh more,
-        # and every open state keeps a non-zero chance (new partners).
+        # Exercises, port calls and aid: China's limited yearly budget, allocated by China's priority (size, exposure,
+        # alignment) and ties; past partners weigh more, and every open state keeps a non-zero chance (new partners).
         exercise = np.zeros(self.n)
         if self.n_exercises[t]:
-            weight = self._open[t][:, 2] * np.exp(logits[:, EXERCISE] + p.exercises.persistence * self.exercised)
+            weight = (china.priority * self._open[t][:, 2]
+                      * np.exp(logits[:, EXERCISE] + p.exercises.persistence * self.exercised))
             exercise[rules.weighted_pick(weight, self.log_u_exercise[t], self.n_exercises[t])] = 1.0
             self.exercised = np.maximum(self.exercised, exercise)
 

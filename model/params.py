@@ -164,7 +164,7 @@ class ExerciseParams(_Group):
     intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1", f"{J} (medium): a handful of exercises 2010-2023 [22]")
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
     boldness: float = p(0, 10, "rise of the log yearly exercises per unit of China's boldness", f"{J} (low)")
-    alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners", f"{J} (medium): Peru, Venezuela, Chile partners [22]")
+    alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners, beyond China's priority", f"{J} (medium): 0, as China's country priority (china.priority_alignment) already weighs alignment")
     persistence: float = p(0, 5, "log-weight of a past exercise partner", f"{J} (low): standing arrangements make a past partner 4.5 times as likely (e^1.5)")
 
 
@@ -208,7 +208,7 @@ class ArmsParams(_Group):
     fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
     fail_fiscal: float = p(0, 5, "failure hazard per unit of rise of fiscal stress since signing", "article: Argentine VN1/P18, FC-1 failures [5,6]")
     cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again", f"{J} (low): a new budget cycle and tender", int)
-    fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage", "article: MBT-2000 to Peru 2009 [1]")
+    fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage x component exposure", f"{J} (low): a fully exposed deal with a fully leveraged buyer under full pressure fails within about two years (hazard 0.5); the veto acts through US-licensed components (article: MBT-2000 engines [1])")
     veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)", f"{J} (medium): MBT-2000 engines [1]", float, 5)
     fail_regime: float = p(0, 5, "failure hazard in a year of government change", f"{J} (medium)")
     price: tuple = p(0, 3, "relative price by supplier (USA RUS EUR ISR OTHER DOMESTIC CHN)", f"{J} (medium)", float, 7)

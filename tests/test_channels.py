@@ -108,10 +108,11 @@ def test_exercises_are_chinas_budget_allocated_to_weighted_partners(model_at, pa
     r, past = m.r_china.copy(), m.exercised.copy()
     a = m._alignment_data[t]
     gate = m.drivers.recognises_beijing[t]
-    weight = gate * np.exp(ep.relationship * r + ep.alignment * a + ep.persistence * past)
+    m.step()
+    # China's priority of the year (set by China.set_strategy at the start of the step) times the partner weight.
+    weight = m.china.priority * gate * np.exp(ep.relationship * r + ep.alignment * a + ep.persistence * past)
     expected = np.zeros(m.n)
     expected[rules.weighted_pick(weight, m.log_u_exercise[t], m.n_exercises[t])] = 1.0
-    m.step()
     assert (m.recorder.states[t][:, slot("exercise")] == expected).all()
     assert expected.sum() == min(m.n_exercises[t], np.count_nonzero(gate))
     assert (m.exercised >= np.maximum(past, expected)).all()
