@@ -1,4 +1,6 @@
-"""``python -m experiments.behaviour [OUT.json]``: the model-behaviour figures of docs/ODD.md §10, on the posterior.
+"""``python -m experiments.behaviour [OUT.json]``: the model-behaviour figures of docs/ODD.md §10.1, on the posterior.
+
+Writes ``calibration/posterior/behaviour.json`` (or OUT.json), measured on the shipped posterior.
 
 What a reviewer checks before trusting a scenario model, measured on posterior draws x seeds (paired by draw and
 seed across scenarios):
@@ -7,6 +9,7 @@ seed across scenarios):
   boldness, and the share of run-years within 0.01 of a bound (0 or 1);
 * the arms market of 2000-2023: Chinese deals signed, failed and vetoed per run, the buyers' shares, how often
   Venezuela is the largest buyer and the share of deals with states the article does not name as buyers;
+* participation: states training, attending forums and with Chinese surveillance, delegation visits, exercises;
 * the tension scenario against the baseline at 2030: paired differences of pressure, boldness, vetoes and Chinese
   deals by state, and how often the set of states offered Chinese arms changes.
 
@@ -23,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from calibration.setup import load_posterior
-from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
 from experiments.config import build_model
+from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
+from experiments.provenance import manifest, write_atomically
 from model.agents import CHN_IDX
 from model.data import ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
@@ -122,6 +126,30 @@ def arms_market(runs: Runs, last_year: int = 2023) -> dict:
     }
 
 
+def participation(runs: Runs) -> dict:
+    """Medians over runs of the participation channels (saturation, ceilings) and the concentration of exercises."""
+    years = list(runs.years)
+
+    def at(name: str, year: int) -> float:
+        return float(np.median(runs.state_series(name)[:, years.index(year)].sum(axis=1)))
+
+    exercises = runs.state_series("exercise")[:, runs.years <= 2023]
+    per = runs.iso3.index("PER")
+    return {
+        "training_states_2023": at("officers_training", 2023), "training_states_2040": at("officers_training", 2040),
+        "forum_states_2025": at("forum_attends", 2025), "forum_states_2040": at("forum_attends", 2040),
+        "surveillance_adopters_2040": float(np.median(runs.region_series("surveillance_adopters")[:, -1])),
+        "delegation_visits_2000_2022": float(np.median(
+            runs.state_series("delegations")[:, runs.years <= 2022].sum(axis=(1, 2)))),
+        "exercise_state_years_2000_2023": float(np.median(exercises.sum(axis=(1, 2)))),
+        "exercise_partners_2000_2023": float(np.median((exercises.sum(axis=1) > 0).sum(axis=1))),
+        "p_exercise_per_2010_or_2012": round(float(np.mean(
+            exercises[:, [years.index(2010), years.index(2012)], per].sum(axis=1) > 0)), 3),
+        "port_call_hosts_2000_2023": float(np.median(
+            (runs.state_series("port_call")[:, runs.years <= 2023].sum(axis=1) > 0).sum(axis=1))),
+    }
+
+
 def paired(base: Runs, other: Runs, year: int = 2030) -> dict:
     """Paired differences (other - base) at ``year`` and over 2024-``year``: medians, 90% intervals, P(> 0)."""
     t = list(base.years).index(year)
@@ -159,13 +187,17 @@ def measure(draws: int = 200, seeds: int = 4, posterior: Path | None = None) -> 
     tension = run_scenario("us_china_deterioration", draws, seeds, data, posterior)
     return {"draws": draws, "seeds": seeds, "posterior": str(posterior) if posterior else "defaults",
             "links_baseline": link_bounds(base), "arms_2000_2023": arms_market(base),
+            "participation_baseline": participation(base),
             "tension_minus_baseline_2030": paired(base, tension)}
 
 
 if __name__ == "__main__":
-    path = PROJECT_ROOT / "calibration" / "posterior" / "posterior.parquet"
-    result = measure(posterior=path)
-    text = json.dumps(result, indent=1)
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(text + "\n")
-    print(text)
+    shipped = PROJECT_ROOT / "calibration" / "posterior"
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else shipped / "behaviour.json"
+    result = measure(posterior=shipped / "posterior.parquet")
+    result["posterior"] = load_posterior(shipped / "posterior.parquet")[1]
+    result["provenance"] = manifest({"draws": result["draws"], "seeds": result["seeds"],
+                                     "scenarios": ["baseline", "us_china_deterioration"]},
+                                    {"root_seed": 20240101}, load_data().hashes)
+    write_atomically(out.parent, {out.name: lambda p: p.write_text(json.dumps(result, indent=1) + "\n")})
+    print(f"behaviour: {out}")
