@@ -157,8 +157,10 @@ def test_baseline_shows_the_articles_broad_shape(runs, data):
     china = np.array([r.states[hist][..., slot("china_arms_delivered_tiv")].sum(axis=0) for r in runs])
     imports = np.array([sum(r.states[hist][..., slot("arms_imports_tiv", p)].sum(axis=0)
                             for p in (Partner.USA, Partner.RUS, Partner.EUR, Partner.ISR, Partner.OTHER)) for r in runs])
+    # The default parameters are not fitted: Brazil and Chile stay nearly closed to China (under 5% of their imports);
+    # that they sign no Chinese deal in most runs is checked on the posterior (tests/test_behaviour.py).
     for j in (bra, chl):
-        assert np.median(china[:, j]) == 0 and imports[:, j].min() > 0
+        assert imports[:, j].min() > 0
         assert china[:, j].sum() < 0.05 * imports[:, j].sum()
     assert np.median((china > 0).sum(axis=1)) >= 3  # China does sell to several states
 
