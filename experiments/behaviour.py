@@ -19,6 +19,7 @@ The same functions back the behaviour tests (tests/test_behaviour.py), so the sh
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from calibration.setup import load_posterior
+from experiments.cli import fail
 from experiments.config import build_model
 from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
 from experiments.provenance import manifest, write_atomically
 from model.agents import CHN_IDX
 from model.data import ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
-from model.params import PROJECT_ROOT
+from model.params import PROJECT_ROOT, ConfigError
 from model.run import RunResult, simulate
 from model.schema import ARMS_CATEGORIES, REGION_SLOTS, STATE_SLOTS, Partner
 
@@ -191,9 +193,29 @@ def measure(draws: int = 200, seeds: int = 4, posterior: Path | None = None) -> 
             "tension_minus_baseline_2030": paired(base, tension)}
 
 
+def output_path(args: list[str], default: Path) -> Path:
+    """The JSON file to write: the one optional argument, checked before any run (one-line ConfigError)."""
+    if len(args) > 1:
+        raise ConfigError(f"arguments: {' '.join(args)!r}; allowed: at most one, the output .json path")
+    out = Path(args[0]) if args else default
+    allowed = "allowed: a .json path in a writable folder"
+    if out.suffix != ".json" or out.is_dir():
+        raise ConfigError(f"output: {str(out)!r} is not a .json file path; {allowed}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output: {str(out)!r} cannot be written ({exc.strerror}); {allowed}") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output: {str(out)!r} cannot be written (folder not writable); {allowed}")
+    return out
+
+
 if __name__ == "__main__":
     shipped = PROJECT_ROOT / "calibration" / "posterior"
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else shipped / "behaviour.json"
+    try:
+        out = output_path(sys.argv[1:], shipped / "behaviour.json")
+    except ConfigError as exc:
+        fail(str(exc))
     result = measure(posterior=shipped / "posterior.parquet")
     result["posterior"] = load_posterior(shipped / "posterior.parquet")[1]
     result["provenance"] = manifest({"draws": result["draws"], "seeds": result["seeds"],

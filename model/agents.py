@@ -135,7 +135,7 @@ class China(mesa.Agent):
         self.finance = np.zeros(model.n)
         # The parts of China's strategy that follow the drivers alone, for every year of the run at once.
         cp, dr = model.params.china, model.drivers
-        self.boldness_path = boldness_path(cp, dr.us_china_tension)
+        self.boldness_path = model.boldness_path  # computed once in the model's precompute (exercises use it)
         self._exposure = model.data.finance_exposure * dr.commodity_index[:, None]
         self._finance_base = 0.5 * cp.finance_boom * self._exposure
         self._exposure_weight = dr.recognises_beijing * np.exp(cp.priority_exposure * self._exposure)

@@ -199,7 +199,8 @@ class DefenceTiesModel(mesa.Model):
         self._alignment_data = w * dr.alignment_unga + (1.0 - w) * dr.orientation
         self._capacity = dr.china_capacity ** p.china.capacity_elasticity
         # China's regional budget of exercises: a yearly expected number that grows with boldness and capacity.
-        self._exercise_rate = (np.exp(ep.intercept + ep.boldness * boldness_path(p.china, dr.us_china_tension))
+        self.boldness_path = boldness_path(p.china, dr.us_china_tension)
+        self._exercise_rate = (np.exp(ep.intercept + ep.boldness * self.boldness_path)
                                * self._capacity * self._onset[:, EXERCISE])
         # Peer share of each state's subregion among recognising states, one matrix a year: peer = P_t @ flags.
         self._peer = rules.peer_matrix(self.members, dr.recognises_beijing)

@@ -208,7 +208,7 @@ class ArmsParams(_Group):
     fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
     fail_fiscal: float = p(0, 5, "failure hazard per unit of rise of fiscal stress since signing", "article: Argentine VN1/P18, FC-1 failures [5,6]")
     cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again", f"{J} (low): a new budget cycle and tender", int)
-    fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage x component exposure", f"{J} (low): a fully exposed deal with a fully leveraged buyer under full pressure fails within about two years (hazard 0.5); the veto acts through US-licensed components (article: MBT-2000 engines [1])")
+    fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage x component exposure", f"{J} (low): a fully exposed deal with a fully leveraged buyer under full pressure fails within about two years (hazard 0.5); the veto acts through US-licensed components")
     veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)", f"{J} (medium): MBT-2000 engines [1]", float, 5)
     fail_regime: float = p(0, 5, "failure hazard in a year of government change", f"{J} (medium)")
     price: tuple = p(0, 3, "relative price by supplier (USA RUS EUR ISR OTHER DOMESTIC CHN)", f"{J} (medium)", float, 7)

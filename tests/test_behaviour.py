@@ -136,3 +136,28 @@ def test_few_chinese_deals_fail(ensembles):
 @pytest.mark.xfail(strict=True, reason="known: Cuba, whose Chinese purchases SIPRI's held-out rows hide, takes ~30%")
 def test_few_chinese_deals_go_to_buyers_the_article_does_not_name(ensembles):
     assert arms_market(ensembles["baseline"])["share_outside_named_buyers"] <= 0.15
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["a.json", "b.json"], "arguments: 'a.json b.json'; allowed: at most one"),
+    (["out.txt"], "is not a .json file path"),
+    (["/proc/none/out.json"], "cannot be written"),
+])
+def test_behaviour_command_refuses_a_bad_output_in_one_line_before_running(args, says, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "experiments.behaviour", *args], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"}, timeout=120,
+                          check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_behaviour_output_path_defaults_and_accepts_a_new_folder(tmp_path):
+    from experiments.behaviour import output_path
+
+    assert output_path([], tmp_path / "b.json") == tmp_path / "b.json"
+    assert output_path([str(tmp_path / "new" / "b.json")], tmp_path / "x.json").parent.is_dir()
