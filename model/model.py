@@ -589,8 +589,10 @@ class DefenceTiesModel(mesa.Model):
         st = pl.state[idx]
         chinese = pl.supplier[idx] == CHN_IDX
         veto = (ap.fail_veto * self.us.pressure) * pl.veto_exposure[idx] * self.us.leverage[st]
-        rate = rules.failure_rate(ap.fail_base, self.drivers.fiscal_stress[t, st], pl.fiscal[idx], ap.fail_fiscal, veto,
+        fiscal = self.drivers.fiscal_stress[t, st]
+        rate = rules.failure_rate(ap.fail_base, fiscal, pl.fiscal[idx], ap.fail_fiscal, veto,
                                   self.drivers.regime_change[t, st], ap.fail_regime) * pl.can_fail[idx]
+        pl.fiscal[idx] = np.maximum(pl.fiscal[idx], fiscal)  # the survivors have now weathered this year's stress
         hazard = -np.expm1(-rate)
         u = self._arms_rng.random(len(idx))
         # Competing risks: a failure is a veto with probability veto / rate, i.e. when u * rate < hazard * veto.

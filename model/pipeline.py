@@ -11,7 +11,8 @@ ACTIVE, DELIVERED, FAILED = 1, 2, 3
 
 class Pipeline:
     """Signed deals in columns: state, supplier, category, size (TIV m), first and last delivery year, status, and the
-    buyer's fiscal stress at signing (a deal fails on a shock after signing, not on a stress the buyer signed under).
+    highest fiscal stress the deal has met (at signing, then each year it survives): a deal fails on a new rise of
+    stress, not on a stress the buyer signed under or one it has already weathered.
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
     by doubling when full (rare: a 2000-2040 run signs a few hundred deals).
@@ -52,7 +53,8 @@ class Pipeline:
         """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
 
         ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail;
-        ``fiscal`` is the buyer's fiscal stress in the signing year.
+        ``fiscal`` is the buyer's fiscal stress in the signing year (the run raises it to each year's stress the deal
+        survives).
         """
         k = len(state)
         if k == 0:

@@ -52,15 +52,16 @@ def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-keys, k - 1)[:k]
 
 
-def failure_rate(base: float, fiscal: np.ndarray, fiscal_at_signing: np.ndarray, fiscal_coef: float, veto: np.ndarray,
+def failure_rate(base: float, fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float, veto: np.ndarray,
                  regime: np.ndarray, regime_coef: float) -> np.ndarray:
     """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US veto.
 
-    ``rate = base + fiscal_coef max(F - F_signed, 0) + veto + regime_coef G``: ability to pay acts at signing, so only a
-    rise of fiscal stress since then (a shock) fails a deal; ``veto`` is already ``fail_veto x category exposure x
-    pressure x leverage`` for Chinese deals and zero otherwise (competing risks).
+    ``rate = base + fiscal_coef max(F - F_met, 0) + veto + regime_coef G``: ability to pay acts at signing, so only a
+    rise of fiscal stress above the highest the deal has met (at signing or in a year it survived) fails it: a rise
+    is a one-off shock, and a deal that weathered it is not failed again by the same stress. ``veto`` is already
+    ``fail_veto x category exposure x pressure x leverage`` for Chinese deals and zero otherwise (competing risks).
     """
-    return base + fiscal_coef * np.maximum(fiscal - fiscal_at_signing, 0.0) + veto + regime_coef * regime
+    return base + fiscal_coef * np.maximum(fiscal - fiscal_met, 0.0) + veto + regime_coef * regime
 
 
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:

@@ -232,6 +232,24 @@ def test_on_order_matches_the_pipeline_every_year(params, data, drivers):
         m.release()
 
 
+def test_a_deal_meets_each_rise_of_fiscal_stress_once(params, data, drivers):
+    """The stress a deal is measured against is the highest it has met since signing, so a rise fails it at most once."""
+    m = DefenceTiesModel(params, data, drivers, root_seed=3)
+    try:
+        fiscal, pl, checked = m.drivers.fiscal_stress, m.pipeline, 0
+        for _ in range(len(m.years)):
+            m.step()
+            active = np.flatnonzero(pl.status[: pl.n] == ACTIVE)
+            for d in active:
+                met = fiscal[pl.signed[d] - m.years[0]: m.t, pl.state[d]].max()  # m.t is next year after step()
+                assert pl.fiscal[d] == met
+            checked += len(active)
+        assert checked > 100
+        assert (fiscal.max(axis=0) - fiscal.min(axis=0) > 0.5).any()  # some state's stress does rise after signing
+    finally:
+        m.release()
+
+
 def test_pipeline_delivers_over_its_years_after_the_lag():
     pl = Pipeline(capacity=1)
     pl.add(np.array([2, 5]), np.array([0, 6]), np.array([1, 4]), np.array([9.0, 4.0]), 2005, np.array([1, 0]),
