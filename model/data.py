@@ -58,6 +58,7 @@ RAW_FILES = {
     "gdp": "raw/gdp_current_usd_lac_chn_usa_1990_2022.csv",
     "milex": "raw/milex_lac_chn_usa_1995_2023.csv",
     "aiddata": "raw/gcof_v1_lac_projects_2000_2014.csv",
+    "rents": "raw/resource_rents_lac_1995_2004.csv",
 }
 HAND_FILES = (
     "countries.csv", "recognition_switches.csv", "governments.csv", "fiscal_stress.csv", "global_drivers.csv",
@@ -91,6 +92,8 @@ class ModelData:
         installed_base_1995_1999: SIPRI TIV delivered 1995-1999 by import supplier (states x IMPORT_SUPPLIERS).
         import_intensity: each state's 1995-1999 imports per US$ of 2000-2004 spending, relative to the region's and
             shrunk towards it (:func:`import_intensity`); 1 is the regional ratio.
+        resource_dependence: each state's 1995-2004 mean natural-resource rents (World Bank WDI, % of GDP) over the
+            region's highest, in [0, 1] (:func:`_resource_dependence`): how much a commodity boom finances its budget.
         contract_size: intercept, budget elasticity and residual sd of log deal size (TIV m) on log yearly spending
             (US$ m), from SIPRI's deals ordered 1995-1999 (:func:`contract_size`).
         sipri_imports: SIPRI TIV delivered 2000-2023 by (year, state, IMPORT_SUPPLIERS); CHN column is zero (held out).
@@ -117,6 +120,7 @@ class ModelData:
     finance_exposure: np.ndarray
     installed_base_1995_1999: np.ndarray
     import_intensity: np.ndarray
+    resource_dependence: np.ndarray
     contract_size: tuple[float, float, float]
     sipri_imports: np.ndarray
     legacy_deliveries: np.ndarray
@@ -345,6 +349,7 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         orientation=orientation, fiscal_stress=fiscal, recognises_beijing=recog, drivers=drivers,
         china_capacity=china_capacity, finance_exposure=exposure, installed_base_1995_1999=installed,
         budget_usd_m=budget, import_intensity=import_intensity(installed.sum(axis=1), budget[FIRST_BUDGETS].sum(axis=0)),
+        resource_dependence=_resource_dependence(data_dir, hashes),
         contract_size=contract_size(early_deals, budget[FIRST_BUDGETS].mean(axis=0)),
         sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule, space_last_year=last,
         embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
@@ -499,6 +504,25 @@ def _aiddata(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     total = usd.groupby(raw.recipient_iso3).sum().reindex(list(ISO3), fill_value=0.0) / 1e6
     scaled = np.log1p(total.to_numpy())
     return scaled / scaled.max()
+
+
+def _resource_dependence(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
+    """Mean natural-resource rents 1995-2004 (% of GDP) per state, over the region's highest mean.
+
+    Pre-sample years only, as for the import intensity: the rents say which economies a commodity boom finances
+    (Venezuela's oil, Guyana's gold and bauxite) without looking at any arms purchase the calibration targets.
+    """
+    rel = RAW_FILES["rents"]
+    raw = _read(data_dir, rel, ("iso3", "year", "value", "indicator"), hashes)
+    _check_iso3(raw, rel)
+    _check_unique(raw, rel, ["iso3", "year"])
+    _num(raw, rel, "year", 1995, 2004, True)  # pre-sample years only
+    value = _num(raw, rel, "value", 0.0, 100.0)
+    missing = sorted(set(ISO3) - set(raw.iso3))
+    if missing:
+        raise _fail(rel, None, "iso3", f"no rows for {', '.join(missing)}; allowed: every one of the 33 states")
+    mean = pd.Series(value, index=raw.iso3).groupby(level=0).mean().reindex(list(ISO3)).to_numpy()
+    return mean / mean.max()
 
 
 def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:

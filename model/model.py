@@ -208,10 +208,12 @@ class DefenceTiesModel(mesa.Model):
         self._decays = np.array([[rp.decay_china], [rp.decay_us], [rp.trust_decay]])
         self._contacts = np.zeros((3, n))
         # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
-        # with the state's own import intensity and a commodity-financed buildup under anti-US governments (ODD §10).
+        # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in
+        # proportion to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
+        boom = dr.commodity_index[:, None] * self.data.resource_dependence
         self._target = (p.arms.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
                         * self.data.import_intensity ** p.arms.intensity_weight
-                        * np.exp(p.arms.buildup * np.maximum(dr.orientation, 0.0) ** 2 * dr.commodity_index[:, None]))
+                        * np.exp(p.arms.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom))
         self._inv_target = 1.0 / np.maximum(self._target, 1e-9)
         self._need_base = p.arms.need_intercept - p.arms.need_fiscal * dr.fiscal_stress
         self._legacy = np.zeros((len(self.years), n, len(SUPPLIERS)))

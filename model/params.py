@@ -191,7 +191,7 @@ class ArmsParams(_Group):
     initial_gap: float = p(0, 0.9, "capability gap of every state in 2000 (less where pre-2000 orders due exceed it)", f"{J} (medium): a stationary stock sits below its target")
     capability_target: float = p(0.001, 2, "target capability stock per US$ m of military spending (TIV m)", "derived: SIPRI LAC imports 2000-2023 (1,091 TIV m a year) / (0.06 decay x 74,204 US$ m milex) = 0.245; 0.3 as stocks sit below target (judgement)")
     intensity_weight: float = p(0, 1, "exponent on the state's 1995-1999 import intensity in its capability target (0: one target per dollar)", f"{J} (medium): import shares of budgets persist (log correlation 0.49 between 1995-1999 and 2000-2023, SIPRI)")
-    buildup: float = p(0, 5, "log-multiplier of the capability target per unit of squared anti-US orientation x commodity index", f"{J} (low): commodity-financed rearmament of Bolivarian governments (Venezuela, Ecuador, Bolivia, Nicaragua) with Russian and Chinese arms; squared so moderate left governments (Brazil 0.4) barely count")
+    buildup: float = p(0, 5, "log-multiplier of the capability target per unit of squared anti-US orientation x commodity index x resource dependence", f"{J} (low): commodity-financed rearmament of anti-US governments where the economy earns resource rents (WDI, data/raw/PROVENANCE.md section 6); squared so moderate left governments (Brazil 0.4) barely count")
     need_intercept: float = p(-10, 5, "need logit with no capability gap", f"{J} (medium): low regional tension, article")
     need_gap: float = p(0, 20, "effect of the capability gap on buying", f"{J} (medium)")
     need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", "article: Argentina's budget constraints [5,6]")

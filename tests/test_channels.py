@@ -169,14 +169,19 @@ def test_capability_target_by_hand(params, data, drivers):
         dr, ap = m.drivers, p.arms
         budget = ap.capability_target * dr.milex_usd_m * (1 - dr.fiscal_stress)
         assert plain._target == pytest.approx(budget)
-        boost = np.exp(1.5 * np.maximum(dr.orientation, 0.0) ** 2 * dr.commodity_index[:, None])
+        boom = dr.commodity_index[:, None] * data.resource_dependence
+        boost = np.exp(1.5 * np.maximum(dr.orientation, 0.0) ** 2 * boom)
         assert m._target == pytest.approx(budget * data.import_intensity ** 0.7 * boost)
+        # The boom finances a buildup in proportion to resource rents: the region's most rent-dependent economy
+        # (rents over the highest = 1) gets the full factor, Cuba (rents about 1.4% of GDP) a small one.
+        assert data.resource_dependence.max() == 1.0
+        assert data.resource_dependence[data.iso3.index("CUB")] < 0.1 < data.resource_dependence[data.iso3.index("VEN")]
         # The buildup needs an anti-US government: Colombia's target does not move before Petro (2023).
         col, before = data.iso3.index("COL"), m.years < 2023
         assert m._target[before, col] == pytest.approx(budget[before, col] * data.import_intensity[col] ** 0.7)
         y23 = m.years == 2023
         assert m._target[y23, col] == pytest.approx(budget[y23, col] * data.import_intensity[col] ** 0.7
-                                                    * np.exp(1.5 * 0.5 ** 2 * dr.commodity_index[y23]))
+                                                    * np.exp(1.5 * 0.5 ** 2 * boom[y23, col]))
     finally:
         m.release()
         plain.release()
