@@ -206,7 +206,7 @@ class ArmsParams(_Group):
     redline_leverage: float = p(0, 10, "rise of the red line's logit per unit of US pressure x the buyer's leverage", f"{J} (low): China avoids US red lines (article Abstract); at 2, full pressure and leverage double the odds China needs")
     redline_alignment: float = p(0, 10, "fall of the red line's logit per unit of the buyer's alignment", f"{J} (low): a sale to a friendly government carries less political risk; half the leverage term")
     fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
-    fail_fiscal: float = p(0, 5, "failure hazard per unit of rise of fiscal stress since signing", "article: Argentine VN1/P18, FC-1 failures [5,6]")
+    fail_fiscal: float = p(0, 5, "failure hazard per unit of rise of fiscal stress above the highest the deal has met (at signing or since)", "article: Argentine VN1/P18, FC-1 failures [5,6]")
     cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again", f"{J} (low): a new budget cycle and tender", int)
     fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage x component exposure", f"{J} (low): a fully exposed deal with a fully leveraged buyer under full pressure fails within about two years (hazard 0.5); the veto acts through US-licensed components")
     veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)", f"{J} (medium): MBT-2000 engines [1]", float, 5)
