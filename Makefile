@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(PY) -m experiments.forecast
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

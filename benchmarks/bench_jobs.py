@@ -12,6 +12,7 @@ ends between two samples is missed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -34,10 +35,8 @@ def _tree_memory(proc) -> tuple[float, float | None, int]:
     import psutil
 
     procs = [proc]
-    try:
+    with contextlib.suppress(psutil.Error):
         procs += proc.children(recursive=True)
-    except psutil.Error:
-        pass
     rss, pss, count = 0, 0, 0
     for p in procs:
         try:
@@ -56,35 +55,33 @@ def timed_tree(cmd: list[str], env: dict | None = None, interval: float = 0.2, l
     """Run ``cmd`` from the project root; wall time, exit code and the process tree's peak memory."""
     import psutil
 
-    out = open(log_path, "w") if log_path else subprocess.DEVNULL
-    t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    peak = {"rss": 0.0, "pss": 0.0, "procs": 0, "pss_ok": True}
-    stop = threading.Event()
+    with open(log_path, "w") if log_path else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        t0 = time.perf_counter()
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak = {"rss": 0.0, "pss": 0.0, "procs": 0, "pss_ok": True}
+        stop = threading.Event()
 
-    def sample() -> None:
-        try:
-            proc = psutil.Process(child.pid)
-        except psutil.Error:
-            return
-        while not stop.is_set():
-            rss, pss, n = _tree_memory(proc)
-            peak["rss"] = max(peak["rss"], rss)
-            peak["procs"] = max(peak["procs"], n)
-            if pss is None:
-                peak["pss_ok"] = False
-            else:
-                peak["pss"] = max(peak["pss"], pss)
-            stop.wait(interval)
+        def sample() -> None:
+            try:
+                proc = psutil.Process(child.pid)
+            except psutil.Error:
+                return
+            while not stop.is_set():
+                rss, pss, n = _tree_memory(proc)
+                peak["rss"] = max(peak["rss"], rss)
+                peak["procs"] = max(peak["procs"], n)
+                if pss is None:
+                    peak["pss_ok"] = False
+                else:
+                    peak["pss"] = max(peak["pss"], pss)
+                stop.wait(interval)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    code = child.wait()
-    wall = time.perf_counter() - t0
-    stop.set()
-    thread.join()
-    if log_path:
-        out.close()
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        code = child.wait()
+        wall = time.perf_counter() - t0
+        stop.set()
+        thread.join()
     return {"returncode": code, "wall_s": round(wall, 1), "peak_rss_mb": round(peak["rss"], 1),
             "peak_pss_mb": round(peak["pss"], 1) if peak["pss_ok"] else None, "peak_processes": peak["procs"],
             "memory_method": f"psutil: summed RSS (and PSS) of the process and its descendants every {interval} s"}

@@ -81,7 +81,7 @@ def dask_rate(workers: int, runs: int, batch: int, warmup: int = 10) -> dict:
         client.wait_for_workers(workers)
         pids = set(client.run(setup).values())
         client.gather(client.map(run_runs, [10**6] * workers, [warmup] * workers, pure=False))
-        starts, counts = zip(*_tasks(runs, batch))
+        starts, counts = zip(*_tasks(runs, batch), strict=True)
         t0 = time.perf_counter()
         results = client.gather(client.map(run_runs, starts, counts, pure=False))
         wall = time.perf_counter() - t0

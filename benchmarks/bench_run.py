@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import cProfile
 import inspect
 import io
@@ -198,7 +199,7 @@ def bench_mesa(params, data, drivers, pairs: int) -> dict:
         c_direct.append(res[kernel_loop][4])
         t_init += [res[mesa_loop][0], res[kernel_loop][0]]
         t_finish += [res[mesa_loop][2], res[kernel_loop][2]]
-        same = all(np.array_equal(a, b) for a, b in zip(res[mesa_loop][3], res[kernel_loop][3]))
+        same = all(np.array_equal(a, b) for a, b in zip(res[mesa_loop][3], res[kernel_loop][3], strict=True))
         if not same and identical:
             identical, first_diff = False, seed
     mesa_ms, direct_ms = float(np.median(t_mesa)) * 1e3, float(np.median(t_direct)) * 1e3
@@ -332,7 +333,7 @@ def table(record: dict) -> str:
             note = f"carried over from {carried[k]}" + (f"; {note}" if note else "")
         rows.append((k, _fmt(v), tgt, status, note))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 4)
     return "\n".join(lines)
 
@@ -366,10 +367,8 @@ def machine() -> dict:
     except OSError:
         pass
     mem = None
-    try:
+    with contextlib.suppress(ValueError, OSError):
         mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "processor": cpu, "memory_gb": mem, "hostname": platform.node()}
 
@@ -493,7 +492,7 @@ def main() -> None:
 
     load_end = os.getloadavg()
     record.update({
-        "states": len(data.iso3), "years_per_run": int(len(drivers.years)),
+        "states": len(data.iso3), "years_per_run": len(drivers.years),
         "machine": machine(), "packages": versions(), "code_version": git_version(), "measured": measured,
         "bench_wall_s": round(time.perf_counter() - started, 1), "sections": sections,
         "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in load_end]},

@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.data import ModelData  # noqa: E402
-from model.drivers import Drivers  # noqa: E402
-from model.params import ModelParams  # noqa: E402
-from model.run import simulate  # noqa: E402
+from model.data import ModelData
+from model.drivers import Drivers
+from model.params import ModelParams
+from model.run import simulate
 
 STATE_COPIES = (1, 2, 4, 10)  # 33, 66, 132, 330 states
 YEAR_COUNTS = (41, 82, 164)
@@ -162,7 +162,7 @@ def measure(params: ModelParams, data: ModelData, drivers: Drivers, runs: int = 
         "scaling": {
             "states": {"ms_by_states": {str(k): round(v, 3) for k, v in by_states.items()},
                        "cpu_ms_by_states": {str(k): round(v, 3) for k, v in cpu_states.items()},
-                       "years": int(len(drivers.years)), "drivers": "scenario drivers with shocks (tiled)",
+                       "years": len(drivers.years), "drivers": "scenario drivers with shocks (tiled)",
                        **rounded(fs), "cpu_fit": rounded(cs)},
             "years": {"ms_by_years": {str(k): round(v, 3) for k, v in by_years.items()},
                       "cpu_ms_by_years": {str(k): round(v, 3) for k, v in cpu_years.items()}, "states": n,

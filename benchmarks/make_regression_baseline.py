@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.data import load_data  # noqa: E402
-from model.drivers import build_drivers, load_default_drivers  # noqa: E402
-from model.params import load_default_params  # noqa: E402
-from model.run import simulate  # noqa: E402
-from model.schema import REGION_VARIABLES, STATE_VARIABLES  # noqa: E402
+from model.data import load_data
+from model.drivers import build_drivers, load_default_drivers
+from model.params import load_default_params
+from model.run import simulate
+from model.schema import REGION_VARIABLES, STATE_VARIABLES
 
 BASELINE = Path(__file__).resolve().parent.parent / "tests" / "baseline.json"
 SEEDS = (0, 1, 2)

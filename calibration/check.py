@@ -11,9 +11,9 @@ half of the draw's seeds; a count, level or trend stated as a value or a range i
 over them can hit it.
 
 What the check can attain at all: :func:`attainable` scores a model that is exactly right, its parameters known,
-against records it simulated itself, by the same rule (the *oracle*). Its hit rate is about the most the model's own seed
-noise allows; the gap between it and the real record's rate is misfit (the model's structure and the calibration's) or
-what the record cannot identify.
+against records it simulated itself, by the same rule (the *oracle*). Its hit rate is about the most the model's own
+seed noise allows; the gap between it and the real record's rate is misfit (the model's structure and the calibration's)
+or what the record cannot identify.
 """
 
 from __future__ import annotations
@@ -165,7 +165,9 @@ def attainable(targets: list[Target], runs: np.ndarray, prior: np.ndarray) -> tu
     hits, stated = [], []
     for run in runs:
         record, predictive = run[0], run[1:]
-        hits.append(check_table([restated(t, x) for t, x in zip(targets, record)], predictive, prior).hit.to_numpy())
+        hits.append(check_table([restated(t, x) for t, x in zip(targets, record, strict=True)], predictive, prior)
+                    .hit.to_numpy())
         held = target_losses(targets, record[None, :])[0] == 0.0
-        stated.append(np.array([(t.relation == "eq" and t.kind not in BINARY_KINDS) or h for t, h in zip(targets, held)]))
+        stated.append(np.array([(t.relation == "eq" and t.kind not in BINARY_KINDS) or h
+                                for t, h in zip(targets, held, strict=True)]))
     return np.array(hits), np.array(stated)

@@ -15,17 +15,17 @@ import hydra
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyabc  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyabc
+from omegaconf import DictConfig, OmegaConf
 
-from calibration.setup import parse_settings  # noqa: E402
-from calibration.priors import Prior  # noqa: E402
-from experiments.cli import fail  # noqa: E402
-from experiments.provenance import write_atomically  # noqa: E402
-from model.params import ConfigError  # noqa: E402
+from calibration.priors import Prior
+from calibration.setup import parse_settings
+from experiments.cli import fail
+from experiments.provenance import write_atomically
+from model.params import ConfigError
 
 # A posterior 90% interval at least this share of the prior's is "no narrower than the prior" (sampling noise aside).
 PRIOR_DRIVEN_RATIO = 0.9
@@ -45,10 +45,11 @@ def generations(history: pyabc.History) -> pd.DataFrame:
     pops = history.get_all_populations()
     pops = pops[pops.t >= 0]
     rows = []
-    for t, eps, samples in zip(pops.t, pops.epsilon, pops.samples):
+    for t, eps, samples in zip(pops.t, pops.epsilon, pops.samples, strict=True):
         _, w = history.get_distribution(t=int(t))
         n = len(w)
-        rows.append({"generation": int(t) + 1, "epsilon": float(eps), "ess": pyabc.weighted_statistics.effective_sample_size(w),
+        rows.append({"generation": int(t) + 1, "epsilon": float(eps),
+                     "ess": pyabc.weighted_statistics.effective_sample_size(w),
                      "acceptance_rate": n / float(samples), "simulations": int(samples)})
     return pd.DataFrame(rows)
 
@@ -70,7 +71,7 @@ def _figures(gens: pd.DataFrame, table: pd.DataFrame, priors: list[Prior], parti
              weights: np.ndarray) -> dict:
     figures = {}
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for ax, col in zip(axes, ("epsilon", "ess", "acceptance_rate")):
+    for ax, col in zip(axes, ("epsilon", "ess", "acceptance_rate"), strict=True):
         ax.plot(gens.generation, gens[col], marker="o")
         ax.set_xlabel("generation")
         ax.set_title(col.replace("_", " "))
@@ -79,7 +80,7 @@ def _figures(gens: pd.DataFrame, table: pd.DataFrame, priors: list[Prior], parti
     cols = 4
     rows = int(np.ceil(len(priors) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    for ax, p in zip(axes.ravel(), priors):
+    for ax, p in zip(axes.ravel(), priors, strict=False):  # the grid may have spare axes, turned off below
         grid = np.linspace(p.low, p.high, 200)
         ax.hist(particles[p.name], bins=30, range=(p.low, p.high), weights=weights, density=True, alpha=0.6,
                 label="posterior")
@@ -123,7 +124,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def markdown(gens: pd.DataFrame, table: pd.DataFrame) -> str:
     """The diagnostics as Markdown tables."""
     lines = ["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "",
-             f"## Parameters (prior-driven: posterior 90% interval at least {PRIOR_DRIVEN_RATIO:.0%} of the prior's)", "",
+             f"## Parameters (prior-driven: posterior 90% interval at least {PRIOR_DRIVEN_RATIO:.0%} of the prior's)",
+             "",
              markdown_table(table.drop(columns="why")), ""]
     return "\n".join(lines)
 
@@ -131,7 +133,8 @@ def markdown(gens: pd.DataFrame, table: pd.DataFrame) -> str:
 def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
     """Write every diagnostic for the history at ``db_path``; returns the written paths."""
     if not db_path.is_file():
-        raise ConfigError(f"out_dir: no history.db in {db_path.parent}; allowed: the out_dir of python -m calibration.fit")
+        raise ConfigError(f"out_dir: no history.db in {db_path.parent}; allowed: "
+                          "the out_dir of python -m calibration.fit")
     history = pyabc.History(f"sqlite:///{db_path}")
     if history.n_populations == 0:
         raise ConfigError(f"out_dir: {db_path} holds no generation yet")

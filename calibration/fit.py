@@ -25,8 +25,8 @@ from omegaconf import DictConfig
 from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.priors import Prior, distribution, transition
-from calibration.setup import FitSettings, prepare, validate
 from calibration.problem import Problem
+from calibration.setup import FitSettings, prepare, validate
 from calibration.targets import compile_targets
 from calibration.weights import weigh
 from experiments.cli import fail, precheck
@@ -41,7 +41,8 @@ def _sampler(settings: FitSettings) -> pyabc.sampler.Sampler:
         try:
             client = Client(settings.dask_scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"calibration.dask_scheduler: {settings.dask_scheduler!r} unreachable ({exc}); allowed: a running scheduler's host:port") from None
+            raise ConfigError(f"calibration.dask_scheduler: {settings.dask_scheduler!r} unreachable ({exc}); allowed: "
+                              "a running scheduler's host:port") from None
         return pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=20)
     n = settings.n_procs or os.cpu_count() or 1
     return pyabc.sampler.SingleCoreSampler() if n == 1 else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n)
@@ -59,7 +60,8 @@ def fit_key(settings: FitSettings, problem: Problem, data_hashes: dict) -> str:
     """Hash of what a history's generations depend on: priors, blocks, targets, seeds, weights and data."""
     payload = repr((settings.priors, settings.blocks, settings.seeds_per_particle, settings.root_seed,
                     settings.pilot_draws, settings.pilot_seeds,
-                    settings.population_size, [(t.id, t.relation, t.value, t.low, t.high, t.tolerance) for t in problem.targets],
+                    settings.population_size,
+                    [(t.id, t.relation, t.value, t.low, t.high, t.tolerance) for t in problem.targets],
                     problem.weights, sorted(data_hashes.items())))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -88,7 +90,8 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     write_atomically(out_dir, {"weights.csv": lambda p: problem.weight_table.to_csv(p, index=False)})
     key_path.write_text(key + "\n")
     abc = pyabc.ABCSMC(problem.simulate, distribution(list(settings.priors)), problem.distance,
-                       population_size=settings.population_size, transitions=transition(settings.blocks, list(settings.priors)),
+                       population_size=settings.population_size,
+                       transitions=transition(settings.blocks, list(settings.priors)),
                        sampler=_sampler(settings))
     if db_path.exists() and pyabc.History(db).n_populations > 0:
         abc.load(db, 1)
@@ -111,11 +114,12 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
         rate = settings.population_size / float(pops.samples.iloc[-1])
         gain = 1.0 - eps[-1] / eps[-2] if len(eps) > 1 and eps[-2] > 0 else 1.0
         ess = pyabc.weighted_statistics.effective_sample_size(history.get_distribution()[1])
-        print(f"fit: generation {t + 1}: epsilon {eps[-1]:.4g} (gain {gain:.1%}), acceptance {rate:.1%}, ESS {ess:.0f}, "
-              f"{sims} simulations, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        print(f"fit: generation {t + 1}: epsilon {eps[-1]:.4g} (gain {gain:.1%}), acceptance {rate:.1%}, ESS "
+              f"{ess:.0f}, {sims} simulations, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
         if t + 1 >= settings.max_generations:
             break
-        if t + 1 >= settings.min_generations and (rate < settings.min_acceptance_rate or gain < settings.min_epsilon_gain):
+        if t + 1 >= settings.min_generations and (rate < settings.min_acceptance_rate
+                                                  or gain < settings.min_epsilon_gain):
             break
     posterior = posterior_frame(history, list(settings.priors))
     record = manifest(config, {"root_seed": settings.root_seed, "seeds_per_particle": settings.seeds_per_particle},

@@ -52,7 +52,7 @@ def headline_sentence(h: Mapping) -> str:
         f"{h['pit_mean_numeric']:.2f}: 0.5 is unbiased, above it the model runs low) and {h['coverage90_sipri']:.0%} "
         f"of {h['coverage90_sipri_n']} SIPRI totals. Parameter recovery identifies {h['identified_parameters']} of "
         f"{rec.get('parameters', '?')} parameters. Hindcast (fit to 2015, scored 2016-2023) CRPS skill: "
-        f"{h['hindcast_skill_counts_persistence']:+.0%} against persistence and {h['hindcast_skill_counts_trend']:+.0%} "
-        f"against trend on counts, {h['hindcast_skill_sipri_persistence']:+.0%} and "
-        f"{h['hindcast_skill_sipri_trend']:+.0%} on SIPRI totals. What this means: the calibration has learned "
-        f"{_learned(h['R_overall'])}.")
+        f"{h['hindcast_skill_counts_persistence']:+.0%} against persistence and "
+        f"{h['hindcast_skill_counts_trend']:+.0%} against trend on counts, "
+        f"{h['hindcast_skill_sipri_persistence']:+.0%} and {h['hindcast_skill_sipri_trend']:+.0%} on SIPRI totals. "
+        f"What this means: the calibration has learned {_learned(h['R_overall'])}.")

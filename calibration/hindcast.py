@@ -63,8 +63,15 @@ from calibration.objective import SIPRI_LOG_SCALE, Weights, hits
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.problem import Problem
 from calibration.setup import Setup, load_posterior, prepare, validate
-from calibration.targets import (NON_CHINESE, SIPRI_PERIODS, Target, compile_targets, evaluate,
-                                 sipri_blocks, sipri_total_ids)
+from calibration.targets import (
+    NON_CHINESE,
+    SIPRI_PERIODS,
+    Target,
+    compile_targets,
+    evaluate,
+    sipri_blocks,
+    sipri_total_ids,
+)
 from experiments.cli import fail, precheck
 from experiments.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START, ISO3, ModelData

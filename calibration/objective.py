@@ -43,6 +43,9 @@ class Weights:
     components: tuple[float, ...] | None = None
 
 
+DEFAULT_WEIGHTS = Weights()  # frozen, so one shared default is safe
+
+
 def target_losses(targets: list[Target], sims: np.ndarray) -> np.ndarray:
     """Per-seed losses, (seeds, targets), of simulated statistics ``sims`` (seeds, targets)."""
     value = np.array([t.value for t in targets])
@@ -86,7 +89,7 @@ def components(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | 
 
 
 def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
-             sipri_obs: np.ndarray | None = None, weights: Weights = Weights()) -> float:
+             sipri_obs: np.ndarray | None = None, weights: Weights = DEFAULT_WEIGHTS) -> float:
     """Weighted mean over components of the expected loss over seeds.
 
     Args:

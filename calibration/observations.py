@@ -91,7 +91,7 @@ def load_observations(path: Path | str | None = None) -> pd.DataFrame:
 
     _check_ids(df, name)
     years = {col: _integers(df, name, col) for col in ("year_start", "year_end", "year_tolerance")}
-    for i, (a, b) in enumerate(zip(years["year_start"], years["year_end"])):
+    for i, (a, b) in enumerate(zip(years["year_start"], years["year_end"], strict=True)):
         if not YEAR_MIN <= a <= YEAR_MAX:
             raise _fail(name, i + 2, "year_start", f"{a} is out of range; allowed [{YEAR_MIN}, {YEAR_MAX}]")
         if not YEAR_MIN <= b <= YEAR_MAX:
@@ -191,7 +191,7 @@ def _check_enum(df: pd.DataFrame, name: str, col: str, allowed: tuple[str, ...])
 
 def _iso3_lists(df: pd.DataFrame, name: str) -> list[tuple[str, ...]]:
     out = []
-    for i, (cell, use) in enumerate(zip(df["iso3"], df["use"])):
+    for i, (cell, use) in enumerate(zip(df["iso3"], df["use"], strict=True)):
         items = tuple(cell.split(";"))
         for item in items:
             if item not in ISO3 and item not in REGIONS:
@@ -263,7 +263,8 @@ def fit_snapshot(observations: pd.DataFrame) -> dict:
     """The ``use = fit`` rows' defining columns (FROZEN_COLUMNS) in file order, and their SHA-256."""
     fit = observations[observations.use == "fit"]
     rows = [{c: (None if isinstance(v, float) and math.isnan(v) else v.item() if hasattr(v, "item") else v)
-             for c, v in zip(FROZEN_COLUMNS, row)} for row in fit[list(FROZEN_COLUMNS)].itertuples(index=False)]
+             for c, v in zip(FROZEN_COLUMNS, row, strict=True)}
+            for row in fit[list(FROZEN_COLUMNS)].itertuples(index=False)]
     payload = json.dumps(rows, sort_keys=True, separators=(",", ":"), default=str)
     return {"sha256": hashlib.sha256(payload.encode()).hexdigest(), "rows": len(rows), "targets": rows}
 
@@ -277,8 +278,9 @@ def check_frozen_targets(observations: pd.DataFrame, path: Path = FROZEN_TARGETS
     frozen = json.loads(path.read_text(encoding="utf-8"))
     now = fit_snapshot(observations)
     if now["sha256"] != frozen.get("sha256"):
+        # strict=False: the two lists may differ in length; the symmetric difference names added and removed rows.
         changed = sorted({r["id"] for r in now["targets"]} ^ {r["id"] for r in frozen.get("targets", [])}
-                         | {a["id"] for a, b in zip(now["targets"], frozen.get("targets", [])) if a != b})
+                         | {a["id"] for a, b in zip(now["targets"], frozen.get("targets", []), strict=False) if a != b})
         raise _fail(name, None, None, f"the fit rows of data/observations.csv differ from the frozen target set "
                     f"({', '.join(changed[:5]) or 'order'}{' ...' if len(changed) > 5 else ''}); allowed: the frozen "
                     "rows, or a separate commit that refreezes them (python -m calibration.observations freeze) and "

@@ -43,8 +43,10 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(s.config["out_dir"])
     seeds = {"root_seed": settings.root_seed, "draws": draws, "seeds_per_draw": settings.seeds_per_particle}
     write_atomically(out_dir, {"posterior_predictive.parquet": lambda p: tidy.to_parquet(p, index=False),
-                               "predictive_manifest.json": lambda p: write_json(p, manifest(s.config, seeds, s.data.hashes))})
-    print(f"predictive: {draws} draws x {settings.seeds_per_particle} seeds of {s.source} in {out_dir / 'posterior_predictive.parquet'}")
+                               "predictive_manifest.json":
+                                   lambda p: write_json(p, manifest(s.config, seeds, s.data.hashes))})
+    print(f"predictive: {draws} draws x {settings.seeds_per_particle} seeds of {s.source} in "
+          f"{out_dir / 'posterior_predictive.parquet'}")
 
 
 if __name__ == "__main__":

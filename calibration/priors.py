@@ -46,7 +46,8 @@ def _allowed_range(name: str, key: str) -> tuple[float, float]:
         raise ConfigError(f"{key}: unknown parameter {name!r}; allowed: names of docs/parameters.md")
     meta = fields[field_name].metadata
     if bool(index) != bool(meta["length"]) or (index and (not index.isdigit() or int(index) >= meta["length"])):
-        raise ConfigError(f"{key}: {name!r} needs {'an element index 0..' + str(meta['length'] - 1) if meta['length'] else 'no index'}")
+        raise ConfigError(f"{key}: {name!r} needs "
+                          f"{'an element index 0..' + str(meta['length'] - 1) if meta['length'] else 'no index'}")
     if meta["kind"] is int:
         raise ConfigError(f"{key}: {name!r} is an integer parameter; allowed: continuous parameters only")
     return meta["range"]
@@ -75,7 +76,8 @@ def parse_priors(priors: Mapping, where: str = "calibration.priors") -> list[Pri
         key = f"{where}.{name}"
         lo_allowed, hi_allowed = _allowed_range(name, key)
         if not isinstance(spec, Mapping) or spec.get("dist") not in DISTRIBUTIONS:
-            raise ConfigError(f"{key}.dist: {spec.get('dist') if isinstance(spec, Mapping) else spec!r}; allowed: {', '.join(DISTRIBUTIONS)}")
+            raise ConfigError(f"{key}.dist: {spec.get('dist') if isinstance(spec, Mapping) else spec!r}; allowed: "
+                              f"{', '.join(DISTRIBUTIONS)}")
         allowed_keys = {"dist", "low", "high", "why"} | ({"mean", "sd"} if spec["dist"] == "normal" else set())
         extra = sorted(set(spec) - allowed_keys)
         if extra:
@@ -89,7 +91,8 @@ def parse_priors(priors: Mapping, where: str = "calibration.priors") -> list[Pri
         if numbers["low"] >= numbers["high"]:
             raise ConfigError(f"{key}: low {numbers['low']} >= high {numbers['high']}; allowed: low < high")
         if numbers["low"] < lo_allowed or numbers["high"] > hi_allowed:
-            raise ConfigError(f"{key}: [{numbers['low']}, {numbers['high']}] leaves the allowed range [{lo_allowed}, {hi_allowed}]")
+            raise ConfigError(f"{key}: [{numbers['low']}, {numbers['high']}] leaves the allowed range "
+                              f"[{lo_allowed}, {hi_allowed}]")
         if spec["dist"] == "normal" and numbers["sd"] <= 0:
             raise ConfigError(f"{key}.sd: {numbers['sd']}; allowed: > 0")
         if not isinstance(spec.get("why"), str) or not spec["why"].strip():
@@ -111,16 +114,18 @@ class BoxPrior(pyabc.Distribution):
                           for p in priors})
         self._priors = list(priors)
         self._norm = [1.0 / (p.high - p.low) if p.dist == "uniform" else
-                      1.0 / (p.sd * (stats.norm.cdf((p.high - p.mean) / p.sd) - stats.norm.cdf((p.low - p.mean) / p.sd)))
+                      1.0 / (p.sd * (stats.norm.cdf((p.high - p.mean) / p.sd)
+                                     - stats.norm.cdf((p.low - p.mean) / p.sd)))
                       for p in priors]
 
     def pdf(self, x: Mapping) -> float:
         density = 1.0
-        for p, norm in zip(self._priors, self._norm):
+        for p, norm in zip(self._priors, self._norm, strict=True):
             v = float(x[p.name])
             if not p.low <= v <= p.high:
                 return 0.0
-            density *= norm if p.dist == "uniform" else norm * np.exp(-0.5 * ((v - p.mean) / p.sd) ** 2) / np.sqrt(2 * np.pi)
+            density *= (norm if p.dist == "uniform"
+                        else norm * np.exp(-0.5 * ((v - p.mean) / p.sd) ** 2) / np.sqrt(2 * np.pi))
         return density
 
 
@@ -139,7 +144,8 @@ def parse_blocks(blocks: object, priors: list[Prior], where: str = "calibration.
     for block in blocks:
         for name in block:
             if name not in names:
-                raise ConfigError(f"{where}: {name!r} is not a calibrated parameter; allowed: names in calibration.priors")
+                raise ConfigError(f"{where}: {name!r} is not a calibrated parameter; allowed: "
+                                  "names in calibration.priors")
             if name in seen:
                 raise ConfigError(f"{where}: {name!r} is in two blocks; allowed: each parameter in at most one block")
             seen.add(name)
@@ -162,7 +168,8 @@ class BlockKernel(pyabc.transition.Transition):
     truncation's normalising constant is the same for every particle and cancels in pyabc's normalised weights.
     """
 
-    def __init__(self, blocks: tuple[tuple[str, ...], ...], low: Mapping[str, float], high: Mapping[str, float]) -> None:
+    def __init__(self, blocks: tuple[tuple[str, ...], ...], low: Mapping[str, float],
+                 high: Mapping[str, float]) -> None:
         self.blocks = blocks
         self.low, self.high = dict(low), dict(high)
 
@@ -194,7 +201,7 @@ class BlockKernel(pyabc.transition.Transition):
                 parent = min(int(np.searchsorted(self._cdf, np.random.random_sample(), side="right")), len(self._X) - 1)
                 x[idx] = self._X[parent, idx] + chol @ np.random.standard_normal(len(idx))
             if np.all((x >= self._lo) & (x <= self._hi)):
-                return pyabc.Parameter(dict(zip(self._names, x.tolist())))
+                return pyabc.Parameter(dict(zip(self._names, x.tolist(), strict=True)))
 
     def pdf(self, x: pd.Series | pd.DataFrame | Mapping) -> float | np.ndarray:
         if isinstance(x, pd.DataFrame):

@@ -47,8 +47,10 @@ class Problem:
     def __post_init__(self) -> None:
         blocks = observed_sipri_blocks(self.data)
         ends = np.array([b for _, b in SIPRI_PERIODS])
-        # Only the five-year totals that end by last_year: a fit cut at a year (the hindcast) must not see later imports.
-        self.sipri_keep = np.concatenate([np.broadcast_to(ends[:, None], b.shape).ravel() for b in blocks]) <= self.last_year
+        # Only the five-year totals that end by last_year: a fit cut at a year (the hindcast) must not see later
+        # imports.
+        self.sipri_keep = (np.concatenate([np.broadcast_to(ends[:, None], b.shape).ravel() for b in blocks])
+                           <= self.last_year)
         self.sipri_obs = np.concatenate([b.ravel() for b in blocks])[self.sipri_keep]
 
     def simulate(self, particle: dict) -> dict:
@@ -65,13 +67,13 @@ class Problem:
 
     def sipri_ids(self) -> list[str]:
         """Ids of the SIPRI totals the problem fits, in the order of its statistics."""
-        return [i for i, keep in zip(sipri_total_ids(), self.sipri_keep) if keep]
+        return [i for i, keep in zip(sipri_total_ids(), self.sipri_keep, strict=True) if keep]
 
     def components(self, x: dict) -> np.ndarray:
         """Per-seed losses of every component (targets, then SIPRI totals) of a simulated summary."""
         return components(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :])
 
-    def distance(self, x: dict, x0: dict) -> float:  # noqa: ARG002 (observed values live in the targets)
+    def distance(self, x: dict, x0: dict) -> float:  # x0 unused: observed values live in the targets
         """pyabc's distance: the weighted expected loss over the particle's seeds."""
         return distance(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :], self.weights)
 

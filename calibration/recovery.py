@@ -32,7 +32,7 @@ from omegaconf import DictConfig
 from scipy.stats import binom, qmc
 
 from calibration.check import restated
-from calibration.diagnostics import markdown_table, generations, prior_driven
+from calibration.diagnostics import generations, markdown_table, prior_driven
 from calibration.fit import posterior_frame, run_fit
 from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
@@ -117,7 +117,7 @@ def synthetic_record(problem: Problem, truth: Mapping[str, float], seed: int) ->
 
 def synthetic_problem(problem: Problem, stats: np.ndarray, sipri: np.ndarray) -> Problem:
     """``problem`` with the synthetic record in place of the observed one (targets and SIPRI blocks)."""
-    synthetic = replace(problem, targets=[synthetic_target(t, x) for t, x in zip(problem.targets, stats)])
+    synthetic = replace(problem, targets=[synthetic_target(t, x) for t, x in zip(problem.targets, stats, strict=True)])
     synthetic.sipri_obs = np.asarray(sipri, dtype=float).copy()
     return synthetic
 
@@ -142,7 +142,7 @@ def recovery_table(priors: list[Prior], truths: pd.DataFrame, posteriors: list[p
         table = prior_driven(priors, posterior, posterior["weight"].to_numpy(dtype=float))
         true = truths.iloc[k][table.parameter].to_numpy(dtype=float)
         share = [(p.frozen().cdf(hi) - p.frozen().cdf(lo)) / 0.9
-                 for p, lo, hi in zip(priors, table.posterior_q05, table.posterior_q95)]
+                 for p, lo, hi in zip(priors, table.posterior_q05, table.posterior_q95, strict=True)]
         frames.append(pd.DataFrame({
             "set": k, "parameter": table.parameter, "true": true, "posterior_median": table.posterior_median,
             "posterior_q05": table.posterior_q05, "posterior_q95": table.posterior_q95,
@@ -235,7 +235,7 @@ def recover(settings: FitSettings, rec: RecoverySettings, problem: Problem, out_
         set_dir = out_dir / f"set_{k}"
         stats, sipri = synthetic_record(problem, truth, rec.seed)
         record = {"parameters": truth, "record_root_seed": rec.seed,
-                  "statistics": {t.id: float(x) for t, x in zip(problem.targets, stats)}}
+                  "statistics": {t.id: float(x) for t, x in zip(problem.targets, stats, strict=True)}}
         stored = set_dir / "truth.json"
         # A resumed fit must continue on the same record: other settings, data or model code make another one.
         if stored.is_file() and json.loads(stored.read_text(encoding="utf-8")) != json.loads(json.dumps(record)):

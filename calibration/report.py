@@ -48,23 +48,25 @@ def markdown(table: pd.DataFrame, oracle: np.ndarray, source: str, scores: dict 
     lines = [f"# Posterior predictive check ({source})", "",
              headline_sentence(scores) if scores else "No proper scores of this posterior yet (python -m "
              "calibration.scores).", "",
-             "The hit rate below is secondary: the hit rule is not a proper score (issue 13 withdrew its 90% target).", "",
+             "The hit rate below is secondary: the hit rule is not a proper score (issue 13 withdrew its 90% target).",
+             "",
              f"- observations checked: {len(table)}; hits: {int(table.hit.sum())} ({hits:.0%})",
              f"- mean Brier score of events: {brier:.3f} ({int(table.brier.notna().sum())} events)",
              f"- reachable (some of {REACH_DRAWS} prior draws x {REACH_SEEDS} seeds reaches the observation: events, "
-             "patterns and bounds within tolerance in at least half its seeds, values and ranges inside the span of its "
-             f"seeds; calibration.check): {len(reach)} of {len(table)}; hits among them: {int(reach.hit.sum())} "
+             "patterns and bounds within tolerance in at least half its seeds, values and ranges inside the span of "
+             f"its seeds; calibration.check): {len(reach)} of {len(table)}; hits among them: {int(reach.hit.sum())} "
              f"({reach.hit.mean():.0%}). Out of reach within the priors: "
              f"{', '.join(table.id[~table.reachable]) or 'none'}",
              f"- attainable (the oracle: {ORACLE_SETS} posterior draws taken as known truths, each checked by the same "
              f"rule against a record it simulated, with {ORACLE_SEEDS} runs; calibration.check.attainable): hit rate "
              f"{oracle[0].mean():.0%} on average, {oracle[0].min():.0%}-{oracle[0].max():.0%} over the truths; "
-             f"{oracle[1].mean():.0%} ({oracle[1].min():.0%}-{oracle[1].max():.0%}) on the rows its record states as the "
-             "article would (values always, events and bounds only where they held: the article reports what "
+             f"{oracle[1].mean():.0%} ({oracle[1].min():.0%}-{oracle[1].max():.0%}) on the rows its record states as "
+             "the article would (values always, events and bounds only where they held: the article reports what "
              "happened). A calibration that learned the parameters exactly would score about this: the rest of the "
              "way to 100% is the model's seed noise; the gap between it and the record's hit rate is misfit, or what "
              "the record cannot identify. Column 'oracle': the share of truths that hit the target.", "",
-             "| id | kind | statistic | observed | median | 90% interval | prior 90% | P(observed side) | best prior draw | oracle | hit |",
+             "| id | kind | statistic | observed | median | 90% interval | prior 90% | P(observed side) "
+             "| best prior draw | oracle | hit |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
         observed = f"{r.observed:.4g}" if np.isfinite(r.observed) else f"[{r.observed_low:.4g}, {r.observed_high:.4g}]"
@@ -88,9 +90,12 @@ def main(cfg: DictConfig) -> None:
                                   prior_draws(list(settings.priors), draws, rng), seeds, settings.root_seed + 1)
     table = check_table(targets, post, prior)
     sweep = predictive_statistics(s.exp.params, s.data, s.drivers, targets,
-                                  prior_draws(list(settings.priors), REACH_DRAWS, rng), REACH_SEEDS, settings.root_seed + 2)
-    table["best_prior_draw"], table["reachable"] = reachability(targets, sweep.reshape(REACH_DRAWS, REACH_SEEDS, len(targets)))
-    runs = predictive_statistics(s.exp.params, s.data, s.drivers, targets, posterior_draws(s.posterior, ORACLE_SETS, rng),
+                                  prior_draws(list(settings.priors), REACH_DRAWS, rng), REACH_SEEDS,
+                                  settings.root_seed + 2)
+    table["best_prior_draw"], table["reachable"] = reachability(targets,
+                                                                sweep.reshape(REACH_DRAWS, REACH_SEEDS, len(targets)))
+    runs = predictive_statistics(s.exp.params, s.data, s.drivers, targets,
+                                 posterior_draws(s.posterior, ORACLE_SETS, rng),
                                  1 + ORACLE_SEEDS, settings.root_seed + 3)
     oracle_hits, as_stated = attainable(targets, runs.reshape(ORACLE_SETS, 1 + ORACLE_SEEDS, len(targets)), prior)
     table["oracle"] = oracle_hits.mean(axis=0)
@@ -102,17 +107,19 @@ def main(cfg: DictConfig) -> None:
     record = manifest(s.config, {"root_seed": settings.root_seed, "draws": draws, "seeds_per_draw": seeds},
                       s.data.hashes)
     record["check"] = {"hit_rate": float(table.hit.mean()), "mean_brier": float(table.brier.dropna().mean()),
-                       "reachable": int(table.reachable.sum()), "hit_rate_reachable": float(table.hit[table.reachable].mean()),
+                       "reachable": int(table.reachable.sum()),
+                       "hit_rate_reachable": float(table.hit[table.reachable].mean()),
                        "oracle_hit_rate": float(oracle[0].mean()), "oracle_hit_rate_min": float(oracle[0].min()),
-                       "oracle_hit_rate_max": float(oracle[0].max()), "oracle_hit_rate_as_stated": float(oracle[1].mean())}
+                       "oracle_hit_rate_max": float(oracle[0].max()),
+                       "oracle_hit_rate_as_stated": float(oracle[1].mean())}
     write_atomically(out_dir, {"ppc.csv": lambda p: table.to_csv(p, index=False),
-                               "calibration_report.md": lambda p: p.write_text(markdown(table, oracle, s.source, headline),
-                                                                encoding="utf-8"),
+                               "calibration_report.md":
+                                   lambda p: p.write_text(markdown(table, oracle, s.source, headline),
+                                                          encoding="utf-8"),
                                "report_manifest.json": lambda p: write_json(p, record)})
-    print(f"report: hit rate {table.hit.mean():.1%} of {len(table)} observations ({table.hit[table.reachable].mean():.1%} "
-          f"of the {int(table.reachable.sum())} reachable; the oracle {oracle[0].mean():.1%}), mean Brier "
-          f"{table.brier.dropna().mean():.3f}; "
-          f"{out_dir / 'calibration_report.md'}")
+    print(f"report: hit rate {table.hit.mean():.1%} of {len(table)} observations "
+          f"({table.hit[table.reachable].mean():.1%} of the {int(table.reachable.sum())} reachable; the oracle "
+          f"{oracle[0].mean():.1%}), mean Brier {table.brier.dropna().mean():.3f}; {out_dir / 'calibration_report.md'}")
 
 
 if __name__ == "__main__":

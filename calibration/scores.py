@@ -43,28 +43,34 @@ import hydra
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-from scipy.stats import binom  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+from scipy.stats import binom
 
-from calibration.check import (BINARY_KINDS, check_table, posterior_draws, predictive_ensemble,  # noqa: E402
-                               prior_draws, restated)
-from calibration.diagnostics import markdown_table  # noqa: E402
-from calibration.objective import Weights, target_losses  # noqa: E402
-from calibration.observations import check_frozen_targets  # noqa: E402
-from calibration.priors import Prior  # noqa: E402
-from calibration.problem import Problem  # noqa: E402
-from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio  # noqa: E402
-from calibration.recovery import binomial_band, coverage  # noqa: E402
-from calibration.setup import Setup, prepare  # noqa: E402
-from calibration.setup import validate as validate_calibration  # noqa: E402
-from calibration.targets import Target, compile_targets  # noqa: E402
-from experiments.cli import fail, precheck  # noqa: E402
-from experiments.provenance import manifest, write_atomically, write_json  # noqa: E402
-from model.data import DataError  # noqa: E402
-from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number  # noqa: E402
+from calibration.check import (
+    BINARY_KINDS,
+    check_table,
+    posterior_draws,
+    predictive_ensemble,
+    prior_draws,
+    restated,
+)
+from calibration.diagnostics import markdown_table
+from calibration.objective import Weights, target_losses
+from calibration.observations import check_frozen_targets
+from calibration.priors import Prior
+from calibration.problem import Problem
+from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio
+from calibration.recovery import binomial_band, coverage
+from calibration.setup import Setup, prepare
+from calibration.setup import validate as validate_calibration
+from calibration.targets import Target, compile_targets
+from experiments.cli import fail, precheck
+from experiments.provenance import manifest, write_atomically, write_json
+from model.data import DataError
+from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("frozen_dir", "prior_draws", "posterior_draws", "seeds", "oracle_truths", "oracle_runs", "truth_seed",
             "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast")
@@ -107,7 +113,8 @@ def parse_scores(cfg: object) -> ScoreSettings:
     values["tautological"] = float(check_number("scores.tautological", cfg["tautological"], 0.5, 1.0))
     recovery, hindcast = _path("recovery", cfg["recovery"]), _path("hindcast", cfg["hindcast"])
     for key, path, what in (("recovery", recovery, "a recovery.csv written by python -m calibration.recovery"),
-                            ("hindcast", hindcast, "a hindcast_manifest.json written by python -m calibration.hindcast")):
+                            ("hindcast", hindcast,
+                             "a hindcast_manifest.json written by python -m calibration.hindcast")):
         if not path.is_file():
             raise ConfigError(f"scores.{key}: {path} not found; allowed: {what}")
     return ScoreSettings(frozen_dir=_path("frozen_dir", cfg["frozen_dir"]), recovery=recovery, hindcast=hindcast,
@@ -179,8 +186,8 @@ def oracle_scores(targets: list[Target], records: Ensemble, runs: list[Ensemble]
     """
     oracle_raw, prior_raw, oracle_holds, prior_holds = [], [], [], []
     oracle_sipri, prior_sipri = [], []
-    for record, own, sipri_record in zip(records.stats, runs, records.sipri):
-        stated = [restated(t, x) for t, x in zip(targets, record)]
+    for record, own, sipri_record in zip(records.stats, runs, records.sipri, strict=True):
+        stated = [restated(t, x) for t, x in zip(targets, record, strict=True)]
         oracle_raw.append(raw_scores(stated, own.stats))
         prior_raw.append(raw_scores(stated, prior.stats))
         oracle_holds.append(holds(stated, own.stats))
@@ -275,8 +282,8 @@ def headline(frame: pd.DataFrame, settings: ScoreSettings) -> dict:
     crps_rows = scored[scored.part.isin(("crps", "sipri"))]
     paired = {"overall": ratio(scored, "attainable_paired"),
               "brier": ratio(scored[scored.part == "brier"], "attainable_paired")}
-    return {"overall": ratio(scored), "brier": parts["brier"], "crps": ratio(crps_rows), "parts": parts, "paired": paired,
-            "by_channel": by_channel,
+    return {"overall": ratio(scored), "brier": parts["brier"], "crps": ratio(crps_rows), "parts": parts,
+            "paired": paired, "by_channel": by_channel,
             "channel_rows": {c: int(n) for c, n in scored.channel.value_counts().sort_index().items()}}
 
 
@@ -347,9 +354,9 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         "prior (knowing nothing) to the oracle (knowing the parameters) that the fit closes. 0: the fit learned "
         "nothing the score sees; 1: as good as knowing the parameters; below 0: worse than the prior. Brackets: "
         "bootstrap 90% interval over rows. Method: `calibration/scores.py`.", "",
-        f"- **R overall: {_fmt(h['overall'])}** over {len(scored)} rows "
-        f"({int((scored.part == 'brier').sum())} Brier, {int((scored.part == 'crps').sum())} CRPS, "
-        f"{int((scored.part == 'sipri').sum())} SIPRI totals); {int(frame.tautological.sum())} tautological rows left out"
+        f"- **R overall: {_fmt(h['overall'])}** over {len(scored)} rows ({int((scored.part == 'brier').sum())} Brier, "
+        f"{int((scored.part == 'crps').sum())} CRPS, {int((scored.part == 'sipri').sum())} SIPRI totals); "
+        f"{int(frame.tautological.sum())} tautological rows left out"
         + (f"; not scorable (the prior's CRPS is 0 but another's is not): {', '.join(unscorable.id)}."
            if len(unscorable) else "."),
         f"- R of the Brier rows (events, patterns, bounds): {_fmt(h['brier'])}; of the CRPS rows (values, ranges and "
@@ -367,7 +374,8 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         f"hit-rate era: prior {result['brier_all']['prior']:.3f}, posterior {result['brier_all']['posterior']:.3f}, "
         f"oracle {result['brier_all']['oracle']:.3f} (the prior on the oracle's records "
         f"{result['brier_all']['oracle_prior']:.3f}). Old hit rate: {result['hit_rate']:.1%} of the statements.", "",
-        "## Mean score per row, by part (CRPS rows in units of the prior's CRPS on the same records: prior = oracle_prior = 1)", "",
+        "## Mean score per row, by part (CRPS rows in units of the prior's CRPS on the same records: "
+        "prior = oracle_prior = 1)", "",
         markdown_table(means.reset_index()), "",
         "## By channel", "",
         "| channel | rows | R | 90% interval |", "|---|---|---|---|"]
@@ -395,9 +403,9 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         "", "## Parameter recovery and hindcast", "",
         f"- Recovery ({rec['sets']} sets drawn from the prior, `{result['settings']['recovery']}`): identified "
         f"{rec['identified_parameters']} of {rec['parameters']} ({', '.join(rec['identified']) or 'none'}); recovered "
-        f"share {rec['recovered_share']:.2f}; coverage of the truth by the 90% intervals {rec['recovery_coverage']:.3f} "
-        f"of {rec['recovery_coverage_n']} (binomial band [{rec['recovery_coverage_band'][0]:.3f}, "
-        f"{rec['recovery_coverage_band'][1]:.3f}]).",
+        f"share {rec['recovered_share']:.2f}; coverage of the truth by the 90% intervals "
+        f"{rec['recovery_coverage']:.3f} of {rec['recovery_coverage_n']} (binomial band "
+        f"[{rec['recovery_coverage_band'][0]:.3f}, {rec['recovery_coverage_band'][1]:.3f}]).",
         f"- Hindcast CRPS skill: counts {result['hindcast_skill_counts_persistence']:+.3f} against persistence, "
         f"{result['hindcast_skill_counts_trend']:+.3f} against trend; SIPRI totals "
         f"{result['hindcast_skill_sipri_persistence']:+.3f} / {result['hindcast_skill_sipri_trend']:+.3f}.",
@@ -406,8 +414,8 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         "Rows that hold with probability >= 0.95 under the prior predictive: any parameter set says them, so they "
         "cannot tell a fit from the prior. Left out of R; shown here with their posterior score.", ""]
     if drift:
-        lines += [f"Drift: under today's prior predictive these rows are {'; '.join(drift)}. The committed list changes "
-                  "only with a commit that says why.", ""]
+        lines += [f"Drift: under today's prior predictive these rows are {'; '.join(drift)}. The committed list "
+                  "changes only with a commit that says why.", ""]
     taut = frame[frame.tautological][["id", "part", "prior_holds", "posterior_holds", "posterior"]]
     lines += [markdown_table(taut), "", "## Every scored row", "",
               markdown_table(scored[["id", "channel", "part", "prior", "posterior", "oracle_prior", "oracle", "gain",
@@ -432,7 +440,7 @@ def figures(frame: pd.DataFrame, h: dict) -> dict:
     fig.tight_layout()
     out["scores_channels.png"] = fig
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, (part, label) in zip(axes, (("crps", "two-sided numeric rows"), ("sipri", "SIPRI totals"))):
+    for ax, (part, label) in zip(axes, (("crps", "two-sided numeric rows"), ("sipri", "SIPRI totals")), strict=True):
         pit = frame.pit[frame.part == part].dropna()
         ax.hist(pit, bins=10, range=(0, 1), color="C0", alpha=0.8)
         ax.axhline(len(pit) / 10, color="grey", ls="--", lw=0.8, label="uniform")
@@ -492,7 +500,7 @@ def main(cfg: DictConfig) -> None:
                       priors, last_year=s.settings.last_year)
     prior, posterior, records, own = _ensembles(s, problem, settings, truths)
     oracle = oracle_scores(targets, records, own, prior)
-    frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel)), problem.sipri_ids(),
+    frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel, strict=True)), problem.sipri_ids(),
                       problem.sipri_obs, prior, posterior, oracle)
     today = tautological_rows(frame, settings.tautological)
     if freeze:
@@ -554,7 +562,8 @@ def main(cfg: DictConfig) -> None:
           f"paired {h['paired']['overall'][0]:.3f}, lowest channel "
           f"{'n/a' if result['R_min_channel'] is None else format(result['R_min_channel'], '.3f')}; "
           f"{result['n_rows_scored']} rows scored, "
-          f"{result['n_tautological']} tautological; {result['scores_wall_s']:.0f} s; report in {out_dir / 'scores.md'}")
+          f"{result['n_tautological']} tautological; {result['scores_wall_s']:.0f} s; "
+          f"report in {out_dir / 'scores.md'}")
 
 
 if __name__ == "__main__":

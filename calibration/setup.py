@@ -26,7 +26,8 @@ from model.drivers import Drivers, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
-            "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs", "dask_scheduler", "root_seed", "priors", "blocks")
+            "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs",
+            "dask_scheduler", "root_seed", "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,18 @@ def parse_settings(cfg: Mapping) -> FitSettings:
                                    "n_procs": (0, 256, True), "root_seed": (0, 2**62, True)}.items():
         s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
     if s["min_generations"] > s["max_generations"]:
-        raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations {s['max_generations']}")
+        raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations "
+                          f"{s['max_generations']}")
     if s["pilot_draws"] == 1:
-        raise ConfigError("calibration.pilot_draws: 1; allowed: 0 (base weights) or at least 2 (a variance between draws)")
+        raise ConfigError("calibration.pilot_draws: 1; allowed: 0 (base weights) "
+                          "or at least 2 (a variance between draws)")
     if not isinstance(s["dask_scheduler"], str):
         raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
     priors = parse_priors(cfg["priors"])
-    return FitSettings(priors=tuple(priors), blocks=parse_blocks(cfg["blocks"], priors), **{k: (int(v) if k in ("population_size", "min_generations", "max_generations", "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "n_procs", "root_seed") else v) for k, v in s.items()})
+    return FitSettings(priors=tuple(priors), blocks=parse_blocks(cfg["blocks"], priors),
+                       **{k: (int(v) if k in ("population_size", "min_generations", "max_generations",
+                                              "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year",
+                                              "n_procs", "root_seed") else v) for k, v in s.items()})
 
 
 
@@ -94,7 +100,8 @@ def warn_if_data_changed(path: Path, hashes: dict[str, str]) -> list[str]:
 def load_posterior(path: Path) -> tuple[pd.DataFrame, str]:
     """The weighted particles and the ``posterior:<short hash>`` label; one-line errors for a missing or bad file."""
     if not path.is_file():
-        raise ConfigError(f"posterior: {path} not found; allowed: a posterior.parquet written by python -m calibration.fit")
+        raise ConfigError(f"posterior: {path} not found; allowed: a posterior.parquet "
+                          "written by python -m calibration.fit")
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:

@@ -73,7 +73,8 @@ def compile_targets(observations: pd.DataFrame, years: np.ndarray, data: ModelDa
     deflator = data.us_deflator
     targets = []
     for row in fit.itertuples(index=False):
-        if row.year_start < years[0] or row.year_end > years[-1] or (last_year is not None and row.year_end > last_year):
+        if row.year_start < years[0] or row.year_end > years[-1] or (last_year is not None
+                                                                     and row.year_end > last_year):
             continue
         base, _, k = row.statistic.partition("@")
         scale = 1.0

@@ -165,7 +165,7 @@ def plot_trajectories(predictive: pd.DataFrame, observations: pd.DataFrame, out_
         fig = Figure(figsize=(11, 3.8 * len(PANELS[channel]) + 0.8))
         FigureCanvasAgg(fig)
         axes = fig.subplots(len(PANELS[channel]), 1, sharex=True, squeeze=False)
-        for ax, panel in zip(axes[:, 0], PANELS[channel]):
+        for ax, panel in zip(axes[:, 0], PANELS[channel], strict=True):
             _draw_panel(ax, panel, series[panel], *panel_observations(observations, panel))
             ax.set_xlim(HIST_START - 0.5, last_year + 0.5)
         axes[-1, 0].set_xlabel("year")

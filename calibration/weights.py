@@ -25,8 +25,9 @@ prior; with one group for all state totals and one for all supplier totals, 65% 
 and arms.capability_target narrowed (0.51, 0.59 of the prior's width) but the forums, port-call and space rates no
 longer did (0.84-0.97), and the predictive check's Brier score rose from 0.508 to 0.548; with the ten groups, 32% of
 the weight, arms.need_intercept narrowed (0.54) as well as the channel rates (0.51-0.88), the check hit as often (41
-of 94) with a Brier score of 0.518, and the hindcast's SIPRI skill against persistence moved from -19% to -17%. Components whose loss never varies with the parameters (the record's
-one-off dated events the model reaches by chance alone) get weight 0: they stay in the predictive check, not in the fit.
+of 94) with a Brier score of 0.518, and the hindcast's SIPRI skill against persistence moved from -19% to -17%.
+Components whose loss never varies with the parameters (the record's one-off dated events the model reaches by chance
+alone) get weight 0: they stay in the predictive check, not in the fit.
 The weights depend on the record and the priors, never on a fit's result; they are fixed for the whole fit and
 recorded beside it (``weights.csv``).
 """
@@ -83,18 +84,20 @@ def information_weights(losses: np.ndarray, base: np.ndarray, groups: np.ndarray
 
 
 def _weights(losses: np.ndarray, base: np.ndarray) -> pd.DataFrame:
-    draws, seeds, _ = losses.shape
+    _, seeds, _ = losses.shape
     within = losses.var(axis=1, ddof=1).mean(axis=0)
     between = np.maximum(losses.mean(axis=1).var(axis=0, ddof=1) - within / seeds, 0.0)
     total = between + within
     icc = np.minimum(np.divide(between, total, out=np.zeros_like(total), where=total > 0), MAX_ICC)
     snr = icc / (1.0 - icc)
     sd = np.sqrt(total)
-    return pd.DataFrame({"base": base, "icc": icc, "snr": snr, "sd": sd, "weight": base * snr / np.maximum(sd, SD_FLOOR)})
+    return pd.DataFrame({"base": base, "icc": icc, "snr": snr, "sd": sd,
+                         "weight": base * snr / np.maximum(sd, SD_FLOOR)})
 
 
 def _groups(ids: list[str]) -> np.ndarray:
-    """Each target its own group; the SIPRI totals one group per five-year period and level (states, supplier groups)."""
+    """Each target its own group; the SIPRI totals one group per five-year period and level (states, supplier
+    groups)."""
     return np.array([i.rsplit('_', 1)[0] if i.startswith('sipri_') else i for i in ids])
 
 
@@ -109,7 +112,8 @@ def weigh(problem: Problem, draws: int, seeds: int, root_seed: int) -> Problem:
         table = information_weights(pilot_losses(problem, draws, seeds, root_seed), base, _groups(ids))
         if not (table.weight > 0).any():
             raise ConfigError(f"calibration.pilot_draws: {draws} prior draws x {seeds} seeds found no component whose "
-                              "loss varies with the parameters; allowed: more pilot draws or seeds, or 0 for the base weights")
+                              "loss varies with the parameters; allowed: more pilot draws or seeds, "
+                              "or 0 for the base weights")
         weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri,
                                                     components=tuple(float(w) for w in table.weight)))
     table.insert(0, "component", ids)

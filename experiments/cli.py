@@ -66,7 +66,8 @@ def _describe(exc: Exception, config_name: str) -> str:
 def precheck(config_name: str, validate: Callable[[Mapping], object], argv: list[str] | None = None) -> None:
     """Compose ``config_name`` with the command line's overrides and run ``validate`` on it; exit 2 on any problem."""
     args = sys.argv[1:] if argv is None else argv
-    if any(a in ("-m", "--multirun", "--help", "-h", "--hydra-help", "--info", "-i") or a.startswith("--cfg") for a in args):
+    if any(a in ("-m", "--multirun", "--help", "-h", "--hydra-help", "--info", "-i") or a.startswith("--cfg")
+           for a in args):
         return
     overrides = [a for a in args if not a.startswith("-") and not a.lstrip("+~").startswith("hydra")]
     try:

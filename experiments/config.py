@@ -15,8 +15,8 @@ here too; :func:`scenario_effects` gives the union of the parts' effects.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from omegaconf import OmegaConf
 
@@ -191,7 +191,8 @@ def build_experiment(cfg: Mapping) -> Experiment:
         raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: {', '.join(ROOT_KEYS)}")
     for key in ROOT_KEYS:
         if not isinstance(cfg.get(key), Mapping):
-            raise ConfigError(f"{key}: {'missing' if key not in cfg else repr(cfg[key])}; allowed: a mapping (configs/{key})")
+            raise ConfigError(f"{key}: {'missing' if key not in cfg else repr(cfg[key])}; allowed: "
+                              f"a mapping (configs/{key})")
     name, overrides = compose_scenario(cfg["scenario"])
     drivers = DriverParams.from_dict(merge_drivers(cfg["drivers"], overrides))
     params = ModelParams.from_dict(cfg["params"])
@@ -208,7 +209,8 @@ def build_experiment(cfg: Mapping) -> Experiment:
     if isinstance(formats, str) or not formats or any(f not in FORMATS for f in formats):
         raise ConfigError(f"run.formats: {formats!r}; allowed: a non-empty list of {', '.join(FORMATS)}")
     if not isinstance(run["out_dir"], str):
-        raise ConfigError(f"run.out_dir: {run['out_dir']!r}; allowed: a folder path (string), empty for Hydra's run folder")
+        raise ConfigError(f"run.out_dir: {run['out_dir']!r}; allowed: a folder path (string), "
+                          "empty for Hydra's run folder")
     if run["param_source"] != "defaults":
         raise ConfigError(f"run.param_source: {run['param_source']!r}; allowed: defaults")
     settings = RunSettings(

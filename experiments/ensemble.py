@@ -108,7 +108,7 @@ def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
     """Run every draw and seed of ``batch``: the wide record and the per-run event years, as Arrow tables."""
     n_states = len(data.iso3)
     records, events, keys = [], [], []
-    for draw, params in zip(batch.draws, batch.params):
+    for draw, params in zip(batch.draws, batch.params, strict=True):
         for seed in range(batch.seeds):
             run = simulate(params, data, batch.drivers, batch.root_seed, draw=draw, seed=seed)
             keep = run.years >= batch.first_stored_year

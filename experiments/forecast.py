@@ -124,7 +124,8 @@ def parse_settings(cfg: Mapping) -> ForecastSettings:
 def _scenario_entries(config: Mapping) -> list[str]:
     entries = config.get("scenarios")
     if isinstance(entries, str) or not isinstance(entries, (list, tuple)) or not entries:
-        raise ConfigError(f"scenarios: {entries!r}; allowed: a non-empty list of scenario names (the first is the reference)")
+        raise ConfigError(f"scenarios: {entries!r}; allowed: a non-empty list of scenario names "
+                          "(the first is the reference)")
     out = []
     for e in entries:
         text = f"[{','.join(map(str, e))}]" if isinstance(e, (list, tuple)) else str(e)
@@ -291,7 +292,8 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         rate = (self.done - self.already) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        line = f"forecast: {self.done}/{self.total} runs ({self.done / self.total:.0%}), {elapsed:.0f} s, {rate:.0f} runs/s, ETA {eta:.0f} s"
+        line = (f"forecast: {self.done}/{self.total} runs ({self.done / self.total:.0%}), {elapsed:.0f} s, "
+                f"{rate:.0f} runs/s, ETA {eta:.0f} s")
         if self.tty:
             print("\r" + line, end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
         elif self.done >= self.next_report or self.done == self.total:
@@ -374,7 +376,8 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     from experiments.tables import compute_tables, markdown
 
     declared = record.get("scenario_effects_declared") or {}
-    effects = {label: declared.get(scenario, []) for label, scenario in zip(job["labels"], job["scenarios"])}
+    effects = {label: declared.get(scenario, [])
+               for label, scenario in zip(job["labels"], job["scenarios"], strict=True)}
     tables = compute_tables(work, settings, job, effects=effects)
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
@@ -391,7 +394,8 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
         with tempfile.TemporaryDirectory() as scratch:
             drawn = (fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
                      + sensitivity_chart(tables["sensitivity"], Path(scratch)))
-            figures = write_atomically(work / "figures", {p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn})
+            figures = write_atomically(work / "figures",
+                                       {p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn})
     final: dict[str, Callable[[Path], None]] = {}
     if "html" in settings.formats:
         final["report.html"] = lambda p: p.write_text(html_report(texts, tables, figures, record), encoding="utf-8")

@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Mapping
 
 from model.params import PROJECT_ROOT
 
@@ -20,7 +20,8 @@ PACKAGES = ("mesa", "numpy", "pandas", "scipy", "pyarrow", "hydra-core")
 def git_version() -> str:
     """Commit hash of the code, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -31,7 +32,7 @@ def git_version() -> str:
 def manifest(config: Mapping, seeds: Mapping, data_hashes: Mapping[str, str]) -> dict:
     """The provenance record written beside every output: config, seeds, code version, data hashes, packages."""
     return {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": git_version(),
         "config": config,
         "seeds": dict(seeds),

@@ -36,8 +36,7 @@ from matplotlib.patches import Patch
 
 from calibration.headline import headline_sentence
 from calibration.observations import load_observations
-from calibration.trajectories import (QUANTILES, Panel, draw_observation, observed_text, panel_observations,
-                                      window_total)
+from calibration.trajectories import QUANTILES, Panel, draw_observation, observed_text, panel_observations, window_total
 from model.data import HIST_END, HIST_START
 from model.drivers import LAST_YEAR
 from model.schema import ALL_VARIABLES, REGION, REGION_VARIABLES, Channel, Partner
@@ -208,7 +207,7 @@ def _styles(job: Mapping) -> dict[str, _Style]:
     for s in scenarios:
         colours.setdefault(s, SCENARIO_COLOURS[len(colours) % len(SCENARIO_COLOURS)])
     return {lab: _Style(colours[s], None if b == "central" else VARIANT_DASHES.get(b, (0, (3, 2))))
-            for lab, s, b in zip(labels, scenarios, boldness)}
+            for lab, s, b in zip(labels, scenarios, boldness, strict=True)}
 
 
 def _panel_observations(observations: pd.DataFrame, panel: FanPanel) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -274,7 +273,7 @@ def fan_charts(work: Path, job: Mapping, out: Path, *, observations: pd.DataFram
         nrows = math.ceil(n / ncols)
         fig = _new_figure(4.6 * ncols, 3.0 * nrows + 1.6)
         axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
-        for ax, panel in zip(axes, spec.panels):
+        for ax, panel in zip(axes, spec.panels, strict=False):  # the grid may have spare axes (_hide_unused)
             one, several = windows[panel]
             notes = [_window_note(obs, totals.get((panel, obs.id))) for obs in several.itertuples(index=False)]
             _draw_fan(ax, panel, stats, reference, styles, one, notes)
@@ -373,7 +372,7 @@ def _legend_handles(labels: Sequence[str], styles: Mapping[str, _Style], axes: S
     # The observation markers drawn (calibration.trajectories labels one per kind), once each.
     seen = {}
     for ax in axes:
-        for handle, text in zip(*ax.get_legend_handles_labels()):
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(text, handle)
     return handles + list(seen.values())
 
@@ -416,8 +415,8 @@ def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
         raise ValueError(f"comparison table lacks column(s) {', '.join(missing)}; expected {', '.join(needed)}")
     rows = _main_rows(comparison)
     paths = []
-    year_colours = dict(zip(COMPARISON_YEARS, ("tab:blue", "tab:orange", "tab:red")))
-    offsets = dict(zip(COMPARISON_YEARS, (0.25, 0.0, -0.25)))  # earliest year on top within a place
+    year_colours = dict(zip(COMPARISON_YEARS, ("tab:blue", "tab:orange", "tab:red"), strict=True))
+    offsets = dict(zip(COMPARISON_YEARS, (0.25, 0.0, -0.25), strict=True))  # earliest year on top within a place
     for scenario in dict.fromkeys(rows["scenario"].astype(str)):
         sc = rows[rows["scenario"].astype(str) == scenario]
         variables = [v for v in COMPARISON_VARIABLES if v in set(sc["variable"])]
@@ -425,7 +424,7 @@ def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
         nrows = math.ceil(len(variables) / ncols)
         fig = _new_figure(4.0 * ncols, 2.9 * nrows + 1.2)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax, variable in zip(axes, variables):
+        for ax, variable in zip(axes, variables, strict=False):  # the grid may have spare axes, turned off below
             v = sc[sc["variable"] == variable]
             places = [p for p in PLACES if p in set(v["iso3"])]
             ypos = {p: len(places) - 1 - i for i, p in enumerate(places)}
@@ -525,15 +524,17 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
     fig = _new_figure(5.0 * len(outputs), 0.32 * len(parameters) * len(scenarios) + 1.8)
     axes = fig.subplots(1, len(outputs), squeeze=False).ravel()
     height = 0.8 / len(scenarios)
-    for ax, output in zip(axes, outputs):
+    for ax, output in zip(axes, outputs, strict=True):
         o = rows[rows["output"].astype(str) == output]
         for k, scenario in enumerate(scenarios):
             r = o[o["scenario"].astype(str) == scenario].set_index("parameter").reindex(parameters)
             y = np.arange(len(parameters)) + (k - (len(scenarios) - 1) / 2) * height
-            flagged = r["prior_driven"].fillna(False).astype(bool).to_numpy() if "prior_driven" in r else np.zeros(len(r), bool)
-            bars = ax.barh(y, r["delta"].to_numpy(dtype=float), height=height, xerr=r["delta_conf"].to_numpy(dtype=float),
+            flagged = (r["prior_driven"].fillna(False).astype(bool).to_numpy() if "prior_driven" in r
+                       else np.zeros(len(r), bool))
+            bars = ax.barh(y, r["delta"].to_numpy(dtype=float), height=height,
+                           xerr=r["delta_conf"].to_numpy(dtype=float),
                            color=SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)], label=scenario, error_kw={"lw": 0.7})
-            for bar, hatch in zip(bars, flagged):
+            for bar, hatch in zip(bars, flagged, strict=True):
                 if hatch:
                     bar.set_hatch("//")
         ax.set_yticks(np.arange(len(parameters)), parameters, fontsize=7)
@@ -541,8 +542,8 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xlabel("delta (moment-independent)", fontsize=8)
         ax.invert_yaxis()
     axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Sensitivity of key forecast outputs to the parameters, on the posterior draws (hatched: prior-driven)",
-                 fontsize=10)
+    fig.suptitle("Sensitivity of key forecast outputs to the parameters, on the posterior draws "
+                 "(hatched: prior-driven)", fontsize=10)
     fig.tight_layout()
     return [save_png(fig, out / "sensitivity.png")]
 
@@ -673,7 +674,7 @@ def _cell_class(cell: str) -> str:
 
 def _flagged(header: Sequence[str], cells: Sequence[str]) -> bool:
     """A Markdown row whose ``prior_driven`` cell is true."""
-    for h, c in zip(header, cells):
+    for h, c in zip(header, cells, strict=False):  # a Markdown row may have more or fewer cells than its header
         if h.strip("`* ") == "prior_driven":
             return c.strip("`* ").lower() in ("true", "yes", "1", "✓", "x")
     return False

@@ -63,7 +63,7 @@ def run_simulation(exp: Experiment, data: ModelData, out_dir: Path, config: dict
 
     def done(chunk: Chunk, result: list[pd.DataFrame]) -> None:
         before = len(frames)
-        frames.update(zip(chunk.seeds, result))
+        frames.update(zip(chunk.seeds, result, strict=True))
         if tty:
             print(f"\rsimulate: run {len(frames)}/{rs.n_seeds}", end="", file=sys.stderr, flush=True)
         elif len(frames) // step > before // step or len(frames) == rs.n_seeds:
@@ -104,7 +104,8 @@ def main(cfg: DictConfig) -> None:
         data = load_data()
     except (ConfigError, DataError) as exc:
         fail(str(exc))
-    out_dir = Path(exp.run.out_dir) if exp.run.out_dir else Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    out_dir = (Path(exp.run.out_dir) if exp.run.out_dir
+               else Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir))
     try:
         client = dask_client(exp.run.dask_scheduler, "run.dask_scheduler") if exp.run.executor == "dask" else None
     except ConfigError as exc:

@@ -99,7 +99,7 @@ try:
     from threadpoolctl import threadpool_limits
 except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its threads
 
-    def threadpool_limits(limits: int) -> contextlib.AbstractContextManager:  # noqa: ARG001
+    def threadpool_limits(limits: int) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
 from experiments import effects as E
@@ -382,7 +382,7 @@ def _sorted(frame: pd.DataFrame, labels: Sequence[str], keys: Sequence[str], col
     if "iso3" in frame:
         tmp["_i"] = _iso_order(frame["iso3"])
         tmp["_c"] = [col_rank.get(column_key(v, p), len(col_rank))
-                     for v, p in zip(frame["variable"], frame["partner"])]
+                     for v, p in zip(frame["variable"], frame["partner"], strict=True)]
         sort_by += ["_i", "_c", "variable", "partner"]
     out = tmp.sort_values(sort_by + list(keys), kind="mergesort").drop(columns=[c for c in tmp if c.startswith("_")])
     return out[list(columns)].reset_index(drop=True)
@@ -397,7 +397,7 @@ def load_prior_driven(path: Path | None) -> tuple[dict[str, bool] | None, str]:
     if not {"parameter", "prior_driven"} <= set(frame.columns):
         return None, f"{path} lacks the columns parameter and prior_driven: prior_driven False everywhere"
     flags = frame["prior_driven"].map(lambda v: str(v).strip().lower() in ("true", "1", "yes"))
-    return dict(zip(frame["parameter"].astype(str), flags.astype(bool))), ""
+    return dict(zip(frame["parameter"].astype(str), flags.astype(bool), strict=True)), ""
 
 
 def default_prior_driven_path(settings: Any) -> Path:
@@ -614,7 +614,7 @@ def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
         warnings.formatwarning = fmt
     key = "delta" if "delta" in res else "delta_raw"
     delta_values = np.asarray(res[key], dtype=float)
-    notes = [str(n) for n in (res["notes"] if "notes" in res else [])] + [""] * len(names)
+    notes = [str(n) for n in res.get("notes", [])] + [""] * len(names)
     # SALib's notes are about its other deltas too; kept only to say why a reported value is missing.
     notes = [notes[j] if np.isnan(delta_values[j]) else "" for j in range(len(names))]
     return pd.DataFrame({"parameter": list(names), "delta": delta_values,
@@ -717,7 +717,7 @@ def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: 
     ref_stats: dict[tuple, np.ndarray | None] = {}
     effect_rows: list[dict] = []
     ref: Cube | None = None
-    for label, bold in zip(labels, boldness):
+    for label, bold in zip(labels, boldness, strict=True):
         cube = read_cube(ens, label, years, draws, seeds, ctx.iso3, ctx.columns)
         params = effective_parameters(draw_table, bold)
         if ref is None:
@@ -796,7 +796,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def _key_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    col = [column_key(v, p) for v, p in zip(frame["variable"], frame["partner"])]
+    col = [column_key(v, p) for v, p in zip(frame["variable"], frame["partner"], strict=True)]
     mask = frame["iso3"].isin((REGION, *KEY_STATES)) & pd.Series(col, index=frame.index).isin(MAIN_COLUMNS)
     return frame[mask & frame["year"].isin(MARKDOWN_YEARS)].assign(column=pd.Series(col, index=frame.index)[mask])
 

@@ -90,7 +90,7 @@ class LACState(mesa.Agent):
     @property
     def installed_base(self) -> dict[str, float]:
         """Installed base by supplier (TIV m, depreciated)."""
-        return {s.value: float(v) for s, v in zip(SUPPLIERS, self.model.installed[self.index])}
+        return {s.value: float(v) for s, v in zip(SUPPLIERS, self.model.installed[self.index], strict=True)}
 
     @property
     def r_china(self) -> float:

@@ -1,8 +1,8 @@
 """Input data: loading, schema validation and derived covariates.
 
-Every file lives in ``data/`` with its provenance (``data/README.md``, ``data/raw/PROVENANCE.md``). Hand-coded files carry
-``source, confidence, note`` on every row. A bad file stops the run with :class:`DataError`, one line naming the file,
-the row (1-based, header = row 1) and the column. Money is in constant 2022 US$ m; arms in SIPRI TIV m.
+Every file lives in ``data/`` with its provenance (``data/README.md``, ``data/raw/PROVENANCE.md``). Hand-coded files
+carry ``source, confidence, note`` on every row. A bad file stops the run with :class:`DataError`, one line naming the
+file, the row (1-based, header = row 1) and the column. Money is in constant 2022 US$ m; arms in SIPRI TIV m.
 
 Alignment from UN votes (written down, as the design asks): the Bailey–Strezhnev–Voeten ideal point (higher = closer
 to the US-led order) is centred each year on the LAC median and scaled by one ideal-point unit, with the sign flipped,
@@ -24,10 +24,11 @@ from model.schema import IMPORT_SUPPLIERS, Partner
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HIST_START, HIST_END = 2000, 2023
 HIST_YEARS = np.arange(HIST_START, HIST_END + 1)
-ISO3 = tuple(sorted(
-    "ATG ARG BHS BRB BLZ BOL BRA CHL COL CRI CUB DMA DOM ECU SLV GRD GTM GUY HTI HND JAM MEX NIC PAN PRY PER KNA LCA "
-    "VCT SUR TTO URY VEN".split()
-))
+ISO3 = tuple(sorted([
+    "ATG", "ARG", "BHS", "BRB", "BLZ", "BOL", "BRA", "CHL", "COL", "CRI", "CUB",
+    "DMA", "DOM", "ECU", "SLV", "GRD", "GTM", "GUY", "HTI", "HND", "JAM", "MEX",
+    "NIC", "PAN", "PRY", "PER", "KNA", "LCA", "VCT", "SUR", "TTO", "URY", "VEN",
+]))
 SUBREGIONS = ("south_america", "central_america", "caribbean", "north_america")
 CONFIDENCE = ("high", "medium", "low")
 PARTNERS = tuple(p.value for p in Partner if p is not Partner.NONE)
@@ -97,7 +98,8 @@ class ModelData:
         contract_size: intercept, budget elasticity and residual sd of log deal size (TIV m) on log yearly spending
             (US$ m), from SIPRI's deals ordered 1995-1999 (:func:`contract_size`).
         sipri_imports: SIPRI TIV delivered 2000-2023 by (year, state, IMPORT_SUPPLIERS); CHN column is zero (held out).
-        legacy_deliveries: the part of ``sipri_imports`` from deals ordered before 2000: the pipeline the model inherits.
+        legacy_deliveries: the part of ``sipri_imports`` from deals ordered before 2000: the pipeline the model
+            inherits.
         sipri_deals_by_category: SIPRI 2000-2023 deal counts and TIV by model category.
         space_schedule: scheduled space events (CBERS launches) 0/1 over (2000-2023, state).
         space_last_year: last scheduled event per state (0 where a state has no scheduled programme).
@@ -173,7 +175,8 @@ def _optional_num(df: pd.DataFrame, rel: str, col: str, lo: float, hi: float) ->
     bad = (np.isnan(vals) & df[col].notna().to_numpy()) | np.isinf(vals) | (vals < lo) | (vals > hi)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise _fail(rel, i + 2, col, f"{df[col].iloc[i]!r} is not a number in [{lo}, {hi}] (leave the cell empty if missing)")
+        raise _fail(rel, i + 2, col,
+                    f"{df[col].iloc[i]!r} is not a number in [{lo}, {hi}] (leave the cell empty if missing)")
     return vals
 
 
@@ -192,7 +195,7 @@ def _check_unique(df: pd.DataFrame, rel: str, key: list[str]) -> None:
 
 
 def _check_sourced(df: pd.DataFrame, rel: str) -> None:
-    for i, (src, conf, note) in enumerate(zip(df["source"], df["confidence"], df["note"])):
+    for i, (src, conf, note) in enumerate(zip(df["source"], df["confidence"], df["note"], strict=True)):
         if not isinstance(src, str) or not src.strip():
             raise _fail(rel, i + 2, "source", "empty; every value needs a source or 'judgement'")
         if conf not in CONFIDENCE:
@@ -211,7 +214,7 @@ def _periods(df: pd.DataFrame, rel: str, value_col: str, lo: float, hi: float, f
     out = np.zeros((len(HIST_YEARS), len(ISO3)))
     seen = np.zeros_like(out, dtype=bool)
     index = {c: j for j, c in enumerate(ISO3)}
-    for i, (c, a, b, v) in enumerate(zip(df["iso3"], y0, y1, vals)):
+    for i, (c, a, b, v) in enumerate(zip(df["iso3"], y0, y1, vals, strict=True)):
         if a > b:
             raise _fail(rel, i + 2, "year_end", f"{b} is before year_start {a}")
         rows = slice(a - HIST_START, b - HIST_START + 1)
@@ -221,7 +224,8 @@ def _periods(df: pd.DataFrame, rel: str, value_col: str, lo: float, hi: float, f
         out[rows, index[c]] = v
     if full_cover and not seen.all():
         t, j = np.argwhere(~seen)[0]
-        raise _fail(rel, None, "year_start", f"{ISO3[j]} has no period covering {HIST_YEARS[t]}; every year 2000-2023 is needed")
+        raise _fail(rel, None, "year_start",
+                    f"{ISO3[j]} has no period covering {HIST_YEARS[t]}; every year 2000-2023 is needed")
     return out
 
 
@@ -232,13 +236,14 @@ def _countries(df: pd.DataFrame, rel: str) -> dict[str, np.ndarray]:
     unknown = ~df["attribute"].isin(COUNTRY_ATTRIBUTES)
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise _fail(rel, i + 2, "attribute", f"unknown attribute {df['attribute'].iloc[i]!r}; allowed: {', '.join(COUNTRY_ATTRIBUTES)}")
+        raise _fail(rel, i + 2, "attribute",
+                    f"unknown attribute {df['attribute'].iloc[i]!r}; allowed: {', '.join(COUNTRY_ATTRIBUTES)}")
     empty = df["value"].isna()
     if empty.any():
         i = int(np.flatnonzero(empty.to_numpy())[0])
         raise _fail(rel, i + 2, "value", f"empty value of {df['attribute'].iloc[i]!r}")
     table = df.pivot(index="iso3", columns="attribute", values="value")
-    row_of = {(a, b): i + 2 for i, (a, b) in enumerate(zip(df["iso3"], df["attribute"]))}
+    row_of = {(a, b): i + 2 for i, (a, b) in enumerate(zip(df["iso3"], df["attribute"], strict=True))}
     out: dict[str, np.ndarray] = {}
     for attr, (kind, lo, hi) in COUNTRY_ATTRIBUTES.items():
         col = table[attr] if attr in table else pd.Series(dtype=str)
@@ -296,7 +301,8 @@ def _global_drivers(df: pd.DataFrame, rel: str) -> dict[str, np.ndarray]:
         series = np.full(len(HIST_YEARS), np.nan)
         series[years[rows] - HIST_START] = values[rows]
         if np.isnan(series).any():
-            raise _fail(rel, None, "year", f"{var} lacks year {HIST_YEARS[np.isnan(series)][0]}; every year 2000-2023 is needed")
+            raise _fail(rel, None, "year",
+                        f"{var} lacks year {HIST_YEARS[np.isnan(series)][0]}; every year 2000-2023 is needed")
         out[var] = series
     return out
 
@@ -316,7 +322,8 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
     recog = _recognition(_read(data_dir, rel, ("iso3", "year", "recognises") + SOURCED, hashes), rel,
                          country["recognises_beijing_2000"])
     rel = "governments.csv"
-    orientation = _periods(_read(data_dir, rel, ("iso3", "year_start", "year_end", "orientation", "leader") + SOURCED, hashes),
+    orientation = _periods(_read(data_dir, rel, ("iso3", "year_start", "year_end", "orientation", "leader") + SOURCED,
+                                 hashes),
                            rel, "orientation", -1.0, 1.0, full_cover=True)
     rel = "fiscal_stress.csv"
     fiscal = _periods(_read(data_dir, rel, ("iso3", "year_start", "year_end", "value") + SOURCED, hashes),
@@ -338,7 +345,7 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
     sched_years = _num(sched_df, rel, "year", 1990, HIST_END, True).astype(int)
     schedule = np.zeros((len(HIST_YEARS), n))
     last = np.zeros(n)
-    for c, yr in zip(sched_df.iso3, sched_years):
+    for c, yr in zip(sched_df.iso3, sched_years, strict=True):
         j = ISO3.index(c)
         last[j] = max(last[j], yr)
         if yr >= HIST_START:
@@ -348,11 +355,12 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         iso3=ISO3, country=country, gdp_usd_m=gdp, milex_share=milex_share, alignment_unga=alignment,
         orientation=orientation, fiscal_stress=fiscal, recognises_beijing=recog, drivers=drivers,
         china_capacity=china_capacity, finance_exposure=exposure, installed_base_1995_1999=installed,
-        budget_usd_m=budget, import_intensity=import_intensity(installed.sum(axis=1), budget[FIRST_BUDGETS].sum(axis=0)),
+        budget_usd_m=budget,
+        import_intensity=import_intensity(installed.sum(axis=1), budget[FIRST_BUDGETS].sum(axis=0)),
         resource_dependence=_resource_dependence(data_dir, hashes),
         contract_size=contract_size(early_deals, budget[FIRST_BUDGETS].mean(axis=0)),
-        sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule, space_last_year=last,
-        embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
+        sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule,
+        space_last_year=last, embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
         hashes=dict(sorted(hashes.items())),
     )
 
@@ -370,7 +378,7 @@ def _embargoes(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     y0 = _num(df, rel, "year_start", HIST_START, HIST_END, True).astype(int)
     y1 = _num(df, rel, "year_end", HIST_START, HIST_END, True).astype(int)
     out = np.zeros((len(HIST_YEARS), len(ISO3), len(IMPORT_SUPPLIERS)))
-    for i, (c, partner, a, b) in enumerate(zip(df.iso3, df.partner, y0, y1)):
+    for i, (c, partner, a, b) in enumerate(zip(df.iso3, df.partner, y0, y1, strict=True)):
         if a > b:
             raise _fail(rel, i + 2, "year_end", f"{b} is before year_start {a}")
         out[a - HIST_START:b - HIST_START + 1, ISO3.index(c), allowed.index(partner)] = 1.0
@@ -383,7 +391,8 @@ def _us_deflator(data_dir: Path, hashes: dict[str, str]) -> pd.Series:
     SIPRI gives US military spending in constant 2022 US$ and as a share of current GDP; with the World Bank's current
     US GDP, milex_const / (share x GDP_current) = CPI_2022 / CPI_t. This keeps every dollar in the project on one basis.
     """
-    milex = _read(data_dir, RAW_FILES["milex"], ("iso3", "year", "milex_constant_2022_usd_m", "milex_share_of_gdp"), hashes)
+    milex = _read(data_dir, RAW_FILES["milex"], ("iso3", "year", "milex_constant_2022_usd_m", "milex_share_of_gdp"),
+                  hashes)
     gdp = _read(data_dir, RAW_FILES["gdp"], ("iso3", "year", "gdp_current_usd"), hashes)
     m_year = _num(milex, RAW_FILES["milex"], "year", 1900, 2100, True).astype(int)
     const = _optional_num(milex, RAW_FILES["milex"], "milex_constant_2022_usd_m", 0.0, np.inf)
@@ -416,7 +425,7 @@ def _gdp(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     _check_unique(ext, ext_rel, ["iso3", "year"])
     years = _num(ext, ext_rel, "year", HIST_START, HIST_END, True).astype(int)
     growth = _num(ext, ext_rel, "real_growth", -0.9, 1.0)
-    for y, c, g, i in sorted(zip(years, ext.iso3, growth, range(len(ext)))):
+    for y, c, g, i in sorted(zip(years, ext.iso3, growth, range(len(ext)), strict=True)):
         if y == HIST_START or not np.isfinite(table.loc[y - 1, c]):
             raise _fail(ext_rel, i + 2, "year", f"{c} {y}: no GDP for {y - 1} to grow from")
         if np.isfinite(table.loc[y, c]):
@@ -448,7 +457,7 @@ def _milex(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     _check_iso3(fill, rel)
     _check_sourced(fill, rel)
     _check_unique(fill, rel, ["iso3"])
-    fill_vals = dict(zip(fill.iso3, _num(fill, rel, "milex_share_of_gdp", 0.0, 0.2)))
+    fill_vals = dict(zip(fill.iso3, _num(fill, rel, "milex_share_of_gdp", 0.0, 0.2), strict=True))
     for c in ISO3:
         col = table[c]
         if c in fill_vals:
@@ -525,7 +534,8 @@ def _resource_dependence(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     return mean / mean.max()
 
 
-def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+def _sipri(data_dir: Path,
+           hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
     rel = RAW_FILES["sipri"]
     cols = ("Supplier", "Recipient", "Armament category", "Order date", "Delivery year", "TIV delivery values",
             "SIPRI AT Database ID")
@@ -542,8 +552,10 @@ def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     bad = ~cmap.model_category.isin(MODEL_CATEGORIES)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _fail(cmap_rel, i + 2, "model_category", f"{cmap.model_category.iloc[i]!r}; allowed: {', '.join(MODEL_CATEGORIES)}")
-    for col, mapping, mrel in (("Supplier", smap.supplier, smap_rel), ("Armament category", cmap.armament_category, cmap_rel)):
+        raise _fail(cmap_rel, i + 2, "model_category",
+                    f"{cmap.model_category.iloc[i]!r}; allowed: {', '.join(MODEL_CATEGORIES)}")
+    for col, mapping, mrel in (("Supplier", smap.supplier, smap_rel),
+                               ("Armament category", cmap.armament_category, cmap_rel)):
         unmapped = sorted(set(raw[col]) - set(mapping))
         if unmapped:
             raise _fail(mrel, None, mapping.name, f"no row for {col} {unmapped[0]!r} of the SIPRI file")
@@ -553,13 +565,14 @@ def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
         i = int(np.flatnonzero(recipient.isna().to_numpy())[0])
         raise _fail(rel, i + 2, "Recipient", f"{raw.Recipient.iloc[i]!r} is not a CELAC state's name in countries.csv")
     df = pd.DataFrame({
-        "iso3": recipient, "partner": raw.Supplier.map(dict(zip(smap.supplier, smap.partner))),
-        "category": raw["Armament category"].map(dict(zip(cmap.armament_category, cmap.model_category))),
+        "iso3": recipient, "partner": raw.Supplier.map(dict(zip(smap.supplier, smap.partner, strict=True))),
+        "category": raw["Armament category"].map(dict(zip(cmap.armament_category, cmap.model_category, strict=True))),
         "year": pd.to_numeric(raw["Delivery year"], errors="coerce"),
         "ordered": pd.to_numeric(raw["Order date"], errors="coerce"),
         "tiv": pd.to_numeric(raw["TIV delivery values"], errors="coerce"), "deal": raw["SIPRI AT Database ID"],
     })
-    for col, values, lo in (("Order date", df.ordered, 1900), ("Delivery year", df.year, 1900), ("TIV delivery values", df.tiv, 0)):
+    for col, values, lo in (("Order date", df.ordered, 1900), ("Delivery year", df.year, 1900),
+                            ("TIV delivery values", df.tiv, 0)):
         bad = values.isna() | (values < lo)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -569,20 +582,25 @@ def _sipri(data_dir: Path, hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     installed = np.zeros((len(ISO3), len(IMPORT_SUPPLIERS)))
     early = df[df.year.between(1995, 1999)]
     if early.tiv.sum() <= 0:
-        raise _fail(rel, None, "Delivery year", "no deliveries in 1995-1999; the installed base and import intensity need them")
-    np.add.at(installed, (early.iso3.map(state_index).to_numpy(), early.partner.map(sup_index).to_numpy()), early.tiv.to_numpy())
+        raise _fail(rel, None, "Delivery year",
+                    "no deliveries in 1995-1999; the installed base and import intensity need them")
+    np.add.at(installed, (early.iso3.map(state_index).to_numpy(), early.partner.map(sup_index).to_numpy()),
+              early.tiv.to_numpy())
     imports = np.zeros((len(HIST_YEARS), len(ISO3), len(IMPORT_SUPPLIERS)))
     hist = df[df.year.between(HIST_START, HIST_END)]
     legacy = np.zeros_like(imports)
     for target, rows in ((imports, hist), (legacy, hist[hist.ordered < HIST_START])):
         np.add.at(target, ((rows.year - HIST_START).astype(int).to_numpy(), rows.iso3.map(state_index).to_numpy(),
                            rows.partner.map(sup_index).to_numpy()), rows.tiv.to_numpy())
-    deals = hist.groupby("category").agg(deals=("deal", "nunique"), tiv=("tiv", "sum")).reindex(list(MODEL_CATEGORIES), fill_value=0)
-    # Whole deals ordered 1995-1999 (before the fitted years; every delivery counted): the sizes contracts are drawn like.
+    deals = hist.groupby("category").agg(deals=("deal", "nunique"),
+                                         tiv=("tiv", "sum")).reindex(list(MODEL_CATEGORIES), fill_value=0)
+    # Whole deals ordered 1995-1999 (before the fitted years; every delivery counted): the sizes contracts are drawn
+    # like.
     pre = df[df.ordered.between(1995, HIST_START - 1)].groupby("deal").agg(iso3=("iso3", "first"), tiv=("tiv", "sum"))
     early_deals = pd.DataFrame({"state": pre.iso3.map(state_index).to_numpy(), "tiv": pre.tiv.to_numpy()})
     if (early_deals.tiv > 0).sum() < MIN_EARLY_DEALS:
-        raise _fail(rel, None, "Order date", f"{int((early_deals.tiv > 0).sum())} deals with TIV > 0 ordered 1995-1999; "
+        raise _fail(rel, None, "Order date",
+                    f"{int((early_deals.tiv > 0).sum())} deals with TIV > 0 ordered 1995-1999; "
                     f"allowed: at least {MIN_EARLY_DEALS} (the contract-size law is fitted on them)")
     return installed, imports, legacy, deals, early_deals
 
@@ -593,9 +611,9 @@ FIRST_BUDGETS = slice(0, 5)
 # Fewest pre-sample deals the contract-size regression (two coefficients and a residual sd) is fitted on.
 MIN_EARLY_DEALS = 3
 
-# Pseudo-budget (US$ m) by which import_intensity shrinks a state's ratio towards the region's: judgement (medium), about
-# five years of a small state's spending, so one small state's lack of early imports says little and a large budget
-# without imports (Cuba) says much.
+# Pseudo-budget (US$ m) by which import_intensity shrinks a state's ratio towards the region's: judgement (medium),
+# about five years of a small state's spending, so one small state's lack of early imports says little and a large
+# budget without imports (Cuba) says much.
 INTENSITY_PSEUDO_BUDGET = 1000.0
 
 

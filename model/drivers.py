@@ -11,9 +11,9 @@ so every caller gets it and scenarios share their shocks (common random numbers)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import yaml
@@ -196,7 +196,8 @@ class DriverParams:
         for r in values.get("recognition") or ():
             if not isinstance(r, (list, tuple)) or len(r) != 3 or r[0] not in ISO3 or r[2] not in ("PRC", "ROC"):
                 raise ConfigError(f"{prefix}.recognition: {r!r}; allowed: [ISO3, year, PRC|ROC] with a CELAC ISO3")
-            rec.append((r[0], int(check_number(f"{prefix}.recognition.year", r[1], HIST_END + 1, LAST_YEAR, True)), r[2]))
+            rec.append((r[0], int(check_number(f"{prefix}.recognition.year", r[1], HIST_END + 1, LAST_YEAR, True)),
+                        r[2]))
         kw["recognition"] = tuple(rec)
         embargo = []
         for o in values.get("embargo") or ():
@@ -204,7 +205,8 @@ class DriverParams:
             if not isinstance(o, Mapping) or set(o) != {"iso3", "partner", "year_start", "year_end", "value"}:
                 raise ConfigError(f"{key}: {o!r}; allowed: a mapping with iso3, partner, year_start, year_end, value")
             if o["iso3"] not in ISO3 or o["partner"] not in EMBARGO_PARTNERS:
-                raise ConfigError(f"{key}: {o['iso3']!r}/{o['partner']!r}; allowed: a CELAC ISO3 and one of {', '.join(EMBARGO_PARTNERS)}")
+                raise ConfigError(f"{key}: {o['iso3']!r}/{o['partner']!r}; allowed: a CELAC ISO3 and one of "
+                                  f"{', '.join(EMBARGO_PARTNERS)}")
             a = int(check_number(f"{key}.year_start", o["year_start"], HIST_END + 1, LAST_YEAR, True))
             b = int(check_number(f"{key}.year_end", o["year_end"], a, LAST_YEAR, True))
             v = check_number(f"{key}.value", o["value"], 0, 1, True)
@@ -317,7 +319,8 @@ class Drivers:
     shocks: DriverShocks | None
 
 
-def build_drivers(data: ModelData, dp: DriverParams, first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) -> Drivers:
+def build_drivers(data: ModelData, dp: DriverParams, first_year: int = FIRST_YEAR,
+                  last_year: int = LAST_YEAR) -> Drivers:
     """Historical drivers, extended to ``last_year`` by the rules, overrides and switches of ``dp``."""
     if not FIRST_YEAR <= first_year <= last_year <= LAST_YEAR:
         raise ConfigError(f"years: {first_year}-{last_year}; allowed within {FIRST_YEAR}-{LAST_YEAR}, start <= end")

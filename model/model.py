@@ -39,7 +39,8 @@ from model.schema import (
     Partner,
 )
 
-STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space", "surveillance")
+STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space",
+           "surveillance")
 # The stream of the drivers' shocks past 2023, keyed by seed // seeds_per_path (consecutive seeds share a driver path).
 DRIVER_STREAM = "drivers"
 LIGHT = ARMS_CATEGORIES.index("light")
@@ -63,18 +64,21 @@ C, NONE, USA = Partner.CHN, Partner.NONE, Partner.USA
 S_DELEGATIONS, S_TOUR = STATE_SLOTS[("delegations", C)], STATE_SLOTS[("delegation_tour", C)]
 S_TRAINING, S_FORUM = STATE_SLOTS[("officers_training", C)], STATE_SLOTS[("forum_attends", C)]
 S_PORT, S_EXERCISE = STATE_SLOTS[("port_call", C)], STATE_SLOTS[("exercise", C)]
-S_AID, S_SPACE, S_GROUND = STATE_SLOTS[("china_aid_usd_m", C)], STATE_SLOTS[("space_project", C)], STATE_SLOTS[("space_ground_station", C)]
+S_AID, S_SPACE, S_GROUND = (STATE_SLOTS[("china_aid_usd_m", C)], STATE_SLOTS[("space_project", C)],
+                            STATE_SLOTS[("space_ground_station", C)])
 S_SURV_LEVEL, S_CAMERAS = STATE_SLOTS[("surveillance_level", C)], STATE_SLOTS[("surveillance_cameras", C)]
 S_GAP = STATE_SLOTS[("capability_gap", NONE)]
 S_CHN_DELIVERED, S_CHN_SIGNED = STATE_SLOTS[("china_arms_delivered_tiv", C)], STATE_SLOTS[("china_arms_deal_signed", C)]
 S_CHN_MAJOR, S_CHN_FAILED = STATE_SLOTS[("china_arms_deal_signed_major", C)], STATE_SLOTS[("china_arms_deal_failed", C)]
 S_CHN_VETOED, S_DONATION = STATE_SLOTS[("china_arms_deal_vetoed", C)], STATE_SLOTS[("china_arms_donation", C)]
 S_COPRODUCTION = STATE_SLOTS[("china_coproduction_deal", C)]
-S_OFFERED = slice(STATE_SLOTS[("china_arms_offered_light", C)], STATE_SLOTS[("china_arms_offered_light", C)] + len(ARMS_CATEGORIES))
+S_OFFERED = slice(STATE_SLOTS[("china_arms_offered_light", C)],
+                  STATE_SLOTS[("china_arms_offered_light", C)] + len(ARMS_CATEGORIES))
 S_R_CHINA, S_R_US = STATE_SLOTS[("r_china", C)], STATE_SLOTS[("r_us", USA)]
 S_ALIGNMENT, S_LEVERAGE = STATE_SLOTS[("alignment", NONE)], STATE_SLOTS[("us_leverage", USA)]
 S_RECOGNISES = STATE_SLOTS[("recognises_beijing", C)]
-S_DELIVERED = slice(STATE_SLOTS[("arms_imports_tiv", SUPPLIERS[0])], STATE_SLOTS[("arms_imports_tiv", SUPPLIERS[0])] + len(SUPPLIERS))
+S_DELIVERED = slice(STATE_SLOTS[("arms_imports_tiv", SUPPLIERS[0])],
+                    STATE_SLOTS[("arms_imports_tiv", SUPPLIERS[0])] + len(SUPPLIERS))
 S_SIGNED = STATE_SLOTS[("arms_deals_signed", SUPPLIERS[0])]
 assert [STATE_VARIABLES[i].partner for i in range(S_DELIVERED.start, S_DELIVERED.stop)] == list(SUPPLIERS)
 assert STATE_SLOTS[("arms_deals_signed", SUPPLIERS[-1])] == S_SIGNED + len(SUPPLIERS) - 1
@@ -101,7 +105,8 @@ class DefenceTiesModel(mesa.Model):
 
     def __init__(self, params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int = 0, draw: int = 0,
                  seed: int = 0) -> None:
-        streams = {name: np.random.Generator(np.random.PCG64(stream_seed(root_seed, draw, seed, name))) for name in STREAMS}
+        streams = {name: np.random.Generator(np.random.PCG64(stream_seed(root_seed, draw, seed, name)))
+                   for name in STREAMS}
         super().__init__(rng=streams["order"])
         if drivers.shocks is not None:
             # This run's driver path past 2023, before anything derives a series from the drivers.
@@ -150,7 +155,8 @@ class DefenceTiesModel(mesa.Model):
         self.installed = np.zeros((n, len(SUPPLIERS)))
         self.installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
         ap = params.arms
-        # The 2000 gap equals initial_gap once pre-2000 orders still due count as on order (zero stock if they exceed it).
+        # The 2000 gap equals initial_gap once pre-2000 orders still due count as on order (zero stock if they exceed
+        # it).
         self.capability = np.maximum((1.0 - ap.initial_gap) * self._target[0] - self._legacy_due[0], 0.0)
         self.pipeline = Pipeline()
         self.recorder = Recorder(self.years, data.iso3)
@@ -209,7 +215,8 @@ class DefenceTiesModel(mesa.Model):
         self._contacts = np.zeros((3, n))
         # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
         # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in
-        # proportion to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
+        # proportion to how much of the economy is resource rents (a boom finances nothing where there are none;
+        # ODD §10).
         boom = dr.commodity_index[:, None] * self.data.resource_dependence
         self._target = (p.arms.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
                         * self.data.import_intensity ** p.arms.intensity_weight
@@ -238,11 +245,12 @@ class DefenceTiesModel(mesa.Model):
         self._space_offer = sp.tech * dr.china_tech_offer * country["tech_capacity"]
         self._space_offer_any = self._space_offer.any(axis=1)
 
-        # Contracts are sized like SIPRI's deals (data.contract_size): a median that grows with the buyer's spending and a
-        # heavy lognormal tail; the yearly order volume divided by the mean size sets how many are signed.
+        # Contracts are sized like SIPRI's deals (data.contract_size): a median that grows with the buyer's spending and
+        # a heavy lognormal tail; the yearly order volume divided by the mean size sets how many are signed.
         intercept, elasticity, _ = self.data.contract_size
         self._contract_median = np.exp(intercept + elasticity * np.log(np.maximum(dr.milex_usd_m, 1.0)))
-        category_mean = float(np.asarray(ap.category_weights) @ np.asarray(ap.category_size)) / float(np.sum(ap.category_weights))
+        category_mean = (float(np.asarray(ap.category_weights) @ np.asarray(ap.category_size))
+                         / float(np.sum(ap.category_weights)))
         self._inv_contract_mean = 1.0 / (self._contract_median * category_mean * np.exp(0.5 * ap.deal_sigma ** 2))
 
         price = np.asarray(ap.price)
@@ -258,7 +266,8 @@ class DefenceTiesModel(mesa.Model):
             redline_logit=logit(np.asarray(ap.china_redline)), veto=np.asarray(ap.veto_categories),
             category_cdf=cdf, category_size=np.asarray(ap.category_size),
             delivery_years=np.rint(np.asarray(ap.delivery_years)).astype(np.int64),
-            utility_base=np.asarray(ap.supplier_constant) - ap.beta_price * price * discount + ap.beta_quality * np.asarray(ap.quality),
+            utility_base=(np.asarray(ap.supplier_constant) - ap.beta_price * price * discount
+                          + ap.beta_quality * np.asarray(ap.quality)),
             align_coef=ap.beta_alignment * np.asarray(ap.supplier_orientation),
             tech_coef=ap.beta_tech_transfer * np.asarray(ap.tech_transfer_offer),
             quality_tech_coef=ap.beta_quality_tech * np.asarray(ap.quality),
@@ -297,7 +306,8 @@ class DefenceTiesModel(mesa.Model):
         sched[hist] = self.data.space_schedule[self.years[hist] - HIST_START]
         # The article (2023): no launch declared after CBERS-4A, so continuation starts after the record ends.
         last = np.maximum(self.data.space_last_year, HIST_END) * (self.data.space_last_year > 0)
-        sched = np.maximum(sched, ((last > 0) & (self.years[:, None] > last)) * (sp[:, -1:] < p.space.cbers_continuation))
+        sched = np.maximum(sched,
+                           ((last > 0) & (self.years[:, None] > last)) * (sp[:, -1:] < p.space.cbers_continuation))
         self._space_scheduled = sched
         self.u_surveillance = streams["surveillance"].random(size=(ny, 2, n))
         pc = streams["port_calls"].random(size=(ny, n + 1))
@@ -328,7 +338,8 @@ class DefenceTiesModel(mesa.Model):
             self._static_utility[:, :, DOMESTIC_IDX] += ap.beta_domestic * dr.domestic_preference
         if dr.china_tech_offer.any():
             self._static_utility[:, :, CHN_IDX] += ap.beta_tech_transfer * dr.china_tech_offer * k.tech
-        # The number of contracts depends on the state of the run, so their noise is drawn year by year, in a fixed order.
+        # The number of contracts depends on the state of the run, so their noise is drawn year by year, in a fixed
+        # order.
         self._arms_rng = streams["arms"]
 
     # ---- one year -------------------------------------------------------------------------------------------------
@@ -394,7 +405,8 @@ class DefenceTiesModel(mesa.Model):
         # Poisson count as the number of unit-exponential arrivals within the rate (pre-drawn; capped, see ODD).
         visits = np.count_nonzero(self._arrivals[t] <= rate[:, None], axis=1).astype(float)
         tour = np.zeros(self.n)
-        regular = y >= dp.tour_regular_from and y - self.last_tour >= dp.tour_min_gap and self.u_tour[t] < dp.tour_probability
+        regular = (y >= dp.tour_regular_from and y - self.last_tour >= dp.tour_min_gap
+                   and self.u_tour[t] < dp.tour_probability)
         if y >= dp.onset_year and (self.last_tour < dp.onset_year or regular):
             picked = rules.weighted_pick(china.priority * self._onset[t, DELEGATION], self.log_u_tour[t], dp.tour_size)
             if len(picked):
@@ -504,7 +516,8 @@ class DefenceTiesModel(mesa.Model):
         """
         ap, k, t = self.params.arms, self._k, self.t
         level = (k.redline_logit[None, :] + ap.redline_leverage * self.us.pressure * self.us.leverage[:, None]
-                 - ap.redline_alignment * self.alignment[:, None] - self.params.relations.trust_redline * self.trust[:, None])
+                 - ap.redline_alignment * self.alignment[:, None]
+                 - self.params.relations.trust_redline * self.trust[:, None])
         offered = (logit(self.china.boldness) > level) & (self.gate[:, None] > 0)
         if self._ban_any[t]:
             offered &= ~self._ban[t][None, :]
@@ -525,8 +538,8 @@ class DefenceTiesModel(mesa.Model):
         # capability and orders are never negative, so the gap is at most 1.
         # A failed order counts against the gap for arms.cooling_years signing years (cooling-off), then is released.
         self.cooling -= self._cool_release[t]
-        gap = np.maximum(1.0 - (self.capability + self.on_order + self.cooling + self._legacy_due[t]) * self._inv_target[t],
-                         0.0)
+        gap = np.maximum(1.0 - (self.capability + self.on_order + self.cooling + self._legacy_due[t])
+                         * self._inv_target[t], 0.0)
         self.capability_gap = gap
         rec[:, S_GAP] = gap
         volume = ap.deal_share * gap * target * expit(self._need_base[t] + ap.need_gap * gap)
@@ -557,7 +570,8 @@ class DefenceTiesModel(mesa.Model):
         util[:, CHN_IDX] += ap.beta_finance * self.china.finance[buy]
         financed = np.flatnonzero(offers & (util.argmax(axis=1) == CHN_IDX))
         if len(financed):
-            # Contracts draw on China's credit line in an order set by Mesa's model.rng: who comes first gets the finance.
+            # Contracts draw on China's credit line in an order set by Mesa's model.rng: who comes first gets the
+            # finance.
             credit = self.china.credit_tiv
             for j in financed[self.rng.permutation(len(financed))]:
                 if credit > 0.0:
@@ -565,11 +579,13 @@ class DefenceTiesModel(mesa.Model):
                     credit -= size[j]
             self.china.credit_tiv = credit
         self.pipeline.add(buy, choice, category, size, y, lags, k.delivery_years[category],
-                          veto_exposure=k.veto[category] * (choice == CHN_IDX), fiscal=self.drivers.fiscal_stress[t, buy])
+                          veto_exposure=k.veto[category] * (choice == CHN_IDX),
+                          fiscal=self.drivers.fiscal_stress[t, buy])
         self.on_order += np.bincount(buy, weights=size, minlength=self.n)
 
         n_sup = len(SUPPLIERS)
-        rec[:, S_SIGNED:S_SIGNED + n_sup] = np.bincount(buy * n_sup + choice, minlength=self.n * n_sup).reshape(self.n, n_sup)
+        rec[:, S_SIGNED:S_SIGNED + n_sup] = np.bincount(buy * n_sup + choice,
+                                                        minlength=self.n * n_sup).reshape(self.n, n_sup)
         chinese = choice == CHN_IDX
         if chinese.any():
             signed = np.bincount(buy[chinese], minlength=self.n)
@@ -662,7 +678,8 @@ class DefenceTiesModel(mesa.Model):
         if not self.params.relations.kappa:
             states[:, :, S_ALIGNMENT] = self._alignment_data  # no drift: alignment is its data path
         states[:, :, S_CHN_DELIVERED] = states[:, :, S_DELIVERED.start + CHN_IDX]
-        imports = states[:, :, S_DELIVERED].sum(axis=(1, 2)) - states[:, :, S_DELIVERED.start + DOMESTIC_IDX].sum(axis=1)
+        imports = (states[:, :, S_DELIVERED].sum(axis=(1, 2))
+                   - states[:, :, S_DELIVERED.start + DOMESTIC_IDX].sum(axis=1))
         chinese = states[:, :, S_CHN_DELIVERED].sum(axis=1)
         region[:, R_SHARE] = np.divide(chinese, imports, out=np.zeros_like(chinese), where=imports > 0)
         region[:, R_BOLDNESS] = self.china.boldness_path

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import yaml
 
@@ -23,7 +24,7 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown, of the wrong type or out of range (message is one line)."""
 
 
-def p(lo: float, hi: float, doc: str, source: str, kind: type = float, length: int = 0):  # noqa: ANN201
+def p(lo: float, hi: float, doc: str, source: str, kind: type = float, length: int = 0):
     """Declare a parameter field: allowed range [lo, hi], meaning, source or prior, type and optional tuple length."""
     return field(metadata={"range": (lo, hi), "doc": doc, "source": source, "kind": kind, "length": length})
 
@@ -82,22 +83,34 @@ class ChinaParams(_Group):
     """China's strategy: boldness, priorities, discount, finance and aid."""
 
     _prefix: ClassVar[str] = "china"
-    boldness_base: float = p(-6, 6, "logit of boldness at US-China tension 0.5", f"{J} (medium): cautious default; article Results")
-    boldness_tension: float = p(0, 10, "rise of boldness's logit per unit of tension", f"{J} (low): article's conjecture only; unidentified")
-    priority_exposure: float = p(0, 5, "weight of economic exposure in China's country priority", f"{J} (medium): article Introduction [2]")
+    boldness_base: float = p(-6, 6, "logit of boldness at US-China tension 0.5",
+                             f"{J} (medium): cautious default; article Results")
+    boldness_tension: float = p(0, 10, "rise of boldness's logit per unit of tension",
+                                f"{J} (low): article's conjecture only; unidentified")
+    priority_exposure: float = p(0, 5, "weight of economic exposure in China's country priority",
+                                 f"{J} (medium): article Introduction [2]")
     priority_alignment: float = p(0, 5, "weight of alignment in China's country priority", f"{J} (medium)")
     priority_size: float = p(0, 2, "weight of log GDP share in China's country priority", f"{J} (medium)")
     discount: float = p(0, 0.9, "price discount on Chinese arms", f"{J} (medium): article 'significant discounts'")
     finance_boom: float = p(0, 3, "concessional finance per unit of exposure", f"{J} (medium): CDB loans, article [15]")
     capacity_elasticity: float = p(0, 2, "elasticity of Chinese activity to China's capacity index", f"{J} (medium)")
-    aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1", f"{J} (medium): article lists ~4 recipients")
-    aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022", "article: US$18 m to Peru 2017 [12], Argentina 2018 [11]")
-    aid_persistence: float = p(0, 5, "log-weight of a past aid recipient in the pick of this year's recipients", f"{J} (low): aid follows standing programmes; a past recipient is e^1.5 = 4.5 times as likely")
+    aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1",
+                                     f"{J} (medium): article lists ~4 recipients")
+    aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022",
+                                 "article: US$18 m to Peru 2017 [12], Argentina 2018 [11]")
+    aid_persistence: float = p(0, 5, "log-weight of a past aid recipient in the pick of this year's recipients",
+                               f"{J} (low): aid follows standing programmes; "
+                               "a past recipient is e^1.5 = 4.5 times as likely")
     aid_size_sigma: float = p(0, 2, "log-sd of aid package size", f"{J} (low)")
-    donation_share: float = p(0, 1, "probability an aid package includes donated light arms", "article: Bahamas, Bolivia 2018 donations")
-    tiv_per_usd_m: float = p(0, 2, "TIV m per US$ m of donated light equipment", f"{J} (low): TIV values light vehicles below price")
-    arms_credit_tiv: float = p(0, 2000, "yearly Chinese arms credit line at capacity 1 (TIV m); buyers draw on it in turn", f"{J} (low): CDB credit, article [15]")
-    tech_transfer_threshold: float = p(0, 1, "defence-industrial capacity above which a Chinese deal is co-production", "article: Argentina VN1/P18, Z-11")
+    donation_share: float = p(0, 1, "probability an aid package includes donated light arms",
+                              "article: Bahamas, Bolivia 2018 donations")
+    tiv_per_usd_m: float = p(0, 2, "TIV m per US$ m of donated light equipment",
+                             f"{J} (low): TIV values light vehicles below price")
+    arms_credit_tiv: float = p(0, 2000,
+                               "yearly Chinese arms credit line at capacity 1 (TIV m); buyers draw on it in turn",
+                               f"{J} (low): CDB credit, article [15]")
+    tech_transfer_threshold: float = p(0, 1, "defence-industrial capacity above which a Chinese deal is co-production",
+                                       "article: Argentina VN1/P18, Z-11")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +119,17 @@ class USParams(_Group):
 
     _prefix: ClassVar[str] = "us"
     pressure_base: float = p(-6, 6, "logit of US pressure at tension 0.5 and footprint 0.5", f"{J} (medium)")
-    pressure_tension: float = p(0, 10, "rise of pressure's logit per unit of tension", f"{J} (medium): article Results [41-44]")
-    pressure_footprint: float = p(0, 10, "rise of pressure's logit per unit of China's regional footprint", f"{J} (low)")
+    pressure_tension: float = p(0, 10, "rise of pressure's logit per unit of tension",
+                                f"{J} (medium): article Results [41-44]")
+    pressure_footprint: float = p(0, 10, "rise of pressure's logit per unit of China's regional footprint",
+                                  f"{J} (low)")
     leverage_intercept: float = p(-6, 6, "logit of leverage with no proximity and no US arms", f"{J} (medium)")
-    leverage_proximity: float = p(0, 10, "rise of leverage's logit per unit of proximity (Central America, Caribbean)", f"{J} (medium)")
-    leverage_installed: float = p(0, 10, "rise of leverage's logit per unit of US share of the installed base", "Sislin 1994: arms as influence")
-    contact_rate: float = p(0, 3, "yearly US contact intensity for a neutral state", f"{J} (medium): US and Europe train far more, article")
+    leverage_proximity: float = p(0, 10, "rise of leverage's logit per unit of proximity (Central America, Caribbean)",
+                                  f"{J} (medium)")
+    leverage_installed: float = p(0, 10, "rise of leverage's logit per unit of US share of the installed base",
+                                  "Sislin 1994: arms as influence")
+    contact_rate: float = p(0, 3, "yearly US contact intensity for a neutral state",
+                            f"{J} (medium): US and Europe train far more, article")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +145,8 @@ class DelegationParams(_Group):
     tour_size: int = p(1, 33, "states visited by a high-level tour", "article: 2003 tour to nine states [26]", int)
     tour_regular_from: int = p(2000, 2040, "year from which tours recur", "article: regular after 2009 [26]", int)
     tour_min_gap: int = p(1, 10, "minimum years between tours", "article: every 2-3 years [26]", int)
-    tour_probability: float = p(0, 1, "yearly tour probability once the gap has passed", "article: every 2-3 years [26]")
+    tour_probability: float = p(0, 1, "yearly tour probability once the gap has passed",
+                                "article: every 2-3 years [26]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +154,18 @@ class TrainingParams(_Group):
     """Officers sent to PLA institutions: logistic in R_cn, peers, weak alignment, persistence."""
 
     _prefix: ClassVar[str] = "training"
-    onset_year: int = p(1995, 2040, "first year LAC officers train in China", f"{J} (medium): 18 states by early 2010s [26]", int)
+    onset_year: int = p(1995, 2040, "first year LAC officers train in China",
+                        f"{J} (medium): 18 states by early 2010s [26]", int)
     intercept: float = p(-10, 5, "logit intercept", f"{J} (medium)")
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
     peer: float = p(0, 10, "effect of the subregion's share already sending", f"{J} (medium)")
-    alignment: float = p(-3, 3, "effect of alignment (weak: Chile and Colombia train)", "article [26]: US-friendly states train")
-    persistence: float = p(0, 10, "effect of having sent officers last year", f"{J} (medium): long-term college agreements [26]")
-    us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)", f"{J} (low): the US discourages PLA education of partner officers; article Results: stiff US opposition")
+    alignment: float = p(-3, 3, "effect of alignment (weak: Chile and Colombia train)",
+                         "article [26]: US-friendly states train")
+    persistence: float = p(0, 10, "effect of having sent officers last year",
+                           f"{J} (medium): long-term college agreements [26]")
+    us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)",
+                           f"{J} (low): the US discourages PLA education of partner officers; article Results: "
+                           "stiff US opposition")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +173,12 @@ class PortCallParams(_Group):
     """PLA Navy port calls: China decides a voyage; hosts by priority and coast."""
 
     _prefix: ClassVar[str] = "port_calls"
-    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach", f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
+    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach",
+                         f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
     hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", "article [22]: several hosts per voyage")
-    persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts", f"{J} (low): navies reuse ports with standing port-visit arrangements")
+    persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts",
+                           f"{J} (low): navies reuse ports with standing port-visit arrangements")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +187,15 @@ class ExerciseParams(_Group):
 
     _prefix: ClassVar[str] = "exercises"
     onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
-    intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1", f"{J} (medium): a handful of exercises 2010-2023 [22]")
+    intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1",
+                         f"{J} (medium): a handful of exercises 2010-2023 [22]")
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
     boldness: float = p(0, 10, "rise of the log yearly exercises per unit of China's boldness", f"{J} (low)")
-    alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners, beyond China's priority", f"{J} (medium): 0, as China's country priority (china.priority_alignment) already weighs alignment")
-    persistence: float = p(0, 5, "log-weight of a past exercise partner", f"{J} (low): standing arrangements make a past partner 4.5 times as likely (e^1.5)")
+    alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners, beyond China's priority",
+                         f"{J} (medium): 0, as China's country priority (china.priority_alignment) "
+                         "already weighs alignment")
+    persistence: float = p(0, 5, "log-weight of a past exercise partner",
+                           f"{J} (low): standing arrangements make a past partner 4.5 times as likely (e^1.5)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +209,8 @@ class ForumParams(_Group):
     peer: float = p(0, 10, "effect of last year's attendance share", f"{J} (medium): 22 states by 2022 [45]")
     alignment: float = p(-3, 3, "effect of alignment", f"{J} (medium)")
     persistence: float = p(0, 10, "effect of having attended last year", f"{J} (medium): forums became regular [29]")
-    us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)", f"{J} (low): article Results: stiff US opposition even to tiny cooperation")
+    us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)",
+                           f"{J} (low): article Results: stiff US opposition even to tiny cooperation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,46 +218,88 @@ class ArmsParams(_Group):
     """Arms: need, supplier choice by multinomial logit, signature, delivery or failure."""
 
     _prefix: ClassVar[str] = "arms"
-    capability_decay: float = p(0.01, 0.5, "yearly depreciation of the capability stock", f"{J} (medium): 15-25 year service lives")
-    initial_gap: float = p(0, 0.9, "capability gap of every state in 2000 (less where pre-2000 orders due exceed it)", f"{J} (medium): a stationary stock sits below its target")
-    capability_target: float = p(0.001, 2, "target capability stock per US$ m of military spending (TIV m)", "derived: SIPRI LAC imports 2000-2023 (1,091 TIV m a year) / (0.06 decay x 74,204 US$ m milex) = 0.245; 0.3 as stocks sit below target (judgement)")
-    intensity_weight: float = p(0, 1, "exponent on the state's 1995-1999 import intensity in its capability target (0: one target per dollar)", f"{J} (medium): import shares of budgets persist (log correlation 0.49 between 1995-1999 and 2000-2023, SIPRI)")
-    buildup: float = p(0, 5, "log-multiplier of the capability target per unit of squared anti-US orientation x commodity index x resource dependence", f"{J} (low): commodity-financed rearmament of anti-US governments where the economy earns resource rents (WDI, data/raw/PROVENANCE.md section 6); squared so moderate left governments (Brazil 0.4) barely count")
-    need_intercept: float = p(-10, 5, "need logit with no capability gap", f"{J} (medium): low regional tension, article")
+    capability_decay: float = p(0.01, 0.5, "yearly depreciation of the capability stock",
+                                f"{J} (medium): 15-25 year service lives")
+    initial_gap: float = p(0, 0.9, "capability gap of every state in 2000 (less where pre-2000 orders due exceed it)",
+                           f"{J} (medium): a stationary stock sits below its target")
+    capability_target: float = p(0.001, 2, "target capability stock per US$ m of military spending (TIV m)",
+                                 "derived: SIPRI LAC imports 2000-2023 (1,091 TIV m a year) / (0.06 decay x "
+                                 "74,204 US$ m milex) = 0.245; 0.3 as stocks sit below target (judgement)")
+    intensity_weight: float = p(0, 1,
+                                "exponent on the state's 1995-1999 import intensity in its capability target "
+                                "(0: one target per dollar)",
+                                f"{J} (medium): import shares of budgets persist (log correlation 0.49 between "
+                                "1995-1999 and 2000-2023, SIPRI)")
+    buildup: float = p(0, 5,
+                       "log-multiplier of the capability target per unit of squared anti-US orientation x commodity "
+                       "index x resource dependence",
+                       f"{J} (low): commodity-financed rearmament of anti-US governments where the economy earns "
+                       "resource rents (WDI, data/raw/PROVENANCE.md section 6); squared so moderate left governments "
+                       "(Brazil 0.4) barely count")
+    need_intercept: float = p(-10, 5, "need logit with no capability gap",
+                              f"{J} (medium): low regional tension, article")
     need_gap: float = p(0, 20, "effect of the capability gap on buying", f"{J} (medium)")
     need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", "article: Argentina's budget constraints [5,6]")
     deal_share: float = p(0.01, 1, "share of the gap ordered in a year at full need", f"{J} (medium)")
-    deal_sigma: float = p(0, 2, "log-sd of contract size around the buyer's median", "derived: residual sd of log deal TIV on log spending, SIPRI deals ordered 1995-1999 (1.47), less the category factors' spread (1.43)")
+    deal_sigma: float = p(0, 2, "log-sd of contract size around the buyer's median",
+                          "derived: residual sd of log deal TIV on log spending, SIPRI deals ordered 1995-1999 (1.47), "
+                          "less the category factors' spread (1.43)")
     lag_min: int = p(0, 10, "minimum years from signature to first delivery", "DESIGN.md §4: 1-4 years", int)
     lag_max: int = p(0, 10, "maximum years from signature to first delivery", "DESIGN.md §4: 1-4 years", int)
-    delivery_years: tuple = p(1, 10, "years over which a deal delivers, by category", f"{J} (medium): SIPRI delivery spreads", float, 5)
-    category_weights: tuple = p(0, 1, "probability of each category in a purchase", "derived: SIPRI 2000-2023 deal counts by category", float, 5)
-    category_size: tuple = p(0.05, 20, "relative deal size by category", "derived: SIPRI 2000-2023 TIV per deal by category", float, 5)
-    china_redline: tuple = p(0.01, 0.99, "boldness China needs to offer each category to a neutral buyer with no US pressure on it", f"{J} (low): article, China avoids US red lines", float, 5)
-    redline_leverage: float = p(0, 10, "rise of the red line's logit per unit of US pressure x the buyer's leverage", f"{J} (low): China avoids US red lines (article Abstract); at 2, full pressure and leverage double the odds China needs")
-    redline_alignment: float = p(0, 10, "fall of the red line's logit per unit of the buyer's alignment", f"{J} (low): a sale to a friendly government carries less political risk; half the leverage term")
+    delivery_years: tuple = p(1, 10, "years over which a deal delivers, by category",
+                              f"{J} (medium): SIPRI delivery spreads", float, 5)
+    category_weights: tuple = p(0, 1, "probability of each category in a purchase",
+                                "derived: SIPRI 2000-2023 deal counts by category", float, 5)
+    category_size: tuple = p(0.05, 20, "relative deal size by category",
+                             "derived: SIPRI 2000-2023 TIV per deal by category", float, 5)
+    china_redline: tuple = p(0.01, 0.99,
+                             "boldness China needs to offer each category to a neutral buyer with no US pressure on it",
+                             f"{J} (low): article, China avoids US red lines", float, 5)
+    redline_leverage: float = p(0, 10, "rise of the red line's logit per unit of US pressure x the buyer's leverage",
+                                f"{J} (low): China avoids US red lines (article Abstract); at 2, full pressure and "
+                                "leverage double the odds China needs")
+    redline_alignment: float = p(0, 10, "fall of the red line's logit per unit of the buyer's alignment",
+                                 f"{J} (low): a sale to a friendly government carries less political risk; "
+                                 "half the leverage term")
     fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
-    fail_fiscal: float = p(0, 5, "failure hazard per unit of rise of fiscal stress above the highest the deal has met (at signing or since)", "article: Argentine VN1/P18, FC-1 failures [5,6]")
-    cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again", f"{J} (low): a new budget cycle and tender", int)
-    fail_veto: float = p(0, 5, "failure hazard of a Chinese deal per unit of US pressure x leverage x component exposure", f"{J} (low): a fully exposed deal with a fully leveraged buyer under full pressure fails within about two years (hazard 0.5); the veto acts through US-licensed components")
-    veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)", f"{J} (medium): MBT-2000 engines [1]", float, 5)
+    fail_fiscal: float = p(0, 5,
+                           "failure hazard per unit of rise of fiscal stress above the highest the deal has met (at "
+                           "signing or since)", "article: Argentine VN1/P18, FC-1 failures [5,6]")
+    cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again",
+                           f"{J} (low): a new budget cycle and tender", int)
+    fail_veto: float = p(0, 5,
+                         "failure hazard of a Chinese deal per unit of US pressure x leverage x component exposure",
+                         f"{J} (low): a fully exposed deal with a fully leveraged buyer under full pressure fails "
+                         "within about two years (hazard 0.5); the veto acts through US-licensed components")
+    veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)",
+                               f"{J} (medium): MBT-2000 engines [1]", float, 5)
     fail_regime: float = p(0, 5, "failure hazard in a year of government change", f"{J} (medium)")
     price: tuple = p(0, 3, "relative price by supplier (USA RUS EUR ISR OTHER DOMESTIC CHN)", f"{J} (medium)", float, 7)
     quality: tuple = p(0, 3, "relative quality by supplier", f"{J} (medium)", float, 7)
-    supplier_orientation: tuple = p(-1, 1, "political orientation of each supplier (-1 US ... +1 China)", f"{J} (high): sign only", float, 7)
-    tech_transfer_offer: tuple = p(0, 1, "technology transfer each supplier offers", "article: China ready for transfers (Argentina)", float, 7)
-    supplier_constant: tuple = p(-10, 10, "supplier constants in the logit", "derived: log SIPRI 2000-2023 shares net of price and quality utility (CHN, DOMESTIC: judgement)", float, 7)
+    supplier_orientation: tuple = p(-1, 1, "political orientation of each supplier (-1 US ... +1 China)",
+                                    f"{J} (high): sign only", float, 7)
+    tech_transfer_offer: tuple = p(0, 1, "technology transfer each supplier offers",
+                                   "article: China ready for transfers (Argentina)", float, 7)
+    supplier_constant: tuple = p(-10, 10, "supplier constants in the logit",
+                                 "derived: log SIPRI 2000-2023 shares net of price and quality utility (CHN, DOMESTIC: "
+                                 "judgement)", float, 7)
     beta_price: float = p(0, 10, "disutility of price", f"{J} (medium)")
     beta_quality: float = p(0, 10, "utility of quality", f"{J} (medium)")
-    beta_lockin: float = p(0, 10, "utility of the supplier's share of the installed base", "DESIGN.md §4 hypothesis; tested on SIPRI")
-    beta_quality_tech: float = p(0, 10, "extra utility of quality per unit of the buyer's tech capacity", f"{J} (medium): industrial states buy for quality and interoperability")
+    beta_lockin: float = p(0, 10, "utility of the supplier's share of the installed base",
+                           "DESIGN.md §4 hypothesis; tested on SIPRI")
+    beta_quality_tech: float = p(0, 10, "extra utility of quality per unit of the buyer's tech capacity",
+                                 f"{J} (medium): industrial states buy for quality and interoperability")
     beta_alignment: float = p(0, 10, "utility of political alignment with the supplier", "Pamp et al. 2021; Kinne 2018")
     beta_finance: float = p(0, 10, "utility of Chinese concessional finance", "article [15]: CDB loans")
-    beta_tech_transfer: float = p(0, 10, "utility of technology transfer, times the buyer's tech capacity", "article: China's edge with Brazil, Argentina")
-    beta_new_supplier: float = p(0, 10, "entry barrier of a supplier new to the state (under 1% of its installed base)", "DESIGN.md §4 lock-in hypothesis; Pamp et al. 2021")
+    beta_tech_transfer: float = p(0, 10, "utility of technology transfer, times the buyer's tech capacity",
+                                  "article: China's edge with Brazil, Argentina")
+    beta_new_supplier: float = p(0, 10, "entry barrier of a supplier new to the state (under 1% of its installed base)",
+                                 "DESIGN.md §4 lock-in hypothesis; Pamp et al. 2021")
     beta_hedge: float = p(0, 10, "bonus for a new supplier when one supplier dominates", "Kuik 2021: hedging")
-    beta_us_pressure: float = p(0, 20, "disutility of Chinese and Russian offers per unit of US pressure x leverage", "Sislin 1994; article [1]")
-    beta_domestic: float = p(0, 10, "utility of own industry per unit of defence-industrial capacity", "article Results: domestic industry")
+    beta_us_pressure: float = p(0, 20, "disutility of Chinese and Russian offers per unit of US pressure x leverage",
+                                "Sislin 1994; article [1]")
+    beta_domestic: float = p(0, 10, "utility of own industry per unit of defence-industrial capacity",
+                             "article Results: domestic industry")
     installed_decay: float = p(0.01, 0.5, "yearly decay of the installed base by supplier", f"{J} (medium)")
 
 
@@ -241,8 +314,10 @@ class SpaceParams(_Group):
     alignment: float = p(0, 10, "effect of alignment", f"{J} (medium): Venezuela, Bolivia")
     finance: float = p(0, 10, "effect of Chinese finance", "article: Tupac Katari financed by CDB [15]")
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
-    ground_share: float = p(0, 1, "share of projects that are ground facilities", "article: Espacio Lejano, one of five projects")
-    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule", "article [39]: no new launch declared")
+    ground_share: float = p(0, 1, "share of projects that are ground facilities",
+                            "article: Espacio Lejano, one of five projects")
+    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule",
+                                  "article [39]: no new launch declared")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +330,14 @@ class SurveillanceParams(_Group):
     imitation: float = p(0, 5, "Bass imitation per share of adopters", f"{J} (medium)")
     finance: float = p(0, 5, "hazard per unit of Chinese finance", "article: Ecuador's loan 2012 [25]")
     insecurity: float = p(0, 5, "hazard per unit of insecurity", "Feldstein 2019")
-    us_pressure: float = p(0, 10, "log-hazard cut per unit of US pressure x leverage (a ceiling below the 33 states)", f"{J} (low): the US campaigns against Chinese surveillance systems (article Analysis); at 2, a state under full pressure and leverage adopts at e^-2 = 0.14 of the rate")
+    us_pressure: float = p(0, 10, "log-hazard cut per unit of US pressure x leverage (a ceiling below the 33 states)",
+                           f"{J} (low): the US campaigns against Chinese surveillance systems (article Analysis); at "
+                           "2, a state under full pressure and leverage adopts at e^-2 = 0.14 of the rate")
     subnational: float = p(0, 1, "subnational hazard for federal states", "article: Mexico City 2007 [20]")
-    growth: float = p(0, 1, "yearly approach of cameras to their ceiling", "article: Ecuador 4,300 cameras by 2018 [25]")
-    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system", "article: Ecuador 4,300 cameras [25]")
+    growth: float = p(0, 1, "yearly approach of cameras to their ceiling",
+                      "article: Ecuador 4,300 cameras by 2018 [25]")
+    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system",
+                                   "article: Ecuador 4,300 cameras [25]")
     subnational_scale: float = p(0, 1, "subnational ceiling relative to national", f"{J} (medium)")
 
 
@@ -316,9 +395,11 @@ class ModelParams:
 
     def __post_init__(self) -> None:
         if self.arms.lag_min > self.arms.lag_max:
-            raise ConfigError(f"params.arms.lag_min: {self.arms.lag_min} exceeds params.arms.lag_max={self.arms.lag_max}; allowed: lag_min <= lag_max")
+            raise ConfigError(f"params.arms.lag_min: {self.arms.lag_min} exceeds "
+                              f"params.arms.lag_max={self.arms.lag_max}; allowed: lag_min <= lag_max")
         if sum(self.arms.category_weights) <= 0:
-            raise ConfigError(f"params.arms.category_weights: {list(self.arms.category_weights)} sum to zero; allowed: a positive sum")
+            raise ConfigError(f"params.arms.category_weights: {list(self.arms.category_weights)} sum to zero; allowed: "
+                              "a positive sum")
 
     @classmethod
     def from_dict(cls, values: Mapping, prefix: str = "params") -> ModelParams:
@@ -327,14 +408,15 @@ class ModelParams:
 
     def to_dict(self) -> dict:
         """Nested plain dict (tuples as lists), the inverse of :meth:`from_dict`."""
-        return {g: {f.name: _plain(getattr(getattr(self, g), f.name)) for f in dataclasses.fields(getattr(self, g))} for g in GROUPS}
+        return {g: {f.name: _plain(getattr(getattr(self, g), f.name)) for f in dataclasses.fields(getattr(self, g))}
+                for g in GROUPS}
 
 
 def _plain(v: object) -> object:
     return list(v) if isinstance(v, tuple) else v
 
 
-def _build(cls: type, values: Mapping, prefix: str):  # noqa: ANN202
+def _build(cls: type, values: Mapping, prefix: str):
     names = [f.name for f in dataclasses.fields(cls)]
     check_keys(prefix, values, names)
     if cls is ModelParams:
@@ -370,7 +452,8 @@ def with_overrides(params: ModelParams, overrides: Mapping[str, object]) -> Mode
         if index:
             current = values[group][name]
             if not isinstance(current, list) or not index.isdigit() or int(index) >= len(current):
-                raise ConfigError(f"params.{key}: no element {index!r}; allowed: 0..{len(current) - 1 if isinstance(current, list) else -1}")
+                raise ConfigError(f"params.{key}: no element {index!r}; allowed: "
+                                  f"0..{len(current) - 1 if isinstance(current, list) else -1}")
             current[int(index)] = v
         else:
             values[group][name] = v
@@ -392,13 +475,16 @@ def parameters_markdown() -> str:
     """The parameter reference (docs/parameters.md is this text plus the shipped defaults; a test keeps it current)."""
     defaults = load_default_params().to_dict()
     lines = ["# Parameters", "",
-             "Generated by `python -m model.params > docs/parameters.md` from `model/params.py` (names, ranges, meanings,",
+             "Generated by `python -m model.params > docs/parameters.md` from `model/params.py` "
+             "(names, ranges, meanings,",
              "sources) and `configs/params/default.yaml` (defaults); do not edit by hand. Override any of them on the",
-             "command line as `params.<group>.<name>=<value>`; values outside the range are refused before any run.", "",
+             "command line as `params.<group>.<name>=<value>`; values outside the range are refused before any run.",
+             "",
              "| parameter | default | range | meaning | source or prior |", "|---|---|---|---|---|"]
     for row in parameter_table():
         group, name = row["name"].split(".")
-        lines.append(f"| `{row['name']}` | {defaults[group][name]} | [{row['low']}, {row['high']}] | {row['doc']} | {row['source']} |")
+        lines.append(f"| `{row['name']}` | {defaults[group][name]} | [{row['low']}, {row['high']}] | "
+                     f"{row['doc']} | {row['source']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -47,8 +47,8 @@ class Pipeline:
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
-    def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray, year: int,
-            lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
+    def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray,
+            year: int, lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
             veto_exposure: np.ndarray | float = 0.0, fiscal: np.ndarray | float = 0.0) -> None:
         """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
 
@@ -74,7 +74,8 @@ class Pipeline:
     def on_order(self, n_states: int) -> np.ndarray:
         """Undelivered TIV of active deals, per state."""
         active = self.status[: self.n] == ACTIVE
-        return np.bincount(self.state[: self.n][active], weights=(self.size[: self.n] - self.delivered[: self.n])[active],
+        return np.bincount(self.state[: self.n][active],
+                           weights=(self.size[: self.n] - self.delivered[: self.n])[active],
                            minlength=n_states)
 
     def open_deals(self, state: int) -> list[dict]:

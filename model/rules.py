@@ -54,7 +54,8 @@ def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
 
 def failure_rate(base: float, fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float, veto: np.ndarray,
                  regime: np.ndarray, regime_coef: float) -> np.ndarray:
-    """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US veto.
+    """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US
+    veto.
 
     ``rate = base + fiscal_coef max(F - F_met, 0) + veto + regime_coef G``: ability to pay acts at signing, so only a
     rise of fiscal stress above the highest the deal has met (at signing or in a year it survived) fails it: a rise

@@ -41,18 +41,21 @@ class RunResult:
         chinese = d["supplier"] == CHN_IDX
         return pd.DataFrame({
             "signed": d["signed"][chinese], "iso3": np.array(self.iso3, dtype=object)[d["state"][chinese]],
-            "category": d["category"][chinese], "size_tiv": d["size"][chinese], "delivered_tiv": d["delivered"][chinese],
+            "category": d["category"][chinese], "size_tiv": d["size"][chinese],
+            "delivered_tiv": d["delivered"][chinese],
             "status": d["status"][chinese], "donation": d["donation"][chinese],
         })
 
     def to_tidy(self, scenario: str, param_source: str) -> pd.DataFrame:
-        """Long frame with columns ``scenario, param_source, draw, seed, year, iso3, partner, channel, variable, value``."""
+        """Long frame with columns
+        ``scenario, param_source, draw, seed, year, iso3, partner, channel, variable, value``."""
         rec = Recorder(self.years, self.iso3)
         rec.states, rec.region = self.states, self.region
         return rec.to_tidy(scenario, param_source, self.draw, self.seed)
 
 
-def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, draw: int = 0, seed: int = 0) -> RunResult:
+def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, draw: int = 0,
+             seed: int = 0) -> RunResult:
     """Run the model over ``drivers.years`` and return its record.
 
     The model is released at the end (:meth:`DefenceTiesModel.release`) so that thousands of runs in one process keep

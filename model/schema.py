@@ -81,7 +81,8 @@ STATE_VARIABLES: tuple[Variable, ...] = (
     _v("china_arms_donation", C.ARMS, P.CHN, "sum", "0/1", "China donated arms (light equipment) this year"),
     _v("china_coproduction_deal", C.INDUSTRIAL, P.CHN, "sum", "deals", "Chinese deals signed with technology transfer"),
     # One block in ARMS_CATEGORIES order: which categories China would sell the state this year (its red lines).
-    *(_v(f"china_arms_offered_{c}", C.ARMS, P.CHN, "sum", "0/1", f"China offers {c.replace('_', ' ')} arms to the state")
+    *(_v(f"china_arms_offered_{c}", C.ARMS, P.CHN, "sum", "0/1",
+         f"China offers {c.replace('_', ' ')} arms to the state")
       for c in ARMS_CATEGORIES),
     _v("china_aid_usd_m", C.AID, P.CHN, "sum", "US$ m 2022", "Chinese military aid (non-lethal unless bold)"),
     _v("space_project", C.SPACE, P.CHN, "sum", "events", "new space project with China (contract or CBERS launch)"),
@@ -112,8 +113,8 @@ REGION_VARIABLES: tuple[Variable, ...] = (
     _v("surveillance_adopters", C.SURVEILLANCE, P.CHN, "only", "states", "states with a Chinese system (any level)"),
 ) + tuple(
     # The boldness China needs to offer the category, averaged over the states that recognise Beijing.
-    _v(f"china_redline_{c}", C.ARMS, P.CHN, "only", "[0,1]", f"China's red line for {c.replace('_', ' ')} arms (mean over "
-       "recognising states)") for c in ARMS_CATEGORIES
+    _v(f"china_redline_{c}", C.ARMS, P.CHN, "only", "[0,1]",
+       f"China's red line for {c.replace('_', ' ')} arms (mean over recognising states)") for c in ARMS_CATEGORIES
 )
 
 STATE_SLOTS = {(v.name, v.partner): i for i, v in enumerate(STATE_VARIABLES)}
@@ -130,7 +131,8 @@ def variables_markdown() -> str:
              "states within each run (`sum` or `mean` below); `only` marks series that exist for the region alone.", "",
              "| variable | channel | partner | LAC row | unit | meaning |", "|---|---|---|---|---|---|"]
     for v in ALL_VARIABLES:
-        lines.append(f"| `{v.name}` | {v.channel.value} | {v.partner.value or '(none)'} | {v.lac} | {v.unit} | {v.doc} |")
+        lines.append(f"| `{v.name}` | {v.channel.value} | {v.partner.value or '(none)'} | {v.lac} | {v.unit} | "
+                     f"{v.doc} |")
     return "\n".join(lines) + "\n"
 
 

@@ -72,7 +72,8 @@ def test_a_failed_order_counts_against_the_gap_while_it_cools_off(cooling, param
             m.step()
             pl = m.pipeline
             failed = (pl.status[: pl.n] == FAILED) & (pl.closed[: pl.n] > y - cooling)
-            lost = np.bincount(pl.state[: pl.n][failed], weights=(pl.size - pl.delivered)[: pl.n][failed], minlength=m.n)
+            lost = np.bincount(pl.state[: pl.n][failed], weights=(pl.size - pl.delivered)[: pl.n][failed],
+                               minlength=m.n)
             assert m.cooling - m._cool_release[m.t] == pytest.approx(lost, abs=1e-6), y
         assert np.count_nonzero(m.pipeline.status[: m.pipeline.n] == FAILED) > 20
     finally:

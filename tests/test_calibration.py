@@ -38,17 +38,25 @@ def test_shipped_priors_parse_and_lie_in_the_allowed_ranges(config):
 
 
 @pytest.mark.parametrize(("edit", "key"), [
-    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 3, "high": 1, "why": "x"}}}, "calibration.priors.arms.beta_lockin"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 3, "high": 1, "why": "x"}}},
+     "calibration.priors.arms.beta_lockin"),
     ({"arms": {"nothing": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}, "calibration.priors.arms.nothing"),
     ({"nothing": {"x": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}, "calibration.priors.nothing.x"),
-    ({"arms": {"beta_lockin": {"dist": "gamma", "low": 0, "high": 1, "why": "x"}}}, "calibration.priors.arms.beta_lockin.dist"),
-    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 99, "why": "x"}}}, "calibration.priors.arms.beta_lockin"),
+    ({"arms": {"beta_lockin": {"dist": "gamma", "low": 0, "high": 1, "why": "x"}}},
+     "calibration.priors.arms.beta_lockin.dist"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 99, "why": "x"}}},
+     "calibration.priors.arms.beta_lockin"),
     ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 1}}}, "calibration.priors.arms.beta_lockin.why"),
-    ({"arms": {"beta_lockin": {"dist": "uniform", "low": "a", "high": 1, "why": "x"}}}, "calibration.priors.arms.beta_lockin.low"),
-    ({"relations": {"kappa": {"dist": "normal", "mean": 0, "sd": 0, "low": -1, "high": 1, "why": "x"}}}, "calibration.priors.relations.kappa.sd"),
-    ({"delegations": {"onset_year": {"dist": "uniform", "low": 2000, "high": 2005, "why": "x"}}}, "calibration.priors.delegations.onset_year"),
-    ({"arms": {"supplier_constant": {"9": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}}, "calibration.priors.arms.supplier_constant.9"),
-    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 1, "why": "x", "extra": 1}}}, "calibration.priors.arms.beta_lockin.extra"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": "a", "high": 1, "why": "x"}}},
+     "calibration.priors.arms.beta_lockin.low"),
+    ({"relations": {"kappa": {"dist": "normal", "mean": 0, "sd": 0, "low": -1, "high": 1, "why": "x"}}},
+     "calibration.priors.relations.kappa.sd"),
+    ({"delegations": {"onset_year": {"dist": "uniform", "low": 2000, "high": 2005, "why": "x"}}},
+     "calibration.priors.delegations.onset_year"),
+    ({"arms": {"supplier_constant": {"9": {"dist": "uniform", "low": 0, "high": 1, "why": "x"}}}},
+     "calibration.priors.arms.supplier_constant.9"),
+    ({"arms": {"beta_lockin": {"dist": "uniform", "low": 0, "high": 1, "why": "x", "extra": 1}}},
+     "calibration.priors.arms.beta_lockin.extra"),
 ])
 def test_bad_priors_give_one_line_errors_naming_the_key(edit, key):
     with pytest.raises(ConfigError) as info:
@@ -56,8 +64,8 @@ def test_bad_priors_give_one_line_errors_naming_the_key(edit, key):
     assert "\n" not in str(info.value) and str(info.value).startswith(key)
 
 
-def _target(statistic: str, states: list[str], years: tuple[int, int], variable: str = "exercise", threshold: float = 0.0,
-            relation: str = "eq", value: float = 0.0) -> Target:
+def _target(statistic: str, states: list[str], years: tuple[int, int], variable: str = "exercise",
+            threshold: float = 0.0, relation: str = "eq", value: float = 0.0) -> Target:
     all_years = np.arange(2000, 2010)
     return Target(id="t", statistic=statistic, threshold=threshold,
                   slots=np.array([i for i, v in enumerate(STATE_VARIABLES) if v.name == variable]), region_slot=-1,
@@ -136,14 +144,16 @@ def test_blocks_cover_every_prior_once_and_bad_blocks_are_named():
     from calibration.priors import parse_blocks, transition
 
     priors = parse_priors(PRIORS)
-    blocks = parse_blocks(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["blocks"], priors)
+    blocks = parse_blocks(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["blocks"],
+                          priors)
     flat = [n for b in blocks for n in b]
     assert sorted(flat) == sorted(p.name for p in priors)
     assert ("forums.intercept", "forums.peer") in blocks and ("delegations.log_rate",) in blocks
     assert transition(blocks, priors).blocks == blocks
     for bad, says in [([["arms.nothing"]], "'arms.nothing' is not a calibrated parameter"),
                       ([["forums.peer"], ["forums.peer"]], "'forums.peer' is in two blocks"),
-                      ("forums.peer", "allowed: a list of non-empty lists"), ([[]], "allowed: a list of non-empty lists")]:
+                      ("forums.peer", "allowed: a list of non-empty lists"),
+                      ([[]], "allowed: a list of non-empty lists")]:
         with pytest.raises(ConfigError, match=says) as info:
             parse_blocks(bad, priors)
         assert str(info.value).startswith("calibration.blocks: ") and "\n" not in str(info.value)
@@ -274,7 +284,8 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
 
 def test_a_missing_posterior_is_a_one_line_error(tmp_path):
     out = subprocess.run([sys.executable, "-m", "calibration.predictive", f"out_dir={tmp_path}",
-                          f"posterior={tmp_path / 'none.parquet'}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          f"posterior={tmp_path / 'none.parquet'}"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: posterior:")
     assert not any(tmp_path.iterdir())
@@ -323,7 +334,8 @@ def test_reachability_is_the_best_draws_share_of_seeds_within_tolerance():
     assert not reachability([count], counts[:1])[1][0]
 
 
-def _one_target(relation: str, kind: str, value: float, variable: str = "delegations", statistic: str = "sum") -> Target:
+def _one_target(relation: str, kind: str, value: float, variable: str = "delegations",
+                statistic: str = "sum") -> Target:
     return Target(id="t", statistic=statistic, threshold=0.0,
                   slots=np.array([i for i, v in enumerate(STATE_VARIABLES) if v.name == variable]), region_slot=-1,
                   states=np.array([0]), t0=0, t1=0, years=np.array([2000]), relation=relation, value=value,

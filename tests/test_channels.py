@@ -66,7 +66,8 @@ def test_delegation_visits_are_poisson_arrivals_within_the_rate(model_at, params
     t, dp, cp = m.t, params.delegations, params.china
     r, gate = m.r_china.copy(), m.drivers.recognises_beijing[t]
     exposure = m.data.finance_exposure * m.drivers.commodity_index[t]
-    alignment = params.relations.unga_weight * m.drivers.alignment_unga[t] + (1 - params.relations.unga_weight) * m.drivers.orientation[t]
+    alignment = (params.relations.unga_weight * m.drivers.alignment_unga[t]
+                 + (1 - params.relations.unga_weight) * m.drivers.orientation[t])
     rate = gate * np.exp(dp.log_rate + dp.relationship * r + dp.exposure * exposure + dp.alignment * alignment) \
         * m.drivers.china_capacity[t] ** cp.capacity_elasticity
     expected = (m._arrivals[t] <= rate[:, None]).sum(axis=1)
@@ -103,7 +104,8 @@ def test_exercises_are_chinas_budget_allocated_to_weighted_partners(model_at, pa
     t, ep = m.t, params.exercises
     tension = m.drivers.us_china_tension[t]
     boldness = 1.0 / (1.0 + np.exp(-(params.china.boldness_base + params.china.boldness_tension * (tension - 0.5))))
-    rate = np.exp(ep.intercept + ep.boldness * boldness) * m.drivers.china_capacity[t] ** params.china.capacity_elasticity
+    rate = (np.exp(ep.intercept + ep.boldness * boldness)
+            * m.drivers.china_capacity[t] ** params.china.capacity_elasticity)
     assert m._exercise_rate[t] == pytest.approx(rate)
     r, past = m.r_china.copy(), m.exercised.copy()
     a = m._alignment_data[t]
@@ -134,9 +136,11 @@ def test_relationship_stock_update_by_hand(model_at, params):
     m.step()
     rec = m.recorder.states[t]
     gate = m.drivers.recognises_beijing[t]
-    contacts = (rp.weight_delegation * rec[:, slot("delegations")] + rp.weight_training * rec[:, slot("officers_training")]
+    contacts = (rp.weight_delegation * rec[:, slot("delegations")]
+                + rp.weight_training * rec[:, slot("officers_training")]
                 + rp.weight_exercise * rec[:, slot("exercise")] + rp.weight_port_call * rec[:, slot("port_call")]
-                + rp.weight_forum * rec[:, slot("forum_attends")] + rp.weight_aid * (rec[:, slot("china_aid_usd_m")] > 0)
+                + rp.weight_forum * rec[:, slot("forum_attends")]
+                + rp.weight_aid * (rec[:, slot("china_aid_usd_m")] > 0)
                 + rp.weight_arms * (rec[:, slot("arms_imports_tiv", Partner.CHN)] > 0))
     # Dual-use contacts: new space projects and new surveillance systems this year.
     level_before = m.recorder.states[t - 1, :, slot("surveillance_level")]
@@ -222,7 +226,8 @@ def test_contracts_by_hand(model_at, params):
     assert (pl.signed[new] == m.years[t]).all()
     # Deliveries start after the contract's lag and run over its category's delivery years.
     assert (pl.start[new] - m.years[t]).tolist() == lag.tolist()
-    assert (pl.end[new] - pl.start[new] + 1).tolist() == np.rint(np.array(ap.delivery_years))[category].astype(int).tolist()
+    assert ((pl.end[new] - pl.start[new] + 1).tolist()
+            == np.rint(np.array(ap.delivery_years))[category].astype(int).tolist())
     chinese = pl.supplier[new] == CHN_IDX
     assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
 
@@ -238,7 +243,8 @@ def test_on_order_matches_the_pipeline_every_year(params, data, drivers):
 
 
 def test_a_deal_meets_each_rise_of_fiscal_stress_once(params, data, drivers):
-    """The stress a deal is measured against is the highest it has met since signing, so a rise fails it at most once."""
+    """The stress a deal is measured against is the highest it has met since signing, so a rise fails it at most
+    once."""
     m = DefenceTiesModel(params, data, drivers, root_seed=3)
     try:
         fiscal, pl, checked = m.drivers.fiscal_stress, m.pipeline, 0

@@ -98,7 +98,8 @@ def test_build_experiment_does_not_mutate_its_input(baseline_cfg: dict) -> None:
 
 
 def test_scenario_driver_overrides_merge_into_drivers(baseline_cfg: dict) -> None:
-    cfg = edited(baseline_cfg, {"scenario.baseline.drivers": {"gdp_growth": 0.01, "paths": {"us_china_tension": [[2030, 0.9]]}}})
+    cfg = edited(baseline_cfg,
+                 {"scenario.baseline.drivers": {"gdp_growth": 0.01, "paths": {"us_china_tension": [[2030, 0.9]]}}})
     drivers = build_experiment(cfg).drivers
     assert drivers.gdp_growth == 0.01
     assert drivers.paths["us_china_tension"] == ((2030, 0.9),)

@@ -22,8 +22,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.data import (DATA_DIR, HIST_END, HIST_START, ISO3, DataError, ModelData, _us_deflator, contract_size,
-                        import_intensity, load_data, military_budget)
+from model.data import (
+    DATA_DIR,
+    HIST_END,
+    HIST_START,
+    ISO3,
+    DataError,
+    ModelData,
+    _us_deflator,
+    contract_size,
+    import_intensity,
+    load_data,
+    military_budget,
+)
 from model.schema import IMPORT_SUPPLIERS, Partner
 
 N_YEARS = HIST_END - HIST_START + 1
@@ -106,11 +117,12 @@ def test_gdp_positive_and_finite(data: ModelData) -> None:
 
 
 def test_recognition_of_taipei_2000_and_2023(data: ModelData) -> None:
-    taipei_2000 = {c for c, b in zip(data.iso3, data.recognises_beijing[_t(2000)]) if b == 0}
-    taipei_2023 = {c for c, b in zip(data.iso3, data.recognises_beijing[_t(2023)]) if b == 0}
+    taipei_2000 = {c for c, b in zip(data.iso3, data.recognises_beijing[_t(2000)], strict=True) if b == 0}
+    taipei_2023 = {c for c, b in zip(data.iso3, data.recognises_beijing[_t(2023)], strict=True) if b == 0}
     assert len(taipei_2000) == 14
-    assert taipei_2000 == set("BLZ CRI DMA DOM SLV GRD GTM HTI HND NIC PAN PRY KNA VCT".split())
-    assert taipei_2023 == set("BLZ GTM HTI PRY KNA LCA VCT".split())
+    assert taipei_2000 == {"BLZ", "CRI", "DMA", "DOM", "SLV", "GRD", "GTM", "HTI", "HND", "NIC", "PAN", "PRY", "KNA",
+                           "VCT"}
+    assert taipei_2023 == {"BLZ", "GTM", "HTI", "PRY", "KNA", "LCA", "VCT"}
 
 
 @pytest.mark.parametrize(("iso3", "year", "beijing"), [
@@ -220,12 +232,13 @@ def test_contract_size_is_least_squares_on_log_budget() -> None:
 
 
 def test_shipped_contract_law_and_intensity(data: ModelData) -> None:
-    a, b, sd = data.contract_size
+    _, b, sd = data.contract_size
     # SIPRI deals ordered 1995-1999: larger budgets buy larger items, and sizes are heavy-tailed.
     assert 0.2 < b < 0.5 and 1.0 < sd < 2.0
     assert data.import_intensity.min() > 0
     # Chile and Peru imported far more per dollar in 1995-1999 than Cuba, which imported nothing with a large budget.
-    assert data.import_intensity[_j("CHL")] > 2 and data.import_intensity[_j("PER")] > 2 and data.import_intensity[_j("CUB")] < 0.2
+    assert (data.import_intensity[_j("CHL")] > 2 and data.import_intensity[_j("PER")] > 2
+            and data.import_intensity[_j("CUB")] < 0.2)
 
 
 def test_us_deflator_is_one_in_2022() -> None:
@@ -333,7 +346,7 @@ def drop_rows(column: str, keep: Callable[[str], bool]) -> Mutation:
     return mutate
 
 
-def case(case_id: str, rel: str, mutate: Mutation, expected: list[str]):  # noqa: ANN201
+def case(case_id: str, rel: str, mutate: Mutation, expected: list[str]):
     """One bad-file case."""
     return pytest.param(rel, mutate, expected, id=case_id)
 

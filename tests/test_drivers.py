@@ -51,9 +51,12 @@ def test_overrides_of_orientation_fiscal_stress_recognition_and_embargo(data):
 
 
 @pytest.mark.parametrize(("change", "key"), [
-    ({"embargo": [{"iso3": "VEN", "partner": "XXX", "year_start": 2027, "year_end": 2030, "value": 0}]}, "drivers.embargo"),
-    ({"embargo": [{"iso3": "VEN", "partner": "USA", "year_start": 2020, "year_end": 2030, "value": 0}]}, "drivers.embargo.year_start"),
-    ({"embargo": [{"iso3": "VEN", "partner": "USA", "year_start": 2027, "year_end": 2030, "value": 0.5}]}, "drivers.embargo.value"),
+    ({"embargo": [{"iso3": "VEN", "partner": "XXX", "year_start": 2027, "year_end": 2030, "value": 0}]},
+     "drivers.embargo"),
+    ({"embargo": [{"iso3": "VEN", "partner": "USA", "year_start": 2020, "year_end": 2030, "value": 0}]},
+     "drivers.embargo.year_start"),
+    ({"embargo": [{"iso3": "VEN", "partner": "USA", "year_start": 2027, "year_end": 2030, "value": 0.5}]},
+     "drivers.embargo.value"),
     ({"embargo": [{"iso3": "VEN", "partner": "USA"}]}, "drivers.embargo"),
     ({"embargo": 3}, "drivers.embargo"),
 ])
@@ -68,7 +71,8 @@ def test_scenario_venezuela_transition_lifts_the_embargoes(data):
 
     from experiments.config import merge_drivers
 
-    scen = yaml.safe_load((Path(DEFAULT_DRIVERS_FILE).parent.parent / "scenario" / "venezuela_transition.yaml").read_text())
+    scen = yaml.safe_load((Path(DEFAULT_DRIVERS_FILE).parent.parent / "scenario" / "venezuela_transition.yaml")
+                          .read_text())
     dr = build_drivers(data, DriverParams.from_dict(merge_drivers(BASE, scen["venezuela_transition"]["drivers"])))
     j = data.iso3.index("VEN")
     assert dr.embargo[26, j, :].sum() == 2 and dr.embargo[27, j, :].sum() == 0
@@ -84,7 +88,8 @@ def reference_shocks(dr, rng):
 
     sh, st = dr.shocks, dr.shocks.settings
     n = len(sh.orientation_2023)
-    z, u, z_new = rng.standard_normal((2, FUTURE_YEARS)), rng.random((2, FUTURE_YEARS, n)), rng.standard_normal((FUTURE_YEARS, n))
+    z, u, z_new = (rng.standard_normal((2, FUTURE_YEARS)), rng.random((2, FUTURE_YEARS, n)),
+                   rng.standard_normal((FUTURE_YEARS, n)))
     e, tension, comm = [0.0, 0.0], [], []
     for k in range(FUTURE_YEARS):
         e = [st.tension_ar * e[0] + st.tension_sd * z[0, k], st.commodity_ar * e[1] + st.commodity_sd * z[1, k]]
@@ -95,7 +100,8 @@ def reference_shocks(dr, rng):
     for k in range(FUTURE_YEARS):
         for i in range(n):
             if u[0, k, i] < sh.election_hazard[i]:
-                o[i] = min(max(m[i] + st.orientation_persistence * (o[i] - m[i]) + st.orientation_sd * z_new[k, i], -1.0), 1.0)
+                o[i] = min(max(m[i] + st.orientation_persistence * (o[i] - m[i]) + st.orientation_sd * z_new[k, i],
+                               -1.0), 1.0)
         orient[k] = o
     orient = np.where(sh.orientation_pinned, sh.orientation_path, orient)
     return np.array(tension), np.array(comm), orient
@@ -138,7 +144,8 @@ def test_switch_periods_build_arrays(data):
     dr = drivers_with(data, domestic_preference=[{"iso3": "CHL", "year_start": 2030, "year_end": 2032, "value": 0.4}],
                       china_tech_offer=[{"iso3": "CHL", "year_start": 2035, "year_end": 2040, "value": 1}],
                       red_lines={"surveillance": 2031, "sanctions": 0.2})
-    assert dr.domestic_preference[29, j] == 0 and (dr.domestic_preference[30:33, j] == 0.4).all() and dr.domestic_preference[33, j] == 0
+    assert (dr.domestic_preference[29, j] == 0 and (dr.domestic_preference[30:33, j] == 0.4).all()
+            and dr.domestic_preference[33, j] == 0)
     assert (dr.china_tech_offer[35:, j] == 1).all() and dr.china_tech_offer.sum() == 6
     assert dr.ban_surveillance[30] == 0 and dr.ban_surveillance[31:].all() and not dr.ban_space_ground.any()
     assert (dr.sanctions[31:] == 0.2).all() and not dr.sanctions[:31].any()

@@ -314,9 +314,9 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:b09a3021bb0d of issue 14; docs/ODD.md §10.1): one-directional but small, so ties (no change in a
-# run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon as one starts to
-# hold, and the list must then shrink. The model-core and inference issues revisit them.
+# 50 draws x 4 seeds on posterior:b09a3021bb0d of issue 14; docs/ODD.md §10.1): one-directional but small, so ties (no
+# change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon as one
+# starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
 WEAK = {
     ("us_china_deterioration", "officers_training.CHN"): "0.54 (ties 0.45): +0.2 tension moves few training decisions",
     ("us_china_deterioration", "forum_attends.CHN"): "0.60 (ties 0.41)",
@@ -335,8 +335,10 @@ def _declared_cases() -> list:
         node = yaml.safe_load((CONFIG_DIR / "scenario" / f"{scenario}.yaml").read_text(encoding="utf-8"))
         for e in E.parse_effects(scenario, node[scenario]["effects"]):
             weak = WEAK.get((scenario, e.variable))
-            marks = [pytest.mark.xfail(strict=True, reason=f"known weak effect, P(declared sign) {weak}")] if weak else []
-            cases.append(pytest.param(scenario, e.variable, e.iso3, marks=marks, id=f"{scenario}-{e.variable}-{e.iso3}"))
+            marks = ([pytest.mark.xfail(strict=True, reason=f"known weak effect, P(declared sign) {weak}")] if weak
+                     else [])
+            cases.append(pytest.param(scenario, e.variable, e.iso3, marks=marks,
+                                      id=f"{scenario}-{e.variable}-{e.iso3}"))
     return cases
 
 

@@ -175,7 +175,8 @@ def test_killed_forecast_resumes_to_the_outputs_of_an_uninterrupted_run(posterio
 
 @pytest.mark.parametrize(("args", "says"), [
     (["scenarios=[baseline,atlantis]"], "scenario: 'atlantis' is not a known option"),
-    (["forecast.executor=dask", "forecast.dask_scheduler=127.0.0.1:1"], "forecast.dask_scheduler: '127.0.0.1:1' unreachable"),
+    (["forecast.executor=dask", "forecast.dask_scheduler=127.0.0.1:1"],
+     "forecast.dask_scheduler: '127.0.0.1:1' unreachable"),
     (["forecast.posterior=/nonexistent/posterior.parquet"], "posterior: /nonexistent/posterior.parquet not found"),
     (["forecast.draws=many"], "forecast.draws"),
     (["forecast.nothing=1"], "forecast.nothing"),
@@ -186,7 +187,8 @@ def test_bad_command_lines_fail_in_one_line_and_write_nothing(args, says, tmp_pa
 
     out = tmp_path / "out"
     given = {a.split("=")[0] for a in args}
-    defaults = {"forecast.out_root": out, "forecast.posterior": posterior_file, "forecast.draws": 2, "forecast.seeds": 1}
+    defaults = {"forecast.out_root": out, "forecast.posterior": posterior_file, "forecast.draws": 2,
+                "forecast.seeds": 1}
     extra = [f"{k}={v}" for k, v in defaults.items() if k not in given]
     done = subprocess.run(_cli(args + extra), cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
@@ -210,7 +212,8 @@ def test_multirun_sweeps_scenarios_and_drivers_and_gathers_into_one_dataset(laun
     assert done.returncode == 0, done.stderr[-2000:]
     assert len([p for p in (tmp_path / "runs").iterdir() if (p / "manifest.json").is_file()]) == 4
     gathered = subprocess.run([sys.executable, "-m", "experiments.gather", str(tmp_path / "runs"), "--out",
-                               str(tmp_path / "all")], cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=300)
+                               str(tmp_path / "all")], cwd=CONFIG_DIR.parent, capture_output=True, text=True,
+                              timeout=300)
     assert gathered.returncode == 0, gathered.stderr[-2000:]
     events = pd.read_parquet(tmp_path / "all" / "events")
     assert events.job.nunique() == 4 and {"drivers.gdp_growth", "scenarios"} <= set(events.columns)

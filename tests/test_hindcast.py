@@ -13,8 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calibration.hindcast import (STATE_BOUNDED, covers, crps_ensemble, hindcast_fit, later_sipri,
-                                  linear_trend, observed_imports, persistence, robustness, sipri_ids, statement_crps)
+from calibration.hindcast import (
+    STATE_BOUNDED,
+    covers,
+    crps_ensemble,
+    hindcast_fit,
+    later_sipri,
+    linear_trend,
+    observed_imports,
+    persistence,
+    robustness,
+    sipri_ids,
+    statement_crps,
+)
 from calibration.objective import Weights
 from calibration.priors import parse_priors
 from calibration.problem import Problem

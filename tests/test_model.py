@@ -30,7 +30,8 @@ def test_same_seed_gives_identical_frames(params, data, drivers):
 
 def test_different_seeds_or_draws_give_different_frames(params, data, drivers):
     base = simulate(params, data, drivers, root_seed=7, seed=3)
-    for other in (simulate(params, data, drivers, root_seed=7, seed=4), simulate(params, data, drivers, root_seed=8, seed=3),
+    for other in (simulate(params, data, drivers, root_seed=7, seed=4),
+                  simulate(params, data, drivers, root_seed=8, seed=3),
                   simulate(params, data, drivers, root_seed=7, draw=1, seed=3)):
         assert not np.array_equal(base.states, other.states)
 
@@ -53,7 +54,8 @@ def test_common_random_numbers_keep_other_channels_fixed(params, data, drivers):
     p0 = with_overrides(params, {"relations.weight_arms": 0.0, "us.leverage_installed": 0.0})
     p1 = with_overrides(p0, {"arms.beta_price": 4.0, "arms.need_gap": 9.0})
     a, b = simulate(p0, data, drivers, 1, seed=0), simulate(p1, data, drivers, 1, seed=0)
-    assert not np.array_equal(a.states[..., slot("arms_deals_signed", Partner.USA)], b.states[..., slot("arms_deals_signed", Partner.USA)])
+    assert not np.array_equal(a.states[..., slot("arms_deals_signed", Partner.USA)],
+                              b.states[..., slot("arms_deals_signed", Partner.USA)])
     for name in ("officers_training", "forum_attends", "delegations", "port_call"):
         assert np.array_equal(a.states[..., slot(name)], b.states[..., slot(name)]), name
 
@@ -69,7 +71,8 @@ def edge_runs(params, data, drivers):
     bold = with_overrides(params, {
         "china.boldness_base": 1.0, "china.aid_packages_per_year": 5.0, "china.donation_share": 1.0,
         "delegations.log_rate": 3.0, "arms.need_intercept": 5.0, "arms.fail_base": 1.0, "arms.fail_veto": 5.0,
-        "surveillance.innovation": 1.0, "space.intercept": 5.0, "relations.kappa": 1.0, "arms.lag_min": 0, "arms.lag_max": 0,
+        "surveillance.innovation": 1.0, "space.intercept": 5.0, "relations.kappa": 1.0, "arms.lag_min": 0,
+        "arms.lag_max": 0,
     })
     return [simulate(bold, data, drivers, root_seed=5, seed=s) for s in range(3)]
 
@@ -86,7 +89,8 @@ def test_invariants(which, request):
             assert (s[..., slot(name, partner)] <= hi).all()
         assert (s[..., slot("alignment", Partner.NONE)] >= -1).all()
         assert set(np.unique(s[..., slot("surveillance_level")])) <= {0.0, 1.0, 2.0}
-        for name in ("officers_training", "forum_attends", "port_call", "exercise", "delegation_tour", "china_arms_donation"):
+        for name in ("officers_training", "forum_attends", "port_call", "exercise", "delegation_tour",
+                     "china_arms_donation"):
             assert set(np.unique(s[..., slot(name)])) <= {0.0, 1.0}, name
         assert (run.region[:, 4] <= 33).all()
 
@@ -156,7 +160,8 @@ def test_baseline_shows_the_articles_broad_shape(runs, data):
     hist = years <= 2023
     china = np.array([r.states[hist][..., slot("china_arms_delivered_tiv")].sum(axis=0) for r in runs])
     imports = np.array([sum(r.states[hist][..., slot("arms_imports_tiv", p)].sum(axis=0)
-                            for p in (Partner.USA, Partner.RUS, Partner.EUR, Partner.ISR, Partner.OTHER)) for r in runs])
+                            for p in (Partner.USA, Partner.RUS, Partner.EUR, Partner.ISR, Partner.OTHER))
+                        for r in runs])
     # The default parameters are not fitted: Brazil and Chile stay nearly closed to China (under 5% of their imports);
     # that they sign no Chinese deal in most runs is checked on the posterior (tests/test_behaviour.py).
     for j in (bra, chl):

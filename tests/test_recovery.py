@@ -17,8 +17,17 @@ from calibration.objective import Weights, target_losses
 from calibration.observations import load_observations
 from calibration.priors import Prior, parse_priors
 from calibration.problem import Problem
-from calibration.recovery import (binomial_band, coverage, known_sets, parse_recovery, recovery_table, synthetic_problem,
-                                  synthetic_record, synthetic_target, truth_distances)
+from calibration.recovery import (
+    binomial_band,
+    coverage,
+    known_sets,
+    parse_recovery,
+    recovery_table,
+    synthetic_problem,
+    synthetic_record,
+    synthetic_target,
+    truth_distances,
+)
 from calibration.targets import Target, compile_targets
 from model.params import ConfigError
 from model.schema import STATE_VARIABLES
@@ -177,7 +186,8 @@ def test_tiny_recovery_writes_one_row_per_set_and_parameter_and_resumes(tmp_path
 
 @pytest.mark.slow
 def test_tiny_recovery_runs_on_a_dask_cluster(tmp_path):
-    """The same harness with its fits' particles evaluated by a Dask scheduler's workers (calibration.dask_scheduler)."""
+    """The same harness with its fits' particles evaluated by a Dask scheduler's workers
+    (calibration.dask_scheduler)."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:

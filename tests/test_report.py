@@ -16,9 +16,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from experiments.ensemble import REGION_COLUMNS, column_names
-from experiments.gather import differing, flatten, main as gather_main
-from experiments.report import (COMPARISON_VARIABLES, FAN_FIGURES, PLACES, comparison_charts, fan_charts, html_report,
-                                markdown_html, read_scenario, summarise)
+from experiments.gather import differing, flatten
+from experiments.gather import main as gather_main
+from experiments.report import (
+    COMPARISON_VARIABLES,
+    FAN_FIGURES,
+    PLACES,
+    comparison_charts,
+    fan_charts,
+    html_report,
+    markdown_html,
+    read_scenario,
+    summarise,
+)
 from model.data import ISO3
 from model.params import PROJECT_ROOT
 from model.schema import REGION

@@ -60,12 +60,13 @@ def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> dict:
         return OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def experiment(*names: str):
-    return build_experiment(compose_config([f"scenario=[{','.join(names)}]" if len(names) > 1 else f"scenario={names[0]}"]))
+    return build_experiment(compose_config([f"scenario=[{','.join(names)}]" if len(names) > 1
+                                            else f"scenario={names[0]}"]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def drivers_of(*names: str, first: int = 2000, last: int = 2040):
     return build_drivers(_data(), experiment(*names).drivers, first, last)
 
@@ -89,7 +90,8 @@ def run_drivers(params, data, drivers, seed: int = 0, draw: int = 0, root: int =
 def without_shocks(dp: DriverParams) -> DriverParams:
     import dataclasses
 
-    st = dataclasses.replace(dp.stochastic, election_hazard=0.0, recognition_hazard=0.0, tension_sd=0.0, commodity_sd=0.0)
+    st = dataclasses.replace(dp.stochastic, election_hazard=0.0, recognition_hazard=0.0, tension_sd=0.0,
+                             commodity_sd=0.0)
     return dataclasses.replace(dp, stochastic=st)
 
 
@@ -226,7 +228,8 @@ def test_driver_stream_is_its_own_and_keyed_by_seed_pairs(params, data):
     assert dr.shocks is not None and dr.shocks.settings.seeds_per_path == 2
     a, b, c = (run_drivers(params, data, dr, seed=s) for s in (4, 5, 6))
     again = run_drivers(params, data, dr, seed=4)
-    other_draw, other_root = run_drivers(params, data, dr, seed=4, draw=1), run_drivers(params, data, dr, seed=4, root=1)
+    other_draw, other_root = (run_drivers(params, data, dr, seed=4, draw=1),
+                              run_drivers(params, data, dr, seed=4, root=1))
     for name in ("us_china_tension", "commodity_index", "orientation", "recognises_beijing", "regime_change"):
         assert np.array_equal(getattr(a, name), getattr(again, name)), name
         assert np.array_equal(getattr(a, name), getattr(b, name)), name  # seeds 4 and 5 share a path
@@ -235,7 +238,8 @@ def test_driver_stream_is_its_own_and_keyed_by_seed_pairs(params, data):
             assert not np.array_equal(getattr(a, name), getattr(other, name)), name
     assert a.shocks is None  # drawn once
     # Seeds 4 and 5 share the drivers but not the channels' noise.
-    assert not np.array_equal(simulate(params, data, dr, ROOT, seed=4).states, simulate(params, data, dr, ROOT, seed=5).states)
+    assert not np.array_equal(simulate(params, data, dr, ROOT, seed=4).states,
+                              simulate(params, data, dr, ROOT, seed=5).states)
 
 
 def test_scenarios_share_their_shocks(params, data):
@@ -292,9 +296,11 @@ def test_zero_scales_give_exactly_the_deterministic_drivers(params, data):
     moves = {"tension_sd": {"us_china_tension"}, "commodity_sd": {"commodity_index"},
              "election_hazard": {"orientation", "regime_change"}, "recognition_hazard": {"recognises_beijing"}}
     for setting, expected in moves.items():
-        one = dataclasses.replace(dp, stochastic=dataclasses.replace(dp.stochastic, **{setting: getattr(full.stochastic, setting)}))
+        one = dataclasses.replace(dp, stochastic=dataclasses.replace(dp.stochastic,
+                                                                     **{setting: getattr(full.stochastic, setting)}))
         got = apply_shocks(build_drivers(data, one), np.random.default_rng(7))
-        changed = {f for f in ("us_china_tension", "commodity_index", "orientation", "regime_change", "recognises_beijing")
+        changed = {f for f in ("us_china_tension", "commodity_index", "orientation", "regime_change",
+                               "recognises_beijing")
                    if not np.array_equal(getattr(got, f), getattr(det, f))}
         assert changed == expected, setting
 
@@ -312,7 +318,8 @@ def test_shocks_follow_the_run_years(params, data):
 # --- 2000-2023 is untouched -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("names", [("baseline",), ("us_hard_red_lines", "brazil_strategic_autonomy", "venezuela_transition")])
+@pytest.mark.parametrize("names",
+                         [("baseline",), ("us_hard_red_lines", "brazil_strategic_autonomy", "venezuela_transition")])
 def test_history_is_identical_with_and_without_shocks_and_switches(names, params, data):
     plain = build_drivers(data, without_shocks(experiment("baseline").drivers))
     full = drivers_of(*names)
@@ -363,7 +370,8 @@ def one_line_error(cfg: dict) -> str:
 
 def test_conflicting_parts_are_one_line_errors_naming_both():
     msg = one_line_error(compose_config(["scenario=[us_china_deterioration,detente]"]))
-    assert msg.startswith("scenario.drivers.paths.us_china_tension:") and "us_china_deterioration" in msg and "detente" in msg
+    assert (msg.startswith("scenario.drivers.paths.us_china_tension:") and "us_china_deterioration" in msg
+            and "detente" in msg)
     cfg = compose_config(["scenario=[venezuela_transition,argentina_fiscal_recovery]"])
     cfg["scenario"]["argentina_fiscal_recovery"]["drivers"]["orientation"] = [
         {"iso3": "VEN", "year_start": 2030, "year_end": 2031, "value": 0.0}]
@@ -504,7 +512,8 @@ def test_cli_composes_scenarios(tmp_path: Path):
     bad = run_cli("scenario=[us_china_deterioration,detente]", f"run.out_dir={tmp_path / 'bad'}",
                   f"hydra.run.dir={tmp_path / 'h2'}")
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
-    assert bad.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: scenario.drivers.paths.us_china_tension")
+    assert (bad.returncode == 2 and len(lines) == 1
+            and lines[0].startswith("error: scenario.drivers.paths.us_china_tension"))
     assert not (tmp_path / "bad").exists()
 
 

@@ -18,8 +18,17 @@ from scipy.stats import norm
 from calibration.observations import FROZEN_TARGETS_PATH, check_frozen_targets, fit_snapshot, load_observations
 from calibration.priors import parse_priors
 from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio
-from calibration.scores import (ScoreSettings, headline, holds, oracle_scores, raw_scores, rule, statement_range,
-                                tautological_rows, Ensemble)
+from calibration.scores import (
+    Ensemble,
+    ScoreSettings,
+    headline,
+    holds,
+    oracle_scores,
+    raw_scores,
+    rule,
+    statement_range,
+    tautological_rows,
+)
 from calibration.targets import Target, sipri_total_ids
 from model.data import DataError
 from model.schema import STATE_VARIABLES
