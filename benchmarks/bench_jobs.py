@@ -181,7 +181,7 @@ def _ensemble_only(overrides: list[str]) -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from experiments.cli import CONFIG_DIR
+    from common.cli import CONFIG_DIR
     from experiments.forecast import run_ensemble
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

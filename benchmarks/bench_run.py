@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from experiments.provenance import PACKAGES, git_version  # noqa: E402
+from common.provenance import PACKAGES, git_version  # noqa: E402
 from model.data import load_data  # noqa: E402
 from model.drivers import build_drivers, load_default_drivers  # noqa: E402
 from model.model import DefenceTiesModel  # noqa: E402

@@ -23,8 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.priors import Prior
 from calibration.setup import parse_settings
-from experiments.cli import fail
-from experiments.provenance import write_atomically
+from common.cli import fail
+from common.provenance import write_atomically
 from model.params import ConfigError
 
 # A posterior 90% interval at least this share of the prior's is "no narrower than the prior" (sampling noise aside).

@@ -29,8 +29,8 @@ from calibration.problem import Problem
 from calibration.setup import FitSettings, prepare, validate
 from calibration.targets import compile_targets
 from calibration.weights import weigh
-from experiments.cli import fail, precheck
-from experiments.provenance import manifest, write_atomically, write_json
+from common.cli import fail, precheck
+from common.provenance import manifest, write_atomically, write_json
 from model.params import PROJECT_ROOT, ConfigError
 
 SHIPPED = PROJECT_ROOT / "calibration" / "posterior"

@@ -72,8 +72,8 @@ from calibration.targets import (
     sipri_blocks,
     sipri_total_ids,
 )
-from experiments.cli import fail, precheck
-from experiments.provenance import manifest, write_atomically, write_json
+from common.cli import fail, precheck
+from common.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START, ISO3, ModelData
 from model.params import ConfigError, check_number, with_overrides
 from model.run import simulate
@@ -182,7 +182,7 @@ def hindcast_settings(config: dict) -> tuple[int, int]:
 
 
 def validate_hindcast(config: dict) -> None:
-    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     # The hindcast's own range first: the calibration's allows cuts up to 2023, which leave nothing to forecast.
     hindcast_settings(config)
     validate(config)

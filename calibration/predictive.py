@@ -17,8 +17,8 @@ from omegaconf import DictConfig
 
 from calibration.check import posterior_draws
 from calibration.setup import prepare, validate
-from experiments.cli import precheck
-from experiments.provenance import manifest, write_atomically, write_json
+from common.cli import precheck
+from common.provenance import manifest, write_atomically, write_json
 from model.params import with_overrides
 from model.run import simulate
 

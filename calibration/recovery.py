@@ -42,8 +42,8 @@ from calibration.setup import FitSettings, prepare
 from calibration.setup import validate as validate_calibration
 from calibration.targets import Target, compile_targets
 from calibration.weights import weigh
-from experiments.cli import fail, precheck
-from experiments.provenance import manifest, write_atomically, write_json
+from common.cli import fail, precheck
+from common.provenance import manifest, write_atomically, write_json
 from model.params import ConfigError, check_keys, check_number
 
 SETTINGS = ("sets", "seed", "margin", "population_size", "generations")
@@ -79,7 +79,7 @@ def parse_recovery(cfg: object) -> RecoverySettings:
 
 
 def validate(config: Mapping) -> None:
-    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     validate_calibration(config)
     parse_recovery(config["recovery"])
 

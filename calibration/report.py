@@ -24,8 +24,8 @@ from calibration.check import attainable, check_table, posterior_draws, predicti
 from calibration.headline import headline_sentence, load_headline
 from calibration.setup import prepare, validate
 from calibration.targets import compile_targets
-from experiments.cli import precheck
-from experiments.provenance import manifest, write_atomically, write_json
+from common.cli import precheck
+from common.provenance import manifest, write_atomically, write_json
 from model.params import PROJECT_ROOT
 
 # The reachability sweep: enough draws to cover 17 priors coarsely, enough seeds that "half its seeds" means something.

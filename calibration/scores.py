@@ -67,8 +67,8 @@ from calibration.recovery import binomial_band, coverage
 from calibration.setup import Setup, prepare
 from calibration.setup import validate as validate_calibration
 from calibration.targets import Target, compile_targets
-from experiments.cli import fail, precheck
-from experiments.provenance import manifest, write_atomically, write_json
+from common.cli import fail, precheck
+from common.provenance import manifest, write_atomically, write_json
 from model.data import DataError
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
@@ -122,7 +122,7 @@ def parse_scores(cfg: object) -> ScoreSettings:
 
 
 def validate(config: Mapping) -> None:
-    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     validate_calibration(config)
     parse_scores(config["scores"])
     if not isinstance(config.get("freeze"), bool):

@@ -19,8 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.observations import load_observations
 from calibration.priors import Prior, parse_blocks, parse_priors
-from experiments.cli import fail
-from experiments.config import Experiment, build_model
+from common.cli import fail
+from common.config import Experiment, build_model
 from model.data import HIST_END, DataError, ModelData, load_data
 from model.drivers import Drivers, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
@@ -79,7 +79,7 @@ def parse_settings(cfg: Mapping) -> FitSettings:
 
 
 def validate(config: Mapping) -> None:
-    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     build_model(config)
     parse_settings(config["calibration"])
 

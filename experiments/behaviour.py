@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from calibration.setup import load_posterior
-from experiments.cli import fail
-from experiments.config import build_model
+from common.cli import fail
+from common.config import build_model
+from common.provenance import manifest, write_atomically
 from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
-from experiments.provenance import manifest, write_atomically
 from model.agents import CHN_IDX
 from model.data import ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers

@@ -21,25 +21,13 @@ from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
 from model.run import RunResult, simulate
-from model.schema import REGION, REGION_VARIABLES, STATE_SLOTS, STATE_VARIABLES, Partner
+from model.schema import REGION, REGION_COLUMNS, STATE_COLUMNS, STATE_SLOTS, STATE_VARIABLES, Partner, column_names
 
 EVENTS_FROM = 2024
 # The 2022 forum participation the article reports (Results: 22 states): the event is exceeding it.
 FORUM_LEVEL_2022 = 22
 MAJOR = 4  # model.schema.ARMS_CATEGORIES index of major platforms
 
-
-def _column(name: str, partner: Partner) -> str:
-    return name if partner is Partner.NONE else f"{name}.{partner.value}"
-
-
-STATE_COLUMNS = tuple(_column(v.name, v.partner) for v in STATE_VARIABLES)
-REGION_COLUMNS = tuple(v.name for v in REGION_VARIABLES)
-
-
-def column_names() -> tuple[str, ...]:
-    """The value columns of the wide table: state variables (``name.PARTNER``), then region-only variables."""
-    return STATE_COLUMNS + REGION_COLUMNS
 
 
 def event_names() -> tuple[str, ...]:

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
+from common.config import EXECUTORS
 from model.data import ModelData
 from model.params import ConfigError
 
-EXECUTORS = ("serial", "pool", "dask")
 T = TypeVar("T")
 
 _WORKER_DATA: ModelData | None = None

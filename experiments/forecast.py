@@ -39,12 +39,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.headline import load_headline
 from calibration.setup import load_posterior, warn_if_data_changed
-from experiments.cli import CONFIG_DIR, fail, precheck
-from experiments.config import Experiment, build_model, scenario_effects
-from experiments.effects import Effect
+from common.cli import CONFIG_DIR, fail, precheck
+from common.config import Experiment, build_model, scenario_effects
+from common.effects import Effect
+from common.provenance import manifest, write_atomically, write_json
 from experiments.ensemble import Batch, run_batch
 from experiments.executor import EXECUTORS, dask_client, run_tasks
-from experiments.provenance import manifest, write_atomically, write_json
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, check_number, with_overrides
@@ -180,7 +180,7 @@ def writable_root(path: str) -> Path:
 
 
 def validate(config: Mapping, overrides: list[str] | None = None) -> None:
-    """Everything the command line can get wrong (for :func:`experiments.cli.precheck`)."""
+    """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     settings, _ = plan(config, list(sys.argv[1:] if overrides is None else overrides))
     writable_root(settings.out_root)
 
@@ -369,7 +369,7 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
 def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dict) -> list[Path]:
     """Tables (per format), figures and the HTML report into ``work``; the manifest last, marking a complete output.
 
-    Everything is first written into a temporary folder (:func:`experiments.provenance.write_atomically`), so a failure
+    Everything is first written into a temporary folder (:func:`common.provenance.write_atomically`), so a failure
     or a kill leaves the previous outputs, or none, never a half-written file.
     """
     from experiments.report import comparison_charts, fan_charts, html_report, sensitivity_chart

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments.cli import fail
+from common.cli import fail
 
 MANIFEST = "manifest.json"
 TABLES = "tables"

@@ -1,6 +1,6 @@
 """``python -m experiments.simulate``: N seeds of one scenario with given parameters, as tidy Parquet and CSV.
 
-The Hydra entry point is thin: it validates the composed config into frozen objects (:mod:`experiments.config`) and
+The Hydra entry point is thin: it validates the composed config into frozen objects (:mod:`common.config`) and
 calls :func:`run_simulation`, which any script or test can call without Hydra.
 """
 
@@ -18,10 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.observations import load_observations
 from calibration.trajectories import plot_trajectories
-from experiments.cli import fail, precheck
-from experiments.config import Experiment, build_experiment
+from common.cli import fail, precheck
+from common.config import Experiment, build_experiment
+from common.provenance import manifest, write_atomically, write_json
 from experiments.executor import dask_client, run_tasks
-from experiments.provenance import manifest, write_atomically, write_json
 from model.data import DataError, ModelData, load_data
 from model.drivers import Drivers, build_drivers
 from model.params import ConfigError, ModelParams

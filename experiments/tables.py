@@ -102,11 +102,12 @@ except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its t
     def threadpool_limits(limits: int) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
+from common.effects import Effect
 from experiments import effects as E
-from experiments.ensemble import EVENTS_FROM, column_names, event_names
+from experiments.ensemble import EVENTS_FROM, event_names
 from model.data import ISO3
 from model.params import PROJECT_ROOT
-from model.schema import ALL_VARIABLES, REGION, Variable
+from model.schema import ALL_VARIABLES, REGION, Variable, column_names
 
 LAST_YEAR = 2040
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -704,7 +705,7 @@ def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: 
     keep = [y for y in years if TRIPWIRE_WINDOW[0] <= y <= TRIPWIRE_WINDOW[1] or y in COMPARISON_YEARS]
     out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "comparison", "events", "tripwires",
                                                           "sensitivity")}
-    declared = {label: [E.Effect.from_dict(e) for e in effects.get(label) or ()] for label in labels}
+    declared = {label: [Effect.from_dict(e) for e in effects.get(label) or ()] for label in labels}
     if declared[labels[0]]:
         ctx.note("scenario_effects", labels[0], f"the reference's {len(declared[labels[0]])} declared effects are "
                  "not measured (it is what the other scenarios are compared with)")

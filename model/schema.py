@@ -120,6 +120,20 @@ REGION_VARIABLES: tuple[Variable, ...] = (
 STATE_SLOTS = {(v.name, v.partner): i for i, v in enumerate(STATE_VARIABLES)}
 REGION_SLOTS = {v.name: i for i, v in enumerate(REGION_VARIABLES)}
 ALL_VARIABLES = STATE_VARIABLES + REGION_VARIABLES
+
+
+def column_name(v: Variable) -> str:
+    """A variable's column in the wide tables: ``name.PARTNER``, or ``name`` without a partner or for region-only."""
+    return v.name if v.partner is Partner.NONE else f"{v.name}.{v.partner.value}"
+
+
+STATE_COLUMNS = tuple(column_name(v) for v in STATE_VARIABLES)
+REGION_COLUMNS = tuple(v.name for v in REGION_VARIABLES)
+
+
+def column_names() -> tuple[str, ...]:
+    """The value columns of the wide table: state variables (``name.PARTNER``), then region-only variables."""
+    return STATE_COLUMNS + REGION_COLUMNS
 VARIABLE_NAMES = tuple(dict.fromkeys(v.name for v in ALL_VARIABLES))
 
 

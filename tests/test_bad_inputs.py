@@ -1,7 +1,7 @@
 """The bad-input catalogue: every kind of mistake a user can make gets one line naming the key or file and what is
 allowed, a non-zero exit for command lines, and no output.
 
-Command-line cases go through each entry point's own front door (:func:`experiments.cli.precheck` with the same
+Command-line cases go through each entry point's own front door (:func:`common.cli.precheck` with the same
 validator the ``__main__`` block uses, which exits 2 before Hydra starts); file cases through the loaders the entry
 points call. ``tests/test_forecast.py``, ``test_configs.py``, ``test_data.py`` and ``test_observations.py`` hold more
 cases of each kind, and run some of them as real subprocesses.
@@ -20,8 +20,8 @@ import pytest
 from calibration.observations import OBSERVATIONS_PATH, load_observations
 from calibration.setup import load_posterior
 from calibration.setup import validate as validate_calibration
-from experiments.cli import precheck
-from experiments.config import build_experiment
+from common.cli import precheck
+from common.config import build_experiment
 from experiments.executor import dask_client
 from experiments.forecast import validate as validate_forecast
 from model.data import DATA_DIR, DataError, load_data

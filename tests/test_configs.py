@@ -5,7 +5,7 @@ Four groups:
 * Every scenario in ``configs/scenario/`` composes with Hydra and validates (globbed, so a new scenario is tested
   without editing this file); the baseline gives exactly the shipped default parameters and driver rules.
 * ``configs/params/default.yaml`` and the parameter dataclasses agree (round trip, documentation, ranges).
-* Bad values, fed in-process to :func:`experiments.config.build_experiment`, raise a one-line ``ConfigError`` that
+* Bad values, fed in-process to :func:`common.config.build_experiment`, raise a one-line ``ConfigError`` that
   starts with the dotted key.
 * The command line end to end (subprocesses, marked slow): bad overrides exit with status 2, one ``error:`` line and
   no output; a short good run writes exactly its three files; an unwritable output folder is refused.
@@ -27,7 +27,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.config import build_experiment
+from common.config import build_experiment
 from model.drivers import DriverParams, load_default_drivers
 from model.params import ConfigError, ModelParams, load_default_params, parameter_table, with_overrides
 

@@ -69,7 +69,7 @@ def test_bad_embargo_overrides_are_one_line_errors(change, key):
 def test_scenario_venezuela_transition_lifts_the_embargoes(data):
     from pathlib import Path
 
-    from experiments.config import merge_drivers
+    from common.config import merge_drivers
 
     scen = yaml.safe_load((Path(DEFAULT_DRIVERS_FILE).parent.parent / "scenario" / "venezuela_transition.yaml")
                           .read_text())

@@ -24,14 +24,15 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from common import effects as decl
+from common.cli import CONFIG_DIR
+from common.config import build_experiment, scenario_effects
 from experiments import effects as E
 from experiments import tables as T
-from experiments.cli import CONFIG_DIR
-from experiments.config import build_experiment, scenario_effects
 from model.params import ConfigError
 
 SCENARIOS = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-NOT_REFERENCE = [s for s in SCENARIOS if s != E.REFERENCE]
+NOT_REFERENCE = [s for s in SCENARIOS if s != decl.REFERENCE]
 
 
 def _compose(name: str, overrides: list[str]) -> dict:
@@ -57,9 +58,9 @@ GOOD = [_effect(), _effect(variable="forum_attends.CHN"), _effect(variable="us_p
 @pytest.mark.parametrize("name", NOT_REFERENCE)
 def test_every_scenario_but_the_reference_declares_three_effects_two_on_outcomes(name):
     raw = yaml.safe_load((CONFIG_DIR / "scenario" / f"{name}.yaml").read_text(encoding="utf-8"))
-    assert len(raw[name]["effects"]) >= E.MIN_EFFECTS
+    assert len(raw[name]["effects"]) >= decl.MIN_EFFECTS
     effects = scenario_effects(_compose("config", [f"scenario={name}"])["scenario"], required=True)
-    assert len(effects) == len(raw[name]["effects"]) and sum(e.outcome for e in effects) >= E.MIN_OUTCOMES
+    assert len(effects) == len(raw[name]["effects"]) and sum(e.outcome for e in effects) >= decl.MIN_OUTCOMES
     for e in effects:
         assert e.declared_by == name and len(e.why.split()) >= 6 and e.why.endswith("."), e.label()
 
@@ -103,11 +104,11 @@ def test_the_forecast_plan_requires_effects_of_every_scenario_but_the_reference(
 
 
 def test_bare_names_resolve_to_their_only_column():
-    effects = E.parse_effects("mine", GOOD)
+    effects = decl.parse_effects("mine", GOOD)
     assert [e.variable for e in effects] == ["officers_training.CHN", "forum_attends.CHN", "us_pressure"]
     assert [e.outcome for e in effects] == [True, True, False]
-    assert E.is_outcome("arms_imports_tiv.USA") and E.is_outcome("china_arms_share")
-    assert not any(E.is_outcome(c) for c in ("capability_gap", "us_leverage.USA", "r_china.CHN", "china_boldness",
+    assert decl.is_outcome("arms_imports_tiv.USA") and decl.is_outcome("china_arms_share")
+    assert not any(decl.is_outcome(c) for c in ("capability_gap", "us_leverage.USA", "r_china.CHN", "china_boldness",
                                              "us_china_tension", "recognises_beijing.CHN", "alignment"))
 
 
@@ -211,10 +212,10 @@ def effects_table(tmp_path_factory) -> dict[str, pd.DataFrame]:
         work / "draws.parquet", index=False)
     pd.DataFrame({"parameter": ["p.one", "p.two", "p.three"], "prior_driven": [True, True, False]}).to_csv(
         work / "prior_driven.csv", index=False)
-    declared = [E.Effect("forum_attends.CHN", "ARG", 2030, 2031, "+", "more forums", "shift"),
-                E.Effect("us_pressure", "LAC", 2030, 2030, "-", "less pressure", "shift"),
-                E.Effect("officers_training.CHN", "LAC", 2024, 2040, "-", "unchanged", "shift"),
-                E.Effect("delegations.CHN", "ARG", 2024, 2040, "-", "not in this ensemble", "shift")]
+    declared = [decl.Effect("forum_attends.CHN", "ARG", 2030, 2031, "+", "more forums", "shift"),
+                decl.Effect("us_pressure", "LAC", 2030, 2030, "-", "less pressure", "shift"),
+                decl.Effect("officers_training.CHN", "LAC", 2024, 2040, "-", "unchanged", "shift"),
+                decl.Effect("delegations.CHN", "ARG", 2024, 2040, "-", "not in this ensemble", "shift")]
     settings = SimpleNamespace(draws=D, seeds=S, first_table_year=2024, first_stored_year=YEARS[0],
                                posterior="defaults")
     job = {"labels": ["base", "shift"]}
@@ -299,7 +300,7 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
     saved, T.DELTA_RESAMPLES = T.DELTA_RESAMPLES, 10  # the sensitivity table is not what is tested here
     try:
         out = tmp_path_factory.mktemp("posterior_effects")
-        ov = [f"scenarios=[{','.join([E.REFERENCE, *NOT_REFERENCE])}]", f"forecast.draws={POSTERIOR_DRAWS}",
+        ov = [f"scenarios=[{','.join([decl.REFERENCE, *NOT_REFERENCE])}]", f"forecast.draws={POSTERIOR_DRAWS}",
               f"forecast.seeds={POSTERIOR_SEEDS}", "forecast.boldness_scenarios=[]", "forecast.executor=pool",
               "forecast.workers=2", "forecast.batch_size=10", "forecast.formats=[parquet,csv,md]",
               f"forecast.out_root={out}"]
@@ -333,7 +334,7 @@ def _declared_cases() -> list:
     cases = []
     for scenario in NOT_REFERENCE:
         node = yaml.safe_load((CONFIG_DIR / "scenario" / f"{scenario}.yaml").read_text(encoding="utf-8"))
-        for e in E.parse_effects(scenario, node[scenario]["effects"]):
+        for e in decl.parse_effects(scenario, node[scenario]["effects"]):
             weak = WEAK.get((scenario, e.variable))
             marks = ([pytest.mark.xfail(strict=True, reason=f"known weak effect, P(declared sign) {weak}")] if weak
                      else [])
@@ -348,7 +349,7 @@ def test_declared_effects_hold_on_the_posterior(posterior_effects, scenario, var
     table, manifest = posterior_effects
     declared = manifest["scenario_effects_declared"][scenario]
     rows = table[table.scenario == scenario]
-    assert len(rows) == len(declared) >= E.MIN_EFFECTS
+    assert len(rows) == len(declared) >= decl.MIN_EFFECTS
     assert (rows.n_pairs == POSTERIOR_DRAWS * POSTERIOR_SEEDS).all()
     row = rows[(rows.variable == variable) & (rows.iso3 == iso3)].iloc[0]
     assert row.p_declared_sign >= E.HOLDS, (

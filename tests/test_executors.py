@@ -9,8 +9,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.cli import CONFIG_DIR
-from experiments.config import build_experiment
+from common.cli import CONFIG_DIR
+from common.config import build_experiment
 from experiments.executor import dask_client
 from experiments.simulate import run_simulation
 from model.params import ConfigError

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.cli import CONFIG_DIR
+from common.cli import CONFIG_DIR
 from experiments.forecast import part_path, plan, run_ensemble
 from model.params import ConfigError
 
@@ -122,7 +122,7 @@ def test_bad_forecast_settings_are_named(override, says):
             plan(config, [override])
         message = str(info.value)
     except MissingConfigException as exc:
-        from experiments.cli import _describe
+        from common.cli import _describe
 
         message = _describe(exc, "forecast")
     assert says in message and "\n" not in message

@@ -1,12 +1,27 @@
-"""Layering: the model runs without Hydra or OmegaConf, and uses no global random state."""
+"""Layering, read from the syntax tree of every module and checked at run time (issue 15, item 3).
+
+model (bottom: no Hydra, no OmegaConf, none of the packages above it) < common (what every entry point shares) <
+calibration (never imports experiments) < experiments; benchmarks use the packages' public names only. The model
+uses no global random state.
+"""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ("model", "common", "calibration", "experiments")
+# What each package may not import (top-level module names).
+FORBIDDEN = {
+    "model": {"hydra", "omegaconf", "common", "calibration", "experiments"},
+    "common": {"calibration", "experiments"},
+    "calibration": {"experiments"},
+}
 
 
 def test_model_never_imports_hydra_or_omegaconf():
@@ -18,7 +33,8 @@ def test_model_never_imports_hydra_or_omegaconf():
 
 def test_no_global_random_state_in_project_code():
     banned = ("np.random.seed", "np.random.rand(", "np.random.randint", "np.random.normal", "import random")
-    for path in [*ROOT.glob("model/*.py"), *ROOT.glob("experiments/*.py"), *ROOT.glob("calibration/*.py")]:
+    for path in [*ROOT.glob("model/*.py"), *ROOT.glob("common/*.py"), *ROOT.glob("experiments/*.py"),
+                 *ROOT.glob("calibration/*.py")]:
         text = path.read_text(encoding="utf-8")
         assert not [b for b in banned if b in text], path
 
@@ -33,3 +49,80 @@ def test_mesa_step_logging_is_silenced(params, data, drivers, caplog):
     with caplog.at_level(logging.DEBUG):  # the root logger would show anything the MESA logger let through
         simulate(params, data, drivers, 1)
     assert not [r for r in caplog.records if r.name.startswith("MESA")]
+
+
+def imports(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(line, imported module, names taken from it) for every import in ``path``, nested ones included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name, ()) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.lineno, node.module, tuple(a.name for a in node.names)))
+    return out
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def violations(package: str) -> list[str]:
+    bad = []
+    for path in modules(package):
+        for line, module, names in imports(path):
+            top = module.split(".")[0]
+            taken = {f"{module}.{n}".split(".")[0] for n in names} | {top}
+            for hit in sorted(taken & FORBIDDEN[package]):
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {hit} ({module})")
+    return bad
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_a_package_imports_nothing_above_it(package):
+    assert modules(package), f"{package} has no modules"
+    assert violations(package) == []
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path, monkeypatch):
+    """The check is not vacuous: a calibration module importing experiments, or model importing Hydra, is caught."""
+    (tmp_path / "calibration").mkdir()
+    (tmp_path / "calibration" / "bad.py").write_text("def f():\n    from experiments import forecast\n")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "bad.py").write_text("import omegaconf.errors\nfrom hydra import compose\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert violations("calibration") == ["calibration/bad.py:2 imports experiments (experiments)"]
+    assert violations("model") == ["model/bad.py:1 imports omegaconf (omegaconf.errors)",
+                                   "model/bad.py:2 imports hydra (hydra)"]
+
+
+def private_uses(path: Path) -> list[str]:
+    """Private names of the project's packages that ``path`` uses: imported by name or reached by attribute."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    third_party = set()
+    bad = []
+    for line, module, names in imports(path):
+        if module.split(".")[0] in PROJECT:
+            bad += [f"{path.name}:{line} imports {module}.{n}" for n in names if n.startswith("_")]
+        else:
+            third_party.add(module.split(".")[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not (isinstance(root, ast.Name) and root.id in third_party):
+                bad.append(f"{path.name}:{node.lineno} uses .{node.attr}")
+    return bad
+
+
+def test_benchmarks_use_public_names_only():
+    paths = sorted((ROOT / "benchmarks").glob("*.py"))
+    assert paths
+    assert [b for p in paths for b in private_uses(p)] == []
+
+
+def test_the_public_names_check_catches_a_private_use(tmp_path):
+    bad = tmp_path / "bench_bad.py"
+    bad.write_text("import mesa\nfrom model.data import _sipri\n\ndef f(m):\n    mesa.Agent._ids.clear()\n"
+                   "    return m._target\n")
+    assert private_uses(bad) == ["bench_bad.py:2 imports model.data._sipri", "bench_bad.py:6 uses ._target"]

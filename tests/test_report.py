@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from experiments.ensemble import REGION_COLUMNS, column_names
 from experiments.gather import differing, flatten
 from experiments.gather import main as gather_main
 from experiments.report import (
@@ -31,7 +30,7 @@ from experiments.report import (
 )
 from model.data import ISO3
 from model.params import PROJECT_ROOT
-from model.schema import REGION
+from model.schema import REGION, REGION_COLUMNS, column_names
 
 PNG = b"\x89PNG\r\n\x1a\n"
 LABELS = ["baseline", "tension", "tension@cautious", "tension@bold"]

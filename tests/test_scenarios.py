@@ -31,7 +31,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.config import build_experiment
+from common.config import build_experiment
 from model.agents import CHN_IDX, DOMESTIC_IDX, USA_IDX
 from model.data import HIST_END
 from model.drivers import DEFAULT_DRIVERS_FILE, FUTURE_YEARS, DriverParams, apply_shocks, build_drivers

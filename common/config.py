@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 from omegaconf import OmegaConf
 
-from experiments.effects import Effect, parse_effects, require_effects, union
-from experiments.executor import EXECUTORS
+from common.effects import Effect, parse_effects, require_effects, union
 from model.drivers import FIRST_YEAR, LAST_YEAR, DriverParams
 from model.params import ConfigError, ModelParams, check_keys, check_number
 
 FORMATS = ("parquet", "csv", "png")
+# The executors a run or forecast may use (experiments.executor implements them).
+EXECUTORS = ("serial", "pool", "dask")
 ROOT_KEYS = ("params", "drivers", "scenario", "run")
 RUN_KEYS = ("root_seed", "n_seeds", "first_year", "last_year", "param_source", "formats", "out_dir")
 # Where the runs go (experiments/executor.py); they never change the results, so configs may leave them out.
