@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import matplotlib
 
 matplotlib.use("Agg")
@@ -158,8 +157,7 @@ def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
     return paths
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Diagnose the fit in ``out_dir`` with the priors it used."""
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
@@ -173,4 +171,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from calibration.cli import diagnostics
+
+    diagnostics()

@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 import pyabc
@@ -132,8 +131,7 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     return out_dir / "posterior.parquet"
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Validate, build the problem, fit, print where the posterior is."""
     s = prepare(cfg)
     settings = s.settings
@@ -160,4 +158,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("calibrate", validate)
-    main()
+    from calibration.cli import fit
+
+    fit()

@@ -52,7 +52,6 @@ import sys
 import time
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
@@ -427,8 +426,7 @@ def summary_line(summary: dict, path: Path) -> str:
             f"{obs['coverage']['model']:.0%}; {path}")
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="hindcast")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Fit (or reuse the fit), forecast, score, write the report, print the summary line."""
     start = time.perf_counter()
     s = prepare(cfg)
@@ -466,4 +464,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("hindcast", validate_hindcast)
-    main()
+    from calibration.cli import hindcast
+
+    hindcast()

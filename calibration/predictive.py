@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
@@ -23,8 +22,7 @@ from model.params import with_overrides
 from model.run import simulate
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Write the posterior predictive and print where it is."""
     s = prepare(cfg, with_posterior=True)
     settings, draws = s.settings, s.draws
@@ -51,4 +49,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("calibrate", validate)
-    main()
+    from calibration.cli import predictive
+
+    predictive()

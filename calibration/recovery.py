@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 import pyabc
@@ -259,8 +258,7 @@ def recover(settings: FitSettings, rec: RecoverySettings, problem: Problem, out_
     return table, coverage(table), pd.DataFrame(fits)
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="recovery")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Recover every known set, write the report, print one summary line."""
     start = time.perf_counter()
     s = prepare(cfg)
@@ -298,4 +296,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("recovery", validate)
-    main()
+    from calibration.cli import recovery
+
+    recovery()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
@@ -76,8 +75,7 @@ def markdown(table: pd.DataFrame, oracle: np.ndarray, source: str, scores: dict 
     return "\n".join(lines) + "\n"
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="calibrate")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Run the check and print the hit rate and Brier score."""
     s = prepare(cfg, with_posterior=True)
     settings, draws = s.settings, s.draws
@@ -124,4 +122,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("calibrate", validate)
-    main()
+    from calibration.cli import report
+
+    report()

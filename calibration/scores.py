@@ -39,7 +39,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import matplotlib
 
 matplotlib.use("Agg")
@@ -473,8 +472,7 @@ def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings,
     return prior, posterior, records, own
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="scores")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Score the posterior, write the report, print the headline."""
     start = time.perf_counter()
     s = prepare(cfg, with_posterior=True)
@@ -568,4 +566,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("scores", validate)
-    main()
+    from calibration.cli import scores
+
+    scores()

@@ -3,11 +3,13 @@
 Before a Hydra entry point runs, :func:`precheck` composes the same config with the same overrides through Hydra's
 compose API and validates it; a bad override, an unknown config option, a wrong type or an out-of-range value ends the
 process with ``error: <key>: <problem>; allowed: ...`` on stderr and exit status 2, before any output is written.
-Multirun sweeps (``-m``) are validated job by job inside the entry point instead.
+Multirun sweeps (``-m``) are validated job by job inside the entry point instead. :func:`entry` builds the Hydra entry
+of a command over its module's plain ``command`` function (the packages' ``cli`` modules list theirs).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
@@ -15,9 +17,10 @@ import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import hydra
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from model.params import ConfigError
@@ -78,3 +81,17 @@ def precheck(config_name: str, validate: Callable[[Mapping], object], argv: list
         fail(str(exc))
     except (OverrideParseException, MissingConfigException, HydraException, OmegaConfBaseException) as exc:
         fail(_describe(exc, config_name))
+
+
+def entry(config_name: str, module: str) -> Callable[[], None]:
+    """The Hydra entry of a command: compose ``config_name`` with the command line, call ``module``'s ``command``.
+
+    The module is imported when the command runs, so listing every entry in a package's ``cli`` costs nothing.
+    """
+
+    def run(cfg: DictConfig) -> None:
+        importlib.import_module(module).command(cfg)
+
+    # Hydra names the job (its --help title, its logs) after the task function's module: the command's, not this one.
+    run.__module__ = module
+    return hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)(run)

@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -403,8 +402,7 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     return paths + figures + write_atomically(work, final)
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="forecast")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Validate, run, and print where the outputs are."""
     config = OmegaConf.to_container(cfg, resolve=True)
     overrides = list(HydraConfig.get().overrides.task)
@@ -424,4 +422,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("forecast", validate)
-    main()
+    from experiments.cli import forecast
+
+    forecast()

@@ -95,8 +95,7 @@ def run_simulation(exp: Experiment, data: ModelData, out_dir: Path, config: dict
             figures.cleanup()
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
-def main(cfg: DictConfig) -> None:
+def command(cfg: DictConfig) -> None:
     """Validate the config, run, and print where the outputs are."""
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
@@ -125,4 +124,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     precheck("config", build_experiment)
-    main()
+    from experiments.cli import simulate
+
+    simulate()
