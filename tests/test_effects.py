@@ -315,18 +315,19 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:b09a3021bb0d of issue 14; docs/ODD.md §10.1): one-directional but small, so ties (no
+# 50 draws x 4 seeds on posterior:2b17696989e7, issue 14's second refit; docs/ODD.md §10.1): small or rare, so ties (no
 # change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon as one
 # starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
 WEAK = {
-    ("us_china_deterioration", "officers_training.CHN"): "0.54 (ties 0.45): +0.2 tension moves few training decisions",
-    ("us_china_deterioration", "forum_attends.CHN"): "0.60 (ties 0.41)",
-    ("detente", "forum_attends.CHN"): "0.79 (ties 0.21)",
-    ("detente", "officers_training.CHN"): "0.69 (ties 0.30)",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.77 (ties 0.05): fewer deals, but deliveries are lumpy",
-    ("russia_exit", "arms_deals_signed.RUS"): "0.75: a quarter of baseline runs sign no Russian deal after 2024",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.73: as above",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.48 (ties 0.39)",
+    ("us_china_deterioration", "officers_training.CHN"): "0.66: +0.2 tension moves few training decisions",
+    ("us_china_deterioration", "forum_attends.CHN"): "0.63: as for training",
+    ("detente", "forum_attends.CHN"): "0.76",
+    ("detente", "officers_training.CHN"): "0.77",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.38: the refit signs few Chinese deals after 2024: ties",
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.36: as above",
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.59: as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.79: just below the bar",
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.58",
 }
 
 
