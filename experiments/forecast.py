@@ -53,6 +53,9 @@ SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "fi
             "dask_scheduler", "batch_size", "boldness_scenarios", "out_root", "formats")
 # Settings that choose where and how fast the runs go, never what they give: left out of the work folder's key.
 NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
+# The modules whose source decides a run's record: the model, how a batch runs and records, how draws become
+# parameters (this module) and how configs become experiments.
+SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "common/config.py")
 BOLDNESS = "china.boldness_tension"
 # China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
 # calibrated one, the lower and upper third of its range. judgement: thirds of the prior U(0, 5) the calibration used.
@@ -216,12 +219,23 @@ def draw_parameters(base: ModelParams, table: pd.DataFrame, boldness: str) -> li
     return out
 
 
+def simulation_code_hash() -> str:
+    """SHA-256 of the source that turns a config into a run's record (SIMULATION_CODE): a changed model must not find
+    and reuse ensemble parts an older model wrote in a work folder of the same config."""
+    digest = hashlib.sha256()
+    for path in sorted(p for pattern in SIMULATION_CODE for p in PROJECT_ROOT.glob(pattern)):
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def work_key(config: Mapping, ensembles: list[Ensemble], posterior_hash: str, data_hashes: Mapping[str, str]) -> str:
-    """Hash of everything that changes the results; executor, workers and output formats are left out."""
+    """Hash of everything that changes the results (the simulation code included); executor, workers and output
+    formats are left out."""
     settings = {k: v for k, v in config["forecast"].items() if k not in NOT_IN_KEY}
     models = [{"label": e.label, "params": config_of(e)} for e in ensembles]
     payload = json.dumps({"settings": settings, "models": models, "posterior": posterior_hash,
-                          "data": dict(sorted(data_hashes.items()))}, sort_keys=True, default=str)
+                          "data": dict(sorted(data_hashes.items())), "code": simulation_code_hash()},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+import experiments.forecast as F
 from common.cli import CONFIG_DIR
 from experiments.forecast import part_path, plan, run_ensemble
 from model.params import ConfigError
@@ -236,3 +237,22 @@ def test_stale_temporary_parts_of_dead_writers_are_removed(tmp_path):
         p.write_bytes(b"half")
     assert remove_stale_parts(tmp_path) == 1
     assert not gone.exists() and mine.exists()
+
+
+def test_the_work_key_changes_with_the_simulation_code(tmp_path, monkeypatch):
+    """A changed model must not reuse the ensemble parts an older model wrote under the same config."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "rules.py").write_text("RATE = 1\n")
+    (tmp_path / "README.md").write_text("prose\n")
+    monkeypatch.setattr(F, "PROJECT_ROOT", tmp_path)
+    before = F.simulation_code_hash()
+    (tmp_path / "README.md").write_text("other prose\n")
+    assert F.simulation_code_hash() == before  # not simulation code
+    (tmp_path / "model" / "rules.py").write_text("RATE = 2\n")
+    after = F.simulation_code_hash()
+    assert after != before
+    config = {"forecast": {"draws": 1}}
+    monkeypatch.setattr(F, "simulation_code_hash", lambda: before)
+    key = F.work_key(config, [], "posterior", {"a.csv": "x"})
+    monkeypatch.setattr(F, "simulation_code_hash", lambda: after)
+    assert F.work_key(config, [], "posterior", {"a.csv": "x"}) != key
