@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from calibration.objective import distance, target_losses
-from calibration.observations import load_observations
+from calibration.observations import FROZEN_TARGETS_PATH, load_observations
 from calibration.priors import parse_priors
 from calibration.problem import Problem, particle_seed
 from calibration.targets import Target, compile_targets, evaluate_one
@@ -252,7 +253,6 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     assert other.returncode == 2 and other.stderr.count("error:") == 1
     assert last.startswith("error: out_dir:") and "holds a fit with other" in last
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
-    import json
 
     record = json.loads((tmp_path / "manifest.json").read_text())
     assert record["fit"]["generations"] == 3 and "observations.csv" in record["data_hashes"]
@@ -269,7 +269,8 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
                             text=True, timeout=600)
     assert report.returncode == 0, report.stderr[-2000:]
     table = pd.read_csv(tmp_path / "ppc.csv")
-    assert len(table) == 94 and table.hit.dtype == bool and table.reachable.dtype == bool
+    fit_rows = json.loads(FROZEN_TARGETS_PATH.read_text(encoding="utf-8"))["rows"]  # every fit row, as frozen
+    assert len(table) == fit_rows and table.hit.dtype == bool and table.reachable.dtype == bool
     assert table.oracle.between(0, 1).all() and "the oracle" in report.stdout
 
     diag = subprocess.run([sys.executable, "-m", "calibration.diagnostics", f"out_dir={tmp_path}", "calibration=tiny"],
@@ -388,7 +389,6 @@ def test_posterior_draws_follow_the_weights():
 
 
 def test_a_posterior_fitted_to_other_data_warns(tmp_path, data, capsys):
-    import json
 
     from calibration.setup import warn_if_data_changed
 
