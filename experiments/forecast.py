@@ -19,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +58,12 @@ NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
 # The modules whose source decides a run's record: the model, how a batch runs and records, how draws become
 # parameters (this module) and how configs become experiments.
 SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "common/config.py")
+# The modules whose source decides the tables, and with them the figures (the work folder's key covers the runs).
+TABLES_CODE = ("experiments/tables.py", "experiments/effects.py", "common/effects.py", "model/schema.py")
+FIGURES_CODE = (*TABLES_CODE, "experiments/report.py", "calibration/observations.py", "data/observations.csv")
+# The settings the tables read; the file listing a cached figure set's names, written last (it marks the set whole).
+TABLE_SETTINGS = ("draws", "seeds", "first_table_year", "first_stored_year", "posterior")
+DONE = "drawn.txt"
 BOLDNESS = "china.boldness_tension"
 # China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
 # calibrated one, the lower and upper third of its range. judgement: thirds of the prior U(0, 5) the calibration used.
@@ -219,13 +227,18 @@ def draw_parameters(base: ModelParams, table: pd.DataFrame, boldness: str) -> li
     return out
 
 
+def source_hash(patterns: Sequence[str]) -> str:
+    """SHA-256 of the project files matching ``patterns`` (paths and contents, in sorted order)."""
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in patterns for p in PROJECT_ROOT.glob(pattern)}):
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def simulation_code_hash() -> str:
     """SHA-256 of the source that turns a config into a run's record (SIMULATION_CODE): a changed model must not find
     and reuse ensemble parts an older model wrote in a work folder of the same config."""
-    digest = hashlib.sha256()
-    for path in sorted(p for pattern in SIMULATION_CODE for p in PROJECT_ROOT.glob(pattern)):
-        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    return source_hash(SIMULATION_CODE)
 
 
 def work_key(config: Mapping, ensembles: list[Ensemble], posterior_hash: str, data_hashes: Mapping[str, str]) -> str:
@@ -379,6 +392,27 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
     return work, settings, job, record
 
 
+def cache_key(inputs: Mapping, code: Sequence[str]) -> str:
+    """Hash of a derived output's inputs (JSON) and of the source of the code that derives it."""
+    payload = json.dumps({"inputs": inputs, "code": source_hash(code)}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def cached(path: Path, build: Callable[[], Any]) -> Any:
+    """``build()``'s result, kept in ``path`` (a pickle in the work folder, written atomically): a rerun whose key is
+    unchanged loads it instead of recomputing (a rerun with nothing to simulate rebuilds only what changed)."""
+    if path.is_file():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    value = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return value
+
+
 def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dict) -> list[Path]:
     """Tables (per format), figures and the HTML report into ``work``; the manifest last, marking a complete output.
 
@@ -386,12 +420,17 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     or a kill leaves the previous outputs, or none, never a half-written file.
     """
     from experiments.report import comparison_charts, fan_charts, html_report, sensitivity_chart
-    from experiments.tables import compute_tables, markdown
+    from experiments.tables import compute_tables, default_prior_driven_path, markdown
 
     declared = record.get("scenario_effects_declared") or {}
     effects = {label: declared.get(scenario, [])
                for label, scenario in zip(job["labels"], job["scenarios"], strict=True)}
-    tables = compute_tables(work, settings, job, effects=effects)
+    prior = default_prior_driven_path(settings)
+    inputs = {"job": job, "effects": effects, "prior_driven": hashlib.sha256(prior.read_bytes()).hexdigest()
+              if prior.is_file() else None, "settings": {k: getattr(settings, k) for k in TABLE_SETTINGS}}
+    tables_key = cache_key(inputs, TABLES_CODE)
+    tables = cached(work / "cache" / f"tables-{tables_key}.pkl",
+                    lambda: compute_tables(work, settings, job, effects=effects))
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
     for name, frame in tables.items():
@@ -404,11 +443,16 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     paths = write_atomically(work / "tables", writers)
     figures: list[Path] = []
     if "png" in settings.formats or "html" in settings.formats:
-        with tempfile.TemporaryDirectory() as scratch:
-            drawn = (fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
-                     + sensitivity_chart(tables["sensitivity"], Path(scratch)))
-            figures = write_atomically(work / "figures",
-                                       {p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn})
+        drawn_dir = work / "cache" / f"figures-{cache_key({'tables': tables_key}, FIGURES_CODE)}"
+        if not (drawn_dir / DONE).is_file():
+            with tempfile.TemporaryDirectory(dir=work) as scratch:
+                drawn = (fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
+                         + sensitivity_chart(tables["sensitivity"], Path(scratch)))
+                write_atomically(drawn_dir, {**{p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn},
+                                             DONE: lambda q, n=[p.name for p in drawn]: q.write_text("\n".join(n))})
+        names = (drawn_dir / DONE).read_text(encoding="utf-8").split("\n")
+        figures = write_atomically(work / "figures",
+                                   {n: lambda q, src=drawn_dir / n: shutil.copyfile(src, q) for n in names if n})
     final: dict[str, Callable[[Path], None]] = {}
     if "html" in settings.formats:
         final["report.html"] = lambda p: p.write_text(html_report(texts, tables, figures, record), encoding="utf-8")

@@ -256,3 +256,32 @@ def test_the_work_key_changes_with_the_simulation_code(tmp_path, monkeypatch):
     key = F.work_key(config, [], "posterior", {"a.csv": "x"})
     monkeypatch.setattr(F, "simulation_code_hash", lambda: after)
     assert F.work_key(config, [], "posterior", {"a.csv": "x"}) != key
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_the_tables_and_figures_and_recomputes_when_their_code_changes(posterior_file, tmp_path,
+                                                                                      monkeypatch):
+    import experiments.report as R
+    import experiments.tables as T
+
+    ov = _small(posterior_file, tmp_path, "forecast.executor=serial", "forecast.boldness_scenarios=[]",
+                "forecast.formats=[parquet,csv,md,png]")
+    F.write_outputs(*run_ensemble(_config(ov), ov))
+    work = run_ensemble(_config(ov), ov)[0]
+    first = {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()}
+    figures = {p.name: p.read_bytes() for p in (work / "figures").iterdir()}
+    assert first and figures
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed although nothing changed")
+
+    for module, name in ((T, "compute_tables"), (R, "fan_charts"), (R, "comparison_charts"), (R, "sensitivity_chart")):
+        monkeypatch.setattr(module, name, refuse)
+    F.write_outputs(*run_ensemble(_config(ov), ov))
+    assert {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()} == first
+    assert {p.name: p.read_bytes() for p in (work / "figures").iterdir()} == figures
+    # A change in the tables' code changes the key: the tables (and figures) are computed again.
+    real = F.source_hash
+    monkeypatch.setattr(F, "source_hash", lambda code: real(code) + ("x" if code == F.TABLES_CODE else ""))
+    with pytest.raises(AssertionError, match="recomputed"):
+        F.write_outputs(*run_ensemble(_config(ov), ov))
