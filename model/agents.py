@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 from scipy.special import expit
 
+from model.policy import USPolicy
 from model.schema import SUPPLIERS, Partner
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ class UnitedStates(mesa.Agent):
         self.iso3 = Partner.USA.value
         self.pressure = 0.0
         self.leverage = np.zeros(model.n)
+        self.policy = USPolicy(model.drivers, model.n)  # red lines and sanctions, which the channels consult
         up = model.params.us
         self._pressure_base = up.pressure_base + up.pressure_tension * (model.drivers.us_china_tension - 0.5)
         self._proximity = up.leverage_intercept + up.leverage_proximity * model.data.country["us_proximity"]

@@ -148,10 +148,6 @@ class DefenceTiesModel(mesa.Model):
         self.cooling = np.zeros(n)
         self._cool_release = np.zeros((len(self.years) + params.arms.cooling_years + 2, n))
         self.last_tour = -10_000
-        # US sanctions: the last year each state is sanctioned for, whether it is this year, and this year's offences.
-        self.sanctioned_until = np.full(n, -1, dtype=np.int64)
-        self.sanctioned = np.zeros(n, dtype=bool)
-        self._offence = np.zeros(n, dtype=bool)
         self.installed = np.zeros((n, len(SUPPLIERS)))
         self.installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
         ap = params.arms
@@ -237,11 +233,7 @@ class DefenceTiesModel(mesa.Model):
         availability[:, country["defence_industry"] < 0.05, DOMESTIC_IDX] = -np.inf
         self._availability = availability
 
-        # Policy switches (all zero / False in 2000-2023): US red lines and sanctions, Chinese technology offers.
-        self._ban = dr.ban_categories
-        self._ban_any = dr.ban_categories.any(axis=1)
-        with np.errstate(divide="ignore"):
-            self._sanction_log = np.log1p(-dr.sanctions)  # US arms availability 1 - s for a sanctioned buyer
+        # Chinese technology offers (a policy switch, zero in 2000-2023); US red lines and sanctions: self.us.policy.
         self._space_offer = sp.tech * dr.china_tech_offer * country["tech_capacity"]
         self._space_offer_any = self._space_offer.any(axis=1)
 
@@ -371,10 +363,7 @@ class DefenceTiesModel(mesa.Model):
         else:
             self.alignment = data
         self.capacity_factor = self._capacity[t]
-        if self.drivers.sanctions[t] > 0:
-            # Sanctions imposed for offences up to last year bite this year.
-            self.sanctioned = self.sanctioned_until >= self.year
-            self._offence[:] = False
+        self.us.policy.start_year(t, self.year)
 
     def act_channels(self) -> np.ndarray:
         """Every PLA and dual-use channel for all states; returns this year's contact intensity with China.
@@ -457,12 +446,11 @@ class DefenceTiesModel(mesa.Model):
         # Space: scheduled programmes (CBERS) on their dates, then a yearly continuation hazard.
         sp = p.space
         ground = space * (self.u_ground[t] < sp.ground_share)
-        if self.drivers.ban_space_ground[t]:
+        if self.us.policy.bans_ground_stations(t):
             # US red line: a project that would be a ground facility is dropped.
             space, ground = space - ground, np.zeros(self.n)
         self.ground_station = np.maximum(self.ground_station, ground)
-        if self.drivers.sanctions[t] > 0:
-            self._offence |= space > 0  # scheduled CBERS launches are not new projects
+        self.us.policy.crossed(t, space)  # scheduled CBERS launches are not new projects
         space = np.maximum(space, self._space_scheduled[t])
 
         # Surveillance: Bass-style national adoption, a subnational path for federal states; cameras towards a ceiling.
@@ -474,7 +462,7 @@ class DefenceTiesModel(mesa.Model):
             # US pressure x leverage cuts the hazard of every state (a ceiling below the 33), smoothly.
             h_nat = (rules.bass_hazard(sv.innovation, sv.imitation, self._n_national / self.n, push)
                      * np.exp(-sv.us_pressure * us_hold) * gate * (level < 2))
-            if self.drivers.ban_surveillance[t]:
+            if self.us.policy.bans_surveillance(t):
                 h_nat = np.zeros(self.n)  # US red line: no national system
             u = self.u_surveillance[t]
             new_nat = u[0] < h_nat
@@ -486,8 +474,7 @@ class DefenceTiesModel(mesa.Model):
                 self._n_national = int(np.count_nonzero(level == 2.0))
                 self._camera_ceiling = k.camera_base * k.level_factor[level.astype(np.intp)]
                 dual_use = space + adopted
-                if self.drivers.sanctions[t] > 0:
-                    self._offence |= adopted > 0
+                self.us.policy.crossed(t, adopted)
         # The ceiling only rises and cameras start at zero, so cameras never exceed it (so no clipping is needed).
         self.cameras = self.cameras + sv.growth * (self._camera_ceiling - self.cameras)
         self._dual_use_contacts = dual_use
@@ -518,9 +505,7 @@ class DefenceTiesModel(mesa.Model):
         level = (k.redline_logit[None, :] + ap.redline_leverage * self.us.pressure * self.us.leverage[:, None]
                  - ap.redline_alignment * self.alignment[:, None]
                  - self.params.relations.trust_redline * self.trust[:, None])
-        offered = (logit(self.china.boldness) > level) & (self.gate[:, None] > 0)
-        if self._ban_any[t]:
-            offered &= ~self._ban[t][None, :]
+        offered = self.us.policy.allow_offers(t, (logit(self.china.boldness) > level) & (self.gate[:, None] > 0))
         self.offered = offered
         rec[:, S_OFFERED] = offered
         self.recorder.region[t, R_REDLINE] = (self.gate @ expit(level)) / self.n_recognising[t]
@@ -560,8 +545,10 @@ class DefenceTiesModel(mesa.Model):
         buyer = (self._static_utility[t] + ap.beta_lockin * share + k.align_coef * self.alignment[:, None]
                  + ap.beta_hedge * share.max(axis=1, keepdims=True) * (share == 0)
                  - ap.beta_new_supplier * (share < NEW_SUPPLIER_SHARE) * k.not_domestic - pressure * k.pressure_coef)
-        if self.drivers.sanctions[t] > 0:
-            buyer[self.sanctioned, USA_IDX] += self._sanction_log[t]
+        sanctions = self.us.policy.us_availability_log(t)
+        if sanctions is not None:
+            sanctioned, availability_log = sanctions
+            buyer[sanctioned, USA_IDX] += availability_log
         util = buyer[buy] + rng.gumbel(size=(n_deals, len(SUPPLIERS)))
         offers = self.offered[buy, category]
         util[~offers, CHN_IDX] = -np.inf
@@ -592,8 +579,7 @@ class DefenceTiesModel(mesa.Model):
             rec[:, S_CHN_SIGNED] = signed
             rec[:, S_CHN_MAJOR] = np.bincount(buy[chinese & (category == MAJOR)], minlength=self.n)
             rec[:, S_COPRODUCTION] = signed * (k.defence_industry >= self.params.china.tech_transfer_threshold)
-            if self.drivers.sanctions[t] > 0:
-                self._offence |= signed > 0
+            self.us.policy.crossed(t, signed)
 
     def run_pipeline(self) -> np.ndarray:
         """Failures (fiscal stress, US veto, regime change, loss of recognition), then deliveries (state x supplier)."""
@@ -616,9 +602,9 @@ class DefenceTiesModel(mesa.Model):
         # Competing risks: a failure is a veto with probability veto / rate, i.e. when u * rate < hazard * veto.
         vetoed = chinese & (u * rate < hazard * veto) & (self.gate[st] > 0)
         failed = (u < hazard) | (chinese & (self.gate[st] == 0))
-        if self._ban_any[t]:
+        if self.us.policy.bans_any_category(t):
             # US red line: undelivered Chinese deals in a banned category fail, as vetoes (donations cannot fail).
-            banned = chinese & self._ban[t, pl.category[idx]] & (pl.can_fail[idx] > 0)
+            banned = chinese & self.us.policy.banned_categories(t, pl.category[idx]) & (pl.can_fail[idx] > 0)
             vetoed |= banned & (self.gate[st] > 0)
             failed |= banned
         if failed.any():
@@ -655,11 +641,10 @@ class DefenceTiesModel(mesa.Model):
         contacts = self._contacts
         contacts[0] = (contacts_cn + rp.weight_arms * (delivered[:, CHN_IDX] > 0)) * self.gate
         contacts[1] = p.us.contact_rate * (1.0 - self.alignment) * 0.5 + rp.weight_arms * (delivered[:, USA_IDX] > 0)
-        strength = self.drivers.sanctions[t]
-        if strength > 0:
-            contacts[1] *= np.where(self.sanctioned, 1.0 - strength, 1.0)
-            # This year's offences are sanctioned from next year for sanction_years years.
-            self.sanctioned_until[self._offence] = self.year + self.drivers.sanction_years
+        factor = self.us.policy.us_contact_factor(t)
+        if factor is not None:
+            contacts[1] *= factor
+        self.us.policy.end_year(t, self.year)
         contacts[2] = self._dual_use_contacts
         self._stock = rules.update_stock(self._stock, contacts, self._decays)
         self.r_china, self.r_us, self.trust = self._stock

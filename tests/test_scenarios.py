@@ -164,20 +164,20 @@ def test_sanctions_close_us_arms_to_offenders_for_their_years(params, data):
         model = DefenceTiesModel(params, data, dr, root_seed=ROOT, seed=seed)
         try:
             for t, year in enumerate(model.years):
-                before = model.sanctioned_until.copy()
+                before = model.us.policy.sanctioned_until.copy()
                 model.step()
                 rec = model.recorder.states[t]
                 if year < 2025:
-                    assert not model.sanctioned.any() and (model.sanctioned_until == -1).all()
+                    assert not model.us.policy.sanctioned.any() and (model.us.policy.sanctioned_until == -1).all()
                     continue
                 # A sanctioned buyer never signs with the US at strength 1 (availability 0).
-                assert not (rec[model.sanctioned, S_SIGNED + USA_IDX] > 0).any()
-                sanctioned_years += int(model.sanctioned.sum())
-                new = model.sanctioned_until != before
+                assert not (rec[model.us.policy.sanctioned, S_SIGNED + USA_IDX] > 0).any()
+                sanctioned_years += int(model.us.policy.sanctioned.sum())
+                new = model.us.policy.sanctioned_until != before
                 offences += int(new.sum())
-                assert (model.sanctioned_until[new] == year + 3).all()
+                assert (model.us.policy.sanctioned_until[new] == year + 3).all()
                 # Sanctions bite from the year after the offence, not in it.
-                assert not (model.sanctioned & (before < year)).any()
+                assert not (model.us.policy.sanctioned & (before < year)).any()
         finally:
             model.release()
     assert offences > 0 and sanctioned_years > 0
