@@ -601,7 +601,7 @@ def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
     SALib's ``analyze`` also computes its "balanced" and "step" deltas, which the tables do not report and which took
     two thirds of its time (97 of the 157 s the shipped forecast's tables took, cProfile): this calls SALib's own
     per-parameter estimators for the raw delta and S1 only, on ``analyze``'s equal-frequency partition and output grid.
-    SALib draws from numpy's legacy random state: it is seeded here and restored afterwards. A parameter SALib cannot
+    SALib draws from numpy's legacy global random state: it is set from ``seed`` and restored. A parameter SALib cannot
     estimate (a constant column, a singular density) gets NaN and SALib's message as its note, as in ``analyze``.
     """
     salib = _salib_delta()
@@ -614,8 +614,10 @@ def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
     out = {k: np.full(len(names), np.nan) for k in ("delta", "delta_conf", "S1", "S1_conf")}
     notes = [""] * len(names)
     state = np.random.get_state()
+    resample = np.random.RandomState([seed, 1])  # the S1 estimate's resample, as analyze draws one
     try:
-        np.random.seed(seed)
+        # SALib's estimators draw from numpy's legacy global state: this call's seed, restored afterwards.
+        np.random.set_state(np.random.RandomState(seed).get_state())
         # Many small kernel-density solves: BLAS threads only add contention (14x slower on 2 busy cores).
         with warnings.catch_warnings(record=True), np.errstate(all="ignore"), threadpool_limits(1):
             for j, name in enumerate(names):
@@ -623,7 +625,7 @@ def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
                 try:
                     out["delta"][j], out["delta_conf"][j], _ = salib.bias_reduced_delta(
                         y, grid, xj, partition, r, 0.95, n, "raw", None, name, 10)
-                    drawn = np.random.randint(n, size=n)
+                    drawn = resample.randint(n, size=n)
                     out["S1"][j] = salib.sobol_first(y[drawn], xj[drawn], partition)
                     out["S1_conf"][j] = salib.sobol_first_conf(y, xj, partition, r, 0.95, n)
                 except Exception as exc:  # as in SALib's analyze: one parameter's failure is its note
