@@ -3,7 +3,8 @@
 One step is one year: drivers, China's strategy and US pressure, the states' channels, the deal pipeline, stocks and
 alignment, then recording. Randomness: one generator per channel (common random numbers across scenarios), each
 derived from (root seed, draw, seed, stream name) with ``numpy.random.SeedSequence``; Mesa's own ``model.rng`` is the
-``order`` stream and sets the order in which buyers draw on China's arms credit each year.
+``order`` stream (the model's rules draw nothing from it). Every channel's noise, the arms market's included, is drawn
+before the first year, so a run's draws do not depend on its path.
 
 Drivers past 2023 carry uncertainty: the run draws its own driver path (``model.drivers.apply_shocks``) from the
 ``drivers`` stream, keyed by (root seed, draw, seed // seeds_per_path), before anything reads the drivers; policy
@@ -20,7 +21,7 @@ from types import SimpleNamespace
 
 import mesa
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit, logit, ndtri
 
 from model import rules
 from model.agents import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, China, LACState, Supplier, UnitedStates, boldness_path
@@ -56,6 +57,11 @@ MAX_VISITS = 16
 MAX_AID_PACKAGES = 33
 # China's yearly exercises and extra port-call hosts are capped here (P(Poisson(3) > 12) is about 5e-5).
 MAX_EXERCISES = MAX_HOSTS = 12
+# A contract's uniforms: category, size (a normal by inversion), lag, China against the best other supplier (a
+# logistic), which other supplier is best, its failure clock (a unit exponential of cumulative hazard), veto or other
+# failure when it fails, its place in the queue for China's credit line.
+ARMS_POOL_COLUMNS = ("category", "size", "lag", "choice", "other", "clock", "veto", "queue")
+ARMS_POOL_ROWS = 1 << 11  # 2,048 rows
 # r_china, alignment, exposure, trained last year, attended last year, peer share, finance, trust, tech, US pressure
 # x leverage
 N_FEATURES = 10
@@ -330,9 +336,14 @@ class DefenceTiesModel(mesa.Model):
             self._static_utility[:, :, DOMESTIC_IDX] += ap.beta_domestic * dr.domestic_preference
         if dr.china_tech_offer.any():
             self._static_utility[:, :, CHN_IDX] += ap.beta_tech_transfer * dr.china_tech_offer * k.tech
-        # The number of contracts depends on the state of the run, so their noise is drawn year by year, in a fixed
-        # order.
-        self._arms_rng = streams["arms"]
+        # The arms market's noise, drawn up front like every other channel's: one uniform per state-year for the number
+        # of contracts (by inversion), then rows of uniforms that the run's contracts use in signing order, one row
+        # per contract whatever its fate (ARMS_POOL_COLUMNS); the pool grows from the same stream if a run signs more.
+        arms = streams["arms"]
+        self._u_contracts = arms.random(size=shape)
+        self._arms_stream = arms
+        self._arms_pool = arms.random(size=(ARMS_POOL_ROWS, len(ARMS_POOL_COLUMNS)))
+        self._arms_used = 0
 
     # ---- one year -------------------------------------------------------------------------------------------------
     def step(self) -> None:
@@ -517,7 +528,7 @@ class DefenceTiesModel(mesa.Model):
         in contracts whose number is Poisson with mean volume / mean contract size, so large buyers sign several a
         year with several suppliers and small ones sign rarely, as in SIPRI (DESIGN.md §4, ODD §10).
         """
-        ap, t, y, k, rng = self.params.arms, self.t, self.year, self._k, self._arms_rng
+        ap, t, y, k = self.params.arms, self.t, self.year, self._k
         target = self._target[t]
         # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land;
         # capability and orders are never negative, so the gap is at most 1.
@@ -528,18 +539,18 @@ class DefenceTiesModel(mesa.Model):
         self.capability_gap = gap
         rec[:, S_GAP] = gap
         volume = ap.deal_share * gap * target * expit(self._need_base[t] + ap.need_gap * gap)
-        counts = rng.poisson(volume * self._inv_contract_mean[t])
+        counts = rules.poisson_quantile(self._u_contracts[t], volume * self._inv_contract_mean[t])
         n_deals = int(counts.sum())
         if n_deals == 0:
             return
         buy = np.repeat(np.arange(self.n), counts)  # the buyer of each contract, in state order
-        category = np.searchsorted(k.category_cdf, rng.random(n_deals), side="right")
-        size = (self._contract_median[t, buy] * k.category_size[category]
-                * np.exp(ap.deal_sigma * rng.standard_normal(n_deals)))
-        lags = rng.integers(ap.lag_min, ap.lag_max + 1, size=n_deals)
+        u = self._contract_uniforms(n_deals)
+        category = np.searchsorted(k.category_cdf, u[:, 0], side="right")
+        size = self._contract_median[t, buy] * k.category_size[category] * np.exp(ap.deal_sigma * ndtri(u[:, 1]))
+        lags = ap.lag_min + (u[:, 2] * (ap.lag_max - ap.lag_min + 1)).astype(np.int64)
 
-        # Utility of each supplier for each contract (DESIGN.md §4): the buyer's part once per state, then each
-        # contract's Gumbel noise; unavailable suppliers get -inf.
+        # Utility of each supplier for each contract (DESIGN.md §4): the buyer's part once per state; unavailable
+        # suppliers get -inf; the contract's logit noise enters through rules.logit_choice.
         share = self.installed / np.maximum(self.installed.sum(axis=1, keepdims=True), 1e-12)
         pressure = self.us.pressure * self.us.leverage[:, None]
         buyer = (self._static_utility[t] + ap.beta_lockin * share + k.align_coef * self.alignment[:, None]
@@ -549,25 +560,23 @@ class DefenceTiesModel(mesa.Model):
         if sanctions is not None:
             sanctioned, availability_log = sanctions
             buyer[sanctioned, USA_IDX] += availability_log
-        util = buyer[buy] + rng.gumbel(size=(n_deals, len(SUPPLIERS)))
+        util = buyer[buy]
         offers = self.offered[buy, category]
         util[~offers, CHN_IDX] = -np.inf
-
-        choice = util.argmax(axis=1)
-        util[:, CHN_IDX] += ap.beta_finance * self.china.finance[buy]
-        financed = np.flatnonzero(offers & (util.argmax(axis=1) == CHN_IDX))
+        choice, with_finance = rules.logit_choice(util, u[:, 3], u[:, 4], CHN_IDX,
+                                                  ap.beta_finance * self.china.finance[buy])
+        financed = np.flatnonzero(with_finance)
         if len(financed):
-            # Contracts draw on China's credit line in an order set by Mesa's model.rng: who comes first gets the
-            # finance.
-            credit = self.china.credit_tiv
-            for j in financed[self.rng.permutation(len(financed))]:
-                if credit > 0.0:
-                    choice[j] = CHN_IDX
-                    credit -= size[j]
-            self.china.credit_tiv = credit
+            # Contracts China would win with its finance draw on the credit line in the order of their queue
+            # uniforms: each gets the finance while credit is left (sequential subtraction, as a loop would do).
+            queue = financed[np.argsort(u[financed, 7], kind="stable")]
+            left = np.subtract.accumulate(np.concatenate([[self.china.credit_tiv], size[queue]]))
+            granted = left[:-1] > 0.0  # a prefix of the queue: credit never comes back within a year
+            choice[queue[granted]] = CHN_IDX
+            self.china.credit_tiv = float(left[np.count_nonzero(granted)])
         self.pipeline.add(buy, choice, category, size, y, lags, k.delivery_years[category],
                           veto_exposure=k.veto[category] * (choice == CHN_IDX),
-                          fiscal=self.drivers.fiscal_stress[t, buy])
+                          fiscal=self.drivers.fiscal_stress[t, buy], clock=-np.log(u[:, 5]), veto_draw=u[:, 6])
         self.on_order += np.bincount(buy, weights=size, minlength=self.n)
 
         n_sup = len(SUPPLIERS)
@@ -580,6 +589,16 @@ class DefenceTiesModel(mesa.Model):
             rec[:, S_CHN_MAJOR] = np.bincount(buy[chinese & (category == MAJOR)], minlength=self.n)
             rec[:, S_COPRODUCTION] = signed * (k.defence_industry >= self.params.china.tech_transfer_threshold)
             self.us.policy.crossed(t, signed)
+
+    def _contract_uniforms(self, n_deals: int) -> np.ndarray:
+        """The next ``n_deals`` rows of the run's contract pool, grown from the arms stream when used up."""
+        start, stop = self._arms_used, self._arms_used + n_deals
+        if stop > len(self._arms_pool):
+            more = max(stop - len(self._arms_pool), ARMS_POOL_ROWS)
+            extra = self._arms_stream.random(size=(more, len(ARMS_POOL_COLUMNS)))
+            self._arms_pool = np.concatenate([self._arms_pool, extra])
+        self._arms_used = stop
+        return self._arms_pool[start:stop]
 
     def run_pipeline(self) -> np.ndarray:
         """Failures (fiscal stress, US veto, regime change, loss of recognition), then deliveries (state x supplier)."""
@@ -597,11 +616,13 @@ class DefenceTiesModel(mesa.Model):
         rate = rules.failure_rate(ap.fail_base, fiscal, pl.fiscal[idx], ap.fail_fiscal, veto,
                                   self.drivers.regime_change[t, st], ap.fail_regime) * pl.can_fail[idx]
         pl.fiscal[idx] = np.maximum(pl.fiscal[idx], fiscal)  # the survivors have now weathered this year's stress
-        hazard = -np.expm1(-rate)
-        u = self._arms_rng.random(len(idx))
-        # Competing risks: a failure is a veto with probability veto / rate, i.e. when u * rate < hazard * veto.
-        vetoed = chinese & (u * rate < hazard * veto) & (self.gate[st] > 0)
-        failed = (u < hazard) | (chinese & (self.gate[st] == 0))
+        # A deal fails in the year its cumulative hazard reaches its unit-exponential clock (drawn at signing): the
+        # same law as a yearly failure with probability 1 - exp(-rate). Competing risks: the failure is a veto with
+        # probability veto / rate (the deal's veto uniform).
+        pl.clock[idx] -= rate
+        hazard_failed = pl.clock[idx] <= 0.0
+        vetoed = chinese & hazard_failed & (pl.veto_draw[idx] * rate < veto) & (self.gate[st] > 0)
+        failed = hazard_failed | (chinese & (self.gate[st] == 0))
         if self.us.policy.bans_any_category(t):
             # US red line: undelivered Chinese deals in a banned category fail, as vetoes (donations cannot fail).
             banned = chinese & self.us.policy.banned_categories(t, pl.category[idx]) & (pl.can_fail[idx] > 0)

@@ -34,6 +34,10 @@ class Pipeline:
         self.veto_exposure = np.zeros(capacity)
         self.can_fail = np.zeros(capacity)
         self.fiscal = np.zeros(capacity)
+        # Cumulative hazard still to go before the deal fails (a unit exponential at signing), and the uniform that
+        # decides whether a failure is a US veto.
+        self.clock = np.full(capacity, np.inf)
+        self.veto_draw = np.zeros(capacity)
         self.closed = np.zeros(capacity, dtype=np.int64)  # the year a deal was delivered in full or failed
 
     def _grow(self, need: int) -> None:
@@ -41,20 +45,22 @@ class Pipeline:
         while cap < need:
             cap *= 2
         for name in ("state", "supplier", "category", "size", "start", "signed", "delivered", "status", "donation",
-                     "end", "yearly", "veto_exposure", "can_fail", "fiscal", "closed"):
+                     "end", "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw", "closed"):
             old = getattr(self, name)
-            new = np.zeros(cap, dtype=old.dtype)
+            new = np.full(cap, np.inf) if name == "clock" else np.zeros(cap, dtype=old.dtype)
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
     def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray,
             year: int, lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
-            veto_exposure: np.ndarray | float = 0.0, fiscal: np.ndarray | float = 0.0) -> None:
+            veto_exposure: np.ndarray | float = 0.0, fiscal: np.ndarray | float = 0.0,
+            clock: np.ndarray | float = np.inf, veto_draw: np.ndarray | float = 0.0) -> None:
         """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
 
         ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail;
         ``fiscal`` is the buyer's fiscal stress in the signing year (the run raises it to each year's stress the deal
-        survives).
+        survives); ``clock`` the cumulative failure hazard the deal can bear (a unit exponential; donations never
+        fail) and ``veto_draw`` its uniform for whether a failure is a veto.
         """
         k = len(state)
         if k == 0:
@@ -69,6 +75,7 @@ class Pipeline:
         self.yearly[s] = size / years
         self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
         self.fiscal[s] = fiscal
+        self.clock[s], self.veto_draw[s] = clock, veto_draw
         self.n += k
 
     def on_order(self, n_states: int) -> np.ndarray:

@@ -7,6 +7,10 @@ from the channel's own stream and passed in, so the rules can be checked against
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import pdtr, pdtrik
+
+# Poisson means above this are inverted by scipy (exp(-lam) would underflow in the product form).
+POISSON_DIRECT = 500.0
 
 
 def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -68,3 +72,61 @@ def failure_rate(base: float, fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:
     """Bass-style adoption probability ``1 - exp(-max(0, p + q s + push))``; ``push`` holds the state-level terms."""
     return 1.0 - np.exp(-np.maximum(0.0, innovation + imitation * adopter_share + push))
+
+
+def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Poisson counts by inversion: the smallest ``k`` with ``P(X <= k) >= u``, for uniforms ``u`` and means ``lam``.
+
+    One uniform per count, so a count's draw does not depend on any other count's value (batches of replicas draw
+    theirs up front). Only the entries still below ``u`` are carried from one ``k`` to the next; ``k`` stops where the
+    mass left is below 1e-15 (a cumulative sum that rounds short of ``u`` would otherwise never stop). Means above
+    ``POISSON_DIRECT`` (where ``exp(-lam)`` underflows) go through scipy's inverse (never in the calibrated model).
+    """
+    lam = np.asarray(lam, dtype=float)
+    k = np.zeros(lam.shape, dtype=np.int64)
+    p = np.exp(-lam)
+    cdf = p.copy()
+    large = lam.ravel() > POISSON_DIRECT
+    if large.any():
+        ul, ll = u.ravel()[large], lam.ravel()[large]
+        guess = np.ceil(pdtrik(ul, ll))
+        below = np.maximum(guess - 1.0, 0.0)
+        k.ravel()[large] = np.where(pdtr(below, ll) >= ul, below, guess).astype(np.int64)
+    idx = np.flatnonzero((u.ravel() > cdf.ravel()) & ~large)
+    lam_i, p_i, cdf_i, u_i, k_i = lam.ravel()[idx], p.ravel()[idx], cdf.ravel()[idx], u.ravel()[idx], 0
+    while len(idx):
+        k_i += 1
+        p_i = p_i * lam_i / k_i
+        cdf_i = cdf_i + p_i
+        k.ravel()[idx] = k_i
+        more = (u_i > cdf_i) & ((1.0 - cdf_i) > 1e-15)
+        idx, lam_i, p_i, cdf_i, u_i = idx[more], lam_i[more], p_i[more], cdf_i[more], u_i[more]
+    return k
+
+
+def logit_choice(utility: np.ndarray, u_choice: np.ndarray, u_other: np.ndarray, column: int,
+                 boost: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial-logit choices of rows of ``utility`` (``-inf`` = unavailable) from two uniforms per row.
+
+    The same joint law as adding Gumbel noise to every column and taking the argmax, twice (without and with
+    ``boost`` on ``column``), with two draws instead of one per column: the best of the other columns is column ``j``
+    with probability proportional to ``exp(V_j)`` (``u_other``), independently of its value ``LSE + Gumbel``; so
+    ``column`` beats it when ``V_c - LSE + L > 0`` with ``L`` standard logistic (``u_choice``). Returns the choice
+    without the boost and whether ``column`` wins with it.
+    """
+    others = utility.copy()
+    others[:, column] = -np.inf
+    top = others.max(axis=1, keepdims=True)
+    finite = np.isfinite(top[:, 0])
+    weight = np.exp(others - np.where(finite[:, None], top, 0.0))
+    cum = np.cumsum(weight, axis=1)
+    total = cum[:, -1]
+    best_other = np.minimum(np.count_nonzero(cum < (u_other * total)[:, None], axis=1), utility.shape[1] - 1)
+    # u_other * total can only fall on an unavailable (zero-weight) column if it equals a cumulative sum: skip those.
+    best_other = np.where(weight[np.arange(len(weight)), best_other] > 0, best_other, weight.argmax(axis=1))
+    with np.errstate(divide="ignore"):
+        lse = np.where(finite, top[:, 0] + np.log(np.where(finite, total, 1.0)), -np.inf)
+        noise = np.log(u_choice) - np.log1p(-u_choice)
+    margin = utility[:, column] - lse + noise
+    choice = np.where(margin > 0, column, np.where(finite, best_other, 0))
+    return choice, margin + boost > 0

@@ -6,11 +6,11 @@ the documented equation (docs/ODD.md, Submodels) evaluated here with plain numpy
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 import pytest
+from scipy.stats import norm, poisson
 
 from model import rules
 from model.agents import CHN_IDX
@@ -194,7 +194,7 @@ def test_capability_target_by_hand(params, data, drivers):
 def test_contracts_by_hand(model_at, params):
     m = model_at(2010)
     t, ap, dr = m.t, params.arms, m.drivers
-    rng = copy.deepcopy(m._arms_rng)  # signing is the year's first use of the arms stream
+    used = m._arms_used  # the contracts of this year take the next rows of the run's pool
     cooling = m.cooling - m._cool_release[t]  # failed orders still cooling off count against the gap
     gap = np.maximum(1 - (m.capability + m.on_order + cooling + m._legacy_due[t]) / m._target[t], 0.0)
     n0 = m.pipeline.n
@@ -207,7 +207,9 @@ def test_contracts_by_hand(model_at, params):
     median = np.exp(a + b * np.log(np.maximum(dr.milex_usd_m[t], 1.0)))
     weights, sizes = np.array(ap.category_weights), np.array(ap.category_size)
     mean = median * (weights @ sizes / weights.sum()) * np.exp(ap.deal_sigma ** 2 / 2)
-    counts = rng.poisson(volume / mean)
+    lam, u = volume / mean, m._u_contracts[t]
+    # Poisson by inversion: the smallest k with P(X <= k) >= u, worked with scipy's distribution.
+    counts = np.array([int(poisson.ppf(ui, li)) for ui, li in zip(u, lam, strict=True)])
     first = slot("arms_deals_signed", Partner.USA)
     assert rec[:, first:first + 7].sum(axis=1).tolist() == counts.tolist()
     n = int(counts.sum())
@@ -216,9 +218,10 @@ def test_contracts_by_hand(model_at, params):
     buy = np.repeat(np.arange(m.n), counts)
     cdf = np.cumsum(weights) / weights.sum()
     cdf[-1] = 1.0
-    category = np.searchsorted(cdf, rng.random(n), side="right")
-    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rng.standard_normal(n))
-    lag = rng.integers(ap.lag_min, ap.lag_max + 1, size=n)
+    rows = m._arms_pool[used:used + n]
+    category = np.searchsorted(cdf, rows[:, 0], side="right")
+    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * norm.ppf(rows[:, 1]))
+    lag = ap.lag_min + np.floor(rows[:, 2] * (ap.lag_max - ap.lag_min + 1)).astype(int)
     pl = m.pipeline
     new = np.arange(n0, pl.n)[~pl.donation[n0:pl.n]]
     assert pl.state[new].tolist() == buy.tolist() and pl.category[new].tolist() == category.tolist()

@@ -89,3 +89,49 @@ def test_bass_hazard_by_hand_and_never_negative():
     h = rules.bass_hazard(0.01, 0.5, 0.2, np.array([0.09, -5.0]))
     assert h[0] == pytest.approx(1 - math.exp(-0.2))
     assert h[1] == 0.0
+
+
+def test_poisson_quantile_is_the_inverse_cdf():
+    from scipy.stats import poisson
+
+    rng = np.random.default_rng(11)
+    lam = np.concatenate([[0.0, 1e-9, 0.3, 2.0, 7.5, 30.0, 2e3, 1e6], rng.gamma(1.0, 5.0, size=500)])
+    u = rng.random(lam.size)
+    u[:3] = [0.5, 0.999999, 0.2]
+    u[6:8] = [0.5, 0.01]
+    assert rules.poisson_quantile(u, lam).tolist() == poisson.ppf(u, lam).astype(int).tolist()
+    # Shape-preserving on a (replicas, states) array.
+    grid = rules.poisson_quantile(u[:12].reshape(3, 4), lam[:12].reshape(3, 4))
+    assert grid.shape == (3, 4) and grid.ravel().tolist() == rules.poisson_quantile(u[:12], lam[:12]).tolist()
+
+
+def test_logit_choice_by_hand():
+    # Two uniforms per row: u_other picks the best other column in proportion to exp(V); column 0 wins when
+    # V_0 - LSE(others) + logit(u_choice) > 0.
+    utility = np.array([[0.0, 0.0, math.log(3.0)], [0.0, -np.inf, 1.0], [-np.inf, 0.0, 0.0]])
+    u_choice = np.array([0.5, 0.5, 0.99])
+    u_other = np.array([0.3, 0.9, 0.6])
+    choice, boosted = rules.logit_choice(utility, u_choice, u_other, column=0, boost=np.array([0.0, 2.0, 5.0]))
+    # Row 0: others weigh 1 and 3 (cdf 0.25, 1.0): 0.3 picks column 2; column 0: 0 - log 4 + 0 < 0.
+    # Row 1: the only other is column 2; 0 - 1 + 0 < 0, but with the boost 2 - 1 > 0.
+    # Row 2: column 0 unavailable: never chosen, whatever the boost; 0.6 of (0.5, 1.0) picks column 2.
+    assert choice.tolist() == [2, 2, 2]
+    assert boosted.tolist() == [False, True, False]
+
+
+def test_logit_choice_has_the_law_of_gumbel_argmax():
+    rng = np.random.default_rng(5)
+    v = np.array([0.3, -np.inf, 1.0, -0.5, 0.0])
+    n = 200_000
+    utility = np.tile(v, (n, 1))
+    choice, boosted = rules.logit_choice(utility, rng.random(n), rng.random(n), column=0, boost=0.8)
+    gumbel = utility + rng.gumbel(size=utility.shape)
+    plain = gumbel.argmax(axis=1)
+    gumbel[:, 0] += 0.8
+    assert np.bincount(choice, minlength=5) / n == pytest.approx(np.bincount(plain, minlength=5) / n, abs=0.005)
+    assert boosted.mean() == pytest.approx((gumbel.argmax(axis=1) == 0).mean(), abs=0.005)
+    # Joint law: which other supplier a contract would go to without China's finance, given that the finance wins it.
+    switched = boosted & (choice != 0)
+    switched_gumbel = (gumbel.argmax(axis=1) == 0) & (plain != 0)
+    assert (np.bincount(choice[switched], minlength=5) / switched.sum()
+            == pytest.approx(np.bincount(plain[switched_gumbel], minlength=5) / switched_gumbel.sum(), abs=0.01))
