@@ -38,7 +38,7 @@ def save(out: Path, runs: int) -> None:
     from model.data import load_data
     from model.drivers import build_drivers, load_default_drivers
     from model.params import load_default_params
-    from model.recorder import Recorder
+    from model.recorder import state_frame
     from model.run import simulate
     from model.schema import REGION_VARIABLES, STATE_VARIABLES
 
@@ -49,9 +49,7 @@ def save(out: Path, runs: int) -> None:
     hist, fut = years <= 2023, years > 2023
     for seed in range(runs):
         run = simulate(params, data, drivers, ROOT_SEED, draw=0, seed=seed)
-        rec = Recorder(years, data.iso3)
-        rec.states, rec.region = run.states, run.region
-        lac = rec.state_frame()[:, -1, :]
+        lac = state_frame(run.states)[:, -1, :]
         series = {}
         for k, v in enumerate(STATE_VARIABLES):
             if v.name in OUTPUTS:

@@ -1,35 +1,31 @@
 """Mesa agents: thin views on the model's arrays, plus the strategic patrons' yearly decisions.
 
-State lives in arrays owned by :class:`model.model.DefenceTiesModel` (DESIGN.md §9: one vectorised rule per channel
-is ~6x faster than agents stepping themselves). An agent reads and writes its row through properties, so inspection,
-tests and interactive views can work agent by agent while the yearly rules work on all states at once.
+State lives in arrays owned by :class:`model.model.DefenceTiesModel`, replicas first (DESIGN.md §9: one vectorised
+rule per channel is ~6x faster than agents stepping themselves, and a batch of runs is one array program). An agent
+reads and writes its row of the model's viewed replica through properties, so inspection, tests and interactive views
+can work agent by agent while the yearly rules work on all states of all replicas at once.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 from scipy.special import expit
 
+from model.arms import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX
+from model.data import ModelData
+from model.drivers import Drivers
+from model.params import ModelParams
 from model.policy import USPolicy
 from model.schema import SUPPLIERS, Partner
 
 if TYPE_CHECKING:
     from model.model import DefenceTiesModel
-    from model.params import ChinaParams
 
-CHN_IDX = SUPPLIERS.index(Partner.CHN)
-USA_IDX = SUPPLIERS.index(Partner.USA)
-RUS_IDX = SUPPLIERS.index(Partner.RUS)
-DOMESTIC_IDX = SUPPLIERS.index(Partner.DOMESTIC)
-
-
-def boldness_path(cp: ChinaParams, tension: np.ndarray) -> np.ndarray:
-    """China's boldness for each year's US-China tension: a logistic link, so it responds over its whole range and
-    never sits at a bound (ODD §10): ``expit(b0 + b_tau (tension - 0.5))``."""
-    return expit(cp.boldness_base + cp.boldness_tension * (tension - 0.5))
+__all__ = ["CHN_IDX", "DOMESTIC_IDX", "RUS_IDX", "USA_IDX", "China", "LACState", "Supplier", "UnitedStates", "Viewed"]
 
 
 class LACState(mesa.Agent):
@@ -120,28 +116,67 @@ class LACState(mesa.Agent):
     @property
     def deal_pipeline(self) -> list[dict]:
         """Open deals of this state: supplier, category, size (TIV m), first delivery year."""
-        return self.model.pipeline.open_deals(self.index)
+        return self.model.pipeline.open_deals(self.index, self.model.replica)
+
+
+class Viewed:
+    """An attribute that shows the viewed replica's slice of a batched array (``owner.<store>.<name>[replica]``).
+
+    Kernels work on every replica's arrays; inspection, tests and interactive views see one run, as before batching.
+    """
+
+    def __init__(self, store: str, name: str | None = None) -> None:
+        self.store, self.name = store, name
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = self.name or name
+
+    def __get__(self, obj: object, objtype: type | None = None) -> np.ndarray:
+        if obj is None:
+            return self
+        model = obj if isinstance(obj, mesa.Model) else obj.model
+        return getattr(getattr(obj, self.store), self.name)[model.replica]
+
+
+def china_precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
+    """One replica's parts of China's strategy that follow the drivers alone, for every year of the run."""
+    cp = p.china
+    exposure = data.finance_exposure * dr.commodity_index[:, None]
+    gdp = dr.gdp_usd_m
+    return {
+        "exposure": exposure, "finance_base": 0.5 * cp.finance_boom * exposure,
+        "exposure_weight": dr.recognises_beijing * np.exp(cp.priority_exposure * exposure),
+        "size_weight": (gdp / gdp.sum(axis=1, keepdims=True)) ** cp.priority_size,
+        "priority_alignment": np.float64(cp.priority_alignment), "arms_credit": np.float64(cp.arms_credit_tiv),
+    }
+
+
+def us_precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
+    """One replica's constant parts of US pressure and leverage."""
+    up = p.us
+    return {
+        "pressure_base": up.pressure_base + up.pressure_tension * (dr.us_china_tension - 0.5),
+        "proximity": up.leverage_intercept + up.leverage_proximity * data.country["us_proximity"],
+        "pressure_footprint": np.float64(up.pressure_footprint),
+        "leverage_installed": np.float64(up.leverage_installed),
+    }
 
 
 class China(mesa.Agent):
-    """China: boldness, country priorities, concessional finance and the yearly arms credit line."""
+    """China: boldness, country priorities, concessional finance and the yearly arms credit line (every replica)."""
+
+    boldness = Viewed("x")
+    finance = Viewed("x")
+    priority = Viewed("x")
+    aid_priority = Viewed("x")
+    credit_tiv = Viewed("x", "credit")
 
     def __init__(self, model: DefenceTiesModel) -> None:
         super().__init__(model)
         self.iso3 = Partner.CHN.value
-        self.boldness = 0.0
-        self.credit_tiv = 0.0
-        self.priority = np.zeros(model.n)
-        self.aid_priority = np.zeros(model.n)
-        self.finance = np.zeros(model.n)
-        # The parts of China's strategy that follow the drivers alone, for every year of the run at once.
-        cp, dr = model.params.china, model.drivers
-        self.boldness_path = model.boldness_path  # computed once in the model's precompute (exercises use it)
-        self._exposure = model.data.finance_exposure * dr.commodity_index[:, None]
-        self._finance_base = 0.5 * cp.finance_boom * self._exposure
-        self._exposure_weight = dr.recognises_beijing * np.exp(cp.priority_exposure * self._exposure)
-        gdp = dr.gdp_usd_m
-        self._size_weight = (gdp / gdp.sum(axis=1, keepdims=True)) ** cp.priority_size
+        r, n = model.replicas, model.n
+        self.x = SimpleNamespace(boldness=np.zeros(r), credit=np.zeros(r), priority=np.zeros((r, n)),
+                                 aid_priority=np.zeros((r, n)), finance=np.zeros((r, n)))
 
     def set_strategy(self) -> None:
         """Boldness rises with US-China tension; priorities follow exposure, alignment and size.
@@ -149,29 +184,28 @@ class China(mesa.Agent):
         boldness = expit(b0 + b_tau (tension - 0.5)); exposure x = finance share x commodity index; finance =
         f (x (1 + a) / 2); aid priority = gate exp(p_x x + p_a a); priority = aid priority x (GDP share)^p_s.
         """
-        m, cp = self.model, self.model.params.china
-        t = m.t
-        self.boldness = float(self.boldness_path[t])
-        m.exposure = self._exposure[t]
-        self.finance = self._finance_base[t] * (1.0 + m.alignment)
+        m, k, x = self.model, self.model.k, self.x
+        t, a = m.t, m.s.alignment
+        x.boldness = k.boldness[:, t]
+        m.s.exposure = k.exposure[:, t]
+        x.finance = k.finance_base[:, t] * (1.0 + a)
         # Aid goes where exposure and alignment are, whatever the size; channels of prestige also weigh size.
-        self.aid_priority = self._exposure_weight[t] * np.exp(cp.priority_alignment * m.alignment)
-        self.priority = self.aid_priority * self._size_weight[t]
-        self.credit_tiv = cp.arms_credit_tiv * m.capacity_factor
+        x.aid_priority = k.exposure_weight[:, t] * np.exp(k.priority_alignment[:, None] * a)
+        x.priority = x.aid_priority * k.size_weight[:, t]
+        x.credit = k.arms_credit * k.capacity[:, t]
 
 
 class UnitedStates(mesa.Agent):
     """The United States: pressure on Chinese ties, leverage over each state, veto over third-country components."""
 
+    pressure = Viewed("x")
+    leverage = Viewed("x")
+
     def __init__(self, model: DefenceTiesModel) -> None:
         super().__init__(model)
         self.iso3 = Partner.USA.value
-        self.pressure = 0.0
-        self.leverage = np.zeros(model.n)
-        self.policy = USPolicy(model.drivers, model.n)  # red lines and sanctions, which the channels consult
-        up = model.params.us
-        self._pressure_base = up.pressure_base + up.pressure_tension * (model.drivers.us_china_tension - 0.5)
-        self._proximity = up.leverage_intercept + up.leverage_proximity * model.data.country["us_proximity"]
+        self.x = SimpleNamespace(pressure=np.zeros(model.replicas), leverage=np.zeros((model.replicas, model.n)))
+        self.policy = USPolicy(model.all_drivers, model.n)  # red lines and sanctions, which the channels consult
 
     def set_pressure(self) -> None:
         """Pressure rises with tension and China's footprint (mean R_cn of recognising states, last year).
@@ -179,11 +213,11 @@ class UnitedStates(mesa.Agent):
         pressure = expit(p0 + p_tau (tension - 0.5) + p_f (footprint - 0.5)); leverage = expit(l0 + l_p proximity +
         l_i US share of the installed base). Logistic links, so neither sits at a bound while its drivers move.
         """
-        m, up = self.model, self.model.params.us
-        footprint = float(m.r_china @ m.gate) / m.n_recognising[m.t]
-        self.pressure = float(expit(self._pressure_base[m.t] + up.pressure_footprint * (footprint - 0.5)))
-        us_share = m.installed[:, USA_IDX] / np.maximum(m.installed.sum(axis=1), 1e-12)
-        self.leverage = expit(self._proximity + up.leverage_installed * us_share)
+        m, k, s = self.model, self.model.k, self.model.s
+        footprint = (s.r_china * s.gate).sum(axis=1) / k.n_recognising[:, m.t]
+        self.x.pressure = expit(k.pressure_base[:, m.t] + k.pressure_footprint * (footprint - 0.5))
+        us_share = s.installed[:, :, USA_IDX] / np.maximum(s.installed.sum(axis=2), 1e-12)
+        self.x.leverage = expit(k.proximity + k.leverage_installed[:, None] * us_share)
 
 
 class Supplier(mesa.Agent):

@@ -20,6 +20,7 @@ class Pipeline:
 
     def __init__(self, capacity: int = 512) -> None:
         self.n = 0
+        self.replica = np.zeros(capacity, dtype=np.intp)  # which run of a batch the deal belongs to
         self.state = np.zeros(capacity, dtype=np.intp)
         self.supplier = np.zeros(capacity, dtype=np.intp)
         self.category = np.zeros(capacity, dtype=np.intp)
@@ -44,8 +45,9 @@ class Pipeline:
         cap = len(self.size)
         while cap < need:
             cap *= 2
-        for name in ("state", "supplier", "category", "size", "start", "signed", "delivered", "status", "donation",
-                     "end", "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw", "closed"):
+        for name in ("replica", "state", "supplier", "category", "size", "start", "signed", "delivered", "status",
+                     "donation", "end", "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw",
+                     "closed"):
             old = getattr(self, name)
             new = np.full(cap, np.inf) if name == "clock" else np.zeros(cap, dtype=old.dtype)
             new[: self.n] = old[: self.n]
@@ -54,13 +56,14 @@ class Pipeline:
     def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray,
             year: int, lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
             veto_exposure: np.ndarray | float = 0.0, fiscal: np.ndarray | float = 0.0,
-            clock: np.ndarray | float = np.inf, veto_draw: np.ndarray | float = 0.0) -> None:
+            clock: np.ndarray | float = np.inf, veto_draw: np.ndarray | float = 0.0,
+            replica: np.ndarray | int = 0) -> None:
         """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
 
         ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail;
         ``fiscal`` is the buyer's fiscal stress in the signing year (the run raises it to each year's stress the deal
         survives); ``clock`` the cumulative failure hazard the deal can bear (a unit exponential; donations never
-        fail) and ``veto_draw`` its uniform for whether a failure is a veto.
+        fail) and ``veto_draw`` its uniform for whether a failure is a veto; ``replica`` the run of a batch.
         """
         k = len(state)
         if k == 0:
@@ -68,6 +71,7 @@ class Pipeline:
         if self.n + k > len(self.size):
             self._grow(self.n + k)
         s = slice(self.n, self.n + k)
+        self.replica[s] = replica
         self.state[s], self.supplier[s], self.category[s], self.size[s] = state, supplier, category, size
         self.start[s], self.signed[s] = year + lag, year
         self.status[s], self.donation[s] = ACTIVE, donation  # `delivered` starts at zero: slots are never reused
@@ -78,16 +82,17 @@ class Pipeline:
         self.clock[s], self.veto_draw[s] = clock, veto_draw
         self.n += k
 
-    def on_order(self, n_states: int) -> np.ndarray:
-        """Undelivered TIV of active deals, per state."""
-        active = self.status[: self.n] == ACTIVE
+    def on_order(self, n_states: int, replica: int = 0) -> np.ndarray:
+        """Undelivered TIV of one replica's active deals, per state."""
+        active = (self.status[: self.n] == ACTIVE) & (self.replica[: self.n] == replica)
         return np.bincount(self.state[: self.n][active],
                            weights=(self.size[: self.n] - self.delivered[: self.n])[active],
                            minlength=n_states)
 
-    def open_deals(self, state: int) -> list[dict]:
-        """Active deals of one state, as plain records."""
-        idx = np.flatnonzero((self.state[: self.n] == state) & (self.status[: self.n] == ACTIVE))
+    def open_deals(self, state: int, replica: int = 0) -> list[dict]:
+        """Active deals of one state of one replica, as plain records."""
+        idx = np.flatnonzero((self.state[: self.n] == state) & (self.status[: self.n] == ACTIVE)
+                             & (self.replica[: self.n] == replica))
         return [{"supplier": SUPPLIERS[self.supplier[i]].value, "category": ARMS_CATEGORIES[self.category[i]],
                  "size_tiv": float(self.size[i]), "signed": int(self.signed[i]), "first_delivery": int(self.start[i])}
                 for i in idx]

@@ -41,19 +41,26 @@ def update_stock(stock: np.ndarray, contacts: np.ndarray, decay: float | np.ndar
     return kept + (1.0 - kept) * (1.0 - np.exp(-contacts))
 
 
-def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
-    """Indices of ``k`` states sampled without replacement with probability proportional to ``weights``.
+def weighted_pick_mask(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray | int) -> np.ndarray:
+    """Which of the last axis's states are among the ``k`` sampled without replacement with probability proportional
+    to ``weights`` (one sample per leading index, ``k`` per leading index or one for all).
 
     Efraimidis-Spirakis keys ``log(u) / w`` with ``u`` uniform (``log_u`` is passed in, drawn once per run): the ``k``
     largest keys are a weighted sample. States with zero weight are never picked, so fewer than ``k`` come back when
-    fewer are eligible.
+    fewer are eligible. Ranks come from a sort along the states' axis, so each row's sample is its own.
     """
-    k = min(int(k), int(np.count_nonzero(weights)))
-    if k <= 0:
-        return np.empty(0, dtype=np.intp)
+    k = np.minimum(k, np.count_nonzero(weights, axis=-1))
     # Zero weights get keys near -1e300 (below every eligible key) without a division warning.
     keys = log_u / np.maximum(weights, 1e-300)
-    return np.argpartition(-keys, k - 1)[:k]
+    order = np.argsort(-keys, axis=-1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(keys.shape[-1]), keys.shape), axis=-1)
+    return rank < np.asarray(k)[..., None]
+
+
+def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
+    """Indices (ascending) of the ``k`` states of :func:`weighted_pick_mask` for one sample."""
+    return np.flatnonzero(weighted_pick_mask(weights, log_u, k))
 
 
 def failure_rate(base: float, fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float, veto: np.ndarray,

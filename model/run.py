@@ -1,7 +1,9 @@
-"""The one way to run the model: :func:`simulate` for one run, :func:`simulate_many` for seeds in one process."""
+"""The one way to run the model: :func:`simulate_batch` for any mix of parameter draws and seeds as one array program,
+:func:`simulate` for one run (a batch of one), :func:`simulate_many` for seeds of one parameter set."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +14,7 @@ from model.data import ModelData
 from model.drivers import Drivers
 from model.model import DefenceTiesModel
 from model.params import ModelParams
-from model.recorder import Recorder
+from model.recorder import tidy
 
 
 @dataclass(frozen=True)
@@ -49,32 +51,46 @@ class RunResult:
     def to_tidy(self, scenario: str, param_source: str) -> pd.DataFrame:
         """Long frame with columns
         ``scenario, param_source, draw, seed, year, iso3, partner, channel, variable, value``."""
-        rec = Recorder(self.years, self.iso3)
-        rec.states, rec.region = self.states, self.region
-        return rec.to_tidy(scenario, param_source, self.draw, self.seed)
+        return tidy(self.states, self.region, self.years, self.iso3, scenario, param_source, self.draw, self.seed)
 
 
-def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, draw: int = 0,
-             seed: int = 0) -> RunResult:
-    """Run the model over ``drivers.years`` and return its record.
+DEAL_COLUMNS = ("signed", "state", "supplier", "category", "size", "delivered", "status", "donation", "fiscal",
+                "closed")
 
-    The model is released at the end (:meth:`DefenceTiesModel.release`) so that thousands of runs in one process keep
-    memory flat (DESIGN.md §9: Mesa 3.3.1's ``Agent._ids`` trap).
+
+def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData, drivers: Drivers | Sequence[Drivers],
+                   root_seed: int, draws: int | Sequence[int] = 0, seeds: int | Sequence[int] = 0) -> list[RunResult]:
+    """Run R replicas over ``drivers.years`` as one array program and return each replica's record.
+
+    ``params``, ``drivers``, ``draws`` and ``seeds`` are one value for all replicas or one per replica (at least one
+    of them a sequence to run more than one). Each replica's record equals its run through :func:`simulate`
+    (``tests/test_batch.py``). The model is released at the end (:meth:`DefenceTiesModel.release`) so that thousands
+    of runs in one process keep memory flat (DESIGN.md §9: Mesa 3.3.1's ``Agent._ids`` trap).
     """
-    model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draw, seed=seed)
+    model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
     try:
-        for _ in range(len(drivers.years)):
+        for _ in range(len(model.years)):
             model.step()
         model.finish()
-        pl = model.pipeline
-        deals = {name: getattr(pl, name)[: pl.n] for name in ("signed", "state", "supplier", "category", "size",
-                                                              "delivered", "status", "donation", "fiscal", "closed")}
-        return RunResult(drivers.years, data.iso3, model.recorder.states, model.recorder.region, draw, seed, deals)
+        pl, rec = model.pipeline, model.recorder
+        # Each replica's deals in signing order: a stable sort by replica keeps the order within each.
+        order = np.argsort(pl.replica[: pl.n], kind="stable")
+        bounds = np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas))
+        columns = {name: np.split(getattr(pl, name)[: pl.n][order], bounds) for name in DEAL_COLUMNS}
+        return [RunResult(model.years, data.iso3, rec.all_states[r], rec.all_region[r], int(model.draws[r]),
+                          int(model.seeds[r]), {name: parts[r] for name, parts in columns.items()})
+                for r in range(model.replicas)]
     finally:
         model.release()
 
 
+def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, draw: int = 0,
+             seed: int = 0) -> RunResult:
+    """Run the model over ``drivers.years`` and return its record (a batch of one)."""
+    return simulate_batch([params], data, [drivers], root_seed, [draw], [seed])[0]
+
+
 def simulate_many(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, seeds: list[int],
                   draw: int = 0) -> list[RunResult]:
-    """Several seeds of one parameter set, serially (the unit of work a worker process or Dask task runs)."""
-    return [simulate(params, data, drivers, root_seed, draw, s) for s in seeds]
+    """Several seeds of one parameter set, as one batch (the unit of work a worker process or Dask task runs)."""
+    return simulate_batch(params, data, drivers, root_seed, draw, list(seeds))

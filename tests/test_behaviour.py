@@ -21,7 +21,8 @@ from model.run import simulate
 from model.schema import STATE_SLOTS, SUPPLIERS, Partner
 
 POSTERIOR = PROJECT_ROOT / "calibration" / "posterior" / "posterior.parquet"
-RULE_MODULES = ("model.py", "agents.py", "rules.py", "pipeline.py", "policy.py")
+RULE_MODULES = ("model.py", "agents.py", "rules.py", "pipeline.py", "policy.py", "contacts.py", "arms.py", "aid.py",
+                "space.py", "surveillance.py", "relations.py")
 
 
 @pytest.mark.parametrize("name", RULE_MODULES)

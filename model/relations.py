@@ -1,0 +1,56 @@
+"""Relationship stocks with both patrons, dual-use trust, and alignment's drift with them (ODD §7.1, §7.15)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model import rules
+from model.arms import CHN_IDX, USA_IDX
+from model.drivers import Drivers
+from model.params import ModelParams
+
+
+def precompute(p: ModelParams, dr: Drivers) -> dict[str, np.ndarray]:
+    """One replica's alignment data path, stock decays and contact weights."""
+    rp = p.relations
+    w = rp.unga_weight
+    return {
+        "alignment_data": w * dr.alignment_unga + (1.0 - w) * dr.orientation,
+        "decays": np.array([rp.decay_china, rp.decay_us, rp.trust_decay]),
+        # Contact weights: delegations, training, exercises, port calls, forums, aid, dual use, arms.
+        "contact_weights": np.array([rp.weight_delegation, rp.weight_training, rp.weight_exercise,
+                                     rp.weight_port_call, rp.weight_forum, rp.weight_aid, rp.weight_dual_use,
+                                     rp.weight_arms]),
+        "kappa": np.float64(rp.kappa), "us_contact_rate": np.float64(p.us.contact_rate),
+    }
+
+
+def alignment(k, s, t: int) -> np.ndarray:
+    """The data path plus drift ``x = kappa (R_cn - R_us)``, added as ``tanh(artanh a + artanh x)``.
+
+    Smooth, about ``a + x`` near the middle, and never past +-1, where a clip would hold it at the bound; ``|x| < 1``
+    keeps the sum defined at ``a = -+1``. kappa's prior centres on 0 (DESIGN.md §4): with kappa 0 the alignment is its
+    data path exactly.
+    """
+    data = k.alignment_data[:, t]
+    x = k.kappa[:, None] * (s.r_china - s.r_us) * (1.0 - 1e-9)
+    return np.where(k.kappa[:, None] != 0.0, (data + x) / (1.0 + x * data), data)
+
+
+def china_contacts(k, visits, training, exercise, port, forums, aid, dual_use) -> np.ndarray:
+    """The year's contact intensity with China from every channel (before arms deliveries and the gate)."""
+    w = k.contact_weights
+    return (w[:, 1, None] * training + w[:, 4, None] * forums + w[:, 0, None] * visits + w[:, 2, None] * exercise
+            + w[:, 3, None] * port + w[:, 5, None] * (aid > 0) + w[:, 6, None] * dual_use)
+
+
+def update(k, s, contacts_cn: np.ndarray, dual_use: np.ndarray, delivered: np.ndarray, us_factor: np.ndarray) -> None:
+    """Stocks of ties with China and the US and dual-use trust: decay, then contacts close part of the gap to 1."""
+    w_arms = k.contact_weights[:, 7, None]
+    contacts = np.stack([
+        (contacts_cn + w_arms * (delivered[:, :, CHN_IDX] > 0)) * s.gate,
+        (k.us_contact_rate[:, None] * (1.0 - s.alignment) * 0.5 + w_arms * (delivered[:, :, USA_IDX] > 0)) * us_factor,
+        dual_use,
+    ])
+    s.stock = rules.update_stock(s.stock, contacts, k.decays.T[:, :, None])
+    s.r_china, s.r_us, s.trust = s.stock
