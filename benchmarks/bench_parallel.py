@@ -41,16 +41,15 @@ def setup() -> int:
 
 
 def run_runs(start: int, count: int) -> tuple[int, float, int]:
-    """Runs ``start .. start+count-1`` (draw = i // 4, seed = i % 4): (runs, checksum, process id)."""
-    from model.run import simulate
+    """Runs ``start .. start+count-1`` (draw = i // 4, seed = i % 4) as one batch: (runs, checksum, process id)."""
+    from model.run import simulate_batch
 
     setup()
     c = _CACHE
-    total = 0.0
-    for i in range(start, start + count):
-        r = simulate(c["params"], c["data"], c["drivers"], ROOT_SEED, draw=i // SEEDS_PER_DRAW, seed=i % SEEDS_PER_DRAW)
-        total += float(r.states[-1].sum())
-    return count, total, os.getpid()
+    keys = range(start, start + count)
+    runs = simulate_batch(c["params"], c["data"], c["drivers"], ROOT_SEED, draws=[i // SEEDS_PER_DRAW for i in keys],
+                          seeds=[i % SEEDS_PER_DRAW for i in keys])
+    return count, sum(float(r.states[-1].sum()) for r in runs), os.getpid()
 
 
 def _tasks(runs: int, batch: int) -> list[tuple[int, int]]:

@@ -30,7 +30,7 @@ from calibration.targets import Target, evaluate, sipri_blocks
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
-from model.run import simulate
+from model.run import simulate_many
 from model.schema import REGION_VARIABLES, STATE_VARIABLES
 
 BINARY_KINDS = ("event", "pattern")
@@ -94,8 +94,7 @@ def predictive_ensemble(base: ModelParams, data: ModelData, drivers: Drivers, ta
     stats, sipri = [], []
     for d, values in enumerate(draws):
         params = with_overrides(base, values)
-        for s in range(seeds):
-            run = simulate(params, data, drivers, root_seed, draw=d, seed=s)
+        for run in simulate_many(params, data, drivers, root_seed, list(range(seeds)), draw=d):
             stats.append(evaluate(targets, run.states, run.region, data))
             sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
         if label and ((d + 1) % max(len(draws) // 5, 1) == 0 or d + 1 == len(draws)):

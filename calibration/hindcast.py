@@ -75,7 +75,7 @@ from common.cli import fail, precheck
 from common.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START, ISO3, ModelData
 from model.params import ConfigError, check_number, with_overrides
-from model.run import simulate
+from model.run import simulate_many
 from model.schema import IMPORT_SUPPLIERS, REGION_VARIABLES, STATE_SLOTS, STATE_VARIABLES
 
 # Baselines are built from this many years up to the cut (2011-2015 for a 2015 cut).
@@ -242,8 +242,8 @@ def forecast(s: Setup, posterior: pd.DataFrame, targets: list[Target], cut: int,
     sipri: dict[str, list] = {name: [] for name in ENSEMBLES}
     for d, values in enumerate(posterior_draws(posterior, draws, rng)):
         params = with_overrides(s.exp.params, values)
-        for seed in range(settings.seeds_per_particle):
-            run = simulate(params, s.data, s.drivers, settings.root_seed, draw=d, seed=seed)
+        for run in simulate_many(params, s.data, s.drivers, settings.root_seed,
+                                 list(range(settings.seeds_per_particle)), draw=d):
             records = {"model": (run.states, run.region),
                        "persistence": (persistence(run.states, years, cut), persistence(run.region, years, cut)),
                        "trend": (linear_trend(run.states, years, cut, STATE_BOUNDED),

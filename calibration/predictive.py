@@ -19,7 +19,7 @@ from calibration.setup import prepare, validate
 from common.cli import precheck
 from common.provenance import manifest, write_atomically, write_json
 from model.params import with_overrides
-from model.run import simulate
+from model.run import simulate_many
 
 
 def command(cfg: DictConfig) -> None:
@@ -30,8 +30,8 @@ def command(cfg: DictConfig) -> None:
     frames = []
     for d, values in enumerate(posterior_draws(s.posterior, draws, rng)):
         params = with_overrides(s.exp.params, values)
-        for seed in range(settings.seeds_per_particle):
-            run = simulate(params, s.data, s.drivers, settings.root_seed, draw=d, seed=seed)
+        for run in simulate_many(params, s.data, s.drivers, settings.root_seed,
+                                 list(range(settings.seeds_per_particle)), draw=d):
             frames.append(run.to_tidy(s.exp.scenario, s.source))
         if (d + 1) % max(draws // 10, 1) == 0:
             print(f"predictive: draw {d + 1}/{draws}", file=sys.stderr)

@@ -19,7 +19,7 @@ from calibration.targets import SIPRI_PERIODS, Target, evaluate, observed_sipri_
 from model.data import HIST_END, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
-from model.run import simulate
+from model.run import simulate_many
 
 
 def particle_seed(root_seed: int, particle: dict) -> int:
@@ -54,13 +54,12 @@ class Problem:
         self.sipri_obs = np.concatenate([b.ravel() for b in blocks])[self.sipri_keep]
 
     def simulate(self, particle: dict) -> dict:
-        """Run ``seeds`` seeds of the particle's parameters; statistics per seed."""
+        """Run ``seeds`` seeds of the particle's parameters (one batch); statistics per seed."""
         values = {p.name: float(particle[p.name]) for p in self.priors}
         params = with_overrides(self.base, values)
         root = particle_seed(self.root_seed, values)
         stats, sipri = [], []
-        for seed in range(self.seeds):
-            run = simulate(params, self.data, self.drivers, root, seed=seed)
+        for run in simulate_many(params, self.data, self.drivers, root, list(range(self.seeds))):
             stats.append(evaluate(self.targets, run.states, run.region, self.data))
             sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
         return {"stats": np.array(stats), "sipri": np.array(sipri)[:, self.sipri_keep], "root_seed": root}

@@ -35,7 +35,7 @@ from model.agents import CHN_IDX
 from model.data import ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError
-from model.run import RunResult, simulate
+from model.run import RunResult, simulate_batch
 from model.schema import ARMS_CATEGORIES, REGION_SLOTS, STATE_SLOTS, Partner
 
 # The article's Chinese arms buyers 2000-2023 (Analysis section: Venezuela, Bolivia, Ecuador, Peru, Argentina,
@@ -79,8 +79,9 @@ def run_scenario(scenario: str, draws: int, seeds: int, data: ModelData, posteri
     table = draw_table(settings, load_posterior(posterior)[0] if posterior else None)
     params = draw_parameters(exp.params, table, "central")
     drivers = build_drivers(data, exp.drivers, FIRST_YEAR, LAST_YEAR)
-    results: list[RunResult] = [simulate(p, data, drivers, root_seed, d, s)
-                                for d, p in enumerate(params) for s in range(seeds)]
+    results: list[RunResult] = simulate_batch([p for p in params for _ in range(seeds)], data, drivers, root_seed,
+                                              draws=[d for d in range(len(params)) for _ in range(seeds)],
+                                              seeds=list(range(seeds)) * len(params))
     deals = []
     for r in results:
         chinese = (r.deals["supplier"] == CHN_IDX) & ~r.deals["donation"]

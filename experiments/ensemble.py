@@ -20,7 +20,7 @@ from model.data import ISO3, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
-from model.run import RunResult, simulate
+from model.run import RunResult, simulate_batch
 from model.schema import REGION, REGION_COLUMNS, STATE_COLUMNS, STATE_SLOTS, STATE_VARIABLES, Partner, column_names
 
 EVENTS_FROM = 2024
@@ -96,18 +96,20 @@ def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
     """Run every draw and seed of ``batch``: the wide record and the per-run event years, as Arrow tables."""
     n_states = len(data.iso3)
     records, events, keys = [], [], []
-    for draw, params in zip(batch.draws, batch.params, strict=True):
-        for seed in range(batch.seeds):
-            run = simulate(params, data, batch.drivers, batch.root_seed, draw=draw, seed=seed)
-            keep = run.years >= batch.first_stored_year
-            states = run.states[keep]
-            block = np.full((states.shape[0], n_states + 1, len(STATE_COLUMNS) + len(REGION_COLUMNS)), np.nan)
-            block[:, :n_states, : len(STATE_COLUMNS)] = states
-            block[:, n_states, : len(STATE_COLUMNS)] = _lac_rows(states)
-            block[:, n_states, len(STATE_COLUMNS):] = run.region[keep]
-            records.append(block.astype(np.float32))
-            events.append(run_events(run))
-            keys.append((draw, seed))
+    # Every draw and seed of the batch as one array program (model.run.simulate_batch), draw-major.
+    seeds = list(range(batch.seeds))
+    runs = simulate_batch([p for p in batch.params for _ in seeds], data, batch.drivers, batch.root_seed,
+                          draws=[d for d in batch.draws for _ in seeds], seeds=seeds * len(batch.draws))
+    for run in runs:
+        keep = run.years >= batch.first_stored_year
+        states = run.states[keep]
+        block = np.full((states.shape[0], n_states + 1, len(STATE_COLUMNS) + len(REGION_COLUMNS)), np.nan)
+        block[:, :n_states, : len(STATE_COLUMNS)] = states
+        block[:, n_states, : len(STATE_COLUMNS)] = _lac_rows(states)
+        block[:, n_states, len(STATE_COLUMNS):] = run.region[keep]
+        records.append(block.astype(np.float32))
+        events.append(run_events(run))
+        keys.append((run.draw, run.seed))
     years = np.arange(batch.first_stored_year, batch.drivers.years[-1] + 1, dtype=np.int16)
     n_rows_run = len(years) * (n_states + 1)
     draws = np.repeat(np.array([k[0] for k in keys], dtype=np.int32), n_rows_run)

@@ -25,7 +25,7 @@ from experiments.executor import dask_client, run_tasks
 from model.data import DataError, ModelData, load_data
 from model.drivers import Drivers, build_drivers
 from model.params import ConfigError, ModelParams
-from model.run import simulate
+from model.run import simulate_many
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class Chunk:
 
 def run_chunk(chunk: Chunk, data: ModelData) -> list[pd.DataFrame]:
     """The tidy frame of each seed of ``chunk`` (module level: worker processes import it by name)."""
-    return [simulate(chunk.params, data, chunk.drivers, chunk.root_seed, draw=0, seed=s)
-            .to_tidy(chunk.scenario, chunk.param_source) for s in chunk.seeds]
+    return [run.to_tidy(chunk.scenario, chunk.param_source)
+            for run in simulate_many(chunk.params, data, chunk.drivers, chunk.root_seed, list(chunk.seeds))]
 
 
 def run_simulation(exp: Experiment, data: ModelData, out_dir: Path, config: dict, client=None) -> list[Path]:

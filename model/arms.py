@@ -15,7 +15,7 @@ from model import rules
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
-from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
+from model.pipeline import DELIVERED, FAILED, Pipeline
 from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, SUPPLIERS, Partner
 from model.slots import (
     S_CHN_FAILED,
@@ -248,7 +248,7 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     n_sup = len(SUPPLIERS)
     # Deals signed before 2000 deliver as SIPRI records them (initial conditions; China's are unknown, held out).
     delivered = k.legacy[:, t].copy()
-    idx = np.flatnonzero(pl.status[: pl.n] == ACTIVE)
+    idx = pl.active
     if len(idx) == 0:
         return delivered
     rep, st = pl.replica[idx], pl.state[idx]
@@ -273,7 +273,7 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     failed |= banned
     if failed.any():
         lost = idx[failed]
-        pl.status[lost], pl.closed[lost] = FAILED, year
+        pl.close(lost, FAILED, year)
         undelivered = np.bincount(cell[failed], weights=pl.size[lost] - pl.delivered[lost],
                                   minlength=n_rep * n).reshape(n_rep, n)
         s.on_order = s.on_order - undelivered
@@ -287,7 +287,7 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     amount = pl.yearly[di]
     pl.delivered[di] += amount
     finished = di[pl.end[di] == year]
-    pl.status[finished], pl.closed[finished] = DELIVERED, year
+    pl.close(finished, DELIVERED, year)
     new = np.bincount(cell[going] * n_sup + pl.supplier[di], weights=amount,
                       minlength=n_rep * n * n_sup).reshape(n_rep, n, n_sup)
     s.on_order = s.on_order - new.sum(axis=2)

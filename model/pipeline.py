@@ -20,6 +20,9 @@ class Pipeline:
 
     def __init__(self, capacity: int = 512) -> None:
         self.n = 0
+        # Indices of the active deals, ascending (kept in step with ``status`` by :meth:`add` and :meth:`close`), so a
+        # year's failures and deliveries never scan the closed deals.
+        self.active = np.empty(0, dtype=np.intp)
         self.replica = np.zeros(capacity, dtype=np.intp)  # which run of a batch the deal belongs to
         self.state = np.zeros(capacity, dtype=np.intp)
         self.supplier = np.zeros(capacity, dtype=np.intp)
@@ -75,12 +78,18 @@ class Pipeline:
         self.state[s], self.supplier[s], self.category[s], self.size[s] = state, supplier, category, size
         self.start[s], self.signed[s] = year + lag, year
         self.status[s], self.donation[s] = ACTIVE, donation  # `delivered` starts at zero: slots are never reused
+        self.active = np.concatenate([self.active, np.arange(self.n, self.n + k)])
         self.end[s] = self.start[s] + years - 1
         self.yearly[s] = size / years
         self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
         self.fiscal[s] = fiscal
         self.clock[s], self.veto_draw[s] = clock, veto_draw
         self.n += k
+
+    def close(self, idx: np.ndarray, status: int, year: int) -> None:
+        """Close deals ``idx`` (a subset of the active ones) as delivered or failed in ``year``."""
+        self.status[idx], self.closed[idx] = status, year
+        self.active = self.active[self.status[self.active] == ACTIVE]
 
     def on_order(self, n_states: int, replica: int = 0) -> np.ndarray:
         """Undelivered TIV of one replica's active deals, per state."""

@@ -47,15 +47,16 @@ def weighted_pick_mask(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray | i
 
     Efraimidis-Spirakis keys ``log(u) / w`` with ``u`` uniform (``log_u`` is passed in, drawn once per run): the ``k``
     largest keys are a weighted sample. States with zero weight are never picked, so fewer than ``k`` come back when
-    fewer are eligible. Ranks come from a sort along the states' axis, so each row's sample is its own.
+    fewer are eligible. The ``k``-th largest key comes from a sort along the states' axis, so each row's sample is its
+    own (keys are continuous: ties have probability zero).
     """
     k = np.minimum(k, np.count_nonzero(weights, axis=-1))
     # Zero weights get keys near -1e300 (below every eligible key) without a division warning.
     keys = log_u / np.maximum(weights, 1e-300)
-    order = np.argsort(-keys, axis=-1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(keys.shape[-1]), keys.shape), axis=-1)
-    return rank < np.asarray(k)[..., None]
+    ranked = np.sort(keys, axis=-1)  # ascending: the k-th largest is at position n - k
+    rows = keys.reshape(-1, keys.shape[-1])
+    kth = ranked.reshape(rows.shape)[np.arange(len(rows)), rows.shape[-1] - np.maximum(np.ravel(k), 1)]
+    return (keys >= kth.reshape(keys.shape[:-1])[..., None]) & (np.asarray(k) > 0)[..., None]
 
 
 def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:

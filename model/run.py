@@ -54,6 +54,8 @@ class RunResult:
         return tidy(self.states, self.region, self.years, self.iso3, scenario, param_source, self.draw, self.seed)
 
 
+# Replicas run as one array program at most; longer batches run in pieces of this size.
+MAX_BATCH = 128
 DEAL_COLUMNS = ("signed", "state", "supplier", "category", "size", "delivered", "status", "donation", "fiscal",
                 "closed")
 
@@ -67,6 +69,16 @@ def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData,
     (``tests/test_batch.py``). The model is released at the end (:meth:`DefenceTiesModel.release`) so that thousands
     of runs in one process keep memory flat (DESIGN.md §9: Mesa 3.3.1's ``Agent._ids`` trap).
     """
+    lists = [v for v in (params, drivers, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
+    size = len(lists[0]) if lists else 1
+    if size > MAX_BATCH:
+        # A replica's record does not depend on its batch, so a long batch runs in pieces (memory stays bounded).
+        def part(v, a):
+            return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
+
+        return [run for a in range(0, size, MAX_BATCH)
+                for run in simulate_batch(part(params, a), data, part(drivers, a), root_seed, part(draws, a),
+                                          part(seeds, a))]
     model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
     try:
         for _ in range(len(model.years)):

@@ -20,7 +20,7 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
         "insecurity_push": sv.insecurity * insecurity,
         "subnational_hazard": (1.0 - np.exp(-sv.subnational * (1.0 + insecurity))) * country["is_federal"],
         "camera_base": sv.cameras_per_million * country["population_m"],
-        "level_factor": np.array([0.0, sv.subnational_scale, 1.0]),
+        "level_factor": np.array([0.0, sv.subnational_scale, 1.0]),  # cameras by level: none, subnational, national
         **{f"sv_{name}": np.float64(getattr(sv, name))
            for name in ("innovation", "imitation", "finance", "us_pressure", "growth")},
     }
@@ -42,7 +42,7 @@ def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.
     level = np.where(new_nat, 2.0, np.where(new_sub, 1.0, level))
     s.surveillance_level = level
     s.n_national = np.count_nonzero(level == 2.0, axis=1)
-    ceiling = k.camera_base * np.take_along_axis(k.level_factor, level.astype(np.intp), axis=1)
+    ceiling = k.camera_base * np.where(level == 2.0, 1.0, np.where(level == 1.0, k.level_factor[:, 1:2], 0.0))
     # The ceiling only rises and cameras start at zero, so cameras never exceed it (so no clipping is needed).
     s.cameras = s.cameras + k.sv_growth[:, None] * (ceiling - s.cameras)
     adopted = (new_nat | new_sub).astype(float)

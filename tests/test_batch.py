@@ -74,3 +74,13 @@ def test_the_model_views_one_replica_and_rejects_another_out_of_range(draws, dat
             m.view(2)
     finally:
         m.release()
+
+
+def test_a_batch_longer_than_max_batch_runs_in_pieces_with_the_same_records(draws, data, drivers, monkeypatch):
+    import model.run
+
+    whole = simulate_batch(draws[0], data, drivers, ROOT, draws=0, seeds=list(range(7)))
+    monkeypatch.setattr(model.run, "MAX_BATCH", 3)
+    pieces = simulate_batch(draws[0], data, drivers, ROOT, draws=0, seeds=list(range(7)))
+    assert [r.seed for r in pieces] == list(range(7))
+    assert all(np.array_equal(a.states, b.states) for a, b in zip(whole, pieces, strict=True))
