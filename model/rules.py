@@ -7,10 +7,7 @@ from the channel's own stream and passed in, so the rules can be checked against
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import pdtr, pdtrik
-
-# Poisson means above this are inverted by scipy (exp(-lam) would underflow in the product form).
-POISSON_DIRECT = 500.0
+from scipy.special import ndtri, pdtr
 
 
 def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -86,29 +83,22 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson counts by inversion: the smallest ``k`` with ``P(X <= k) >= u``, for uniforms ``u`` and means ``lam``.
 
     One uniform per count, so a count's draw does not depend on any other count's value (batches of replicas draw
-    theirs up front). Only the entries still below ``u`` are carried from one ``k`` to the next; ``k`` stops where the
-    mass left is below 1e-15 (a cumulative sum that rounds short of ``u`` would otherwise never stop). Means above
-    ``POISSON_DIRECT`` (where ``exp(-lam)`` underflows) go through scipy's inverse (never in the calibrated model).
+    theirs up front). Counts of zero (``u <= exp(-lam)``) cost nothing more; the others start from the normal
+    approximation and step to the exact quantile with scipy's Poisson distribution function ``pdtr`` (usually zero to
+    two steps), so the cost does not grow with the count.
     """
     lam = np.asarray(lam, dtype=float)
     k = np.zeros(lam.shape, dtype=np.int64)
-    p = np.exp(-lam)
-    cdf = p.copy()
-    large = lam.ravel() > POISSON_DIRECT
-    if large.any():
-        ul, ll = u.ravel()[large], lam.ravel()[large]
-        guess = np.ceil(pdtrik(ul, ll))
-        below = np.maximum(guess - 1.0, 0.0)
-        k.ravel()[large] = np.where(pdtr(below, ll) >= ul, below, guess).astype(np.int64)
-    idx = np.flatnonzero((u.ravel() > cdf.ravel()) & ~large)
-    lam_i, p_i, cdf_i, u_i, k_i = lam.ravel()[idx], p.ravel()[idx], cdf.ravel()[idx], u.ravel()[idx], 0
-    while len(idx):
-        k_i += 1
-        p_i = p_i * lam_i / k_i
-        cdf_i = cdf_i + p_i
-        k.ravel()[idx] = k_i
-        more = (u_i > cdf_i) & ((1.0 - cdf_i) > 1e-15)
-        idx, lam_i, p_i, cdf_i, u_i = idx[more], lam_i[more], p_i[more], cdf_i[more], u_i[more]
+    flat_u, flat_lam = u.ravel(), lam.ravel()
+    idx = np.flatnonzero(flat_u > np.exp(-flat_lam))
+    if len(idx):
+        ui, li = flat_u[idx], flat_lam[idx]
+        ki = np.maximum(np.floor(li + np.sqrt(li) * ndtri(ui)), 0.0)
+        while (up := pdtr(ki, li) < ui).any():
+            ki = ki + up
+        while (down := (ki > 0) & (pdtr(ki - 1.0, li) >= ui)).any():
+            ki = ki - down
+        k.ravel()[idx] = ki.astype(np.int64)
     return k
 
 
