@@ -141,19 +141,22 @@ def redline_level(gate: np.ndarray, level: np.ndarray, n_recognising: np.ndarray
 def ensure_pool(k, streams: list[np.random.Generator], need: np.ndarray) -> None:
     """Grow each replica's contract pool from its own arms stream when this year's contracts would run past it.
 
-    The pool holds the stream's uniforms in order, so a replica's rows are the same whatever it is batched with.
+    The pool holds the stream's uniforms in order, so a replica's rows are the same whatever it is batched with and
+    however the pool grew. A replica's pool at least doubles when it grows, and the batch's array only when a pool
+    outgrows it, so growth costs amortised constant time per contract.
     """
     short = np.flatnonzero(k.pool_used + need > k.pool_size)
     if not len(short):
         return
-    grow = max(int((k.pool_used[short] + need[short] - k.pool_size[short]).max()), POOL_ROWS)
-    pool = np.full((k.pool.shape[0], k.pool.shape[1] + grow, len(POOL_COLUMNS)), np.nan)
-    pool[:, :k.pool.shape[1]] = k.pool
-    for r in short:
-        more = max(int(k.pool_used[r] + need[r] - k.pool_size[r]), POOL_ROWS)
-        pool[r, k.pool_size[r]:k.pool_size[r] + more] = streams[r].random(size=(more, len(POOL_COLUMNS)))
-        k.pool_size[r] += more
-    k.pool = pool
+    more = np.maximum(k.pool_used[short] + need[short] - k.pool_size[short], k.pool_size[short])
+    width = int((k.pool_size[short] + more).max())
+    if width > k.pool.shape[1]:
+        pool = np.full((k.pool.shape[0], max(width, 2 * k.pool.shape[1]), len(POOL_COLUMNS)), np.nan)
+        pool[:, :k.pool.shape[1]] = k.pool
+        k.pool = pool
+    for r, m in zip(short, more, strict=True):
+        k.pool[r, k.pool_size[r]:k.pool_size[r] + m] = streams[r].random(size=(int(m), len(POOL_COLUMNS)))
+        k.pool_size[r] += m
 
 
 def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, finance: np.ndarray,

@@ -84,3 +84,14 @@ def test_a_batch_longer_than_max_batch_runs_in_pieces_with_the_same_records(draw
     pieces = simulate_batch(draws[0], data, drivers, ROOT, draws=0, seeds=list(range(7)))
     assert [r.seed for r in pieces] == list(range(7))
     assert all(np.array_equal(a.states, b.states) for a, b in zip(whole, pieces, strict=True))
+
+
+def test_a_pool_that_grows_gives_the_same_records(draws, data, drivers, monkeypatch):
+    """Contracts take pool rows in signing order; a pool that starts small and grows holds the same uniforms."""
+    import model.arms
+
+    whole = simulate_batch(draws[2], data, drivers, ROOT, draws=2, seeds=[0, 1, 2])
+    monkeypatch.setattr(model.arms, "POOL_ROWS", 16)
+    grown = simulate_batch(draws[2], data, drivers, ROOT, draws=2, seeds=[0, 1, 2])
+    assert all(np.array_equal(a.states, b.states) and np.array_equal(a.deals["size"], b.deals["size"])
+               for a, b in zip(whole, grown, strict=True))
