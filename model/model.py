@@ -237,7 +237,7 @@ class DefenceTiesModel(mesa.Model):
             stock=stock, r_china=stock[0], r_us=stock[1], trust=stock[2], alignment=k.alignment_data[:, 0].copy(),
             exposure=zeros.copy(), gate=self._recognition[:, 0], training_prev=zeros.copy(),
             forum_prev=zeros.copy(), surveillance_level=zeros.copy(), cameras=zeros.copy(),
-            n_national=np.zeros(r, dtype=np.int64), ground_station=zeros.copy(),
+            ground_station=zeros.copy(),
             # China's past partners (ever): exercises, port-call hosts, aid recipients (persistent partner effects).
             exercised=zeros.copy(), hosted=zeros.copy(), aided=zeros.copy(),
             offered=np.zeros((r, n, len(ARMS_CATEGORIES)), dtype=bool), capability_gap=zeros.copy(),

@@ -33,7 +33,8 @@ def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.
     level = s.surveillance_level
     push = k.sv_finance[:, None] * finance + k.insecurity_push
     # US pressure x leverage cuts the hazard of every state (a ceiling below the 33), smoothly.
-    h_nat = (rules.bass_hazard(k.sv_innovation[:, None], k.sv_imitation[:, None], s.n_national[:, None] / n, push)
+    national = np.count_nonzero(level == 2.0, axis=1)[:, None]
+    h_nat = (rules.bass_hazard(k.sv_innovation[:, None], k.sv_imitation[:, None], national / n, push)
              * np.exp(-k.sv_us_pressure[:, None] * us_hold) * s.gate * (level < 2))
     u = k.u_surveillance[:, t]
     new_nat = on & (u[:, 0] < h_nat)
@@ -41,7 +42,6 @@ def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.
                & ~new_nat)
     level = np.where(new_nat, 2.0, np.where(new_sub, 1.0, level))
     s.surveillance_level = level
-    s.n_national = np.count_nonzero(level == 2.0, axis=1)
     ceiling = k.camera_base * np.where(level == 2.0, 1.0, np.where(level == 1.0, k.level_factor[:, 1:2], 0.0))
     # The ceiling only rises and cameras start at zero, so cameras never exceed it (so no clipping is needed).
     s.cameras = s.cameras + k.sv_growth[:, None] * (ceiling - s.cameras)
