@@ -21,13 +21,12 @@ T = TypeVar("T")
 _WORKER_DATA: ModelData | None = None
 
 
-def _init_worker(data: ModelData) -> None:
+def _init_worker(data: ModelData | None) -> None:
     global _WORKER_DATA
     _WORKER_DATA = data
 
 
-def _call(fn: Callable[[Any, ModelData], Any], task: Any) -> Any:
-    assert _WORKER_DATA is not None
+def _call(fn: Callable[[Any, ModelData | None], Any], task: Any) -> Any:
     return fn(task, _WORKER_DATA)
 
 
@@ -42,8 +41,8 @@ def dask_client(address: str, key: str):
                           f"allowed: a running dask scheduler's host:port") from None
 
 
-def run_tasks(fn: Callable[[T, ModelData], Any], tasks: Sequence[T], data: ModelData, executor: str, workers: int,
-              done: Callable[[T, Any], None], client=None) -> None:
+def run_tasks(fn: Callable[[T, ModelData | None], Any], tasks: Sequence[T], data: ModelData | None, executor: str,
+              workers: int, done: Callable[[T, Any], None], client=None) -> None:
     """Call ``fn(task, data)`` for every task on ``executor``; ``done(task, result)`` runs here as each finishes.
 
     ``fn`` must be a module-level function (pickled by reference). ``client`` is the Dask client for ``dask``,

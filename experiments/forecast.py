@@ -8,8 +8,9 @@ Runs go to an executor (serial, a local process pool, or a Dask cluster) in batc
 finished batch is written at once as one Parquet part of a dataset partitioned by scenario (written under a temporary
 name, then renamed). The work folder is ``out_root/<key>``, the key a hash of everything that changes the results
 (model config of each scenario, forecast settings, posterior file, data hashes), so the same command finds it again:
-a killed run, rerun, skips the parts it finished and the final outputs equal an uninterrupted run's. Tables, figures
-and the report are then computed scenario by scenario from the dataset (:mod:`experiments.tables`), the
+a killed run, rerun, skips the parts it finished and the final outputs equal an uninterrupted run's. Tables and the
+fan charts' statistics are then computed per scenario in worker processes from the dataset (:mod:`experiments.tables`,
+each result kept in the work folder's cache as it arrives), the figures drawn one per task, then the report; the
 ``scenario_effects`` table among them: every scenario but the reference declares its effects in its file
 (:mod:`experiments.effects`), the manifest lists them (``scenario_effects_declared``) and the table measures them.
 """
@@ -413,14 +414,72 @@ def cached(path: Path, build: Callable[[], Any]) -> Any:
     return value
 
 
+def _load(path: Path) -> Any:
+    with path.open("rb") as f:
+        return pickle.load(f)
+
+
+def post_task(task: tuple, _data: ModelData | None) -> Any:
+    """One unit of the work after the runs, in a worker process: a label's tables or fan-chart statistics, or one
+    figure (or one scenario's comparison figure, or the sensitivity figure) drawn into a scratch folder.
+
+    Each depends only on the ensemble on disk and its own arguments, so the order and the worker do not change it.
+    """
+    from experiments import report as R
+    from experiments.tables import scenario_tables
+
+    kind, *args = task
+    if kind == "tables":
+        work, settings, job, label, effects = args
+        return scenario_tables(work, settings, job, label, effects=effects)
+    if kind == "fan":
+        work, job, label = args
+        return R.fan_statistics(work, job, label)
+    if kind == "fan_figure":
+        job, per_label, name, out = args
+        return R.draw_fan_figures(job, per_label, out, figures=[name])
+    if kind == "comparison":
+        frame, out = args
+        return R.comparison_charts(frame, out)
+    if kind == "sensitivity":
+        frame, out = args
+        return R.sensitivity_chart(frame, out)
+    raise ValueError(f"post_task: unknown kind {kind!r}")
+
+
+def _post_stage(what: str, settings: ForecastSettings, tasks: list[tuple], keep: list[Path] | None = None) -> list:
+    """Run ``tasks`` (:func:`post_task`) on local processes (serial for the serial executor; a Dask job's tables run
+    locally too, where its work folder is), with a progress line per finished task; results in the tasks' order.
+    With ``keep``, each result is written to its file as soon as it arrives, so a killed stage resumes where it was."""
+    results: list[Any] = [None] * len(tasks)
+    index = {id(t): i for i, t in enumerate(tasks)}
+    started, finished = time.perf_counter(), 0
+
+    def done(task: tuple, result: Any) -> None:
+        nonlocal finished
+        i = index[id(task)]
+        results[i] = result
+        if keep is not None:
+            cached(keep[i], lambda: result)
+        finished += 1
+        print(f"forecast: {what} {finished}/{len(tasks)}, {time.perf_counter() - started:.0f} s", file=sys.stderr,
+              flush=True)
+
+    executor = "serial" if settings.executor == "serial" else "pool"
+    run_tasks(post_task, tasks, None, executor, max(1, min(settings.workers, len(tasks))), done)
+    return results
+
+
 def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dict) -> list[Path]:
     """Tables (per format), figures and the HTML report into ``work``; the manifest last, marking a complete output.
 
+    Each label's tables (and its fan-chart statistics) are computed in the worker processes and kept in the work
+    folder's cache, then the figures are drawn there, one per task; a rerun with nothing changed loads them.
     Everything is first written into a temporary folder (:func:`common.provenance.write_atomically`), so a failure
     or a kill leaves the previous outputs, or none, never a half-written file.
     """
-    from experiments.report import comparison_charts, fan_charts, html_report, sensitivity_chart
-    from experiments.tables import compute_tables, default_prior_driven_path, markdown
+    from experiments.report import html_report
+    from experiments.tables import assemble_tables, default_prior_driven_path, markdown
 
     declared = record.get("scenario_effects_declared") or {}
     effects = {label: declared.get(scenario, [])
@@ -429,8 +488,18 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     inputs = {"job": job, "effects": effects, "prior_driven": hashlib.sha256(prior.read_bytes()).hexdigest()
               if prior.is_file() else None, "settings": {k: getattr(settings, k) for k in TABLE_SETTINGS}}
     tables_key = cache_key(inputs, TABLES_CODE)
-    tables = cached(work / "cache" / f"tables-{tables_key}.pkl",
-                    lambda: compute_tables(work, settings, job, effects=effects))
+    labels = list(job["labels"])
+    draw = "png" in settings.formats or "html" in settings.formats
+    drawn_dir = work / "cache" / f"figures-{cache_key({'tables': tables_key}, FIGURES_CODE)}"
+    draw = draw and not (drawn_dir / DONE).is_file()
+    part_files = [work / "cache" / f"tables-{tables_key}-{i}.pkl" for i in range(len(labels))]
+    fan_files = [work / "cache" / f"fan-{cache_key({'job': job}, FIGURES_CODE)}-{i}.pkl" for i in range(len(labels))]
+    todo = [(f, ("tables", work, settings, job, label, effects))
+            for f, label in zip(part_files, labels, strict=True) if not f.is_file()]
+    if draw:
+        todo += [(f, ("fan", work, job, label)) for f, label in zip(fan_files, labels, strict=True) if not f.is_file()]
+    _post_stage("tables and chart statistics", settings, [t for _, t in todo], [f for f, _ in todo])
+    tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
     for name, frame in tables.items():
@@ -443,11 +512,17 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     paths = write_atomically(work / "tables", writers)
     figures: list[Path] = []
     if "png" in settings.formats or "html" in settings.formats:
-        drawn_dir = work / "cache" / f"figures-{cache_key({'tables': tables_key}, FIGURES_CODE)}"
-        if not (drawn_dir / DONE).is_file():
+        if draw:
+            from experiments.report import FAN_FIGURES
+
+            per_label = {label: _load(f) for label, f in zip(labels, fan_files, strict=True)}
+            comparison = tables["comparison"]
             with tempfile.TemporaryDirectory(dir=work) as scratch:
-                drawn = (fan_charts(work, job, Path(scratch)) + comparison_charts(tables["comparison"], Path(scratch))
-                         + sensitivity_chart(tables["sensitivity"], Path(scratch)))
+                out = Path(scratch)
+                tasks = ([("fan_figure", job, per_label, spec.name, out) for spec in FAN_FIGURES]
+                         + [("comparison", comparison[comparison["scenario"] == label], out) for label in labels[1:]]
+                         + [("sensitivity", tables["sensitivity"], out)])
+                drawn = [p for result in _post_stage("figures", settings, tasks) for p in result]
                 write_atomically(drawn_dir, {**{p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn},
                                              DONE: lambda q, n=[p.name for p in drawn]: q.write_text("\n".join(n))})
         names = (drawn_dir / DONE).read_text(encoding="utf-8").split("\n")

@@ -220,6 +220,9 @@ def fan_charts(work: Path, job: Mapping, out: Path, *, observations: pd.DataFram
                figures: Sequence[str] | None = None) -> list[Path]:
     """Write the fan charts of a forecast: one PNG per entry of :data:`FAN_FIGURES`.
 
+    The serial composition of :func:`fan_statistics` (one per label, independent: the forecast runs them in its
+    worker processes) and :func:`draw_fan_figures` (one figure each, as the forecast does).
+
     Args:
         work: the forecast work folder (its ``ensemble`` dataset is read one scenario at a time).
         job: the forecast job of the manifest: ``labels`` (the first is the reference), and optionally ``scenarios``,
@@ -234,37 +237,60 @@ def fan_charts(work: Path, job: Mapping, out: Path, *, observations: pd.DataFram
     Raises:
         ValueError: an unknown figure name, or a label without rows in the ensemble; before anything is written.
     """
-    specs = [f for f in FAN_FIGURES if figures is None or f.name in figures]
+    _fan_specs(figures)
+    observations = load_observations() if observations is None else observations
+    per_label = {label: fan_statistics(work, job, label, observations=observations) for label in job["labels"]}
+    return draw_fan_figures(job, per_label, out, observations=observations, figures=figures)
+
+
+def _fan_specs(figures: Sequence[str] | None) -> list[FanFigure]:
     unknown = sorted(set(figures or ()) - {f.name for f in FAN_FIGURES})
     if unknown:
         raise ValueError(f"fan chart {unknown[0]!r} unknown; allowed: {', '.join(f.name for f in FAN_FIGURES)}")
+    return [f for f in FAN_FIGURES if figures is None or f.name in figures]
+
+
+def _fan_columns() -> list[str]:
+    return sorted({column_of(p.variable) for f in FAN_FIGURES for p in f.panels})
+
+
+def fan_statistics(work: Path, job: Mapping, label: str, *,
+                   observations: pd.DataFrame | None = None) -> dict[str, object]:
+    """One label's summary for the fan charts (every panel of :data:`FAN_FIGURES`): ``stats`` (:func:`summarise`),
+    ``runs`` (draws, seeds) and, for the reference, the simulated totals over the record's several-year windows.
+
+    Raises:
+        ValueError: the ensemble has no rows of ``label``.
+    """
+    columns = _fan_columns()
+    frame = read_scenario(work, label, columns)
+    totals: dict[tuple[FanPanel, str], tuple[float, float, float] | None] = {}
+    if label == job["labels"][0]:
+        observations = load_observations() if observations is None else observations
+        for p in (p for f in FAN_FIGURES for p in f.panels):
+            several = _panel_observations(observations, p)[1]
+            if several.empty:
+                continue
+            series = frame.loc[frame["iso3"] == p.iso3, ["draw", "seed", "year", column_of(p.variable)]]
+            series = series.rename(columns={column_of(p.variable): "value"})
+            for obs in several.itertuples(index=False):
+                totals[(p, obs.id)] = window_total(series, obs.year_start, obs.year_end)
+    return {"stats": summarise(frame, columns), "runs": (frame["draw"].nunique(), frame["seed"].nunique()),
+            "totals": totals}
+
+
+def draw_fan_figures(job: Mapping, per_label: Mapping[str, Mapping], out: Path, *,
+                     observations: pd.DataFrame | None = None, figures: Sequence[str] | None = None) -> list[Path]:
+    """Draw fan charts from each label's :func:`fan_statistics` (all of :data:`FAN_FIGURES` or ``figures``)."""
+    specs = _fan_specs(figures)
     observations = load_observations() if observations is None else observations
     labels = list(job["labels"])
     reference = labels[0]
-    panels = [p for f in specs for p in f.panels]
-    columns = sorted({column_of(p.variable) for p in panels})
-    windows = {p: _panel_observations(observations, p) for p in panels}
-
-    stats: dict[str, pd.DataFrame] = {}
-    runs: dict[str, tuple[int, int]] = {}
-    totals: dict[tuple[FanPanel, str], tuple[float, float, float] | None] = {}
-    for label in labels:  # one scenario in memory at a time
-        frame = read_scenario(work, label, columns)
-        stats[label] = summarise(frame, columns)
-        runs[label] = (frame["draw"].nunique(), frame["seed"].nunique())
-        if label == reference:
-            for p in panels:
-                several = windows[p][1]
-                if several.empty:
-                    continue
-                series = frame.loc[frame["iso3"] == p.iso3, ["draw", "seed", "year", column_of(p.variable)]]
-                series = series.rename(columns={column_of(p.variable): "value"})
-                for obs in several.itertuples(index=False):
-                    totals[(p, obs.id)] = window_total(series, obs.year_start, obs.year_end)
-        del frame
-
+    stats = {label: per_label[label]["stats"] for label in labels}
+    totals = per_label[reference]["totals"]
+    windows = {p: _panel_observations(observations, p) for f in specs for p in f.panels}
     styles = _styles(job)
-    draws, seeds = runs[reference]
+    draws, seeds = per_label[reference]["runs"]
     source = job.get("param_source", "")
     paths = []
     for spec in specs:

@@ -124,8 +124,10 @@ SENSITIVITY_OUTPUTS = ((REGION, "china_arms_share", 2035), (REGION, "forum_atten
                        (REGION, "surveillance_adopters", 2035))
 # SALib's bootstrap resamples per index (its default is 100). SALib 1.6 takes its point estimate from one resample, so
 # that draw, not the count, sets the estimate's noise: measured on the shipped posterior (500 draws x 25 parameters,
-# five resampling seeds), the seed sd of delta is 0.022 at 20 resamples and 0.023 at 100, at a fifth of the time.
-DELTA_RESAMPLES = 20
+# five resampling seeds), the seed sd of delta is 0.022 at 20 resamples and 0.023 at 100, at a fifth of the time; and
+# again at 88a00a9 (3 outputs x 25 parameters x 5 seeds): sd 0.031 at 5 and 10 resamples, 0.030 at 20, mean bootstrap
+# half-width 0.029 / 0.032 / 0.031, time 5.3 / 11.6 / 22.6 s. Ten keep the half-width's own noise moderate.
+DELTA_RESAMPLES = 10
 DELTA_SEED = 20240101
 # Yearly flows (counts or amounts of the year): their 2024-2030 sum is a tripwire candidate too. Stocks and levels
 # (ground stations, surveillance level and cameras, recognition, relations, shares, adopters) are not summed.
@@ -199,9 +201,10 @@ def _iso3_axis(dset: ds.Dataset, label: str) -> tuple[str, ...]:
     for batch in dset.to_batches(columns=["iso3"], filter=ds.field("scenario") == label):
         col = batch.column("iso3")
         if pa.types.is_dictionary(col.type):
-            used = np.unique(col.indices.drop_null().to_numpy(zero_copy_only=False))
             words = col.dictionary.to_pylist()
-            seen.update(words[i] for i in used)
+            # Which codes occur (a count per code, not a sort: millions of rows, a few dozen codes).
+            used = np.bincount(col.indices.drop_null().to_numpy(zero_copy_only=False), minlength=len(words))
+            seen.update(words[i] for i in np.flatnonzero(used))
         else:
             seen.update(v for v in col.to_pylist() if v is not None)
     known = [c for c in (*ISO3, REGION) if c in seen]
@@ -215,6 +218,10 @@ def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, se
     n_y, n_i, n_c = len(years), len(iso3), len(columns)
     values = np.full((n_y * draws * seeds * n_i, n_c), np.nan, dtype=np.float32)
     count = np.zeros(n_y * draws * seeds * n_i, dtype=np.int32)
+    # The last row written to each cell: a row repeated within a batch finds another row's number there (a fancy
+    # assignment writes a repeated cell once, so the count alone would miss it).
+    writer = np.full(n_y * draws * seeds * n_i, -1, dtype=np.int64)
+    rows_seen = 0
     if n_y:
         lo = min(years)
         year_pos = np.full(max(years) - lo + 1, -1, dtype=np.int64)
@@ -240,8 +247,11 @@ def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, se
                 block[:, j] = batch.column(c).to_numpy(zero_copy_only=False)
             values[flat] = block
             count[flat] += 1
-            if np.unique(flat).size < flat.size:  # repeats within a batch count once above
-                count[flat] += 1
+            row = np.arange(rows_seen, rows_seen + flat.size)
+            writer[flat] = row
+            repeated = writer[flat] != row
+            count[flat[repeated]] += 1  # repeats within a batch counted once above
+            rows_seen += flat.size
     if (count != 1).any():
         raise ValueError(f"ensemble {label}: {int((count == 0).sum())} missing and {int((count > 1).sum())} repeated "
                          f"(draw, seed, year, iso3) rows in years {years[0]}-{years[-1]}; is the forecast complete?")
@@ -672,6 +682,9 @@ def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: P
                    effects: Mapping[str, Sequence] | None = None) -> dict[str, pd.DataFrame]:
     """The forecast tables of the module docstring, one scenario in memory at a time (plus the reference's few years).
 
+    The serial composition of :func:`scenario_tables` (one per label, independent of each other: the forecast runs
+    them in its worker processes) and :func:`assemble_tables`.
+
     Args:
         work: the forecast's work folder (``ensemble/``, ``events/``, ``draws.parquet``).
         settings: :class:`experiments.forecast.ForecastSettings` (``draws``, ``seeds``, ``first_table_year``,
@@ -685,18 +698,29 @@ def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: P
     Returns:
         ``forecast, comparison, events, tripwires, sensitivity, scenario_effects, notes`` (see the module docstring).
     """
-    # Small matrix products on a shared machine: BLAS threads only add contention.
-    with threadpool_limits(1):
-        return _compute_tables(Path(work), settings, job, prior_driven_path, effects or {})
+    parts = [scenario_tables(work, settings, job, label, prior_driven_path, effects) for label in job["labels"]]
+    return assemble_tables(work, settings, job, parts, prior_driven_path, effects)
 
 
-def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None,
-                    effects: Mapping[str, Sequence]) -> dict[str, pd.DataFrame]:
+@dataclass
+class _Setup:
+    ctx: _Context
+    labels: list[str]
+    boldness: list[str]
+    years: list[int]
+    keep: list[int]
+    draw_table: pd.DataFrame
+    declared: dict[str, list[Effect]]
+
+
+def _setup(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None,
+           effects: Mapping[str, Sequence]) -> _Setup:
+    """What every label's tables share: the context (with the job-wide notes), the years, the draws, the effects."""
     labels = [str(x) for x in job["labels"]]
     boldness = list(job.get("boldness") or [x.split("@", 1)[1] if "@" in x else "central" for x in labels])
     draws, seeds = int(settings.draws), int(settings.seeds)
     first_table = int(getattr(settings, "first_table_year", 2024))
-    ens, events = _dataset(work, "ensemble"), _dataset(work, "events")
+    ens = _dataset(work, "ensemble")
     prior_path = default_prior_driven_path(settings) if prior_driven_path is None else Path(prior_driven_path)
     prior, why = load_prior_driven(prior_path)
     ctx = _Context(labels, labels[0], draws, seeds, first_table, int(getattr(settings, "first_stored_year", 2000)),
@@ -716,8 +740,6 @@ def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: 
     years = list(range(min(first_table, TRIPWIRE_WINDOW[0]), LAST_YEAR + 1))
     years = [y for y in years if y >= ctx.first_stored_year]
     keep = [y for y in years if TRIPWIRE_WINDOW[0] <= y <= TRIPWIRE_WINDOW[1] or y in COMPARISON_YEARS]
-    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "comparison", "events", "tripwires",
-                                                          "sensitivity")}
     declared = {label: [Effect.from_dict(e) for e in effects.get(label) or ()] for label in labels}
     if declared[labels[0]]:
         ctx.note("scenario_effects", labels[0], f"the reference's {len(declared[labels[0]])} declared effects are "
@@ -728,47 +750,87 @@ def _compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: 
         ctx.note("scenario_effects", "", f"{draws} draws: a parameter unrelated to an effect reaches |rho| >= "
                  f"{E.DRIVER_RHO} with probability {E.chance_of_driver(draws):.2g}, so driving_parameters (and "
                  "prior_driven) may name chance correlates")
-    ref_stats: dict[tuple, np.ndarray | None] = {}
+    return _Setup(ctx, labels, boldness, years, keep, draw_table, declared)
+
+
+def scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_driven_path: Path | None = None,
+                    effects: Mapping[str, Sequence] | None = None) -> dict[str, Any]:
+    """One label's share of every table: its own rows and, for a scenario other than the reference, its comparison,
+    tripwires and effect rows (reading the reference's years it needs from the ensemble). Depends on no other label's
+    result, so the labels of a job can run in parallel.
+
+    Returns:
+        ``{"frames": {table: DataFrame}, "effect_rows": [dict], "notes": [dict]}`` for :func:`assemble_tables`.
+    """
+    with threadpool_limits(1):  # small matrix products on a shared machine: BLAS threads only add contention
+        return _scenario_tables(Path(work), settings, job, str(label), prior_driven_path, effects or {})
+
+
+def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_driven_path: Path | None,
+                     effects: Mapping[str, Sequence]) -> dict[str, Any]:
+    setup = _setup(work, settings, job, prior_driven_path, effects)
+    ctx = setup.ctx
+    if label not in setup.labels:
+        raise ValueError(f"label {label!r} is not in the job; allowed: {', '.join(setup.labels)}")
+    ctx.notes = []  # this label's notes only; the job-wide ones are assemble_tables'
+    bold = setup.boldness[setup.labels.index(label)]
+    ens, events = _dataset(work, "ensemble"), _dataset(work, "events")
+    draws, prior = ctx.draws, ctx.prior
+    frames: dict[str, pd.DataFrame] = {}
     effect_rows: list[dict] = []
-    ref: Cube | None = None
-    for label, bold in zip(labels, boldness, strict=True):
-        cube = read_cube(ens, label, years, draws, seeds, ctx.iso3, ctx.columns)
-        params = effective_parameters(draw_table, bold)
-        if ref is None:
-            # The reference's statistic of every effect any scenario declares, per run (small: draws x seeds each).
-            for e in (e for x in labels[1:] for e in declared[x]):
-                ref_stats.setdefault(e.key[:4], E.statistic(cube, e))
+    cube = read_cube(ens, label, setup.years, draws, ctx.seeds, ctx.iso3, ctx.columns)
+    params = effective_parameters(setup.draw_table, bold)
+    ref = None
+    if label != ctx.reference:
+        mine = setup.declared[label]
+        wanted = set(setup.keep) | {y for e in mine for y in range(e.year_start, e.year_end + 1)}
+        ref = read_cube(ens, ctx.reference, [y for y in setup.years if y in wanted], draws, ctx.seeds, ctx.iso3,
+                        ctx.columns)
+        for e in mine:
+            a, b = E.statistic(cube, e), E.statistic(ref, e)
+            if a is None or b is None:
+                ctx.note("scenario_effects", label, f"{e.label()}: not in the stored ensemble (years "
+                         f"{ctx.first_stored_year}-{LAST_YEAR}, its row or its column missing); no pairs")
+            effect_rows.append(E.effect_row(label, e, None if a is None or b is None else a - b, params, prior))
+    if prior is None:
+        basis = None
+    else:
+        pd_names = [c for c in params.columns if prior.get(c, False)]
+        basis, kind = response_surface(params[pd_names].to_numpy(dtype=float))
+        if basis is None:
+            ctx.note("forecast", label, f"{len(pd_names)} prior-driven parameters and {draws} draws: too few "
+                     "draws for a response surface, share_prior_driven NaN")
         else:
-            for e in declared[label]:
-                mine, theirs = E.statistic(cube, e), ref_stats[e.key[:4]]
-                if mine is None or theirs is None:
-                    ctx.note("scenario_effects", label, f"{e.label()}: not in the stored ensemble (years "
-                             f"{ctx.first_stored_year}-{LAST_YEAR}, its row or its column missing); no pairs")
-                effect_rows.append(E.effect_row(label, e, None if mine is None or theirs is None else mine - theirs,
-                                                params, prior))
-        if prior is None:
-            basis = None
-        else:
-            pd_names = [c for c in params.columns if prior.get(c, False)]
-            basis, kind = response_surface(params[pd_names].to_numpy(dtype=float))
-            if basis is None:
-                ctx.note("forecast", label, f"{len(pd_names)} prior-driven parameters and {draws} draws: too few "
-                         "draws for a response surface, share_prior_driven NaN")
-            else:
-                ctx.note("forecast", label, f"share_prior_driven: {kind} surface in {len(pd_names)} varying "
-                         f"prior-driven parameters ({', '.join(pd_names) or 'none, so the share is 0'})")
-        out["forecast"].append(_forecast(ctx, label, cube, basis))
-        out["events"].append(_events(ctx, label, events, ens))
-        out["sensitivity"].append(_sensitivity(ctx, label, cube, params))
-        if ref is None:
-            ref = cube.subset(keep)
-        else:
-            out["comparison"].append(_comparison(ctx, label, cube, ref))
-            out["tripwires"].append(_tripwires(ctx, label, cube, ref))
-        del cube
+            ctx.note("forecast", label, f"share_prior_driven: {kind} surface in {len(pd_names)} varying "
+                     f"prior-driven parameters ({', '.join(pd_names) or 'none, so the share is 0'})")
+    frames["forecast"] = _forecast(ctx, label, cube, basis)
+    frames["events"] = _events(ctx, label, events, ens)
+    frames["sensitivity"] = _sensitivity(ctx, label, cube, params)
+    if ref is not None:
+        frames["comparison"] = _comparison(ctx, label, cube, ref)
+        frames["tripwires"] = _tripwires(ctx, label, cube, ref)
+    return {"frames": frames, "effect_rows": effect_rows, "notes": ctx.notes}
+
+
+def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Mapping[str, Any]],
+                    prior_driven_path: Path | None = None,
+                    effects: Mapping[str, Sequence] | None = None) -> dict[str, pd.DataFrame]:
+    """The tables from each label's :func:`scenario_tables` (``parts`` in the job's label order)."""
+    setup = _setup(Path(work), settings, job, prior_driven_path, effects or {})
+    ctx, labels = setup.ctx, setup.labels
+    if len(parts) != len(labels):
+        raise ValueError(f"{len(parts)} scenario parts for {len(labels)} labels")
+    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "comparison", "events", "tripwires",
+                                                          "sensitivity")}
+    effect_rows: list[dict] = []
+    for part in parts:
+        ctx.notes.extend(part["notes"])
+        effect_rows.extend(part["effect_rows"])
+        for name, frame in part["frames"].items():
+            out[name].append(frame)
     if ctx.seeds < 4 or ctx.draws < 2:
-        ctx.note("forecast", "", f"{draws} draws x {seeds} seeds: variance shares need >= 2 draws and >= 4 seeds (two "
-                 "driver paths of two seeds), so they are NaN")
+        ctx.note("forecast", "", f"{ctx.draws} draws x {ctx.seeds} seeds: variance shares need >= 2 draws and >= 4 "
+                 "seeds (two driver paths of two seeds), so they are NaN")
     spec = {"forecast": (FORECAST_COLUMNS, ["year"]), "comparison": (COMPARISON_COLUMNS, ["year"]),
             "events": (EVENT_COLUMNS, []), "tripwires": (TRIPWIRE_COLUMNS, ["rank"]),
             "sensitivity": (SENSITIVITY_COLUMNS, [])}

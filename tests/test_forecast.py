@@ -275,11 +275,23 @@ def test_a_rerun_reuses_the_tables_and_figures_and_recomputes_when_their_code_ch
     def refuse(*args, **kwargs):
         raise AssertionError("recomputed although nothing changed")
 
-    for module, name in ((T, "compute_tables"), (R, "fan_charts"), (R, "comparison_charts"), (R, "sensitivity_chart")):
+    computed = []
+    real_tables = T.scenario_tables
+    for module, name in ((T, "scenario_tables"), (R, "fan_statistics"), (R, "draw_fan_figures"),
+                         (R, "comparison_charts"), (R, "sensitivity_chart")):
         monkeypatch.setattr(module, name, refuse)
     F.write_outputs(*run_ensemble(_config(ov), ov))
     assert {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()} == first
     assert {p.name: p.read_bytes() for p in (work / "figures").iterdir()} == figures
+    # A stage killed after its first label: the rerun computes the missing label's part only.
+    parts = sorted((work / "cache").glob("tables-*-1.pkl"))
+    assert len(parts) == 1
+    parts[0].unlink()
+    monkeypatch.setattr(T, "scenario_tables", lambda *a, **k: computed.append(a[3]) or real_tables(*a, **k))
+    F.write_outputs(*run_ensemble(_config(ov), ov))
+    assert computed == [run_ensemble(_config(ov), ov)[2]["labels"][1]]
+    assert {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()} == first
+    monkeypatch.setattr(T, "scenario_tables", refuse)
     # A change in the tables' code changes the key: the tables (and figures) are computed again.
     real = F.source_hash
     monkeypatch.setattr(F, "source_hash", lambda code: real(code) + ("x" if code == F.TABLES_CODE else ""))

@@ -235,6 +235,40 @@ def test_tables_are_deterministic_and_independent_of_row_order(paired, tmp_path)
     assert not paired["forecast"].duplicated(keys).any()
 
 
+def test_labels_computed_apart_assemble_to_the_same_tables(tmp_path):
+    """The forecast computes each label's part in its own worker, finishing in any order."""
+    work, job = paired_work(tmp_path, 0), {"labels": ["base", "shift", "same"]}
+    whole = T.compute_tables(work, settings(30, 4), job, tmp_path / "absent.csv")
+    parts = {label: T.scenario_tables(work, settings(30, 4), job, label, tmp_path / "absent.csv")
+             for label in reversed(job["labels"])}
+    tables = T.assemble_tables(work, settings(30, 4), job, [parts[x] for x in job["labels"]], tmp_path / "absent.csv")
+    assert set(tables) == set(whole)
+    for name, frame in whole.items():
+        pd.testing.assert_frame_equal(frame, tables[name])
+    with pytest.raises(ValueError, match="not in the job"):
+        T.scenario_tables(work, settings(30, 4), job, "other", tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("how", ["within a part", "across parts", "missing"])
+def test_a_repeated_or_missing_row_is_refused(tmp_path, how):
+    values = blank(4, 2)
+    write_ensemble(tmp_path, "base", values, parts=2)
+    part = tmp_path / "ensemble" / "scenario=base" / "part-00000.parquet"
+    table = pq.read_table(part)
+    if how == "within a part":
+        table = pa.concat_tables([table, table.slice(5, 1)])
+    elif how == "across parts":
+        pq.write_table(table.slice(0, 3), part.with_name("part-00009.parquet"))
+    else:
+        table = table.slice(1)
+    pq.write_table(table, part)
+    dset = T._dataset(tmp_path, "ensemble")
+    word = "1 missing and 0 repeated" if how == "missing" else "0 missing and 1 repeated" if how == "within a part" \
+        else "0 missing and 3 repeated"
+    with pytest.raises(ValueError, match=word):
+        T.read_cube(dset, "base", YEARS, 4, 2, ISO, COLS)
+
+
 def test_markdown_has_every_table_with_a_header(paired):
     md = T.markdown(paired)
     assert set(md) == set(paired)
