@@ -32,8 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -45,7 +43,7 @@ from common.cli import CONFIG_DIR, fail, precheck
 from common.config import Experiment, build_model, scenario_effects
 from common.effects import Effect
 from common.provenance import manifest, write_atomically, write_json
-from experiments.ensemble import Batch, run_batch
+from experiments.ensemble import Batch, run_batch_parquet
 from experiments.executor import EXECUTORS, dask_client, run_tasks
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
@@ -282,10 +280,10 @@ def remove_stale_parts(work: Path) -> int:
     return len(stale)
 
 
-def _write_part(table: pa.Table, path: Path) -> None:
+def _write_part(content: bytes, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    tmp.write_bytes(content)
     os.replace(tmp, path)
 
 
@@ -375,13 +373,13 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
     print(f"forecast: {len(ensembles)} ensembles x {settings.draws} draws x {settings.seeds} seeds in {work} "
           f"({len(todo)} batches to run on {settings.executor})", file=sys.stderr, flush=True)
 
-    def done(batch: Batch, result: tuple[pa.Table, pa.Table]) -> None:
+    def done(batch: Batch, result: tuple[bytes, bytes]) -> None:
         record, events = result
         _write_part(events, part_path(work, "events", batch.label, batch.index))
         _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
         progress.add(len(batch.draws) * settings.seeds)
 
-    run_tasks(run_batch, todo, data, settings.executor, settings.workers, done, client)
+    run_tasks(run_batch_parquet, todo, data, settings.executor, settings.workers, done, client)
     job = {"labels": [e.label for e in ensembles], "scenarios": [e.scenario for e in ensembles],
            "boldness": [e.boldness for e in ensembles], "param_source": source}
     record = manifest(config, {"root_seed": settings.root_seed, "draws": settings.draws, "seeds": settings.seeds},
