@@ -63,6 +63,8 @@ FIGURES_CODE = (*TABLES_CODE, "experiments/report.py", "calibration/observations
 # The settings the tables read; the file listing a cached figure set's names, written last (it marks the set whole).
 TABLE_SETTINGS = ("draws", "seeds", "first_table_year", "first_stored_year", "posterior")
 DONE = "drawn.txt"
+# The link in out_root to the newest complete work folder.
+LATEST = "latest"
 BOLDNESS = "china.boldness_tension"
 # China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
 # calibrated one, the lower and upper third of its range. judgement: thirds of the prior U(0, 5) the calibration used.
@@ -412,6 +414,10 @@ def cached(path: Path, build: Callable[[], Any]) -> Any:
     return value
 
 
+def _say(line: str) -> None:
+    print(f"forecast: {line}", file=sys.stderr, flush=True)
+
+
 def _load(path: Path) -> Any:
     with path.open("rb") as f:
         return pickle.load(f)
@@ -460,8 +466,7 @@ def _post_stage(what: str, settings: ForecastSettings, tasks: list[tuple], keep:
         if keep is not None:
             cached(keep[i], lambda: result)
         finished += 1
-        print(f"forecast: {what} {finished}/{len(tasks)}, {time.perf_counter() - started:.0f} s", file=sys.stderr,
-              flush=True)
+        _say(f"{what} {finished}/{len(tasks)}, {time.perf_counter() - started:.0f} s")
 
     executor = "serial" if settings.executor == "serial" else "pool"
     run_tasks(post_task, tasks, None, executor, max(1, min(settings.workers, len(tasks))), done)
@@ -496,7 +501,7 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
             for f, label in zip(part_files, labels, strict=True) if not f.is_file()]
     if draw:
         todo += [(f, ("fan", work, job, label)) for f, label in zip(fan_files, labels, strict=True) if not f.is_file()]
-    _post_stage("tables and chart statistics", settings, [t for _, t in todo], [f for f, _ in todo])
+    _post_stage("tables (sensitivity included) and chart statistics", settings, [t for _, t in todo], [f for f, _ in todo])
     tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
@@ -508,6 +513,7 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
         if "md" in settings.formats:
             writers[f"{name}.md"] = lambda p, t=texts[name]: p.write_text(t, encoding="utf-8")
     paths = write_atomically(work / "tables", writers)
+    _say(f"tables written: {len(paths)} files in {work / 'tables'}")
     figures: list[Path] = []
     if "png" in settings.formats or "html" in settings.formats:
         if draw:
@@ -530,7 +536,20 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     if "html" in settings.formats:
         final["report.html"] = lambda p: p.write_text(html_report(texts, tables, figures, record), encoding="utf-8")
     final["manifest.json"] = lambda p: write_json(p, record)
-    return paths + figures + write_atomically(work, final)
+    done = write_atomically(work, final)
+    _say(f"{'report and ' if 'html' in settings.formats else ''}manifest written")
+    return paths + figures + done
+
+
+def link_latest(work: Path) -> Path:
+    """Point ``<out_root>/latest`` at ``work`` (a relative symbolic link, replaced atomically): the newest outputs
+    have a fixed path whatever their key."""
+    link = work.parent / LATEST
+    tmp = work.parent / f".{LATEST}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(work.name, target_is_directory=True)
+    os.replace(tmp, link)
+    return link
 
 
 def command(cfg: DictConfig) -> None:
@@ -540,11 +559,12 @@ def command(cfg: DictConfig) -> None:
     try:
         work, settings, job, record = run_ensemble(config, overrides)
         write_outputs(work, settings, job, record)
+        link_latest(work)
     except (ConfigError, DataError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"forecast.out_root: cannot write ({exc.strerror}: {exc.filename}); allowed: a writable folder")
-    print(f"forecast: outputs in {work}")
+    print(f"forecast: outputs in {work} (also {work.parent / LATEST})")
     for what, name in (("tables (CSV, Parquet, Markdown)", "tables"), ("figures", "figures"), ("report", "report.html"),
                        ("every run (wide Parquet, by scenario)", "ensemble"), ("provenance", "manifest.json")):
         if (work / name).exists():

@@ -165,8 +165,14 @@ def test_killed_forecast_resumes_to_the_outputs_of_an_uninterrupted_run(posterio
     clean = subprocess.run(_cli(args + [f"forecast.out_root={tmp_path / 'b'}"]), cwd=root, capture_output=True,
                            text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr[-2000:]
-    other = next((tmp_path / "b").iterdir())
+    other = next(p for p in (tmp_path / "b").iterdir() if not p.is_symlink())
     assert other.name == work.name  # the work folder is keyed by the config, not by time
+    # out_root/latest points at the newest complete work folder; the killed run had left none.
+    assert (tmp_path / "b" / "latest").resolve() == other.resolve()
+    assert (tmp_path / "a" / "latest").resolve() == work.resolve()
+    assert f"{tmp_path / 'b' / 'latest'}" in clean.stdout
+    for stage in ("tables (sensitivity included) and chart statistics 2/2", "tables written", "manifest written"):
+        assert f"forecast: {stage}" in clean.stderr
     pd.testing.assert_frame_equal(_ensemble(work), _ensemble(other), check_exact=True)
     for name in ("forecast", "comparison", "events"):
         pd.testing.assert_frame_equal(pd.read_parquet(work / "tables" / f"{name}.parquet"),
@@ -211,7 +217,8 @@ def test_multirun_sweeps_scenarios_and_drivers_and_gathers_into_one_dataset(laun
             f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     done = subprocess.run(_cli(args), cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert len([p for p in (tmp_path / "runs").iterdir() if (p / "manifest.json").is_file()]) == 4
+    jobs = [p for p in (tmp_path / "runs").iterdir() if (p / "manifest.json").is_file() and not p.is_symlink()]
+    assert len(jobs) == 4 and (tmp_path / "runs" / "latest").resolve() in {p.resolve() for p in jobs}
     gathered = subprocess.run([sys.executable, "-m", "experiments.gather", str(tmp_path / "runs"), "--out",
                                str(tmp_path / "all")], cwd=CONFIG_DIR.parent, capture_output=True, text=True,
                               timeout=300)
