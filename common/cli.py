@@ -66,21 +66,118 @@ def _describe(exc: Exception, config_name: str) -> str:
     return text.splitlines()[0]
 
 
+# Hydra's flags that take a value (``--config-dir DIR``, ``-cd DIR`` or ``--config-dir=DIR``).
+VALUE_FLAGS = {"--config-dir": "config_dir", "-cd": "config_dir", "--config-path": "config_path",
+               "-cp": "config_path", "--config-name": "config_name", "-cn": "config_name",
+               "--experimental-rerun": "rerun"}
+
+
+def split_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line's overrides (``key=value``) and the values of Hydra's flags that take one."""
+    overrides, flags = [], {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, eq, value = arg.partition("=")
+        if flag in VALUE_FLAGS:
+            if not eq:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            flags[VALUE_FLAGS[flag]] = value
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+        i += 1
+    return overrides, flags
+
+
+def config_dirs(args: list[str] | None = None) -> list[Path]:
+    """The user's config folders of the command line (``--config-dir``, ``hydra.searchpath=[...]``), searched after
+    ``configs/``: a folder holding ``scenario/<name>.yaml`` adds scenarios from outside the repository.
+
+    Raises:
+        ConfigError: a named folder does not exist.
+    """
+    overrides, flags = split_args(sys.argv[1:] if args is None else args)
+    found = [flags["config_dir"]] if flags.get("config_dir") is not None else []
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key == "hydra.searchpath":
+            found += [v.strip().strip("'\"") for v in value.strip("[]").split(",") if v.strip()]
+    dirs = []
+    for text in found:
+        path = Path(text.removeprefix("file://")).expanduser()
+        if not path.is_dir():
+            key = "--config-dir" if text == flags.get("config_dir") else "hydra.searchpath"
+            raise ConfigError(f"{key}: {text!r} is not a folder; allowed: a folder holding scenario/<name>.yaml "
+                              "(or other config groups) to add to configs/")
+        dirs.append(path.resolve())
+    return dirs
+
+
+def searchpath_override(dirs: list[Path]) -> list[str]:
+    """The compose API's override adding ``dirs`` to the config search path (none without ``dirs``)."""
+    return [f"hydra.searchpath=[{','.join(f'file://{d}' for d in dirs)}]"] if dirs else []
+
+
+def _yaml_error(exc: BaseException) -> str | None:
+    """``FILE:LINE:COL: what is wrong`` for a YAML syntax error anywhere in the exception's chain."""
+    seen = exc
+    while seen is not None:
+        mark = getattr(seen, "problem_mark", None)
+        if mark is not None:
+            problem = getattr(seen, "problem", None) or str(seen).splitlines()[0]
+            context = getattr(seen, "context", None)
+            return f"{mark.name}:{mark.line + 1}:{mark.column + 1}: {problem}" + (f" ({context})" if context else "")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def flags_first(args: list[str]) -> list[str]:
+    """``args`` with Hydra's flags (and their values) before the overrides: Hydra's argument parser takes the
+    overrides as one positional list, so ``key=value --config-dir DIR key=value`` would leave the last ones
+    unrecognised."""
+    flags, rest = [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("-"):
+            flags.append(arg)
+            if arg in VALUE_FLAGS and i + 1 < len(args):
+                i += 1
+                flags.append(args[i])
+        else:
+            rest.append(arg)
+        i += 1
+    return flags + rest
+
+
 def precheck(config_name: str, validate: Callable[[Mapping], object], argv: list[str] | None = None) -> None:
-    """Compose ``config_name`` with the command line's overrides and run ``validate`` on it; exit 2 on any problem."""
+    """Compose ``config_name`` with the command line's overrides and run ``validate`` on it; exit 2 on any problem.
+
+    Without ``argv``, it checks ``sys.argv`` and puts Hydra's flags first in it (:func:`flags_first`) for the entry
+    point that runs next.
+    """
+    if argv is None:
+        sys.argv[1:] = flags_first(sys.argv[1:])
     args = sys.argv[1:] if argv is None else argv
     if any(a in ("-m", "--multirun", "--help", "-h", "--hydra-help", "--info", "-i") or a.startswith("--cfg")
            for a in args):
         return
-    overrides = [a for a in args if not a.startswith("-") and not a.lstrip("+~").startswith("hydra")]
+    given, _ = split_args(args)
+    overrides = [a for a in given if not a.lstrip("+~").startswith("hydra")]
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name=config_name, overrides=overrides)
+            cfg = compose(config_name=config_name, overrides=overrides + searchpath_override(config_dirs(args)))
         validate(OmegaConf.to_container(cfg, resolve=True))
     except ConfigError as exc:
         fail(str(exc))
     except (OverrideParseException, MissingConfigException, HydraException, OmegaConfBaseException) as exc:
-        fail(_describe(exc, config_name))
+        fail(_yaml_error(exc) or _describe(exc, config_name))
+    except Exception as exc:  # a YAML syntax error surfaces as the parser's own exception
+        message = _yaml_error(exc)
+        if message is None:
+            raise
+        fail(message)
 
 
 def entry(config_name: str, module: str) -> Callable[[], None]:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -39,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.headline import load_headline
 from calibration.setup import load_posterior, warn_if_data_changed
-from common.cli import CONFIG_DIR, fail, precheck
+from common.cli import CONFIG_DIR, config_dirs, fail, precheck, searchpath_override, split_args
 from common.config import Experiment, build_model, scenario_effects
 from common.effects import Effect
 from common.provenance import manifest, write_atomically, write_json
@@ -63,6 +64,10 @@ FIGURES_CODE = (*TABLES_CODE, "experiments/report.py", "calibration/observations
 # The settings the tables read; the file listing a cached figure set's names, written last (it marks the set whole).
 TABLE_SETTINGS = ("draws", "seeds", "first_table_year", "first_stored_year", "posterior")
 DONE = "drawn.txt"
+# scenario.<name>.<key>=value: a change to one scenario's own content; set aside from Hydra's command line (see
+# set_aside_scoped) in this environment variable, as JSON.
+SCOPED = re.compile(r"^[+~]*scenario\.([A-Za-z0-9_]+)\.")
+SCOPED_ENV = "LACDEF_SCENARIO_OVERRIDES"
 # The link in out_root to the newest complete work folder.
 LATEST = "latest"
 BOLDNESS = "china.boldness_tension"
@@ -146,10 +151,37 @@ def _scenario_entries(config: Mapping) -> list[str]:
     return out
 
 
+def scoped_overrides(overrides: Sequence[str] = ()) -> list[str]:
+    """The ``scenario.<name>.<key>=value`` overrides: those of ``overrides`` and those the command line set aside
+    (:func:`set_aside_scoped`), in order."""
+    given = [o for o in overrides if SCOPED.match(o)]
+    return given + [o for o in json.loads(os.environ.get(SCOPED_ENV, "[]")) if o not in given]
+
+
+def set_aside_scoped(argv: list[str]) -> list[str]:
+    """``argv`` without its ``scenario.<name>...`` overrides, which go to the environment for :func:`plan`: Hydra
+    composes the job's root config with the reference scenario, where another scenario's keys do not exist."""
+    scoped = [a for a in argv[1:] if SCOPED.match(a)]
+    if scoped:
+        os.environ[SCOPED_ENV] = json.dumps(scoped)
+    return [a for a in argv if a not in scoped]
+
+
+def _parts(entry: str) -> list[str]:
+    return [x.strip() for x in entry.strip("[]").split(",") if x.strip()]
+
+
 def compose_model(overrides: list[str], scenario: str) -> dict:
-    """The ``forecast`` config composed with ``overrides`` and ``scenario=<scenario>``, resolved to plain containers."""
+    """The ``forecast`` config composed with ``overrides`` and ``scenario=<scenario>``, resolved to plain containers.
+
+    A ``scenario.<name>...`` override applies only where ``<name>`` is one of the entry's parts; the user's config
+    folders (``--config-dir``, ``hydra.searchpath``) are searched after ``configs/``.
+    """
+    parts = _parts(scenario)
     args = [o for o in overrides if not o.lstrip("+~").startswith(("scenario=", "scenarios=", "hydra"))
-            and not o.startswith("-")] + [f"scenario={scenario}"]
+            and not o.startswith("-") and not SCOPED.match(o)] + [f"scenario={scenario}"]
+    args += [o for o in scoped_overrides(overrides) if SCOPED.match(o).group(1) in parts]
+    args += searchpath_override(config_dirs())
     if GlobalHydra.instance().is_initialized():
         cfg = compose(config_name="forecast", overrides=args)
     else:
@@ -158,11 +190,26 @@ def compose_model(overrides: list[str], scenario: str) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
+def scenario_names() -> set[str]:
+    """The scenarios of ``configs/scenario/`` and of the user's config folders."""
+    return {p.stem for d in (CONFIG_DIR, *config_dirs()) for p in (d / "scenario").glob("*.yaml")}
+
+
 def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[Ensemble]]:
     """Validate the settings and compose every scenario's experiment (one-line ConfigError on any problem)."""
     settings = parse_settings(config["forecast"])
+    entries = _scenario_entries(config)
+    if any(o.lstrip("+~").startswith("scenario=") for o in overrides):
+        raise ConfigError("scenario: the forecast runs the list `scenarios`, not `scenario`; allowed: "
+                          "scenarios=[baseline,<name>] (the first is the reference)")
+    named = {x for e in entries for x in _parts(e)}
+    for o in scoped_overrides(overrides):
+        name = SCOPED.match(o).group(1)
+        if name not in named:
+            raise ConfigError(f"{o.partition('=')[0]}: {name!r} is not among this job's scenarios; allowed: "
+                              f"scenario.<one of {', '.join(sorted(named))}>.<key>=value")
     ensembles = []
-    for k, entry in enumerate(_scenario_entries(config)):
+    for k, entry in enumerate(entries):
         composed = compose_model(overrides, entry)
         exp = build_model(composed)
         # Every scenario but the reference (the first) declares the effects the scenario_effects table measures.
@@ -172,7 +219,7 @@ def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[
             ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v, effects) for v in BOLDNESS_VARIANTS]
     # A listed scenario that this job does not run is skipped (the default names the tension scenario, which not
     # every job runs); a name that is no scenario at all is a mistake.
-    known = {p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml")} | {e.scenario for e in ensembles}
+    known = scenario_names() | {e.scenario for e in ensembles}
     unknown = sorted(set(settings.boldness_scenarios) - known)
     if unknown:
         raise ConfigError(f"forecast.boldness_scenarios: {unknown[0]!r} is not a scenario; allowed: names of "
@@ -192,7 +239,7 @@ def writable_root(path: str) -> Path:
 
 def validate(config: Mapping, overrides: list[str] | None = None) -> None:
     """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
-    settings, _ = plan(config, list(sys.argv[1:] if overrides is None else overrides))
+    settings, _ = plan(config, split_args(sys.argv[1:])[0] if overrides is None else list(overrides))
     writable_root(settings.out_root)
 
 
@@ -501,7 +548,8 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
             for f, label in zip(part_files, labels, strict=True) if not f.is_file()]
     if draw:
         todo += [(f, ("fan", work, job, label)) for f, label in zip(fan_files, labels, strict=True) if not f.is_file()]
-    _post_stage("tables (sensitivity included) and chart statistics", settings, [t for _, t in todo], [f for f, _ in todo])
+    _post_stage("tables (sensitivity included) and chart statistics", settings, [t for _, t in todo],
+                [f for f, _ in todo])
     tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
@@ -572,6 +620,7 @@ def command(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = set_aside_scoped(sys.argv)
     precheck("forecast", validate)
     from experiments.cli import forecast
 

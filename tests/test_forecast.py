@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
@@ -188,10 +190,21 @@ def test_killed_forecast_resumes_to_the_outputs_of_an_uninterrupted_run(posterio
     (["forecast.draws=many"], "forecast.draws"),
     (["forecast.nothing=1"], "forecast.nothing"),
     (["forecast.out_root=/proc/forecast"], "forecast.out_root"),
+    (["scenario=detente"], "scenario: the forecast runs the list `scenarios`, not `scenario`; allowed: scenarios="),
+    (["scenario.detente.drivers.paths.us_china_tension=[[2030,0.3]]"],
+     "scenario.detente.drivers.paths.us_china_tension: 'detente' is not among this job's scenarios"),
+    (["scenarios=[baseline,detente]", "scenario.detente.drivers.nonsense=1"], "scenario.detente.drivers"),
+    (["--config-dir", "/nonexistent/configs"], "--config-dir: '/nonexistent/configs' is not a folder"),
+    (["scenarios=[baseline,broken]", "--config-dir", "{user}"], "broken.yaml:2:24: expected ',' or ']', but got '}'"),
 ])
 def test_bad_command_lines_fail_in_one_line_and_write_nothing(args, says, tmp_path, posterior_file):
     import subprocess
 
+    user = tmp_path / "user"
+    (user / "scenario").mkdir(parents=True)
+    # A YAML syntax error in a user's scenario file: an unclosed flow sequence on line 2.
+    (user / "scenario" / "broken.yaml").write_text("name: broken\nbroken: {drivers: [1, 2}\n")
+    args = [a.replace("{user}", str(user)) for a in args]
     out = tmp_path / "out"
     given = {a.split("=")[0] for a in args}
     defaults = {"forecast.out_root": out, "forecast.posterior": posterior_file, "forecast.draws": 2,
@@ -202,6 +215,66 @@ def test_bad_command_lines_fail_in_one_line_and_write_nothing(args, says, tmp_pa
     lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
     assert not out.exists() or not any(out.rglob("*.parquet"))
+
+
+USER_SCENARIO = """name: mine
+mine:
+  rationale: A user's scenario kept outside the repository.
+  drivers:
+    paths:
+      us_china_tension: [[2030, 0.95]]
+  effects:
+    - {variable: us_pressure, iso3: LAC, years: [2030, 2030], sign: "+", why: "tension above the baseline's"}
+    - {variable: exercise.CHN, iso3: LAC, years: [2024, 2040], sign: "+", why: "an outcome"}
+    - {variable: forum_attends.CHN, iso3: LAC, years: [2024, 2040], sign: "-", why: "another outcome"}
+"""
+
+
+def test_scenario_overrides_apply_to_their_scenario_only(monkeypatch):
+    """The README's ``scenario.<name>...`` override changes that scenario of the job and no other."""
+    from experiments.forecast import SCOPED_ENV
+
+    monkeypatch.setenv(SCOPED_ENV, "[]")  # restored after the test, whatever set_aside_scoped writes
+    base = ["scenarios=[baseline,detente,[detente,argentina_fiscal_recovery]]", "forecast.draws=2"]
+    scoped = "scenario.detente.drivers.paths.us_china_tension=[[2030,0.3]]"
+    _, plain = F.plan(_config(base), base)
+    _, changed = F.plan(_config(base), base + [scoped])
+
+    def tension(ensembles):
+        return {e.label: [list(a) for a in e.exp.drivers.paths.get("us_china_tension", [])] for e in ensembles}
+
+    assert tension(plain)["detente"] == [[2030, 0.45]] and tension(changed)["detente"] == [[2030, 0.3]]
+    assert tension(changed)["detente+argentina_fiscal_recovery"] == [[2030, 0.3]]
+    assert tension(changed)["baseline"] == tension(plain)["baseline"]
+    # Set aside from the command line (Hydra composes the root with the reference, where detente has no key).
+    argv = F.set_aside_scoped(["forecast", *base, scoped])
+    assert scoped not in argv and F.scoped_overrides() == [scoped]
+    _, again = F.plan(_config(base), base)
+    assert tension(again)["detente"] == [[2030, 0.3]]
+
+
+@pytest.mark.slow
+def test_a_users_scenario_folder_runs_with_config_dir(posterior_file, tmp_path):
+    """--config-dir (anywhere on the line) or hydra.searchpath adds a folder holding only scenario/<name>.yaml."""
+    import subprocess
+
+    user = tmp_path / "user"
+    (user / "scenario").mkdir(parents=True)
+    (user / "scenario" / "mine.yaml").write_text(USER_SCENARIO)
+    common = ["scenarios=[baseline,mine]", f"forecast.posterior={posterior_file}", "forecast.draws=2",
+              "forecast.seeds=2", "forecast.executor=serial", "forecast.boldness_scenarios=[]",
+              "forecast.formats=[parquet]"]
+    works = []
+    for k, extra in enumerate((["--config-dir", str(user)], [f"hydra.searchpath=[file://{user}]"])):
+        args = common[:2] + extra + common[2:] + [f"forecast.out_root={tmp_path / f'out{k}'}"]
+        done = subprocess.run(_cli(args), cwd=CONFIG_DIR.parent, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        works.append((tmp_path / f"out{k}" / "latest").resolve())
+    assert works[0].name == works[1].name  # the same scenario content, the same work folder key
+    effects = pd.read_parquet(works[0] / "tables" / "scenario_effects.parquet")
+    assert set(effects["scenario"]) == {"mine"} and len(effects) == 3
+    manifest = json.loads((works[0] / "manifest.json").read_text())
+    assert manifest["forecast"]["labels"] == ["baseline", "mine"]
 
 
 @pytest.mark.slow
