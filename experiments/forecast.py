@@ -41,7 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from calibration.headline import load_headline
 from calibration.setup import load_posterior, warn_if_data_changed
 from common.cli import CONFIG_DIR, config_dirs, fail, precheck, searchpath_override, split_args
-from common.config import Experiment, build_model, scenario_effects
+from common.config import Experiment, build_model, compose_scenario, scenario_effects
 from common.effects import Effect
 from common.provenance import manifest, write_atomically, write_json
 from experiments.ensemble import Batch, run_batch_parquet
@@ -105,6 +105,8 @@ class Ensemble:
     boldness: str = "central"
     # What the scenario declares it does (configs/scenario/<name>.yaml, effects; experiments.effects).
     effects: tuple[Effect, ...] = ()
+    # What the scenario is (JSON): each part's rationale and the merged driver overrides it applies from 2024.
+    definition: str = "{}"
 
 
 def parse_settings(cfg: Mapping) -> ForecastSettings:
@@ -195,6 +197,14 @@ def scenario_names() -> set[str]:
     return {p.stem for d in (CONFIG_DIR, *config_dirs()) for p in (d / "scenario").glob("*.yaml")}
 
 
+def scenario_definition(node: Mapping) -> dict:
+    """A composed ``scenario`` node as the manifest records it: ``parts`` (each part's rationale) and ``drivers`` (the
+    merged driver overrides and switches the scenario applies on top of the drivers group, from 2024)."""
+    _, drivers = compose_scenario(node)
+    parts = {str(k): " ".join(str((v or {}).get("rationale") or "").split()) for k, v in node.items() if k != "name"}
+    return {"parts": parts, "drivers": drivers}
+
+
 def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[Ensemble]]:
     """Validate the settings and compose every scenario's experiment (one-line ConfigError on any problem)."""
     settings = parse_settings(config["forecast"])
@@ -214,9 +224,11 @@ def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[
         exp = build_model(composed)
         # Every scenario but the reference (the first) declares the effects the scenario_effects table measures.
         effects = scenario_effects(composed["scenario"], required=k > 0)
-        ensembles.append(Ensemble(exp.scenario, exp.scenario, exp, effects=effects))
+        definition = json.dumps(scenario_definition(composed["scenario"]), sort_keys=True)
+        ensembles.append(Ensemble(exp.scenario, exp.scenario, exp, effects=effects, definition=definition))
         if exp.scenario in settings.boldness_scenarios or entry in settings.boldness_scenarios:
-            ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v, effects) for v in BOLDNESS_VARIANTS]
+            ensembles += [Ensemble(f"{exp.scenario}@{v}", exp.scenario, exp, v, effects, definition)
+                          for v in BOLDNESS_VARIANTS]
     # A listed scenario that this job does not run is skipped (the default names the tension scenario, which not
     # every job runs); a name that is no scenario at all is a mistake.
     known = scenario_names() | {e.scenario for e in ensembles}
@@ -437,6 +449,8 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
     record["posterior_sha256"] = posterior_hash
     # The effects each scenario declares (experiments.effects), measured in tables/scenario_effects.
     record["scenario_effects_declared"] = {e.scenario: [x.as_dict() for x in e.effects] for e in ensembles}
+    # What each scenario changes against the drivers group (the reference's, usually none), for the report.
+    record["scenario_definitions"] = {e.scenario: json.loads(e.definition) for e in ensembles}
     return work, settings, job, record
 
 

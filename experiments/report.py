@@ -781,6 +781,35 @@ def _calibration_html(scores: Mapping | None) -> str:
     return f'<p class="note"><b>Calibration quality.</b> {html.escape(headline_sentence(scores))}</p>'
 
 
+def _setting_rows(key: str, value: object) -> list[tuple[str, str]]:
+    """A scenario's driver settings as (key, setting) rows: mappings by dotted key, a dated list one row per entry."""
+    if isinstance(value, Mapping):
+        return [row for k, v in value.items() for row in _setting_rows(f"{key}.{k}" if key else str(k), v)]
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        return [(key, ", ".join(f"{k} {v}" for k, v in item.items())) for item in value]
+    if isinstance(value, list) and value and all(isinstance(v, list) and len(v) == 2 for v in value):
+        return [(key, "; ".join(f"{a}: {b}" for a, b in value) + " (anchors after 2023, linear between)")]
+    return [(key, json.dumps(value))]
+
+
+def _definitions_html(record: Mapping) -> str:
+    """Each scenario's rationale and what it changes against the drivers group (``scenario_definitions``)."""
+    definitions = record.get("scenario_definitions") or {}
+    if not definitions:
+        return ""
+    parts = ['<h2 id="scenarios">Scenario definitions</h2>',
+             "<p>What each scenario changes against the drivers group (configs/drivers), from 2024; everything not "
+             "listed follows the drivers group's rules. Behavioural parameters are the same in every scenario.</p>"]
+    for name, definition in definitions.items():
+        parts.append(f"<h3>{html.escape(str(name))}</h3>")
+        for part, rationale in (definition.get("parts") or {}).items():
+            parts.append(f'<p class="note"><b>{html.escape(str(part))}</b>: {html.escape(str(rationale))}</p>')
+        rows = _setting_rows("", definition.get("drivers") or {})
+        parts.append(_table_html(("driver", "setting"), rows) if rows
+                     else "<p>No driver changed: the drivers group as it is.</p>")
+    return "\n".join(parts)
+
+
 def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame], figures: Sequence[Path],
                 record: Mapping) -> str:
     """One self-contained HTML page: intro, figures (embedded PNG), tables, and the run's provenance.
@@ -818,10 +847,10 @@ def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame]
         f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="note">{"; ".join(summary)}.</p>' if summary else "",
-        '<nav><a href="#reading">How to read</a><a href="#fans">Fan charts</a><a href="#comparisons">Comparisons</a>'
-        '<a href="#tables">Tables</a><a href="#provenance">Provenance</a></nav>',
+        '<nav><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#fans">Fan charts</a>'
+        '<a href="#comparisons">Comparisons</a><a href="#tables">Tables</a><a href="#provenance">Provenance</a></nav>',
         _calibration_html(record.get("calibration_scores")),
-        '<h2 id="reading">How to read this report</h2>', INTRO,
+        '<h2 id="reading">How to read this report</h2>', INTRO, _definitions_html(record),
         '<h2 id="fans">Fan charts</h2>', *(_image_html(p) for p in fans),
         '<h2 id="comparisons">Scenario comparisons</h2>', *(_image_html(p) for p in others),
         '<h2 id="tables">Tables</h2>', _prior_summary(tables),

@@ -246,6 +246,10 @@ def test_scenario_overrides_apply_to_their_scenario_only(monkeypatch):
     assert tension(plain)["detente"] == [[2030, 0.45]] and tension(changed)["detente"] == [[2030, 0.3]]
     assert tension(changed)["detente+argentina_fiscal_recovery"] == [[2030, 0.3]]
     assert tension(changed)["baseline"] == tension(plain)["baseline"]
+    # The manifest's scenario_definitions carry what each scenario changes, the override included.
+    definitions = {e.label: json.loads(e.definition) for e in changed}
+    assert definitions["detente"]["drivers"] == {"paths": {"us_china_tension": [[2030, 0.3]]}}
+    assert definitions["baseline"]["drivers"] == {} and "detente" in definitions["detente"]["parts"]
     # Set aside from the command line (Hydra composes the root with the reference, where detente has no key).
     argv = F.set_aside_scoped(["forecast", *base, scoped])
     assert scoped not in argv and F.scoped_overrides() == [scoped]
@@ -275,6 +279,7 @@ def test_a_users_scenario_folder_runs_with_config_dir(posterior_file, tmp_path):
     assert set(effects["scenario"]) == {"mine"} and len(effects) == 3
     manifest = json.loads((works[0] / "manifest.json").read_text())
     assert manifest["forecast"]["labels"] == ["baseline", "mine"]
+    assert manifest["scenario_definitions"]["mine"]["drivers"] == {"paths": {"us_china_tension": [[2030, 0.95]]}}
 
 
 @pytest.mark.slow

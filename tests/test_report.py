@@ -163,6 +163,21 @@ def test_html_report_is_self_contained(fans: list[Path], comparison_pngs: list[P
                                RECORD)
 
 
+def test_report_shows_what_each_scenario_changes() -> None:
+    record = {**RECORD, "scenario_definitions": {
+        "baseline": {"parts": {"baseline": "Continuation."}, "drivers": {}},
+        "tension+argentina": {"parts": {"tension": "Tension <rises>.", "argentina": "Recovery."},
+                              "drivers": {"paths": {"us_china_tension": [[2030, 0.95]]},
+                                          "fiscal_stress": [{"iso3": "ARG", "year_start": 2026, "value": 0.0}]}}}}
+    text = html_report({}, {}, [], record)
+    section = text[text.index('<h2 id="scenarios">'):text.index('<h2 id="fans">')]
+    assert "<h3>tension+argentina</h3>" in section and "Tension &lt;rises&gt;." in section
+    assert "<td>paths.us_china_tension</td><td>2030: 0.95 (anchors after 2023, linear between)</td>" in section
+    assert "<td>fiscal_stress</td><td>iso3 ARG, year_start 2026, value 0.0</td>" in section
+    assert "No driver changed" in section  # the baseline
+    assert '<h2 id="scenarios">' not in html_report({}, {}, [], RECORD)
+
+
 def test_markdown_tables_and_escaping() -> None:
     out = markdown_html("## T\n\n| a | b |\n|---|---|\n| `x|y` | **2** |\n| <b> | 3 |\n\n- one\n- two\n")
     assert "<h4>T</h4>" in out and out.count("<tr>") == 3 and "<b>2</b>" in out and "&lt;b&gt;" in out
