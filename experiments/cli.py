@@ -1,8 +1,8 @@
 """The experiments' Hydra commands: the entry of each (:func:`common.cli.entry`) over its module's ``command``.
 
-``python -m experiments.forecast`` and ``python -m experiments.simulate`` run their module, whose ``__main__`` block
-checks the command line in one line (:func:`common.cli.precheck`) and calls the entry of the same name here.
-(``python -m experiments.gather`` takes plain arguments, no config.)
+``python -m experiments.forecast``, ``python -m experiments.simulate`` and ``python -m experiments.dose`` run their
+module, whose ``__main__`` block checks the command line in one line (:func:`common.cli.precheck`) and calls the entry
+of the same name here. (``python -m experiments.gather`` takes plain arguments, no config.)
 """
 
 from __future__ import annotations
@@ -11,3 +11,4 @@ from common.cli import entry
 
 forecast = entry("forecast", "experiments.forecast")
 simulate = entry("config", "experiments.simulate")
+dose = entry("dose", "experiments.dose")

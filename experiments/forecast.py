@@ -399,9 +399,12 @@ def load_inputs(settings: ForecastSettings) -> tuple[pd.DataFrame | None, str, s
     return posterior, source, hashlib.sha256(path.read_bytes()).hexdigest(), data
 
 
-def run_ensemble(config: Mapping, overrides: list[str]) -> tuple[Path, ForecastSettings, dict, dict]:
-    """Plan and run every batch not yet on disk; returns the work folder, settings, job description and manifest."""
-    settings, ensembles = plan(config, overrides)
+def run_ensemble(config: Mapping, overrides: list[str],
+                 planner: Callable[[Mapping, list[str]], tuple[ForecastSettings, list[Ensemble]]] = plan,
+                 ) -> tuple[Path, ForecastSettings, dict, dict]:
+    """Plan (``planner``: the scenarios of the job by default) and run every batch not yet on disk; returns the work
+    folder, settings, job description and manifest."""
+    settings, ensembles = planner(config, overrides)
     posterior, source, posterior_hash, data = load_inputs(settings)
     client = dask_client(settings.dask_scheduler, "forecast.dask_scheduler") if settings.executor == "dask" else None
     try:

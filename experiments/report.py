@@ -143,7 +143,7 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     # A bare Figure on an Agg canvas, not pyplot: no display, no global registry keeping figures alive.
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
@@ -297,7 +297,7 @@ def draw_fan_figures(job: Mapping, per_label: Mapping[str, Mapping], out: Path, 
         n = len(spec.panels)
         ncols = 3
         nrows = math.ceil(n / ncols)
-        fig = _new_figure(4.6 * ncols, 3.0 * nrows + 1.6)
+        fig = new_figure(4.6 * ncols, 3.0 * nrows + 1.6)
         axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
         for ax, panel in zip(axes, spec.panels, strict=False):  # the grid may have spare axes (_hide_unused)
             one, several = windows[panel]
@@ -448,7 +448,7 @@ def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
         variables = [v for v in COMPARISON_VARIABLES if v in set(sc["variable"])]
         ncols = 4
         nrows = math.ceil(len(variables) / ncols)
-        fig = _new_figure(4.0 * ncols, 2.9 * nrows + 1.2)
+        fig = new_figure(4.0 * ncols, 2.9 * nrows + 1.2)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
         for ax, variable in zip(axes, variables, strict=False):  # the grid may have spare axes, turned off below
             v = sc[sc["variable"] == variable]
@@ -547,7 +547,7 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
     outputs = list(dict.fromkeys(rows["output"].astype(str)))
     scenarios = list(dict.fromkeys(rows["scenario"].astype(str)))
     parameters = sorted(set(rows["parameter"].astype(str)))
-    fig = _new_figure(5.0 * len(outputs), 0.32 * len(parameters) * len(scenarios) + 1.8)
+    fig = new_figure(5.0 * len(outputs), 0.32 * len(parameters) * len(scenarios) + 1.8)
     axes = fig.subplots(1, len(outputs), squeeze=False).ravel()
     height = 0.8 / len(scenarios)
     for ax, output in zip(axes, outputs, strict=True):

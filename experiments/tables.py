@@ -855,7 +855,7 @@ def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Map
 # ----------------------------------------------------------------------------------------------------- markdown
 
 
-def _num(x: float) -> str:
+def num(x: float) -> str:
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "–"
     return f"{x:.3g}" if abs(x) < 1e5 else f"{x:.3e}"
@@ -866,7 +866,7 @@ def _md_table(frame: pd.DataFrame) -> str:
         return "(no rows)\n"
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(_num(v) if isinstance(v, (float, np.floating)) else str(v) for v in row) + " |"
+    body = ["| " + " | ".join(num(v) if isinstance(v, (float, np.floating)) else str(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body]) + "\n"
 
@@ -897,7 +897,7 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
     out = {}
     if "forecast" in tables:
         f = _key_rows(tables["forecast"])
-        view = _pivot_years(f, lambda r: f"{_num(r.median)} [{_num(r.q05)}, {_num(r.q95)}]"
+        view = _pivot_years(f, lambda r: f"{num(r.median)} [{num(r.q05)}, {num(r.q95)}]"
                             + ("†" if r.prior_driven else ""))
         out["forecast"] = ("# Forecast\n\nMedian [5%, 95%] over every run (posterior draws x seeds), by scenario, for "
                            f"LAC (the region; sums or means of the states) and {', '.join(KEY_STATES)}, main "
@@ -907,7 +907,7 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
                            "\n\n" + _notes_md(tables["forecast"]) + _md_table(view))
     if "comparison" in tables:
         c = _key_rows(tables["comparison"])
-        view = _pivot_years(c, lambda r: f"{_num(r.diff_median)} [{_num(r.diff_q05)}, {_num(r.diff_q95)}] "
+        view = _pivot_years(c, lambda r: f"{num(r.diff_median)} [{num(r.diff_q05)}, {num(r.diff_q95)}] "
                                          f"P+={r.p_positive:.2f} P-={r.p_negative:.2f}")
         out["comparison"] = ("# Scenarios against the reference\n\nScenario minus reference, run by run (same draw "
                              "and seed): median [5%, 95%] of the difference, and the probabilities that it is positive "
