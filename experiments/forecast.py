@@ -545,6 +545,7 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     Everything is first written into a temporary folder (:func:`common.provenance.write_atomically`), so a failure
     or a kill leaves the previous outputs, or none, never a half-written file.
     """
+    from experiments.findings import key_findings
     from experiments.report import html_report
     from experiments.tables import assemble_tables, default_prior_driven_path, markdown
 
@@ -570,6 +571,9 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
     texts = markdown(tables)
     writers: dict[str, Callable[[Path], None]] = {}
+    if "md" in settings.formats:
+        findings = key_findings(tables, record)
+        writers["key_findings.md"] = lambda p: p.write_text(findings, encoding="utf-8")
     for name, frame in tables.items():
         if "parquet" in settings.formats:
             writers[f"{name}.parquet"] = lambda p, f=frame: f.to_parquet(p, index=False)

@@ -37,6 +37,7 @@ from matplotlib.patches import Patch
 from calibration.headline import headline_sentence
 from calibration.observations import load_observations
 from calibration.trajectories import QUANTILES, Panel, draw_observation, observed_text, panel_observations, window_total
+from experiments.findings import key_findings
 from model.data import HIST_END, HIST_START
 from model.drivers import LAST_YEAR
 from model.schema import ALL_VARIABLES, REGION, REGION_VARIABLES, Channel, Partner
@@ -824,6 +825,7 @@ def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame]
     Returns:
         The HTML text (UTF-8); no external resource, the same inputs give the same text.
     """
+    findings = key_findings(tables, record)
     job = record.get("forecast") or {}
     seeds = record.get("seeds") or {}
     labels = list(job.get("labels") or [])
@@ -847,9 +849,12 @@ def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame]
         f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="note">{"; ".join(summary)}.</p>' if summary else "",
-        '<nav><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#fans">Fan charts</a>'
-        '<a href="#comparisons">Comparisons</a><a href="#tables">Tables</a><a href="#provenance">Provenance</a></nav>',
-        _calibration_html(record.get("calibration_scores")),
+        '<nav><a href="#findings">Key findings</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a>'
+        '<a href="#fans">Fan charts</a><a href="#comparisons">Comparisons</a><a href="#tables">Tables</a>'
+        '<a href="#provenance">Provenance</a></nav>',
+        # The answer first: the key findings carry the calibration's scores too.
+        f'<h2 id="findings">Key findings</h2><section>{markdown_html(findings.split(chr(10), 1)[1])}</section>'
+        if findings else _calibration_html(record.get("calibration_scores")),
         '<h2 id="reading">How to read this report</h2>', INTRO, _definitions_html(record),
         '<h2 id="fans">Fan charts</h2>', *(_image_html(p) for p in fans),
         '<h2 id="comparisons">Scenario comparisons</h2>', *(_image_html(p) for p in others),

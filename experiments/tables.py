@@ -856,9 +856,18 @@ def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Map
 
 
 def num(x: float) -> str:
+    """Three significant figures without exponent (``0.0000909``, ``0.682``, ``26``, ``1,290``, ``48,600``):
+    numbers an analyst can paste; trailing zeros dropped, thousands separated."""
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "–"
-    return f"{x:.3g}" if abs(x) < 1e5 else f"{x:.3e}"
+    if not np.isfinite(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
+        return "0"
+    magnitude = int(np.floor(np.log10(abs(x))))
+    rounded = round(float(x), 2 - magnitude)
+    text = f"{rounded:,.{max(0, 2 - magnitude)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _md_table(frame: pd.DataFrame) -> str:

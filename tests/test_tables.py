@@ -353,3 +353,11 @@ def test_tripwire_finds_a_planted_signal(tmp_path):
     assert top.p_scenario == (s >= top.threshold).mean() and top.p_reference == (r >= top.threshold).mean()
     best = max((s >= x).mean() - (r >= x).mean() for x in np.unique(np.r_[s, r]))
     assert top.youden_j == pytest.approx(best)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (9.09e-05, "0.0000909"), (0.682, "0.682"), (26.04, "26"), (1286.4, "1,290"), (48612, "48,600"),
+    (-0.0123, "-0.0123"), (99.96, "100"), (0.0, "0"), (float("nan"), "–"), (float("inf"), "∞"),
+])
+def test_numbers_read_without_exponent_at_three_significant_figures(value, text):
+    assert T.num(value) == text
