@@ -78,7 +78,7 @@ def _warnings(forecast: pd.DataFrame) -> list[str]:
             continue
         at = rows[(rows["q05"] >= 1 - NEAR_BOUND) | (rows["q95"] <= NEAR_BOUND)]
         if len(at):
-            lines.append(f"{link} sits within {NEAR_BOUND} of a bound in 90% of runs in {len(at)} scenario-years "
+            lines.append(f"{link} sits within {NEAR_BOUND} of a bound in 90% of runs in {len(at)} scenario-year(s) "
                          f"(e.g. {at['scenario'].iloc[0]}, {int(at['year'].iloc[0])}): its scenario effects are "
                          "clipped there.")
     main = {c.split(".")[0] for c in MAIN_COLUMNS}

@@ -51,7 +51,7 @@ def test_findings_state_effects_differences_variants_and_warnings():
     top = largest_differences(_comparison(), "tension")
     assert list(zip(top["variable"], top["year"], strict=True)) == [("exercise", 2040), ("forum_attends", 2030)]
     assert "- exercise.CHN (LAC, 2040): mean 3, median 2 [0, 6], P(higher) 0.90, P(lower) 0.00" in text
-    assert "us_pressure sits within 0.02 of a bound in 90% of runs in 1 scenario-years (e.g. tension, 2030)" in text
+    assert "us_pressure sits within 0.02 of a bound in 90% of runs in 1 scenario-year(s) (e.g. tension, 2030)" in text
     assert "Prior-driven" in text and "forum_attends" in text
 
 
