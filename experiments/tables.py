@@ -158,6 +158,8 @@ NOTE_COLUMNS = ("table", "scenario", "note")
 
 VARIABLES: dict[str, Variable] = dict(zip(column_names(), ALL_VARIABLES, strict=True))
 KEYS = ("draw", "seed", "year", "iso3")
+# Rows per scanned batch (Arrow's default is 131,072): smaller batches hold less of the scan in memory at once.
+READ_BATCH_ROWS = 1 << 15
 
 
 # ----------------------------------------------------------------------------------------------------- reading
@@ -230,7 +232,7 @@ def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, se
         flt = (ds.field("scenario") == label) & ds.field("year").isin(list(years))
         # One fragment and batch read ahead: the scan's default read-ahead held ~2.5x the memory for no speed here.
         for batch in dset.to_batches(columns=list(KEYS) + list(columns), filter=flt, fragment_readahead=1,
-                                     batch_readahead=1):
+                                     batch_readahead=1, batch_size=READ_BATCH_ROWS):
             if batch.num_rows == 0:
                 continue
             d = batch.column("draw").to_numpy(zero_copy_only=False).astype(np.int64)
@@ -252,6 +254,8 @@ def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, se
             repeated = writer[flat] != row
             count[flat[repeated]] += 1  # repeats within a batch counted once above
             rows_seen += flat.size
+    # Arrow keeps the scan's buffers in its pool for reuse: hand them back, the cube is all that is kept.
+    pa.default_memory_pool().release_unused()
     if (count != 1).any():
         raise ValueError(f"ensemble {label}: {int((count == 0).sum())} missing and {int((count > 1).sum())} repeated "
                          f"(draw, seed, year, iso3) rows in years {years[0]}-{years[-1]}; is the forecast complete?")
@@ -528,8 +532,7 @@ def _tripwires(ctx: _Context, label: str, cube: Cube, ref: Cube) -> pd.DataFrame
     for kind, y0, y1 in signals:
         s, r = signal(cube, kind, y1), signal(ref, kind, y1)
         ok = allowed & ~np.isnan(s).any(axis=0) & ~np.isnan(r).any(axis=0) & (flow if kind == "cumulative" else True)
-        both = np.vstack([s, r])
-        ok &= both.max(axis=0) > both.min(axis=0)  # constant over every run
+        ok &= np.maximum(s.max(axis=0), r.max(axis=0)) > np.minimum(s.min(axis=0), r.min(axis=0))  # not constant
         ok &= (s != r).any(axis=0)  # identical in every paired run
         cells = np.flatnonzero(ok)
         if cells.size:
@@ -780,18 +783,28 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
     effect_rows: list[dict] = []
     cube = read_cube(ens, label, setup.years, draws, ctx.seeds, ctx.iso3, ctx.columns)
     params = effective_parameters(setup.draw_table, bold)
-    ref = None
+    later: list[dict] = []  # the comparison's and tripwires' notes, kept in their place after the sensitivity's
     if label != ctx.reference:
         mine = setup.declared[label]
-        wanted = set(setup.keep) | {y for e in mine for y in range(e.year_start, e.year_end + 1)}
-        ref = read_cube(ens, ctx.reference, [y for y in setup.years if y in wanted], draws, ctx.seeds, ctx.iso3,
-                        ctx.columns)
+        # The reference's effect statistics from a narrow read (their variables and years only), and its comparison
+        # years apart, freed before the forecast's statistics: two workers each hold one scenario's cube at a time.
+        variables = {e.variable for e in mine}
+        spans = [y for y in setup.years if any(e.year_start <= y <= e.year_end for e in mine)]
+        narrow = read_cube(ens, ctx.reference, spans, draws, ctx.seeds, ctx.iso3,
+                           tuple(c for c in ctx.columns if c in variables))
         for e in mine:
-            a, b = E.statistic(cube, e), E.statistic(ref, e)
+            a, b = E.statistic(cube, e), E.statistic(narrow, e)
             if a is None or b is None:
                 ctx.note("scenario_effects", label, f"{e.label()}: not in the stored ensemble (years "
                          f"{ctx.first_stored_year}-{LAST_YEAR}, its row or its column missing); no pairs")
             effect_rows.append(E.effect_row(label, e, None if a is None or b is None else a - b, params, prior))
+        del narrow
+        ref = read_cube(ens, ctx.reference, setup.keep, draws, ctx.seeds, ctx.iso3, ctx.columns)
+        ctx.notes, own = later, ctx.notes
+        frames["comparison"] = _comparison(ctx, label, cube, ref)
+        frames["tripwires"] = _tripwires(ctx, label, cube, ref)
+        ctx.notes = own
+        del ref
     if prior is None:
         basis = None
     else:
@@ -806,10 +819,7 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
     frames["forecast"] = _forecast(ctx, label, cube, basis)
     frames["events"] = _events(ctx, label, events, ens)
     frames["sensitivity"] = _sensitivity(ctx, label, cube, params)
-    if ref is not None:
-        frames["comparison"] = _comparison(ctx, label, cube, ref)
-        frames["tripwires"] = _tripwires(ctx, label, cube, ref)
-    return {"frames": frames, "effect_rows": effect_rows, "notes": ctx.notes}
+    return {"frames": frames, "effect_rows": effect_rows, "notes": ctx.notes + later}
 
 
 def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Mapping[str, Any]],
