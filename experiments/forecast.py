@@ -46,6 +46,7 @@ from common.effects import Effect
 from common.provenance import manifest, write_atomically, write_json
 from experiments.ensemble import Batch, run_batch_parquet
 from experiments.executor import EXECUTORS, dask_client, run_tasks
+from experiments.post import post_task
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, check_number, with_overrides
@@ -59,7 +60,8 @@ NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
 # parameters (this module) and how configs become experiments.
 SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "common/config.py")
 # The modules whose source decides the tables, and with them the figures (the work folder's key covers the runs).
-TABLES_CODE = ("experiments/tables.py", "experiments/effects.py", "common/effects.py", "model/schema.py")
+TABLES_CODE = ("experiments/tables.py", "experiments/effects.py", "experiments/post.py", "common/effects.py",
+               "model/schema.py")
 FIGURES_CODE = (*TABLES_CODE, "experiments/report.py", "calibration/observations.py", "data/observations.csv")
 # The settings the tables read; the file listing a cached figure set's names, written last (it marks the set whole).
 TABLE_SETTINGS = ("draws", "seeds", "first_table_year", "first_stored_year", "posterior")
@@ -487,38 +489,11 @@ def _load(path: Path) -> Any:
         return pickle.load(f)
 
 
-def post_task(task: tuple, _data: ModelData | None) -> Any:
-    """One unit of the work after the runs, in a worker process: a label's tables or fan-chart statistics, or one
-    figure (or one scenario's comparison figure, or the sensitivity figure) drawn into a scratch folder.
-
-    Each depends only on the ensemble on disk and its own arguments, so the order and the worker do not change it.
-    """
-    from experiments import report as R
-    from experiments.tables import scenario_tables
-
-    kind, *args = task
-    if kind == "tables":
-        work, settings, job, label, effects = args
-        return scenario_tables(work, settings, job, label, effects=effects)
-    if kind == "fan":
-        work, job, label = args
-        return R.fan_statistics(work, job, label)
-    if kind == "fan_figure":
-        job, per_label, name, out = args
-        return R.draw_fan_figures(job, per_label, out, figures=[name])
-    if kind == "comparison":
-        frame, out = args
-        return R.comparison_charts(frame, out)
-    if kind == "sensitivity":
-        frame, out = args
-        return R.sensitivity_chart(frame, out)
-    raise ValueError(f"post_task: unknown kind {kind!r}")
-
-
 def _post_stage(what: str, settings: ForecastSettings, tasks: list[tuple], keep: list[Path] | None = None) -> list:
-    """Run ``tasks`` (:func:`post_task`) on local processes (serial for the serial executor; a Dask job's tables run
-    locally too, where its work folder is), with a progress line per finished task; results in the tasks' order.
-    With ``keep``, each result is written to its file as soon as it arrives, so a killed stage resumes where it was."""
+    """Run ``tasks`` (:func:`experiments.post.post_task`) on local processes (serial for the serial executor; a Dask
+    job's tables run locally too, where its work folder is), with a progress line per finished task; results in the
+    tasks' order. With ``keep``, each result is written to its file as soon as it arrives, so a killed stage resumes
+    where it was."""
     results: list[Any] = [None] * len(tasks)
     index = {id(t): i for i, t in enumerate(tasks)}
     started, finished = time.perf_counter(), 0

@@ -781,30 +781,32 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
     draws, prior = ctx.draws, ctx.prior
     frames: dict[str, pd.DataFrame] = {}
     effect_rows: list[dict] = []
-    cube = read_cube(ens, label, setup.years, draws, ctx.seeds, ctx.iso3, ctx.columns)
     params = effective_parameters(setup.draw_table, bold)
     later: list[dict] = []  # the comparison's and tripwires' notes, kept in their place after the sensitivity's
     if label != ctx.reference:
         mine = setup.declared[label]
-        # The reference's effect statistics from a narrow read (their variables and years only), and its comparison
-        # years apart, freed before the forecast's statistics: two workers each hold one scenario's cube at a time.
+        # Three reads, each freed before the next holds much: the effects' variables over their years (both
+        # scenarios), the comparison's years (both), then this scenario's table years. Two workers each hold one at
+        # a time (forecast_peak_rss_mb).
         variables = {e.variable for e in mine}
         spans = [y for y in setup.years if any(e.year_start <= y <= e.year_end for e in mine)]
-        narrow = read_cube(ens, ctx.reference, spans, draws, ctx.seeds, ctx.iso3,
-                           tuple(c for c in ctx.columns if c in variables))
+        narrow = [read_cube(ens, x, spans, draws, ctx.seeds, ctx.iso3, tuple(c for c in ctx.columns if c in variables))
+                  for x in (label, ctx.reference)]
         for e in mine:
-            a, b = E.statistic(cube, e), E.statistic(narrow, e)
+            a, b = E.statistic(narrow[0], e), E.statistic(narrow[1], e)
             if a is None or b is None:
                 ctx.note("scenario_effects", label, f"{e.label()}: not in the stored ensemble (years "
                          f"{ctx.first_stored_year}-{LAST_YEAR}, its row or its column missing); no pairs")
             effect_rows.append(E.effect_row(label, e, None if a is None or b is None else a - b, params, prior))
         del narrow
-        ref = read_cube(ens, ctx.reference, setup.keep, draws, ctx.seeds, ctx.iso3, ctx.columns)
-        ctx.notes, own = later, ctx.notes
-        frames["comparison"] = _comparison(ctx, label, cube, ref)
-        frames["tripwires"] = _tripwires(ctx, label, cube, ref)
-        ctx.notes = own
-        del ref
+        own, ref = (read_cube(ens, x, setup.keep, draws, ctx.seeds, ctx.iso3, ctx.columns)
+                    for x in (label, ctx.reference))
+        ctx.notes, mine_notes = later, ctx.notes
+        frames["comparison"] = _comparison(ctx, label, own, ref)
+        frames["tripwires"] = _tripwires(ctx, label, own, ref)
+        ctx.notes = mine_notes
+        del own, ref
+    cube = read_cube(ens, label, setup.years, draws, ctx.seeds, ctx.iso3, ctx.columns)
     if prior is None:
         basis = None
     else:
