@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +110,6 @@ def plan_dose(config: Mapping, overrides: list[str]) -> tuple[F.ForecastSettings
 
 def validate(config: Mapping, overrides: list[str] | None = None) -> None:
     """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
-    import sys
-
     settings, _ = plan_dose(config, split_args(sys.argv[1:])[0] if overrides is None else list(overrides))
     F.writable_root(settings.out_root)
 
