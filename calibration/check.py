@@ -24,16 +24,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from calibration.objective import target_losses
+from calibration.objective import BINARY_KINDS, target_losses
 from calibration.priors import Prior
-from calibration.targets import Target, evaluate, sipri_blocks
+from calibration.targets import Target, run_statistics
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
 from model.run import simulate_many
 from model.schema import REGION_VARIABLES, STATE_VARIABLES
 
-BINARY_KINDS = ("event", "pattern")
 # Statistics that count states or years, or are a year: whole numbers.
 WHOLE_STATISTICS = ("states_any", "states_by", "years_any", "first_year", "last_year", "peak_year", "top_states")
 # Units of variables counted in whole events: a sum of them is a whole number.
@@ -94,9 +93,10 @@ def predictive_ensemble(base: ModelParams, data: ModelData, drivers: Drivers, ta
     stats, sipri = [], []
     for d, values in enumerate(draws):
         params = with_overrides(base, values)
-        for run in simulate_many(params, data, drivers, root_seed, list(range(seeds)), draw=d):
-            stats.append(evaluate(targets, run.states, run.region, data))
-            sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
+        draw_stats, draw_sipri = run_statistics(
+            targets, simulate_many(params, data, drivers, root_seed, list(range(seeds)), draw=d), data)
+        stats.extend(draw_stats)
+        sipri.extend(draw_sipri)
         if label and ((d + 1) % max(len(draws) // 5, 1) == 0 or d + 1 == len(draws)):
             print(f"{label}: {d + 1}/{len(draws)} draws x {seeds} seeds", file=sys.stderr, flush=True)
     return np.array(stats), np.array(sipri)

@@ -76,7 +76,8 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     if problem.weight_table is None:
         start = time.perf_counter()
         problem = weigh(problem, settings.pilot_draws, settings.pilot_seeds, settings.root_seed)
-        print(f"fit: information weights from {settings.pilot_draws} prior draws x {settings.pilot_seeds} seeds in "
+        what = "score units" if problem.weights.kind == "score" else "information weights"
+        print(f"fit: {what} from {settings.pilot_draws} prior draws x {settings.pilot_seeds} seeds in "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     db_path = out_dir / "history.db"
     db = f"sqlite:///{db_path}"
@@ -137,7 +138,8 @@ def command(cfg: DictConfig) -> None:
     settings = s.settings
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=settings.last_year)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds_per_particle, settings.root_seed,
-                      Weights(sipri=settings.sipri_weight), list(settings.priors), last_year=settings.last_year)
+                      Weights(sipri=settings.sipri_weight, kind=settings.distance), list(settings.priors),
+                      last_year=settings.last_year)
     hashes = dict(s.data.hashes)
     hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     try:

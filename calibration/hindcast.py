@@ -56,9 +56,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from calibration.check import BINARY_KINDS, posterior_draws
+from calibration.check import posterior_draws
 from calibration.fit import run_fit
-from calibration.objective import SIPRI_LOG_SCALE, Weights, hits
+from calibration.objective import BINARY_KINDS, SIPRI_LOG_SCALE, Weights, hits
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.problem import Problem
 from calibration.setup import Setup, load_posterior, prepare, validate
@@ -206,7 +206,8 @@ def hindcast_fit(s: Setup, cut: int, out_dir: Path, hashes: dict) -> dict:
     settings = s.settings
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=cut)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds_per_particle, settings.root_seed,
-                              Weights(sipri=settings.sipri_weight), list(settings.priors), last_year=cut)
+                      Weights(sipri=settings.sipri_weight, kind=settings.distance), list(settings.priors),
+                      last_year=cut)
     print(f"hindcast: fitting {len(targets)} targets with year_end <= {cut} and {int(problem.sipri_keep.sum())} SIPRI "
           f"totals", file=sys.stderr, flush=True)
     run_fit(settings, problem, out_dir, s.config, hashes)

@@ -11,6 +11,14 @@ compares five-year non-Chinese import totals on a log scale; together its totals
 Those are the *base* weights. A fit multiplies them by information weights from a pilot on the prior
 (:mod:`calibration.weights`): most components of this record vary with the model's seed far more than with its
 parameters, and unweighted they bury the few that carry the signal.
+
+The *score* distance (``Weights.kind = "score"``) scores a particle's seeds as an ensemble predictive of the record,
+row by row, with the proper scores of the scores issue (:mod:`calibration.scores`): the Brier score of the probability
+that a statement holds (events, patterns, bounds), the interval CRPS of a value or range, the CRPS of log1p(TIV m) of
+a SIPRI total, each CRPS in units of the prior predictive's score on the same row (from the pilot), so rows weigh alike
+as they do in R. A particle is scored on what its seeds say together (a probability, a spread), not on how lucky one
+seed was: the seed noise that carried the expected per-seed loss averages out, and the distance a fit minimises is the
+numerator of R.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calibration.proper import brier, crps_interval
 from calibration.targets import Target
 
 # A miss of five tolerance units already says "wrong"; beyond it the loss stops growing (robust to outliers).
@@ -29,18 +38,25 @@ PATTERN_WEIGHT = 3.0
 SIPRI_LOG_SCALE = 0.5
 
 
+# Kinds whose rows are statements that hold or not (scored by the Brier score).
+BINARY_KINDS = ("event", "pattern")
+DISTANCES = ("loss", "score")
+
+
 @dataclass(frozen=True)
 class Weights:
     """How the components add up.
 
     Attributes:
-        sipri: the SIPRI block's base weight, in targets (each of its totals weighs ``sipri / totals``).
+        sipri: the SIPRI block's base weight, in targets (each of its totals weighs ``sipri / totals``); loss only.
         components: one weight per component (targets, then SIPRI totals) replacing the base weights; ``None`` keeps
-            the base weights.
+            the base weights. For the score distance, one over the prior's score of each CRPS row, 1 for Brier rows.
+        kind: ``loss`` (the expected per-seed loss) or ``score`` (the proper score of the seeds as an ensemble).
     """
 
     sipri: float = 20.0
     components: tuple[float, ...] | None = None
+    kind: str = "loss"
 
 
 DEFAULT_WEIGHTS = Weights()  # frozen, so one shared default is safe
@@ -88,9 +104,52 @@ def components(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | 
     return np.concatenate([losses, sipri_losses(sipri_sim, sipri_obs)], axis=1)
 
 
+def statement_range(target: Target) -> tuple[float, float]:
+    """The values a statement allows, as the distance reads it: ``eq`` and ``between`` widened by the tolerance,
+    one-sided bounds as they stand."""
+    if target.relation == "eq":
+        return target.value - target.tolerance, target.value + target.tolerance
+    if target.relation == "between":
+        return target.low - target.tolerance, target.high + target.tolerance
+    return (target.value, np.inf) if target.relation == "ge" else (-np.inf, target.value)
+
+
+def rule(target: Target) -> str:
+    """``brier`` for statements that hold or not (events, patterns, bounds), ``crps`` for values and ranges."""
+    return "brier" if target.kind in BINARY_KINDS or target.relation in ("ge", "le") else "crps"
+
+
+def holds(targets: list[Target], stats: np.ndarray) -> np.ndarray:
+    """P(statement holds) per target over the ensemble's runs."""
+    return (target_losses(targets, stats) == 0.0).mean(axis=0)
+
+
+def raw_scores(targets: list[Target], stats: np.ndarray) -> np.ndarray:
+    """Per target: the Brier score (brier rows) or the interval CRPS (crps rows) of an ensemble (runs, targets), both
+    in their fair forms."""
+    ranges = np.array([statement_range(t) for t in targets]).reshape(-1, 2)
+    crps = crps_interval(stats, ranges[:, 0], ranges[:, 1])
+    return np.where([rule(t) == "brier" for t in targets], brier(holds(targets, stats), len(stats)), crps)
+
+
+def sipri_crps(sipri: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """CRPS of log1p(TIV m) per SIPRI total."""
+    return crps_interval(np.log1p(sipri), np.log1p(observed), np.log1p(observed))
+
+
+def score_components(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
+                     sipri_obs: np.ndarray | None = None) -> np.ndarray:
+    """Raw proper scores of the seeds as an ensemble, one per component (targets, then SIPRI totals)."""
+    scores = raw_scores(targets, sims)
+    if sipri_sim is None or sipri_obs is None:
+        return scores
+    return np.concatenate([scores, sipri_crps(sipri_sim, np.ravel(sipri_obs))])
+
+
 def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
              sipri_obs: np.ndarray | None = None, weights: Weights = DEFAULT_WEIGHTS) -> float:
-    """Weighted mean over components of the expected loss over seeds.
+    """Weighted mean over components of the expected loss over seeds, or of the seeds' proper scores
+    (``weights.kind``).
 
     Args:
         targets: compiled targets.
@@ -99,6 +158,13 @@ def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | No
         sipri_obs: observed totals.
         weights: the SIPRI block's base weight, or one weight per component.
     """
+    if weights.kind == "score":
+        if weights.components is None:
+            raise ValueError("the score distance needs component weights (calibration.weights.weigh)")
+        # The mean relative score over the rows that count, as R sums them: not divided by the weights' sum, which
+        # the CRPS rows' units (one over the prior's score) would make a sum of arbitrary units.
+        w = np.asarray(weights.components)
+        return float(score_components(targets, sims, sipri_sim, sipri_obs) @ w / np.count_nonzero(w))
     losses = components(targets, sims, sipri_sim, sipri_obs).mean(axis=0)
     if weights.components is not None:
         w = np.asarray(weights.components)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from calibration.objective import Weights, components, distance
 from calibration.priors import Prior
-from calibration.targets import SIPRI_PERIODS, Target, evaluate, observed_sipri_blocks, sipri_blocks, sipri_total_ids
+from calibration.targets import SIPRI_PERIODS, Target, observed_sipri_blocks, run_statistics, sipri_total_ids
 from model.data import HIST_END, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
@@ -58,11 +58,9 @@ class Problem:
         values = {p.name: float(particle[p.name]) for p in self.priors}
         params = with_overrides(self.base, values)
         root = particle_seed(self.root_seed, values)
-        stats, sipri = [], []
-        for run in simulate_many(params, self.data, self.drivers, root, list(range(self.seeds))):
-            stats.append(evaluate(self.targets, run.states, run.region, self.data))
-            sipri.append(np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)]))
-        return {"stats": np.array(stats), "sipri": np.array(sipri)[:, self.sipri_keep], "root_seed": root}
+        runs = simulate_many(params, self.data, self.drivers, root, list(range(self.seeds)))
+        stats, sipri = run_statistics(self.targets, runs, self.data)
+        return {"stats": stats, "sipri": sipri[:, self.sipri_keep], "root_seed": root}
 
     def sipri_ids(self) -> list[str]:
         """Ids of the SIPRI totals the problem fits, in the order of its statistics."""

@@ -193,8 +193,9 @@ def markdown(summary: pd.DataFrame, fits: pd.DataFrame, rec: RecoverySettings, s
         f"{rec.sets} known parameter sets drawn from the priors (a Latin hypercube on their "
         f"{rec.margin:.0%}-{1 - rec.margin:.0%} quantiles, seed {rec.seed}); for each, one simulated "
         f"2000-{settings.last_year} record (root seed {rec.seed}, one seed) replaces the observations and the SIPRI "
-        f"blocks, and ABC-SMC calibrates on it with the main fit's priors, blocks and distance ({rec.population_size} "
-        f"particles, {rec.generations} generations, {settings.seeds_per_particle} seeds per particle).", "",
+        f"blocks, and ABC-SMC calibrates on it with the main fit's priors, blocks and distance ({settings.distance}; "
+        f"{rec.population_size} particles, {rec.generations} generations, {settings.seeds_per_particle} seeds per "
+        "particle).", "",
         f"Identified (posterior 90% interval at most {IDENTIFIED_RATIO:.0%} of the prior's, on the prior's CDF scale, "
         f"in at least {IDENTIFIED_SETS:.0%} of the sets): {len(identified)} of {len(summary)} parameters: "
         f"{', '.join(identified.parameter) or 'none'}.", "",
@@ -269,7 +270,8 @@ def command(cfg: DictConfig) -> None:
         fail(str(exc))
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=settings.last_year)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds_per_particle, settings.root_seed,
-                      Weights(sipri=settings.sipri_weight), list(settings.priors), last_year=settings.last_year)
+                      Weights(sipri=settings.sipri_weight, kind=settings.distance), list(settings.priors),
+                      last_year=settings.last_year)
     hashes = dict(s.data.hashes)
     hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     out_dir = Path(s.config["out_dir"])

@@ -49,7 +49,6 @@ from omegaconf import DictConfig
 from scipy.stats import binom
 
 from calibration.check import (
-    BINARY_KINDS,
     check_table,
     posterior_draws,
     predictive_ensemble,
@@ -57,11 +56,11 @@ from calibration.check import (
     restated,
 )
 from calibration.diagnostics import markdown_table
-from calibration.objective import Weights, target_losses
+from calibration.objective import Weights, holds, raw_scores, rule, sipri_crps
 from calibration.observations import check_frozen_targets
 from calibration.priors import Prior
 from calibration.problem import Problem
-from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio
+from calibration.proper import brier, covered, mid_pit, skill_ratio
 from calibration.recovery import binomial_band, coverage
 from calibration.setup import Setup, prepare
 from calibration.setup import validate as validate_calibration
@@ -135,38 +134,6 @@ class Ensemble:
 
     stats: np.ndarray
     sipri: np.ndarray
-
-
-def statement_range(target: Target) -> tuple[float, float]:
-    """The values a statement allows, as the distance reads it: ``eq`` and ``between`` widened by the tolerance,
-    one-sided bounds as they stand."""
-    if target.relation == "eq":
-        return target.value - target.tolerance, target.value + target.tolerance
-    if target.relation == "between":
-        return target.low - target.tolerance, target.high + target.tolerance
-    return (target.value, np.inf) if target.relation == "ge" else (-np.inf, target.value)
-
-
-def rule(target: Target) -> str:
-    """``brier`` for statements that hold or not (events, patterns, bounds), ``crps`` for values and ranges."""
-    return "brier" if target.kind in BINARY_KINDS or target.relation in ("ge", "le") else "crps"
-
-
-def holds(targets: list[Target], stats: np.ndarray) -> np.ndarray:
-    """P(statement holds) per target over the ensemble's runs."""
-    return (target_losses(targets, stats) == 0.0).mean(axis=0)
-
-
-def raw_scores(targets: list[Target], stats: np.ndarray) -> np.ndarray:
-    """Per target: the Brier score (brier rows) or the interval CRPS (crps rows) of an ensemble."""
-    ranges = np.array([statement_range(t) for t in targets]).reshape(-1, 2)
-    crps = crps_interval(stats, ranges[:, 0], ranges[:, 1])
-    return np.where([rule(t) == "brier" for t in targets], brier(holds(targets, stats), len(stats)), crps)
-
-
-def sipri_crps(sipri: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """CRPS of log1p(TIV m) per SIPRI total."""
-    return crps_interval(np.log1p(sipri), np.log1p(observed), np.log1p(observed))
 
 
 def _relative(score: np.ndarray, unit: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from calibration.objective import DISTANCES
 from calibration.observations import load_observations
 from calibration.priors import Prior, parse_blocks, parse_priors
 from common.cli import fail
@@ -27,7 +28,7 @@ from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
             "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs",
-            "dask_scheduler", "root_seed", "priors", "blocks")
+            "dask_scheduler", "root_seed", "distance", "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class FitSettings:
     n_procs: int
     dask_scheduler: str
     root_seed: int
+    distance: str
     priors: tuple[Prior, ...]
     blocks: tuple[tuple[str, ...], ...]
 
@@ -68,6 +70,14 @@ def parse_settings(cfg: Mapping) -> FitSettings:
     if s["pilot_draws"] == 1:
         raise ConfigError("calibration.pilot_draws: 1; allowed: 0 (base weights) "
                           "or at least 2 (a variance between draws)")
+    if s["distance"] not in DISTANCES:
+        raise ConfigError(f"calibration.distance: {s['distance']!r}; allowed: {', '.join(DISTANCES)}")
+    if s["distance"] == "score" and s["pilot_draws"] == 0:
+        raise ConfigError("calibration.pilot_draws: 0 with distance score; allowed: at least 2 (the prior "
+                          "predictive's scores put the rows on one scale)")
+    if s["distance"] == "score" and s["seeds_per_particle"] < 2:
+        raise ConfigError(f"calibration.seeds_per_particle: {s['seeds_per_particle']} with distance score; allowed: "
+                          "at least 2 (a particle's seeds are scored as an ensemble)")
     if not isinstance(s["dask_scheduler"], str):
         raise ConfigError(f"calibration.dask_scheduler: {s['dask_scheduler']!r}; allowed: host:port or empty")
     priors = parse_priors(cfg["priors"])

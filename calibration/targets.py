@@ -1,9 +1,10 @@
 """Summary statistics: each ``fit`` observation compiled into a target that reduces a run's record to one number.
 
 A :class:`Target` holds the slots, states and year indices its statistic reads (``data/OBSERVATIONS.md`` §2 defines
-each statistic); :func:`evaluate` applies all targets to one run's arrays, straight from the recorder (no tidy frame:
-calibration runs the model tens of thousands of times). The non-Chinese SIPRI deliveries, the one annual per-state
-series the project has, become a second block of targets: five-year import totals per state and per supplier group.
+each statistic); :func:`evaluate_batch` applies all targets to a batch of runs' arrays, straight from the recorder (no
+tidy frame: calibration runs the model tens of thousands of times). The non-Chinese SIPRI deliveries, the one annual
+per-state series the project has, become a second block of targets: five-year import totals per state and per supplier
+group.
 """
 
 from __future__ import annotations
@@ -106,50 +107,75 @@ def _present(x: np.ndarray, threshold: float) -> np.ndarray:
     return x >= threshold if threshold else x > 0
 
 
-def evaluate_one(target: Target, states: np.ndarray, region: np.ndarray, south_america: np.ndarray) -> float:
-    """The statistic of one target on one run's record: ``states`` (year, state, slot), ``region`` (year, slot)."""
+def statistic(target: Target, states: np.ndarray, region: np.ndarray, south_america: np.ndarray) -> np.ndarray:
+    """The statistic of one target on a batch of runs' records: ``states`` (run, year, state, slot), ``region`` (run,
+    year, slot); one value per run, each from its own run's rows alone (a run's value does not depend on its batch)."""
     w = slice(target.t0, target.t1 + 1)
     s = target.statistic
     if target.region_slot >= 0:
-        series = region[w, target.region_slot]
-        x = series[:, None]
+        series = region[:, w, target.region_slot]
+        x = series[:, :, None]
     else:
-        x = states[w][:, target.states][:, :, target.slots].sum(axis=2)  # (years, states)
-        series = x.sum(axis=1)
+        x = states[:, w][:, :, target.states][:, :, :, target.slots].sum(axis=3)  # (runs, years, states)
+        series = x.sum(axis=2)
     if s == "sum":
-        return float(series.sum())
+        return series.sum(axis=1)
     if s in ("states_any", "states_by"):
-        return float(_present(x, target.threshold).any(axis=0).sum())
+        return _present(x, target.threshold).any(axis=1).sum(axis=1).astype(float)
     if s == "years_any":
-        return float(_present(series, target.threshold).sum())
+        return _present(series, target.threshold).sum(axis=1).astype(float)
     if s in ("first_year", "last_year"):
-        hit = np.flatnonzero(_present(series, target.threshold))
+        hit = _present(series, target.threshold)
         years = target.years[w]
-        if len(hit) == 0:
+        if s == "first_year":
             # Never happened in the window: one year past its end, so a missing event is a miss, not a crash.
-            return float(years[-1] + 1) if s == "first_year" else float(years[0] - 1)
-        return float(years[hit[0]] if s == "first_year" else years[hit[-1]])
+            return np.where(hit.any(axis=1), years[hit.argmax(axis=1)], years[-1] + 1).astype(float)
+        return np.where(hit.any(axis=1), years[len(years) - 1 - hit[:, ::-1].argmax(axis=1)],
+                        years[0] - 1).astype(float)
     if s == "peak_year":
-        return float(target.years[w][int(np.argmax(series))]) if series.max() > 0 else float(target.years[w][-1] + 1)
+        years = target.years[w]
+        return np.where(series.max(axis=1) > 0, years[series.argmax(axis=1)], years[-1] + 1).astype(float)
     if s == "top_states":
-        totals = states[w][:, :, target.slots].sum(axis=(0, 2))
-        top = np.argsort(-totals, kind="stable")[: len(target.states)]
-        return float(set(top.tolist()) == set(target.states.tolist()) and totals[target.states].min() > 0)
+        totals = states[:, w][:, :, :, target.slots].sum(axis=3).sum(axis=1)  # (runs, states)
+        top = np.argsort(-totals, axis=1, kind="stable")[:, : len(target.states)]
+        in_top = np.zeros(totals.shape, dtype=bool)
+        np.put_along_axis(in_top, top, True, axis=1)
+        # As many top states as named ones: the sets are equal when every named state is among the top.
+        return (in_top[:, target.states].all(axis=1) & (totals[:, target.states].min(axis=1) > 0)).astype(float)
     if s == "pct_change":
         half = (target.t1 - target.t0 + 1) // 2
-        first, second = series[:half].sum(), series[half:].sum()
-        return 100.0 * (second / first - 1.0) if first > 0 else (0.0 if second == 0 else 100.0)
+        first, second = series[:, :half].sum(axis=1), series[:, half:].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(first > 0, 100.0 * (second / first - 1.0), np.where(second == 0, 0.0, 100.0))
     if s in ("pct_of_lac_imports", "pct_of_south_america_imports"):
-        pool = np.arange(states.shape[1]) if s == "pct_of_lac_imports" else south_america
-        total = states[w][:, pool][:, :, _ARMS_IMPORT_SLOTS].sum()
-        return 100.0 * float(series.sum()) / total if total > 0 else 0.0
+        pool = np.arange(states.shape[2]) if s == "pct_of_lac_imports" else south_america
+        # One flat sum per run: a multi-axis sum may group its terms by the batch's shape.
+        total = states[:, w][:, :, pool][:, :, :, _ARMS_IMPORT_SLOTS].reshape(len(states), -1).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, 100.0 * series.sum(axis=1) / total, 0.0)
     raise ValueError(f"statistic {s!r} is not implemented")
 
 
-def evaluate(targets: list[Target], states: np.ndarray, region: np.ndarray, data: ModelData) -> np.ndarray:
-    """Every target's statistic on one run."""
+def evaluate_batch(targets: list[Target], states: np.ndarray, region: np.ndarray, data: ModelData) -> np.ndarray:
+    """Every target's statistic on a batch of runs, (runs, targets): ``states`` (run, year, state, slot), ``region``
+    (run, year, slot). One numpy program per target for the whole batch: a particle's seeds cost about as much as one.
+    """
     south_america = np.flatnonzero(data.country["subregion"] == SUBREGIONS.index("south_america"))
-    return np.array([evaluate_one(t, states, region, south_america) for t in targets])
+    return np.stack([statistic(t, states, region, south_america) for t in targets] or [np.empty(len(states))],
+                    axis=1)[:, : len(targets)]
+
+
+def evaluate(targets: list[Target], states: np.ndarray, region: np.ndarray, data: ModelData) -> np.ndarray:
+    """Every target's statistic on one run (a batch of one)."""
+    return evaluate_batch(targets, states[None], region[None], data)[0]
+
+
+def run_statistics(targets: list[Target], runs: list, data: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of runs' (``model.run.RunResult``) target statistics, (runs, targets), and SIPRI five-year totals,
+    (runs, totals) flattened as :func:`sipri_total_ids`."""
+    stats = evaluate_batch(targets, np.stack([r.states for r in runs]), np.stack([r.region for r in runs]), data)
+    sipri = np.array([np.concatenate([b.ravel() for b in sipri_blocks(r.states, r.years)]) for r in runs])
+    return stats, sipri
 
 
 def sipri_blocks(states: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.check import prior_draws
-from calibration.objective import Weights, base_weights
+from calibration.objective import SIPRI_LOG_SCALE, Weights, base_weights, rule, score_components
 from calibration.problem import Problem
 from model.params import ConfigError
 
@@ -50,15 +50,45 @@ SD_FLOOR = 0.1
 # A pilot estimates SNR with error; no component may claim more than 95% of its variation as signal (ICC 0.95, SNR 19),
 # so that a near-deterministic one cannot take the whole distance (judgement).
 MAX_ICC = 0.95
+# The score distance's unit of a CRPS row is floored at a tenth of its tolerance unit (a SIPRI total: of the log scale
+# of the loss): a small state's import total that the prior nearly always gets right (score ~1e-5) would otherwise
+# turn one seed's stray delivery into a distance of thousands (judgement, as SD_FLOOR).
+SCORE_FLOOR = 0.1
 # Spawn key of the pilot's draws (distinct from every other stream of the calibration).
 PILOT_STREAM = 0x9170
 
 
-def pilot_losses(problem: Problem, draws: int, seeds: int, root_seed: int) -> np.ndarray:
-    """Per-seed component losses of ``draws`` prior draws, (draws, seeds, components)."""
+def pilot_runs(problem: Problem, draws: int, seeds: int, root_seed: int) -> list[dict]:
+    """The simulated summaries of ``draws`` prior draws x ``seeds`` seeds, one per draw as the problem returns it."""
     rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(PILOT_STREAM,)))
     pilot = replace(problem, seeds=seeds)
-    return np.array([pilot.components(pilot.simulate(d)) for d in prior_draws(problem.priors, draws, rng)])
+    return [pilot.simulate(d) for d in prior_draws(problem.priors, draws, rng)]
+
+
+def pilot_losses(problem: Problem, draws: int, seeds: int, root_seed: int) -> np.ndarray:
+    """Per-seed component losses of ``draws`` prior draws, (draws, seeds, components)."""
+    return np.array([problem.components(x) for x in pilot_runs(problem, draws, seeds, root_seed)])
+
+
+def score_units(problem: Problem, runs: list[dict]) -> pd.DataFrame:
+    """The score distance's scale: the prior predictive's score of every component on the problem's record.
+
+    The pilot's runs pooled are the prior predictive. A CRPS row (a value, a range, a SIPRI total) weighs one over the
+    prior's score on it, so that the prior scores 1 on every such row whatever its units, as in R; a Brier row weighs
+    1 (its score is already a probability's error); a CRPS row the prior never misses (score 0) weighs 0: no
+    parameter can do better there. The units are floored (SCORE_FLOOR), so a row the prior nearly always gets right
+    cannot take the distance.
+    """
+    stats = np.concatenate([x["stats"] for x in runs])
+    sipri = np.concatenate([x["sipri"] for x in runs])
+    prior = score_components(problem.targets, stats, sipri, problem.sipri_obs)
+    n_sipri = int(problem.sipri_keep.sum())
+    part = np.array([rule(t) for t in problem.targets] + ["sipri"] * n_sipri)
+    floor = np.concatenate([[SCORE_FLOOR * max(t.tolerance, 1.0) for t in problem.targets],
+                            np.full(n_sipri, SCORE_FLOOR * SIPRI_LOG_SCALE)])
+    unit = np.where(part == "brier", 1.0, np.where(prior > 0, np.maximum(prior, floor), 0.0))
+    weight = np.divide(1.0, unit, out=np.zeros_like(unit), where=unit > 0)
+    return pd.DataFrame({"part": part, "prior_score": prior, "unit": unit, "weight": weight})
 
 
 def information_weights(losses: np.ndarray, base: np.ndarray, groups: np.ndarray | None = None) -> pd.DataFrame:
@@ -102,10 +132,18 @@ def _groups(ids: list[str]) -> np.ndarray:
 
 
 def weigh(problem: Problem, draws: int, seeds: int, root_seed: int) -> Problem:
-    """``problem`` with information weights from a pilot (``draws`` 0: the base weights), and their table."""
+    """``problem`` with its distance's weights from a pilot on the prior, and their table: information weights for
+    the loss distance (``draws`` 0: the base weights), the prior's score units for the score distance."""
     base = base_weights(problem.targets, int(problem.sipri_keep.sum()), problem.weights.sipri)
     ids = [t.id for t in problem.targets] + problem.sipri_ids()
-    if draws == 0:
+    kind = problem.weights.kind
+    if kind == "score":
+        if draws < 2:
+            raise ConfigError(f"calibration.pilot_draws: {draws} with distance score; allowed: at least 2")
+        table = score_units(problem, pilot_runs(problem, draws, seeds, root_seed))
+        weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri, kind=kind,
+                                                    components=tuple(float(w) for w in table.weight)))
+    elif draws == 0:
         table = pd.DataFrame({"base": base, "icc": np.nan, "snr": np.nan, "sd": np.nan, "weight": base})
         weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri))
     else:

@@ -16,7 +16,7 @@ from calibration.objective import distance, target_losses
 from calibration.observations import FROZEN_TARGETS_PATH, load_observations
 from calibration.priors import parse_priors
 from calibration.problem import Problem, particle_seed
-from calibration.targets import Target, compile_targets, evaluate_one
+from calibration.targets import Target, compile_targets, statistic
 from model.data import ISO3, SUBREGIONS
 from model.params import ConfigError, parameter_table
 from model.schema import STATE_SLOTS, STATE_VARIABLES, Partner
@@ -111,7 +111,7 @@ def record(data):
 ])
 def test_statistics_by_hand(record, target, expected):
     states, region, south_america = record
-    assert evaluate_one(target, states, region, south_america) == pytest.approx(expected)
+    assert statistic(target, states[None], region[None], south_america)[0] == pytest.approx(expected)
 
 
 def test_compile_targets_deflates_money_and_cuts_the_hindcast(data):
@@ -230,6 +230,55 @@ def test_information_weights_on_the_record(params, data):
     w = np.asarray(weighted.weights.components)
     assert weighted.distance(x, {}) == pytest.approx(weighted.components(x).mean(axis=0) @ w / w.sum())
     assert weigh(problem, draws=0, seeds=2, root_seed=3).weights == Weights()
+
+
+def test_a_particles_statistics_are_each_seeds_own(params, data):
+    # The particle's seeds run and are evaluated as one batch; each seed's row equals its run evaluated alone.
+    from calibration.objective import Weights
+    from calibration.targets import evaluate, sipri_blocks
+    from model.drivers import build_drivers, load_default_drivers
+    from model.params import with_overrides
+    from model.run import simulate
+
+    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
+    targets = compile_targets(load_observations(), drivers.years, data)
+    priors = parse_priors(PRIORS)
+    problem = Problem(params, data, drivers, targets, seeds=5, root_seed=5, weights=Weights(), priors=priors)
+    particle = {p.name: p.frozen().ppf(0.3) for p in priors}
+    x = problem.simulate(particle)
+    for seed in range(5):
+        run = simulate(with_overrides(params, particle), data, drivers, x["root_seed"], seed=seed)
+        assert np.array_equal(x["stats"][seed], evaluate(targets, run.states, run.region, data))
+        sipri = np.concatenate([b.ravel() for b in sipri_blocks(run.states, run.years)])[problem.sipri_keep]
+        assert np.array_equal(x["sipri"][seed], sipri)
+
+
+def test_score_units_from_the_prior_predictive(params, data):
+    from calibration.objective import SIPRI_LOG_SCALE, Weights, rule, score_components
+    from calibration.weights import SCORE_FLOOR, weigh
+    from model.drivers import build_drivers, load_default_drivers
+
+    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
+    targets = compile_targets(load_observations(), drivers.years, data)
+    priors = parse_priors(PRIORS)
+    problem = Problem(params, data, drivers, targets, seeds=4, root_seed=5, weights=Weights(kind="score"),
+                      priors=priors)
+    weighted = weigh(problem, draws=12, seeds=2, root_seed=3)
+    table = weighted.weight_table.set_index("component")
+    assert list(table.index) == [t.id for t in targets] + problem.sipri_ids()
+    # Brier rows weigh 1; a CRPS row one over the prior's score, floored; a row the prior never misses weighs 0.
+    brier = table.part == "brier"
+    assert (table.weight[brier] == 1.0).all()
+    crps = table[~brier]
+    floor = np.array([SCORE_FLOOR * max(t.tolerance, 1.0) for t in targets if rule(t) == "crps"]
+                     + [SCORE_FLOOR * SIPRI_LOG_SCALE] * int(problem.sipri_keep.sum()))
+    expected = np.where(crps.prior_score > 0, 1.0 / np.maximum(crps.prior_score, floor), 0.0)
+    assert np.allclose(crps.weight, expected) and (crps.weight > 0).any() and (crps.weight == 0).any()
+    # The distance is the weighted mean relative score over the rows that count, per particle.
+    x = weighted.simulate({p.name: p.frozen().mean() for p in priors})
+    w = np.asarray(weighted.weights.components)
+    scores = score_components(targets, x["stats"], x["sipri"], problem.sipri_obs)
+    assert weighted.distance(x, {}) == pytest.approx(scores @ w / np.count_nonzero(w))
 
 
 @pytest.mark.slow

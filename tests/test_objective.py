@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.objective import LOSS_CAP, PATTERN_WEIGHT, Weights, distance, target_losses
+from calibration.objective import LOSS_CAP, PATTERN_WEIGHT, Weights, distance, score_components, target_losses
 from calibration.targets import Target
 from calibration.weights import MAX_ICC, information_weights
 
@@ -53,6 +53,24 @@ def test_component_weights_replace_the_base_weights():
     sims = np.array([[12.0, 0.0]])  # losses 2 and 1
     assert distance([count, pattern], sims, weights=Weights(components=(1.0, 0.0))) == pytest.approx(2.0)
     assert distance([count, pattern], sims, weights=Weights(components=(1.0, 3.0))) == pytest.approx((2 + 3) / 4)
+
+
+def test_score_distance_by_hand():
+    # A bound (Brier row) and a count (interval CRPS row), two seeds scored as an ensemble, plus one SIPRI total.
+    bound, count = target("ge", 200, tol=20, kind="count"), target("eq", 10, tol=0)
+    sims = np.array([[250.0, 10.0], [150.0, 14.0]])
+    # Bound: holds in 1 of 2 seeds; fair Brier (1 - 1/2)^2 - (1/2)(1/2)/(2 - 1) = 0.
+    # Count: fair CRPS of {10, 14} at 10: mean |x - 10| = 2 less sum |xi - xj| / (2 m (m - 1)) = 8 / 4 = 2 -> 0.
+    # SIPRI: log1p {e - 1, e^3 - 1} at 0: mean 2 less |1 - 3| x 2 / 4 = 1 -> 1.
+    sipri_sim, sipri_obs = np.array([[np.e - 1], [np.e ** 3 - 1]]), np.array([0.0])
+    assert score_components([bound, count], sims, sipri_sim, sipri_obs) == pytest.approx([0.0, 0.0, 1.0])
+    sims = np.array([[250.0, 11.0], [260.0, 13.0]])  # bound holds in both: 0; count {11, 13}: mean 2 less 4 / 4 = 1
+    assert score_components([bound, count], sims) == pytest.approx([0.0, 1.0])
+    # The distance is the mean over rows that count of score x weight (a weight of 0 leaves a row out).
+    weights = Weights(kind="score", components=(1.0, 2.0, 0.0))
+    assert distance([bound, count], sims, sipri_sim, sipri_obs, weights) == pytest.approx((0 + 2.0) / 2)
+    with pytest.raises(ValueError, match="component weights"):
+        distance([bound, count], sims, weights=Weights(kind="score"))
 
 
 def test_information_weights_count_what_the_parameters_explain():

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from scipy.stats import norm
 
+from calibration.objective import holds, raw_scores, rule, statement_range
 from calibration.observations import FROZEN_TARGETS_PATH, check_frozen_targets, fit_snapshot, load_observations
 from calibration.priors import parse_priors
 from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio
@@ -22,11 +23,7 @@ from calibration.scores import (
     Ensemble,
     ScoreSettings,
     headline,
-    holds,
     oracle_scores,
-    raw_scores,
-    rule,
-    statement_range,
     tautological_rows,
 )
 from calibration.targets import Target, sipri_total_ids
