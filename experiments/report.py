@@ -503,6 +503,9 @@ figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption
 pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em;max-height:40em}code{background:#f3f3f3;padding:0 .2em}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.note{color:#555;font-size:.9em}
 nav a{margin-right:1em}
+@media print{body{max-width:none;margin:0}.scroll{max-height:none;overflow:visible;border:0}th{position:static}
+pre{max-height:none;white-space:pre-wrap}table{width:100%;page-break-inside:auto}tr{page-break-inside:avoid}
+figure{page-break-inside:avoid}nav{display:none}}
 """
 
 INTRO = """

@@ -40,6 +40,12 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
     seed, so common random numbers cancel), in 2030, 2035 and 2040: median, 5% and 95% quantiles and mean of the
     difference, P(diff > 0) and P(diff < 0) (ties make up the rest).
 
+``cumulative``
+    Totals of the flow variables (visits, deals, TIV, years attending ...) over 2024-2030 and 2024-2040, run by run:
+    median, quartiles, 5% and 95% quantiles and mean of the sum, and ``p_any``, the share of runs with a total above
+    zero (for a state's 0/1 series: the probability that it happens at least once in the period). Single-year medians
+    of lumpy series are mostly 0; their totals are not.
+
 ``events``
     P(event by 2030, 2035, 2040) over the runs, with a 90% Wilson score interval. A state that already had a national
     Chinese surveillance system before 2024 in a run has no adoption left to forecast: such runs are "not applicable"
@@ -149,6 +155,9 @@ FORECAST_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year"
                     "mean", "share_parameters", "share_drivers", "share_chance", "share_prior_driven", "prior_driven")
 COMPARISON_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "diff_median", "diff_q05",
                       "diff_q95", "diff_mean", "p_positive", "p_negative")
+CUMULATIVE_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year_from", "year_to", "median", "q05",
+                      "q25", "q75", "q95", "mean", "p_any")
+CUMULATIVE_PERIODS = ((2024, 2030), (2024, 2040))
 EVENT_COLUMNS = ("scenario", "event", "by_year", "probability", "low", "high", "n_runs", "n_not_applicable")
 TRIPWIRE_COLUMNS = ("scenario", "rank", "iso3", "partner", "channel", "variable", "signal", "year_from", "year_to",
                     "auc", "direction", "threshold", "p_scenario", "p_reference", "youden_j")
@@ -497,6 +506,29 @@ def _forecast(ctx: _Context, label: str, cube: Cube, basis: np.ndarray | None) -
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FORECAST_COLUMNS)
 
 
+def _cumulative(ctx: _Context, label: str, cube: Cube) -> pd.DataFrame:
+    """Run-by-run totals of the flow variables over each of CUMULATIVE_PERIODS (module docstring)."""
+    flows = np.tile(np.isin(_meta(ctx.columns)["variable"], list(FLOW_VARIABLES)), len(ctx.iso3))
+    parts = []
+    for start, end in CUMULATIVE_PERIODS:
+        years = [y for y in cube.years if start <= y <= end]
+        if len(years) != end - start + 1:
+            ctx.note("cumulative", label, f"{start}-{end}: only {len(years)} of its years stored; no totals")
+            continue
+        total = np.zeros(cube.values.shape[1:])
+        for year in years:
+            total += cube.at(year)
+        cells = np.flatnonzero(_cells(total) & flows)
+        y = total.reshape(ctx.draws * ctx.seeds, -1)[:, cells]
+        q = np.quantile(y, QUANTILES, axis=0)
+        frame = _frame(ctx, label, cells, end, {"median": q[2], "q05": q[0], "q25": q[1], "q75": q[3], "q95": q[4],
+                                                  "mean": y.mean(axis=0), "p_any": (y > 0).mean(axis=0)})
+        parts.append(frame.rename(columns={"year": "year_to"}).assign(year_from=start))
+    if not parts:
+        return pd.DataFrame(columns=CUMULATIVE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[list(CUMULATIVE_COLUMNS)]
+
+
 def _comparison(ctx: _Context, label: str, cube: Cube, ref: Cube) -> pd.DataFrame:
     parts = []
     for year in (y for y in COMPARISON_YEARS if y in cube.years and y in ref.years):
@@ -819,6 +851,7 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
             ctx.note("forecast", label, f"share_prior_driven: {kind} surface in {len(pd_names)} varying "
                      f"prior-driven parameters ({', '.join(pd_names) or 'none, so the share is 0'})")
     frames["forecast"] = _forecast(ctx, label, cube, basis)
+    frames["cumulative"] = _cumulative(ctx, label, cube)
     frames["events"] = _events(ctx, label, events, ens)
     frames["sensitivity"] = _sensitivity(ctx, label, cube, params)
     return {"frames": frames, "effect_rows": effect_rows, "notes": ctx.notes + later}
@@ -832,8 +865,8 @@ def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Map
     ctx, labels = setup.ctx, setup.labels
     if len(parts) != len(labels):
         raise ValueError(f"{len(parts)} scenario parts for {len(labels)} labels")
-    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "comparison", "events", "tripwires",
-                                                          "sensitivity")}
+    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("forecast", "cumulative", "comparison", "events",
+                                                          "tripwires", "sensitivity")}
     effect_rows: list[dict] = []
     for part in parts:
         ctx.notes.extend(part["notes"])
@@ -843,7 +876,8 @@ def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Map
     if ctx.seeds < 4 or ctx.draws < 2:
         ctx.note("forecast", "", f"{ctx.draws} draws x {ctx.seeds} seeds: variance shares need >= 2 draws and >= 4 "
                  "seeds (two driver paths of two seeds), so they are NaN")
-    spec = {"forecast": (FORECAST_COLUMNS, ["year"]), "comparison": (COMPARISON_COLUMNS, ["year"]),
+    spec = {"forecast": (FORECAST_COLUMNS, ["year"]), "cumulative": (CUMULATIVE_COLUMNS, ["year_to"]),
+            "comparison": (COMPARISON_COLUMNS, ["year"]),
             "events": (EVENT_COLUMNS, []), "tripwires": (TRIPWIRE_COLUMNS, ["rank"]),
             "sensitivity": (SENSITIVITY_COLUMNS, [])}
     tables = {}
@@ -851,7 +885,7 @@ def assemble_tables(work: Path, settings: Any, job: Mapping, parts: Sequence[Map
     for name, (columns, keys) in spec.items():
         frames = [f for f in out[name] if not f.empty]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        if name in ("forecast", "comparison"):
+        if name in ("forecast", "cumulative", "comparison"):
             tables[name] = _sorted(frame, labels, keys, columns)
         else:  # already in a fixed order within each scenario
             tables[name] = (frame.assign(_s=frame["scenario"].map(order)).sort_values("_s", kind="mergesort")
@@ -898,12 +932,33 @@ def _key_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[mask & frame["year"].isin(MARKDOWN_YEARS)].assign(column=pd.Series(col, index=frame.index)[mask])
 
 
-def _pivot_years(frame: pd.DataFrame, cell: Callable[[Any], str]) -> pd.DataFrame:
+def is_binary(column: str, iso3: str) -> bool:
+    """A state's 0/1 series (its region row counts states instead)."""
+    v = VARIABLES.get(column)
+    return v is not None and v.unit == "0/1" and iso3 != REGION
+
+
+def unit_label(column: str, iso3: str, binary: str) -> str:
+    """``column (unit)`` from the schema (docs/variables.md); a 0/1 series is ``binary`` at a state's row and counts
+    states at the region's (or is their mean)."""
+    v = VARIABLES.get(column)
+    if v is None or not v.unit:
+        return column
+    unit = v.unit
+    if unit == "0/1":
+        unit = binary if iso3 != REGION else ("states" if v.lac == "sum" else "share of states")
+    return f"{column} ({unit})"
+
+
+def _pivot_years(frame: pd.DataFrame, cell: Callable[[Any], str], binary: str,
+                 periods: Sequence[str] = tuple(map(str, MARKDOWN_YEARS)),
+                 period: Callable[[Any], str] = lambda r: str(r.year)) -> pd.DataFrame:
     rows: dict[tuple, dict] = {}
     for r in frame.itertuples(index=False):
         key = (r.scenario, r.iso3, r.column)
-        rows.setdefault(key, {"scenario": r.scenario, "iso3": r.iso3, "variable": r.column})[str(r.year)] = cell(r)
-    cols = ["scenario", "iso3", "variable", *map(str, MARKDOWN_YEARS)]
+        rows.setdefault(key, {"scenario": r.scenario, "iso3": r.iso3,
+                              "variable": unit_label(r.column, r.iso3, binary)})[period(r)] = cell(r)
+    cols = ["scenario", "iso3", "variable", *periods]
     return pd.DataFrame(list(rows.values())).reindex(columns=cols).fillna("")
 
 
@@ -918,18 +973,36 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
     out = {}
     if "forecast" in tables:
         f = _key_rows(tables["forecast"])
-        view = _pivot_years(f, lambda r: f"{num(r.median)} [{num(r.q05)}, {num(r.q95)}]"
-                            + ("†" if r.prior_driven else ""))
+        view = _pivot_years(f, lambda r: (f"{r.mean:.2f}" if is_binary(r.column, r.iso3)
+                                          else f"{num(r.median)} [{num(r.q05)}, {num(r.q95)}]")
+                            + ("†" if r.prior_driven else ""), "probability")
         out["forecast"] = ("# Forecast\n\nMedian [5%, 95%] over every run (posterior draws x seeds), by scenario, for "
                            f"LAC (the region; sums or means of the states) and {', '.join(KEY_STATES)}, main "
-                           "variables. † marks a prior-driven value (≥30% of its variance from parameters the "
-                           "calibration did not narrow). The full table (all states, variables and years, quartiles, "
-                           "means, and the variance shares of parameters / driver paths / chance) is forecast.csv."
+                           "variables, units in brackets (docs/variables.md); a state's yes/no series is shown as the "
+                           "probability of yes that year. † marks a prior-driven value (≥30% of its variance from "
+                           "parameters the calibration did not narrow). Totals over 2024-2030 and 2024-2040 are in "
+                           "the cumulative table. The full table (all states, variables and years, quartiles, means, "
+                           "and the variance shares of parameters / driver paths / chance) is forecast.csv; the CSV "
+                           "and Parquet files keep the raw names."
                            "\n\n" + _notes_md(tables["forecast"]) + _md_table(view))
+    if "cumulative" in tables:
+        c = tables["cumulative"]
+        col = pd.Series([column_key(v, p) for v, p in zip(c["variable"], c["partner"], strict=True)], index=c.index,
+                        dtype=object)
+        c = c[c["iso3"].isin((REGION, *KEY_STATES)) & col.isin(MAIN_COLUMNS)].assign(column=col)
+        spans = [f"{a}-{b}" for a, b in CUMULATIVE_PERIODS]
+        view = _pivot_years(c, lambda r: f"{num(r.median)} [{num(r.q05)}, {num(r.q95)}]"
+                            + (f", at least once {r.p_any:.2f}" if is_binary(r.column, r.iso3) else ""),
+                            "years", spans, lambda r: f"{r.year_from}-{r.year_to}")
+        out["cumulative"] = ("# Totals over the forecast years\n\nEach flow variable summed over 2024-2030 and "
+                             "2024-2040 run by run: median [5%, 95%] of the total; for a state's yes/no series the "
+                             "total is the number of years it happens, and `at least once` the probability that it "
+                             "happens in the period. LAC and the key states, main variables; all of them in "
+                             "cumulative.csv.\n\n" + _notes_md(tables["cumulative"]) + _md_table(view))
     if "comparison" in tables:
         c = _key_rows(tables["comparison"])
         view = _pivot_years(c, lambda r: f"{num(r.diff_median)} [{num(r.diff_q05)}, {num(r.diff_q95)}] "
-                                         f"P+={r.p_positive:.2f} P-={r.p_negative:.2f}")
+                                         f"P+={r.p_positive:.2f} P-={r.p_negative:.2f}", "0/1")
         out["comparison"] = ("# Scenarios against the reference\n\nScenario minus reference, run by run (same draw "
                              "and seed): median [5%, 95%] of the difference, and the probabilities that it is positive "
                              "(P+) and negative (P-); the rest are ties. LAC and the key states, main variables; all "

@@ -274,8 +274,37 @@ def test_markdown_has_every_table_with_a_header(paired):
     assert set(md) == set(paired)
     for name, text in md.items():
         assert text.startswith("# ") and "|" in text, name
-    assert "| shift | LAC | forum_attends.CHN |" in md["comparison"]
+    assert "| shift | LAC | forum_attends.CHN (states) |" in md["comparison"]
     assert "2.5 [2.5, 2.5] P+=1.00 P-=0.00" in md["comparison"]
+    # Units from the schema; a state's yes/no series as a probability (its mean), the region's as a count of states.
+    assert "| base | ARG | forum_attends.CHN (probability) |" in md["forecast"]
+    assert "| base | LAC | arms_imports_tiv.USA (TIV m) |" in md["forecast"]
+    assert "| base | ARG | forum_attends.CHN (years) |" in md["cumulative"]
+    assert "| 2024-2030 | 2024-2040 |" in md["cumulative"] and "at least once" in md["cumulative"]
+
+
+def test_cumulative_totals_sum_each_run_over_its_period(tmp_path):
+    n_d, n_s = 4, 2
+    v = blank(n_d, n_s)
+    forum, imports = COLS.index("forum_attends.CHN"), COLS.index("arms_imports_tiv.USA")
+    arg = ISO.index("ARG")
+    v[[YEARS.index(2025), YEARS.index(2031)], 0, :, arg, forum] = 1.0  # draw 0 only: once by 2030, twice by 2040
+    v[:, :, :, ISO.index("LAC"), imports] = 3.0
+    v[YEARS.index(2023), :, :, ISO.index("LAC"), imports] = 100.0  # before the period: not counted
+    write_ensemble(tmp_path, "base", v)
+    write_events(tmp_path, "base", n_d, n_s)
+    write_draws(tmp_path, n_d)
+    c = T.compute_tables(tmp_path, settings(n_d, n_s), {"labels": ["base"]}, tmp_path / "absent.csv")["cumulative"]
+    assert list(c.columns) == list(T.CUMULATIVE_COLUMNS)
+    # Only flow variables: the surveillance level (a state) and China's arms share (a ratio) are not summed.
+    assert set(c.variable) == {"forum_attends", "arms_imports_tiv"}
+    early = row(c, iso3="ARG", variable="forum_attends", year_to=2030)
+    assert early.year_from == 2024 and early.p_any == 0.25 and early["mean"] == 0.25 and early["median"] == 0
+    late = row(c, iso3="ARG", variable="forum_attends", year_to=2040)
+    assert late.p_any == 0.25 and late["mean"] == 0.5 and late.q95 == 2
+    assert row(c, iso3="LAC", variable="arms_imports_tiv", year_to=2030)["median"] == 7 * 3
+    assert row(c, iso3="LAC", variable="arms_imports_tiv", year_to=2040)["q05"] == 17 * 3
+    assert row(c, iso3="BRA", variable="forum_attends", year_to=2040).p_any == 0
 
 
 # ------------------------------------------------------------------------------------------------ events
