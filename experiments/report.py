@@ -537,44 +537,67 @@ calibration allowed; totals over several years are written in the panel's box be
 """
 
 MAX_TABLE_ROWS = 400
+# Parameters shown per output in the sensitivity figure, the most important first.
+SENSITIVITY_SHOWN = 12
+
+
+def sensitivity_panels(sensitivity: pd.DataFrame) -> list[tuple[str, list[str], float]]:
+    """Per output: its parameters by their largest delta over the scenarios (the SENSITIVITY_SHOWN largest, the dummy
+    left out) and the noise floor (the dummy's delta plus half-width, the highest over the scenarios; NaN without a
+    dummy row)."""
+    from experiments.tables import DUMMY, noise_floor
+
+    rows = sensitivity.dropna(subset=["delta"])
+    floor = noise_floor(rows)
+    real = rows[rows["parameter"] != DUMMY]
+    panels = []
+    for output in dict.fromkeys(real["output"].astype(str)):
+        ranked = (real[real["output"].astype(str) == output].groupby("parameter")["delta"].max()
+                  .sort_values(ascending=False, kind="mergesort"))
+        levels = [v for (_, name), v in floor.items() if name == output]
+        panels.append((output, ranked.index[:SENSITIVITY_SHOWN].tolist(), max(levels) if levels else np.nan))
+    return panels
 
 
 def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
-    """SALib delta indices (moment-independent, on the posterior draws) per output, one bar group per scenario.
+    """SALib delta indices (moment-independent, on the posterior draws): one panel per output, its parameters sorted
+    by their largest delta over the scenarios (the SENSITIVITY_SHOWN most important), one marker per scenario with its
+    confidence half-width, the noise floor shaded.
 
-    Bars show delta with its confidence half-width; prior-driven parameters are hatched, so a reader sees at once when
-    an output is most sensitive to something the record did not pin down. No figure when the table is empty.
+    The floor is the dummy parameter's delta plus its half-width (a column of noise no output depends on, the highest
+    over the scenarios): a parameter inside it does not matter measurably. Prior-driven parameters are starred in the
+    labels, so a reader sees at once when an output rests on something the record did not pin down. No figure when
+    the table is empty.
     """
     rows = sensitivity.dropna(subset=["delta"]) if "delta" in sensitivity.columns else sensitivity.iloc[0:0]
-    if rows.empty:
+    panels = sensitivity_panels(rows)
+    if not panels:
         return []
-    outputs = list(dict.fromkeys(rows["output"].astype(str)))
     scenarios = list(dict.fromkeys(rows["scenario"].astype(str)))
-    parameters = sorted(set(rows["parameter"].astype(str)))
-    fig = new_figure(5.0 * len(outputs), 0.32 * len(parameters) * len(scenarios) + 1.8)
-    axes = fig.subplots(1, len(outputs), squeeze=False).ravel()
-    height = 0.8 / len(scenarios)
-    for ax, output in zip(axes, outputs, strict=True):
+    fig = new_figure(4.6 * len(panels), 0.28 * max(len(p) for _, p, _ in panels) + 1.6)
+    axes = fig.subplots(1, len(panels), squeeze=False).ravel()
+    for ax, (output, parameters, level) in zip(axes, panels, strict=True):
         o = rows[rows["output"].astype(str) == output]
+        if np.isfinite(level):
+            ax.axvspan(0.0, level, color="#dddddd", zorder=0, label="noise floor (dummy)")
+        y = np.arange(len(parameters))
         for k, scenario in enumerate(scenarios):
             r = o[o["scenario"].astype(str) == scenario].set_index("parameter").reindex(parameters)
-            y = np.arange(len(parameters)) + (k - (len(scenarios) - 1) / 2) * height
-            flagged = (r["prior_driven"].fillna(False).astype(bool).to_numpy() if "prior_driven" in r
-                       else np.zeros(len(r), bool))
-            bars = ax.barh(y, r["delta"].to_numpy(dtype=float), height=height,
-                           xerr=r["delta_conf"].to_numpy(dtype=float),
-                           color=SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)], label=scenario, error_kw={"lw": 0.7})
-            for bar, hatch in zip(bars, flagged, strict=True):
-                if hatch:
-                    bar.set_hatch("//")
-        ax.set_yticks(np.arange(len(parameters)), parameters, fontsize=7)
+            offset = (k - (len(scenarios) - 1) / 2) * 0.6 / max(len(scenarios), 1)
+            ax.errorbar(r["delta"].to_numpy(dtype=float), y + offset, xerr=r["delta_conf"].to_numpy(dtype=float),
+                        fmt="o", ms=3, lw=0.7, color=SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)], label=scenario)
+        flagged = set(o.loc[o["prior_driven"].fillna(False).astype(bool), "parameter"]) if "prior_driven" in o \
+            else set()
+        ax.set_yticks(y, [f"{p} *" if p in flagged else p for p in parameters], fontsize=7)
+        ax.set_ylim(len(parameters) - 0.5, -0.5)
+        ax.set_xlim(left=0.0)
         ax.set_title(output, fontsize=9)
         ax.set_xlabel("delta (moment-independent)", fontsize=8)
-        ax.invert_yaxis()
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Sensitivity of key forecast outputs to the parameters, on the posterior draws "
-                 "(hatched: prior-driven)", fontsize=10)
-    fig.tight_layout()
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0].legend(fontsize=6, loc="lower right")
+    fig.suptitle(f"Sensitivity of key forecast outputs to the parameters (posterior draws; the {SENSITIVITY_SHOWN} "
+                 "largest per output; * prior-driven; grey: noise floor)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return [save_png(fig, out / "sensitivity.png")]
 
 

@@ -70,7 +70,9 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
     first-order index S1. SALib >= 1.6 returns several deltas: ``delta`` is its ``delta_raw`` (bootstrap on the
     draws as they are, i.e. on the posterior), not ``balanced`` (which reweights to an even spread of each input).
     SALib's resampling is seeded; the estimate's own noise (sd about 0.02 at 500 draws, see ``DELTA_RESAMPLES``) is
-    the floor below which an index says nothing. Empty (with a note) without parameter columns or without SALib.
+    the floor below which an index says nothing; a ``dummy (noise floor)`` row measures it, the same estimator on a
+    column of uniform noise that no output depends on. Empty (with a note) without parameter columns or without
+    SALib.
 
 ``scenario_effects``
     One row per (scenario other than the reference, effect it declares; :mod:`experiments.effects`): the paired
@@ -135,6 +137,9 @@ SENSITIVITY_OUTPUTS = ((REGION, "china_arms_share", 2035), (REGION, "forum_atten
 # half-width 0.029 / 0.032 / 0.031, time 5.3 / 11.6 / 22.6 s. Ten keep the half-width's own noise moderate.
 DELTA_RESAMPLES = 10
 DELTA_SEED = 20240101
+# A parameter column of uniform noise, independent of every output: its delta is what the estimator reports for a
+# parameter that does not matter (the noise floor of the sensitivity table and figure).
+DUMMY = "dummy (noise floor)"
 # Yearly flows (counts or amounts of the year): their 2024-2030 sum is a tripwire candidate too. Stocks and levels
 # (ground stations, surveillance level and cameras, recognition, relations, shares, adopters) are not summed.
 FLOW_VARIABLES = frozenset({
@@ -699,7 +704,8 @@ def _sensitivity(ctx: _Context, label: str, cube: Cube, params: pd.DataFrame) ->
         if np.ptp(y) == 0:
             ctx.note("sensitivity", label, f"{output}: the same in every draw, no sensitivity")
             continue
-        res = delta_analysis(params.to_numpy(dtype=float), y, list(params.columns))
+        dummy = np.random.default_rng(np.random.SeedSequence(DELTA_SEED, spawn_key=(len(y),))).random(len(y))
+        res = delta_analysis(np.column_stack([params.to_numpy(dtype=float), dummy]), y, [*params.columns, DUMMY])
         res.insert(0, "output", output)
         res.insert(0, "scenario", label)
         res["prior_driven"] = res["parameter"].map(lambda p: bool((ctx.prior or {}).get(p, False)))
@@ -711,6 +717,12 @@ def _sensitivity(ctx: _Context, label: str, cube: Cube, params: pd.DataFrame) ->
     outputs = {f"{i} {c} {y}": k for k, (i, c, y) in enumerate(SENSITIVITY_OUTPUTS)}
     return (out.assign(_s=out["scenario"].map(order), _o=out["output"].map(outputs))
             .sort_values(["_s", "_o", "parameter"], kind="mergesort").drop(columns=["_s", "_o"]).reset_index(drop=True))
+
+
+def noise_floor(sensitivity: pd.DataFrame) -> pd.Series:
+    """Per (scenario, output): the dummy's delta plus its half-width, below which an index says nothing."""
+    d = sensitivity[sensitivity["parameter"] == DUMMY]
+    return (d["delta"] + d["delta_conf"].fillna(0.0)).set_axis(pd.MultiIndex.from_frame(d[["scenario", "output"]]))
 
 
 def compute_tables(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | None = None,
@@ -1049,8 +1061,10 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
         out["sensitivity"] = ("# Sensitivity to the parameters\n\nBorgonovo's delta (0: the output's distribution does "
                               "not depend on the parameter; moment-independent, estimated on the posterior draws as "
                               "given) and the first-order index S1 (share of the variance of the per-draw mean), each "
-                              "± its 95% bootstrap half-width; prior_driven marks parameters the calibration did not "
-                              "narrow.\n\n" + _notes_md(s) + _md_table(view))
+                              "± its 95% bootstrap half-width, sorted by delta; prior_driven marks parameters the "
+                              f"calibration did not narrow. The `{DUMMY}` row is the same estimator on a column of "
+                              "noise: an index at or below it (plus its half-width) says nothing.\n\n"
+                              + _notes_md(s) + _md_table(view))
     if "notes" in tables:
         out["notes"] = "# Notes\n\nCaveats met while computing the tables.\n\n" + _md_table(tables["notes"])
     return out

@@ -263,3 +263,21 @@ def test_sensitivity_chart_draws_delta_bars_and_skips_an_empty_table(tmp_path):
     paths = sensitivity_chart(table, tmp_path)
     assert [p.name for p in paths] == ["sensitivity.png"] and paths[0].read_bytes()[:4] == b"\x89PNG"
     assert sensitivity_chart(table.iloc[0:0], tmp_path / "none") == []
+
+
+def test_sensitivity_panels_sort_by_importance_and_carry_the_dummys_floor():
+    from experiments.report import SENSITIVITY_SHOWN, sensitivity_panels
+    from experiments.tables import DUMMY
+
+    names = [f"p{i:02d}" for i in range(SENSITIVITY_SHOWN + 3)] + [DUMMY]
+    deltas = [0.01 * i for i in range(len(names) - 1)] + [0.04]
+    table = pd.DataFrame({"scenario": "baseline", "output": "share_2035", "parameter": names, "delta": deltas,
+                          "delta_conf": 0.01, "prior_driven": False})
+    other = table.assign(scenario="detente", delta=[0.5 if n == "p00" else 0.0 for n in names])
+    [(output, shown, floor)] = sensitivity_panels(pd.concat([table, other]))
+    # The largest delta over the scenarios ranks a parameter: p00 (0.5 under detente) first, then p14, p13 ...
+    assert output == "share_2035" and len(shown) == SENSITIVITY_SHOWN and DUMMY not in shown
+    assert shown[:3] == ["p00", "p14", "p13"]
+    # The floor is the dummy's delta plus its half-width, the highest over the scenarios.
+    assert floor == pytest.approx(0.05)
+    assert np.isnan(sensitivity_panels(table[table.parameter != DUMMY])[0][2])

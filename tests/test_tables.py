@@ -154,6 +154,9 @@ def test_sensitivity_ranks_the_driving_parameter(nested):
     assert forum.loc["p.one", "delta"] > forum.loc["p.three", "delta"] + 0.1
     assert forum.loc["p.one", "S1"] > 0.5 and forum.loc["p.one", "prior_driven"]
     assert not forum.loc["p.three", "prior_driven"]
+    # The dummy (a column of noise) measures the floor: the driving parameter stands above it, the unrelated one not.
+    floor = T.noise_floor(s).loc[("base", "LAC forum_attends.CHN 2030")]
+    assert forum.loc["p.one", "delta"] > floor + 0.1 and forum.loc["p.three", "delta"] < floor + 0.05
     notes = nested[0]["notes"]["note"]
     assert notes.str.contains("surveillance_adopters").any()  # an output not in this ensemble
 
