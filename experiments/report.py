@@ -96,7 +96,8 @@ def _state_figure(name: str, channel: Channel, variable: str, label: str, lac_va
     discrete = unit in DISCRETE_UNITS
     lac = lac_variable or variable
     lac_title = f"{REGION} ({lac})" if lac_variable else REGION
-    note = " (share of runs)" if unit == "0/1" else " (mean over runs)" if discrete else ""
+    note = " (share of runs; band: 90% of draws)" if unit == "0/1" else " (mean; band: 90% of draws)" if discrete \
+        else ""
     panels = (FanPanel(lac, REGION, lac_title),) + tuple(FanPanel(variable, s, s + note, mean=discrete)
                                                         for s in KEY_STATES)
     return FanFigure(name, channel.value, label, panels)
@@ -174,7 +175,9 @@ def read_scenario(work: Path, label: str, columns: Sequence[str], places: Sequen
 
 
 def summarise(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Per (column, iso3, year): quantiles across runs (``q05 .. q95``), the mean and the number of runs.
+    """Per (column, iso3, year): quantiles across runs (``q05 .. q95``), the mean, the 5% and 95% quantiles over the
+    draws of each draw's mean over its seeds (``draw_q05``, ``draw_q95``: how far the parameters move the mean, the
+    band of a panel drawn as a mean) and the number of runs.
 
     Region-only columns are summarised on the LAC row alone (they are NaN on state rows).
     """
@@ -185,6 +188,8 @@ def summarise(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         q = g.quantile(list(QUANTILES.values())).unstack()
         q.columns = list(QUANTILES)
         q["mean"] = g.mean()
+        per_draw = rows.groupby(["iso3", "year", "draw"], observed=True)[col].mean().groupby(["iso3", "year"])
+        q["draw_q05"], q["draw_q95"] = per_draw.quantile(0.05), per_draw.quantile(0.95)
         q["runs"] = g.size()
         q["column"] = col
         parts.append(q.reset_index())
@@ -344,10 +349,10 @@ def _draw_fan(ax: Axes, panel: FanPanel, stats: Mapping[str, pd.DataFrame], refe
         if label == reference:
             past = b[b["year"] <= HIST_END]
             _fan(ax, past, panel.mean, PAST_COLOUR, None, zorder=2, past=True)
-            lows.append(past["mean" if panel.mean else "q05"].min())
+            lows.append(past["draw_q05" if panel.mean else "q05"].min())
         future = b[b["year"] >= HIST_END]
         _fan(ax, future, panel.mean, styles[label].colour, styles[label].dashes, zorder=3 + 2 * k)
-        lows.append(future["mean" if panel.mean else "q05"].min())
+        lows.append(future["draw_q05" if panel.mean else "q05"].min())
     for obs in one_year.itertuples(index=False):
         draw_observation(ax, obs)
     if notes:
@@ -365,14 +370,21 @@ def _draw_fan(ax: Axes, panel: FanPanel, stats: Mapping[str, pd.DataFrame], refe
 
 def _fan(ax: Axes, b: pd.DataFrame, mean: bool, colour: str, dashes: tuple | None, zorder: int,
          past: bool = False) -> None:
-    """A median with its bands (the mean alone for ``mean``).
+    """A median with its bands, or for ``mean`` the mean with the 90% band of the draws' means.
 
     The past is a filled fan; a scenario's future fills its 50% band lightly and outlines its 90% band, so that
-    several scenarios stay readable on one panel; a boldness variant outlines both, dashed.
+    several scenarios stay readable on one panel; a boldness variant outlines both, dashed. A mean's band (a state's
+    0/1 or small count: the probability, or expected count, as the parameters move it) is filled in the past and
+    outlined in the future.
     """
     x = b["year"].to_numpy()
     ls = dashes or "-"
     if mean:
+        if past:
+            ax.fill_between(x, b["draw_q05"], b["draw_q95"], color=colour, alpha=0.25, lw=0, zorder=zorder)
+        else:
+            for q in ("draw_q05", "draw_q95"):
+                ax.plot(x, b[q], color=colour, lw=0.7, ls=ls if dashes else (0, (1, 1.5)), alpha=0.75, zorder=zorder)
         ax.plot(x, b["mean"], color=colour, lw=1.6, ls=ls, zorder=zorder)
         return
     if past:
@@ -419,6 +431,18 @@ def _main_rows(comparison: pd.DataFrame) -> pd.DataFrame:
         rows = rows[~several | (partner == expected)]
     rows["iso3"] = rows["iso3"].astype(str)
     return rows
+
+
+def difference_limits(rows: pd.DataFrame) -> tuple[float, float]:
+    """Symmetric x limits of a panel of paired differences: the largest plotted value, but at least
+    DIFFERENCE_FLOOR of the reference's own level (its largest |5%| or |95%| quantile in the panel), or 1 unit when
+    the reference is 0 there: differences of a few parts in ten thousand do not fill the panel as if they mattered."""
+    values = rows[[c for c in ("diff_median", "diff_q05", "diff_q95", "diff_mean") if c in rows]].abs().to_numpy()
+    level = rows[[c for c in ("ref_q05", "ref_q95") if c in rows]].abs().to_numpy()
+    reach = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
+    floor = DIFFERENCE_FLOOR * float(np.nanmax(level)) if np.isfinite(level).any() else 0.0
+    half = 1.08 * max(reach, floor if floor > 0 else (0.0 if reach > 0 else 1.0))
+    return -half, half
 
 
 def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
@@ -469,6 +493,7 @@ def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
                     ax.plot(r["diff_mean"].to_numpy(dtype=float), y, ls="", marker="D", ms=4, mfc="none",
                             mec=year_colours[year], mew=0.9)
             ax.axvline(0, color="0.3", lw=0.8)
+            ax.set_xlim(*difference_limits(v))
             ax.set_yticks(list(ypos.values()), list(ypos))
             ax.set_ylim(-0.6, len(places) - 0.4)
             unit = _VARIABLES[variable].unit
@@ -516,7 +541,8 @@ open.</p>
 <li><b>Intervals.</b> A median with a 50% and a 90% interval is taken across every run (draw × seed) of a scenario:
 it mixes parameter uncertainty (draws) with chance (seeds). A 90% interval means 90% of the simulated runs fall inside,
 given the model, its priors and the record it was calibrated to; it is not a probability about the real world.
-Per-state series that are 0/1 (or 0/1/2) are drawn as their mean across runs, the share of runs where they hold.</li>
+Per-state series that are 0/1 (or 0/1/2) are drawn as their mean across runs, the share of runs where they hold,
+with a band holding 90% of the posterior draws' own shares (how far the parameters move the probability).</li>
 <li><b>Paired comparisons.</b> Scenario minus reference is computed run by run: the same draw and seed in both
 scenarios share their random streams (common random numbers), so the difference removes the variation the scenarios
 share and its interval is much narrower than the gap between two separate fans would suggest.
@@ -537,6 +563,8 @@ calibration allowed; totals over several years are written in the panel's box be
 """
 
 MAX_TABLE_ROWS = 400
+# A comparison panel spans at least this share of the reference's level (difference_limits).
+DIFFERENCE_FLOOR = 0.05
 # Parameters shown per output in the sensitivity figure, the most important first.
 SENSITIVITY_SHOWN = 12
 

@@ -38,7 +38,8 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
 ``comparison``
     Each scenario other than the reference (the job's first label) minus the reference, run by run (paired by draw and
     seed, so common random numbers cancel), in 2030, 2035 and 2040: median, 5% and 95% quantiles and mean of the
-    difference, P(diff > 0) and P(diff < 0) (ties make up the rest).
+    difference, P(diff > 0) and P(diff < 0) (ties make up the rest), and the reference's own level (median, 5% and
+    95% quantiles), against which a difference is large or small.
 
 ``cumulative``
     Totals of the flow variables (visits, deals, TIV, years attending ...) over 2024-2030 and 2024-2040, run by run:
@@ -159,7 +160,7 @@ MAIN_COLUMNS = ("forum_attends.CHN", "officers_training.CHN", "delegations.CHN",
 FORECAST_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "median", "q05", "q25", "q75", "q95",
                     "mean", "share_parameters", "share_drivers", "share_chance", "share_prior_driven", "prior_driven")
 COMPARISON_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "diff_median", "diff_q05",
-                      "diff_q95", "diff_mean", "p_positive", "p_negative")
+                      "diff_q95", "diff_mean", "p_positive", "p_negative", "ref_q05", "ref_median", "ref_q95")
 CUMULATIVE_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year_from", "year_to", "median", "q05",
                       "q25", "q75", "q95", "mean", "p_any")
 CUMULATIVE_PERIODS = ((2024, 2030), (2024, 2040))
@@ -540,10 +541,13 @@ def _comparison(ctx: _Context, label: str, cube: Cube, ref: Cube) -> pd.DataFram
         a, b = cube.at(year), ref.at(year)
         cells = np.flatnonzero(_cells(a) & _cells(b))
         n = ctx.draws * ctx.seeds
-        diff = (a.reshape(n, -1)[:, cells].astype(np.float64) - b.reshape(n, -1)[:, cells].astype(np.float64))
+        base = b.reshape(n, -1)[:, cells].astype(np.float64)
+        diff = a.reshape(n, -1)[:, cells].astype(np.float64) - base
         q = np.quantile(diff, (0.05, 0.5, 0.95), axis=0)
+        level = np.quantile(base, (0.05, 0.5, 0.95), axis=0)
         stats = {"diff_median": q[1], "diff_q05": q[0], "diff_q95": q[2], "diff_mean": diff.mean(axis=0),
-                 "p_positive": (diff > 0).mean(axis=0), "p_negative": (diff < 0).mean(axis=0)}
+                 "p_positive": (diff > 0).mean(axis=0), "p_negative": (diff < 0).mean(axis=0),
+                 "ref_q05": level[0], "ref_median": level[1], "ref_q95": level[2]}
         parts.append(_frame(ctx, label, cells, year, stats))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COMPARISON_COLUMNS)
 

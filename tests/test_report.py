@@ -101,6 +101,10 @@ def test_summaries_are_quantiles_across_runs(work: Path) -> None:
     got = s.loc[("delegations.CHN", "VEN", 2030)]
     assert np.allclose(got[["q05", "q50", "q95"]].to_numpy(float), np.quantile(runs, [0.05, 0.5, 0.95]))
     assert got["mean"] == pytest.approx(runs.mean()) and got["runs"] == DRAWS * SEEDS
+    # The band of a mean: quantiles over the draws of each draw's mean over its seeds.
+    one = frame[(frame["iso3"] == "VEN") & (frame["year"] == 2030)]
+    per_draw = one.groupby("draw")["delegations.CHN"].mean().to_numpy()
+    assert np.allclose(got[["draw_q05", "draw_q95"]].to_numpy(float), np.quantile(per_draw, [0.05, 0.95]))
     # A region-only column is summarised on the LAC row alone.
     assert set(s.loc["china_arms_share"].index.get_level_values("iso3")) == {REGION}
 
@@ -263,6 +267,18 @@ def test_sensitivity_chart_draws_delta_bars_and_skips_an_empty_table(tmp_path):
     paths = sensitivity_chart(table, tmp_path)
     assert [p.name for p in paths] == ["sensitivity.png"] and paths[0].read_bytes()[:4] == b"\x89PNG"
     assert sensitivity_chart(table.iloc[0:0], tmp_path / "none") == []
+
+
+def test_comparison_axes_are_floored_at_a_share_of_the_references_level():
+    from experiments.report import DIFFERENCE_FLOOR, difference_limits
+
+    noise = pd.DataFrame({"diff_median": [0.0, 1e-4], "diff_q05": [-1e-4, 0.0], "diff_q95": [1e-4, 2e-4],
+                          "ref_q05": [10.0, 20.0], "ref_q95": [50.0, 80.0]})
+    assert difference_limits(noise) == pytest.approx((-1.08 * DIFFERENCE_FLOOR * 80, 1.08 * DIFFERENCE_FLOOR * 80))
+    large = noise.assign(diff_q95=[30.0, 2e-4])  # a difference beyond the floor sets the span
+    assert difference_limits(large) == pytest.approx((-1.08 * 30, 1.08 * 30))
+    zero = noise.assign(diff_median=0.0, diff_q05=0.0, diff_q95=0.0, ref_q05=0.0, ref_q95=0.0)
+    assert difference_limits(zero) == pytest.approx((-1.08, 1.08))  # nothing anywhere: one unit
 
 
 def test_sensitivity_panels_sort_by_importance_and_carry_the_dummys_floor():

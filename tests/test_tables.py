@@ -203,6 +203,11 @@ def test_comparison_pairs_runs_by_draw_and_seed(paired):
     assert (forum.p_positive == 1).all() and (forum.p_negative == 0).all()
     other = c[c.variable != "forum_attends"]
     assert (other[values] == 0).all().all()
+    # The reference's own level beside each difference: its quantiles over the same runs.
+    ref = paired["forecast"]
+    for _, r in forum.iterrows():
+        level = row(ref, scenario="base", iso3=r.iso3, variable="forum_attends", year=r.year)
+        assert (r.ref_median, r.ref_q05, r.ref_q95) == pytest.approx((level["median"], level.q05, level.q95))
 
 
 def test_missing_prior_driven_list_is_said_not_fatal(paired):
