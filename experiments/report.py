@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from jinja2 import Environment, FileSystemLoader
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -629,128 +632,80 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
     return [save_png(fig, out / "sensitivity.png")]
 
 
-def _inline(text: str) -> str:
-    """Escaped text with Markdown code spans, bold and italics."""
-    parts = re.split(r"(`[^`]*`)", text)
-    out = []
-    for part in parts:
-        if len(part) >= 2 and part.startswith("`") and part.endswith("`"):
-            out.append(f"<code>{html.escape(part[1:-1])}</code>")
-            continue
-        s = html.escape(part)
-        s = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", s)
-        s = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", s)
-        out.append(s)
-    return "".join(out)
-
-
-def _cells(line: str) -> list[str]:
-    line = line.strip()
-    if line.startswith("|"):
-        line = line[1:]
-    if line.endswith("|") and not line.endswith("\\|"):
-        line = line[:-1]
-    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)]
-
-
-_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+                         keep_trailing_newline=True)
+# CommonMark with GFM's pipe tables; raw HTML in the text is escaped, never passed through.
+_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 _NUMBER = re.compile(r"^[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?$")
+# Tables longer than this scroll on screen (the print stylesheet lifts the box).
+SCROLL_ROWS = 25
+
+
+def _inline(text: str) -> str:
+    """Escaped inline Markdown (code spans, bold, italics) of one table cell or heading."""
+    return _MD.renderInline(text)
+
+
+def _wrap_table(self, tokens, idx, options, env) -> str:  # markdown-it-py's render-rule signature
+    opened = tokens[idx].type == "table_open"
+    tag = self.renderToken(tokens, idx, options, env)
+    if not tokens[idx].meta.get("scroll"):
+        return tag
+    return '<div class="scroll">' + tag if opened else tag + "</div>\n"
+
+
+_MD.add_render_rule("table_open", _wrap_table)
+_MD.add_render_rule("table_close", _wrap_table)
 
 
 def markdown_html(text: str) -> str:
-    """The HTML of a small Markdown subset: headings, pipe tables, bullet and numbered lists, code blocks, paragraphs.
-
-    Everything is escaped; raw HTML in the text is shown as text.
+    """The HTML of a Markdown text (markdown-it-py), with the report's conventions: headings two levels down (the
+    page's own h1/h2 stay above the tables' headings), numbers right-aligned, a cell marked prior-driven (``†``) and a
+    row whose ``prior_driven`` column is true highlighted, tables of more than SCROLL_ROWS rows in a scroll box.
     """
-    lines = text.splitlines()
-    out: list[str] = []
-    i = 0
-    para: list[str] = []
-
-    def flush() -> None:
-        if para:
-            out.append(f"<p>{_inline(' '.join(para))}</p>")
-            para.clear()
-
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            flush()
-            block = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith("```"):
-                block.append(lines[i])
-                i += 1
-            out.append(f"<pre>{html.escape(chr(10).join(block))}</pre>")
-            i += 1
-            continue
-        heading = re.match(r"^(#{1,6})\s+(.*)$", stripped)
-        if heading:
-            flush()
-            level = min(len(heading.group(1)) + 2, 6)  # the page's own h1/h2 stay above the tables' headings
-            out.append(f"<h{level}>{_inline(heading.group(2).strip().rstrip('#').strip())}</h{level}>")
-            i += 1
-            continue
-        if stripped.startswith("|") and i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
-            flush()
-            header = _cells(stripped)
-            body = []
-            i += 2
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                body.append(_cells(lines[i]))
-                i += 1
-            out.append(_table_html(header, body))
-            continue
-        if stripped.startswith(">"):
-            flush()
-            quote = []
-            while i < len(lines) and lines[i].strip().startswith(">"):
-                quote.append(lines[i].strip()[1:].strip())
-                i += 1
-            out.append("<blockquote>" + "<br>".join(_inline(q) for q in quote) + "</blockquote>")
-            continue
-        item = re.match(r"^\s*([-*+]|\d+[.)])\s+(.*)$", line)
-        if item:
-            flush()
-            tag = "ol" if item.group(1)[0].isdigit() else "ul"
-            items = []
-            while i < len(lines):
-                m = re.match(r"^\s*([-*+]|\d+[.)])\s+(.*)$", lines[i])
-                if m:
-                    items.append(m.group(2))
-                elif lines[i].strip() and items and lines[i].startswith((" ", "\t")):
-                    items[-1] += " " + lines[i].strip()
-                else:
-                    break
-                i += 1
-            out.append(f"<{tag}>" + "".join(f"<li>{_inline(t)}</li>" for t in items) + f"</{tag}>")
-            continue
-        if not stripped:
-            flush()
-        else:
-            para.append(stripped)
-        i += 1
-    flush()
-    return "\n".join(out)
+    tokens = _MD.parse(text)
+    header: list[str] = []
+    table_open = None
+    for i, tok in enumerate(tokens):
+        if tok.type in ("heading_open", "heading_close"):
+            tok.tag = f"h{min(int(tok.tag[1]) + 2, 6)}"
+        elif tok.type == "table_open":
+            header, table_open = [], tok
+        elif tok.type == "th_open":
+            header.append(tokens[i + 1].content)
+        elif tok.type == "td_open" and (cls := _cell_class(tokens[i + 1].content)):
+            tok.attrSet("class", cls)
+        elif tok.type == "tr_open" and header and tokens[i + 1].type == "td_open":
+            end = next(j for j in range(i, len(tokens)) if tokens[j].type == "tr_close")
+            cells = [tokens[j + 1].content for j in range(i, end) if tokens[j].type == "td_open"]
+            if _flagged(header, cells):
+                tok.attrSet("class", "prior")
+        elif tok.type == "table_close" and table_open is not None:
+            rows = sum(1 for t in tokens[tokens.index(table_open):i] if t.type == "tr_open") - 1
+            table_open.meta["scroll"] = tok.meta["scroll"] = rows > SCROLL_ROWS
+    return _MD.renderer.render(tokens, _MD.options, {})
 
 
 def _table_html(header: Sequence[str], body: Sequence[Sequence[str]], prior: Sequence[bool] | None = None) -> str:
     head = "".join(f"<th>{_inline(h)}</th>" for h in header)
     rows = []
     for k, cells in enumerate(body):
-        tds = "".join(f"<td{_cell_class(c)}>{_inline(c)}</td>" for c in cells)
+        tds = "".join(_td(c) for c in cells)
         flagged = prior[k] if prior is not None else _flagged(header, cells)
         cls = ' class="prior"' if flagged else ""
         rows.append(f"<tr{cls}>{tds}</tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    return f'<div class="scroll">{table}</div>' if len(body) > 25 else table
+    return f'<div class="scroll">{table}</div>' if len(body) > SCROLL_ROWS else table
+
+
+def _td(cell: str) -> str:
+    cls = _cell_class(cell)
+    return (f'<td class="{cls}">' if cls else "<td>") + f"{_inline(cell)}</td>"
 
 
 def _cell_class(cell: str) -> str:
     """Numbers align right; a value marked prior-driven (``†``, as experiments.tables writes it) is highlighted."""
-    classes = (["num"] if _NUMBER.match(cell.replace(" ", "")) else []) + (["prior"] if "†" in cell else [])
-    return f' class="{" ".join(classes)}"' if classes else ""
+    return " ".join((["num"] if _NUMBER.match(cell.replace(" ", "")) else []) + (["prior"] if "†" in cell else []))
 
 
 def _flagged(header: Sequence[str], cells: Sequence[str]) -> bool:
@@ -867,7 +822,8 @@ def _definitions_html(record: Mapping) -> str:
 
 def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame], figures: Sequence[Path],
                 record: Mapping) -> str:
-    """One self-contained HTML page: intro, figures (embedded PNG), tables, and the run's provenance.
+    """One self-contained HTML page: intro, figures (embedded PNG), tables, and the run's provenance, from the Jinja2
+    template ``experiments/templates/report.html`` (autoescaped; the parts built as HTML here are marked safe).
 
     Args:
         tables_md: Markdown text of each table (by name); rendered in this order.
@@ -883,48 +839,34 @@ def html_report(tables_md: Mapping[str, str], tables: Mapping[str, pd.DataFrame]
     job = record.get("forecast") or {}
     seeds = record.get("seeds") or {}
     labels = list(job.get("labels") or [])
-    title = "China–US defence ties in Latin America and the Caribbean: forecast 2000–2040"
     summary = []
     if labels:
-        summary.append(f"reference <code>{html.escape(labels[0])}</code>; scenarios "
-                       + ", ".join(f"<code>{html.escape(lab)}</code>" for lab in labels[1:]))
+        summary.append(Markup("reference <code>{}</code>; scenarios ").format(labels[0])
+                       + Markup(", ").join(Markup("<code>{}</code>").format(lab) for lab in labels[1:]))
     if seeds:
         summary.append(f"{seeds.get('draws', '?')} draws × {seeds.get('seeds', '?')} seeds per scenario, root seed "
                        f"{seeds.get('root_seed', '?')}")
     if job.get("param_source"):
-        summary.append(f"parameters: {html.escape(str(job['param_source']))}")
+        summary.append(f"parameters: {job['param_source']}")
     if record.get("code_version"):
-        summary.append(f"code <code>{html.escape(str(record['code_version']))}</code>")
+        summary.append(Markup("code <code>{}</code>").format(record["code_version"]))
     figures = list(figures)
     fans = [p for p in figures if Path(p).name.startswith("fan_")]
-    others = [p for p in figures if p not in fans]
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="note">{"; ".join(summary)}.</p>' if summary else "",
-        '<nav><a href="#findings">Key findings</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a>'
-        '<a href="#fans">Fan charts</a><a href="#comparisons">Comparisons</a><a href="#tables">Tables</a>'
-        '<a href="#provenance">Provenance</a></nav>',
-        # The answer first: the key findings carry the calibration's scores too.
-        f'<h2 id="findings">Key findings</h2><section>{markdown_html(findings.split(chr(10), 1)[1])}</section>'
-        if findings else _calibration_html(record.get("calibration_scores")),
-        '<h2 id="reading">How to read this report</h2>', INTRO, _definitions_html(record),
-        '<h2 id="fans">Fan charts</h2>', *(_image_html(p) for p in fans),
-        '<h2 id="comparisons">Scenario comparisons</h2>', *(_image_html(p) for p in others),
-        '<h2 id="tables">Tables</h2>', _prior_summary(tables),
-    ]
+    sections = []
     for name, text in tables_md.items():
         # The Markdown's own heading titles the table when it starts with one.
         titled = next((ln for ln in text.splitlines() if ln.strip()), "").lstrip().startswith("#")
-        parts += [f'<section id="table-{html.escape(name)}">', "" if titled else f"<h3>{html.escape(name)}</h3>",
-                  markdown_html(text), "</section>"]
-    for name, frame in tables.items():
-        if name not in tables_md:
-            parts += [f'<section id="table-{html.escape(name)}"><h3>{html.escape(name)}</h3>', frame_html(frame),
-                      "</section>"]
-    parts += ['<h2 id="provenance">Provenance</h2>', _provenance_html(record), "</body>", "</html>"]
-    return "\n".join(p for p in parts if p) + "\n"
+        sections.append({"name": name, "titled": titled, "html": Markup(markdown_html(text))})
+    sections += [{"name": name, "titled": False, "html": Markup(frame_html(frame))}
+                 for name, frame in tables.items() if name not in tables_md]
+    page = _TEMPLATES.get_template("report.html").render(
+        title="China–US defence ties in Latin America and the Caribbean: forecast 2000–2040", css=Markup(_CSS),
+        summary=summary, findings=Markup(markdown_html(findings.split("\n", 1)[1])) if findings else "",
+        calibration=Markup(_calibration_html(record.get("calibration_scores"))), intro=Markup(INTRO),
+        definitions=Markup(_definitions_html(record)), fans=[Markup(_image_html(p)) for p in fans],
+        comparisons=[Markup(_image_html(p)) for p in figures if p not in fans],
+        prior_summary=Markup(_prior_summary(tables)), tables=sections, provenance=Markup(_provenance_html(record)))
+    return page if page.endswith("\n") else page + "\n"
 
 
 def write_html(text: str, path: Path) -> Path:

@@ -183,11 +183,17 @@ def test_report_shows_what_each_scenario_changes() -> None:
 
 
 def test_markdown_tables_and_escaping() -> None:
-    out = markdown_html("## T\n\n| a | b |\n|---|---|\n| `x|y` | **2** |\n| <b> | 3 |\n\n- one\n- two\n")
-    assert "<h4>T</h4>" in out and out.count("<tr>") == 3 and "<b>2</b>" in out and "&lt;b&gt;" in out
-    assert "<ul><li>one</li><li>two</li></ul>" in out
+    out = markdown_html("## T\n\n| a | b |\n|---|---|\n| `x\\|y` | **2** |\n| <b> | 3 |\n\n- one\n- two\n")
+    assert "<h4>T</h4>" in out and out.count("<tr>") == 3 and "<strong>2</strong>" in out and "&lt;b&gt;" in out
+    assert "<code>x|y</code>" in out and '<td class="num">3</td>' in out
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in out
     flagged = markdown_html("> Note: few draws\n\n| v | 2030 |\n|---|---|\n| a | 1 [0, 2]† |\n| b | 3 [2, 4] |\n")
-    assert "<blockquote>Note: few draws</blockquote>" in flagged and flagged.count('class="prior"') == 1
+    assert "<blockquote>\n<p>Note: few draws</p>\n</blockquote>" in flagged and flagged.count('class="prior"') == 1
+    # A row whose prior_driven column is true is highlighted; a long table scrolls on screen.
+    rows = "".join(f"| p{i} | {i % 2 == 0} |\n" for i in range(30))
+    long = markdown_html("| parameter | prior_driven |\n|---|---|\n" + rows)
+    assert long.count('<tr class="prior">') == 15 and long.startswith('<div class="scroll"><table>')
+    assert long.rstrip().endswith("</table>\n</div>")
 
 
 def _work_folder(root: Path, key: str, draws: int, scenarios: list[str], n: int, manifest: str = "manifest.json"
