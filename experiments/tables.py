@@ -44,8 +44,9 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
 ``cumulative``
     Totals of the flow variables (visits, deals, TIV, years attending ...) over 2024-2030 and 2024-2040, run by run:
     median, quartiles, 5% and 95% quantiles and mean of the sum, and ``p_any``, the share of runs with a total above
-    zero (for a state's 0/1 series: the probability that it happens at least once in the period). Single-year medians
-    of lumpy series are mostly 0; their totals are not.
+    zero (for a state's 0/1 series: the probability that it happens at least once in the period); for a scenario
+    other than the reference, the paired difference of its totals from the reference's (as ``comparison``). Single-
+    year medians of lumpy series are mostly 0; their totals are not.
 
 ``events``
     P(event by 2030, 2035, 2040) over the runs, with a 90% Wilson score interval. A state that already had a national
@@ -94,7 +95,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,8 @@ FORECAST_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year"
 COMPARISON_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "diff_median", "diff_q05",
                       "diff_q95", "diff_mean", "p_positive", "p_negative", "ref_q05", "ref_median", "ref_q95")
 CUMULATIVE_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year_from", "year_to", "median", "q05",
-                      "q25", "q75", "q95", "mean", "p_any")
+                      "q25", "q75", "q95", "mean", "p_any", "diff_median", "diff_q05", "diff_q95", "diff_mean",
+                      "p_positive", "p_negative")
 CUMULATIVE_PERIODS = ((2024, 2030), (2024, 2040))
 EVENT_COLUMNS = ("scenario", "event", "by_year", "probability", "low", "high", "n_runs", "n_not_applicable")
 TRIPWIRE_COLUMNS = ("scenario", "rank", "iso3", "partner", "channel", "variable", "signal", "year_from", "year_to",
@@ -512,10 +514,14 @@ def _forecast(ctx: _Context, label: str, cube: Cube, basis: np.ndarray | None) -
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FORECAST_COLUMNS)
 
 
-def _cumulative(ctx: _Context, label: str, cube: Cube) -> pd.DataFrame:
-    """Run-by-run totals of the flow variables over each of CUMULATIVE_PERIODS (module docstring)."""
-    flows = np.tile(np.isin(_meta(ctx.columns)["variable"], list(FLOW_VARIABLES)), len(ctx.iso3))
-    parts = []
+def flow_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """The columns of flow variables (FLOW_VARIABLES), in their order."""
+    return tuple(c for c, v in zip(columns, _meta(columns)["variable"], strict=True) if v in FLOW_VARIABLES)
+
+
+def _period_sums(ctx: _Context, label: str, cube: Cube) -> dict[tuple[int, int], np.ndarray]:
+    """Each complete period of CUMULATIVE_PERIODS: the runs' totals, (draw x seed, iso3 x column)."""
+    sums = {}
     for start, end in CUMULATIVE_PERIODS:
         years = [y for y in cube.years if start <= y <= end]
         if len(years) != end - start + 1:
@@ -524,15 +530,36 @@ def _cumulative(ctx: _Context, label: str, cube: Cube) -> pd.DataFrame:
         total = np.zeros(cube.values.shape[1:])
         for year in years:
             total += cube.at(year)
-        cells = np.flatnonzero(_cells(total) & flows)
-        y = total.reshape(ctx.draws * ctx.seeds, -1)[:, cells]
-        q = np.quantile(y, QUANTILES, axis=0)
-        frame = _frame(ctx, label, cells, end, {"median": q[2], "q05": q[0], "q25": q[1], "q75": q[3], "q95": q[4],
-                                                  "mean": y.mean(axis=0), "p_any": (y > 0).mean(axis=0)})
+        sums[(start, end)] = total.reshape(ctx.draws * ctx.seeds, -1)
+    return sums
+
+
+def _cumulative(ctx: _Context, label: str, cube: Cube, ref: Cube | None = None) -> pd.DataFrame:
+    """Run-by-run totals of the flow variables over each of CUMULATIVE_PERIODS (module docstring); with the
+    reference's ``ref`` (a scenario other than the reference), the paired differences of the totals too. ``cube``
+    and ``ref`` hold the flow columns (:func:`flow_columns`) of ``ctx``'s columns, in that order."""
+    flows = replace(ctx, columns=flow_columns(ctx.columns))
+    own = _period_sums(flows, label, cube)
+    base = _period_sums(flows, label, ref) if ref is not None else {}
+    parts = []
+    for (start, end), y in own.items():
+        cells = np.flatnonzero(~np.isnan(y).any(axis=0))
+        if (start, end) in base:
+            cells = np.intersect1d(cells, np.flatnonzero(~np.isnan(base[(start, end)]).any(axis=0)))
+        x = y[:, cells]
+        q = np.quantile(x, QUANTILES, axis=0)
+        stats = {"median": q[2], "q05": q[0], "q25": q[1], "q75": q[3], "q95": q[4], "mean": x.mean(axis=0),
+                 "p_any": (x > 0).mean(axis=0)}
+        if (start, end) in base:
+            diff = x - base[(start, end)][:, cells]
+            d = np.quantile(diff, (0.05, 0.5, 0.95), axis=0)
+            stats |= {"diff_median": d[1], "diff_q05": d[0], "diff_q95": d[2], "diff_mean": diff.mean(axis=0),
+                      "p_positive": (diff > 0).mean(axis=0), "p_negative": (diff < 0).mean(axis=0)}
+        frame = _frame(flows, label, cells, end, stats)
         parts.append(frame.rename(columns={"year": "year_to"}).assign(year_from=start))
     if not parts:
         return pd.DataFrame(columns=CUMULATIVE_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[list(CUMULATIVE_COLUMNS)]
+    return pd.concat(parts, ignore_index=True).reindex(columns=list(CUMULATIVE_COLUMNS))
 
 
 def _comparison(ctx: _Context, label: str, cube: Cube, ref: Cube) -> pd.DataFrame:
@@ -854,6 +881,11 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
         frames["tripwires"] = _tripwires(ctx, label, own, ref)
         ctx.notes = mine_notes
         del own, ref
+        # The totals' paired differences need every forecast year of the reference, its flow columns only.
+        flows = flow_columns(ctx.columns)
+        span = [y for y in setup.years if y >= CUMULATIVE_PERIODS[0][0]]
+        frames["cumulative"] = _cumulative(ctx, label, read_cube(ens, label, span, draws, ctx.seeds, ctx.iso3, flows),
+                                           read_cube(ens, ctx.reference, span, draws, ctx.seeds, ctx.iso3, flows))
     cube = read_cube(ens, label, setup.years, draws, ctx.seeds, ctx.iso3, ctx.columns)
     if prior is None:
         basis = None
@@ -867,7 +899,10 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
             ctx.note("forecast", label, f"share_prior_driven: {kind} surface in {len(pd_names)} varying "
                      f"prior-driven parameters ({', '.join(pd_names) or 'none, so the share is 0'})")
     frames["forecast"] = _forecast(ctx, label, cube, basis)
-    frames["cumulative"] = _cumulative(ctx, label, cube)
+    if label == ctx.reference:
+        flows = [ctx.columns.index(c) for c in flow_columns(ctx.columns)]
+        frames["cumulative"] = _cumulative(ctx, label, Cube(cube.years, cube.iso3, flow_columns(ctx.columns),
+                                                            cube.values[..., flows]))
     frames["events"] = _events(ctx, label, events, ens)
     frames["sensitivity"] = _sensitivity(ctx, label, cube, params)
     return {"frames": frames, "effect_rows": effect_rows, "notes": ctx.notes + later}
@@ -1008,13 +1043,19 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
         c = c[c["iso3"].isin((REGION, *KEY_STATES)) & col.isin(MAIN_COLUMNS)].assign(column=col)
         spans = [f"{a}-{b}" for a, b in CUMULATIVE_PERIODS]
         view = _pivot_years(c, lambda r: f"{num(r.median)} [{num(r.q05)}, {num(r.q95)}]"
-                            + (f", at least once {r.p_any:.2f}" if is_binary(r.column, r.iso3) else ""),
+                            + (f", at least once {r.p_any:.2f}" if is_binary(r.column, r.iso3) else "")
+                            + ("" if pd.isna(r.diff_median) else f"; vs reference {num(r.diff_median)} "
+                               f"[{num(r.diff_q05)}, {num(r.diff_q95)}] P+={r.p_positive:.2f} "
+                               f"P-={r.p_negative:.2f}"),
                             "years", spans, lambda r: f"{r.year_from}-{r.year_to}")
         out["cumulative"] = ("# Totals over the forecast years\n\nEach flow variable summed over 2024-2030 and "
                              "2024-2040 run by run: median [5%, 95%] of the total; for a state's yes/no series the "
                              "total is the number of years it happens, and `at least once` the probability that it "
-                             "happens in the period. LAC and the key states, main variables; all of them in "
-                             "cumulative.csv.\n\n" + _notes_md(tables["cumulative"]) + _md_table(view))
+                             "happens in the period; for a scenario other than the reference, `vs reference` is the "
+                             "paired difference of the totals (same draw and seed), median [5%, 95%], with the "
+                             "probabilities that it is positive and negative. LAC and the key states, main "
+                             "variables; all of them in cumulative.csv.\n\n" + _notes_md(tables["cumulative"])
+                             + _md_table(view))
     if "comparison" in tables:
         c = _key_rows(tables["comparison"])
         view = _pivot_years(c, lambda r: f"{num(r.diff_median)} [{num(r.diff_q05)}, {num(r.diff_q95)}] "

@@ -289,6 +289,13 @@ def test_markdown_has_every_table_with_a_header(paired):
     assert "| base | LAC | arms_imports_tiv.USA (TIV m) |" in md["forecast"]
     assert "| base | ARG | forum_attends.CHN (years) |" in md["cumulative"]
     assert "| 2024-2030 | 2024-2040 |" in md["cumulative"] and "at least once" in md["cumulative"]
+    # Paired differences of the totals: 'shift' adds 2.5 a year to forum_attends, 7 years to 2030.
+    c = paired["cumulative"]
+    forum = row(c, scenario="shift", iso3="ARG", variable="forum_attends", year_to=2030)
+    assert forum.diff_median == forum.diff_q05 == forum.diff_q95 == 2.5 * 7 and forum.p_positive == 1
+    assert (c.loc[c.scenario == "same", ["diff_median", "diff_q95", "p_positive"]] == 0).all().all()
+    assert c.loc[c.scenario == "base", "diff_median"].isna().all()
+    assert "vs reference 17.5 [17.5, 17.5] P+=1.00" in md["cumulative"]
 
 
 def test_cumulative_totals_sum_each_run_over_its_period(tmp_path):
