@@ -179,8 +179,8 @@ def read_scenario(work: Path, label: str, columns: Sequence[str], places: Sequen
 
 def summarise(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Per (column, iso3, year): quantiles across runs (``q05 .. q95``), the mean, the 5% and 95% quantiles over the
-    draws of each draw's mean over its seeds (``draw_q05``, ``draw_q95``: how far the parameters move the mean, the
-    band of a panel drawn as a mean) and the number of runs.
+    draws of each draw's mean over its seeds (``draw_q05``, ``draw_q95``: how far the parameters move the mean, plus
+    the noise of a draw's few seeds; the band of a panel drawn as a mean) and the number of runs.
 
     Region-only columns are summarised on the LAC row alone (they are NaN on state rows).
     """
@@ -377,8 +377,8 @@ def _fan(ax: Axes, b: pd.DataFrame, mean: bool, colour: str, dashes: tuple | Non
 
     The past is a filled fan; a scenario's future fills its 50% band lightly and outlines its 90% band, so that
     several scenarios stay readable on one panel; a boldness variant outlines both, dashed. A mean's band (a state's
-    0/1 or small count: the probability, or expected count, as the parameters move it) is filled in the past and
-    outlined in the future.
+    0/1 or small count: the probability, or expected count, as the parameters and a draw's few seeds move it) is
+    filled in the past and outlined in the future.
     """
     x = b["year"].to_numpy()
     ls = dashes or "-"
@@ -545,7 +545,8 @@ open.</p>
 it mixes parameter uncertainty (draws) with chance (seeds). A 90% interval means 90% of the simulated runs fall inside,
 given the model, its priors and the record it was calibrated to; it is not a probability about the real world.
 Per-state series that are 0/1 (or 0/1/2) are drawn as their mean across runs, the share of runs where they hold,
-with a band holding 90% of the posterior draws' own shares (how far the parameters move the probability).</li>
+with a band holding 90% of the posterior draws' own shares over their seeds: how far the parameters move the
+probability, widened by the noise of a draw's few seeds (with 4, a share moves in steps of 0.25).</li>
 <li><b>Paired comparisons.</b> Scenario minus reference is computed run by run: the same draw and seed in both
 scenarios share their random streams (common random numbers), so the difference removes the variation the scenarios
 share and its interval is much narrower than the gap between two separate fans would suggest.
