@@ -1085,7 +1085,9 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
                                                         "not applicable": r.n_not_applicable})
             d[f"by {r.by_year}"] = "n/a" if r.n_runs == 0 else f"{r.probability:.2f} [{r.low:.2f}, {r.high:.2f}]"
         out["events"] = ("# Events\n\nProbability that the event has happened by the year, over the runs, with a 90% "
-                         "Wilson interval. `national_surveillance.X`: first national Chinese surveillance system in X; "
+                         "Wilson interval. `forums_above_2022`: more states attend China's defence forum in a year "
+                         "than the 22 the article reports for 2022 (not a year); "
+                         "`national_surveillance.X`: first national Chinese surveillance system in X; "
                          "runs where X already had one before 2024 are not applicable and left out (n/a when all "
                          "are).\n\n" + _notes_md(e) + _md_table(pd.DataFrame(list(rows.values()))))
     if "tripwires" in tables:
