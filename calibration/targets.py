@@ -161,8 +161,9 @@ def evaluate_batch(targets: list[Target], states: np.ndarray, region: np.ndarray
     (run, year, slot). One numpy program per target for the whole batch: a particle's seeds cost about as much as one.
     """
     south_america = np.flatnonzero(data.country["subregion"] == SUBREGIONS.index("south_america"))
-    return np.stack([statistic(t, states, region, south_america) for t in targets] or [np.empty(len(states))],
-                    axis=1)[:, : len(targets)]
+    if not targets:
+        return np.empty((len(states), 0))
+    return np.stack([statistic(t, states, region, south_america) for t in targets], axis=1)
 
 
 def evaluate(targets: list[Target], states: np.ndarray, region: np.ndarray, data: ModelData) -> np.ndarray:
