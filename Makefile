@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lock clean-venv
+.PHONY: run test bench live lock clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -19,6 +19,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+# The live view: one run, year by year, in the browser at http://localhost:8765/ (experiments/live.py).
+live: $(STAMP)
+	$(PY) -m experiments.live
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_run.py

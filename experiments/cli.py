@@ -1,6 +1,6 @@
 """The experiments' Hydra commands: the entry of each (:func:`common.cli.entry`) over its module's ``command``.
 
-``python -m experiments.forecast``, ``python -m experiments.simulate`` and ``python -m experiments.dose`` run their
+``python -m experiments.forecast``, ``experiments.simulate``, ``experiments.dose`` and ``experiments.live`` run their
 module, whose ``__main__`` block checks the command line in one line (:func:`common.cli.precheck`) and calls the entry
 of the same name here. (``python -m experiments.gather`` takes plain arguments, no config.)
 """
@@ -12,3 +12,4 @@ from common.cli import entry
 forecast = entry("forecast", "experiments.forecast")
 simulate = entry("config", "experiments.simulate")
 dose = entry("dose", "experiments.dose")
+live = entry("live", "experiments.live")

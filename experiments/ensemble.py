@@ -85,7 +85,7 @@ def run_events(run: RunResult) -> np.ndarray:
     return np.array(out)
 
 
-def _lac_rows(states: np.ndarray) -> np.ndarray:
+def lac_rows(states: np.ndarray) -> np.ndarray:
     """The LAC aggregate of every state variable, (..., years, slots) from (..., years, states, slots): sums or means
     by the variable's ``lac`` rule."""
     agg = states.sum(axis=-2)
@@ -109,7 +109,7 @@ def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
     states = np.stack([run.states[keep] for run in runs])
     block = np.full((*states.shape[:2], n_states + 1, n_s + n_r), np.nan, dtype=np.float32)
     block[:, :, :n_states, :n_s] = states
-    block[:, :, n_states, :n_s] = _lac_rows(states)
+    block[:, :, n_states, :n_s] = lac_rows(states)
     block[:, :, n_states, n_s:] = np.stack([run.region[keep] for run in runs])
     years = np.arange(batch.first_stored_year, batch.drivers.years[-1] + 1, dtype=np.int16)
     n_rows_run = len(years) * (n_states + 1)

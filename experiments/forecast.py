@@ -175,17 +175,18 @@ def _parts(entry: str) -> list[str]:
     return [x.strip() for x in entry.strip("[]").split(",") if x.strip()]
 
 
-def compose_model(overrides: list[str], scenario: str) -> dict:
+def compose_model(overrides: list[str], scenario: str, dirs: Sequence[Path] | None = None) -> dict:
     """The ``forecast`` config composed with ``overrides`` and ``scenario=<scenario>``, resolved to plain containers.
 
     A ``scenario.<name>...`` override applies only where ``<name>`` is one of the entry's parts; the user's config
-    folders (``--config-dir``, ``hydra.searchpath``) are searched after ``configs/``.
+    folders ``dirs`` (by default the command line's ``--config-dir`` and ``hydra.searchpath``) are searched after
+    ``configs/``.
     """
     parts = _parts(scenario)
     args = [o for o in overrides if not o.lstrip("+~").startswith(("scenario=", "scenarios=", "hydra"))
             and not o.startswith("-") and not SCOPED.match(o)] + [f"scenario={scenario}"]
     args += [o for o in scoped_overrides(overrides) if SCOPED.match(o).group(1) in parts]
-    args += searchpath_override(config_dirs())
+    args += searchpath_override(config_dirs() if dirs is None else list(dirs))
     if GlobalHydra.instance().is_initialized():
         cfg = compose(config_name="forecast", overrides=args)
     else:
@@ -194,9 +195,10 @@ def compose_model(overrides: list[str], scenario: str) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def scenario_names() -> set[str]:
-    """The scenarios of ``configs/scenario/`` and of the user's config folders."""
-    return {p.stem for d in (CONFIG_DIR, *config_dirs()) for p in (d / "scenario").glob("*.yaml")}
+def scenario_names(dirs: Sequence[Path] | None = None) -> set[str]:
+    """The scenarios of ``configs/scenario/`` and of the user's config folders (as in :func:`compose_model`)."""
+    folders = (CONFIG_DIR, *(config_dirs() if dirs is None else [Path(d) for d in dirs]))
+    return {p.stem for d in folders for p in (d / "scenario").glob("*.yaml")}
 
 
 def scenario_definition(node: Mapping) -> dict:
