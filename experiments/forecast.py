@@ -570,7 +570,9 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
             with tempfile.TemporaryDirectory(dir=work) as scratch:
                 out = Path(scratch)
                 tasks = ([("fan_figure", job, per_label, spec.name, out) for spec in FAN_FIGURES]
-                         + [("comparison", comparison[comparison["scenario"] == label], out) for label in labels[1:]]
+                         + [task for label in labels[1:]
+                            for task in (("comparison", comparison[comparison["scenario"] == label], out),
+                                         ("difference", work, job, label, out))]
                          + [("sensitivity", tables["sensitivity"], out)])
                 drawn = [p for result in _post_stage("figures", settings, tasks) for p in result]
                 write_atomically(drawn_dir, {**{p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn},

@@ -15,7 +15,7 @@ from model.data import ModelData
 
 def post_task(task: tuple, _data: ModelData | None) -> Any:
     """One unit of the work after the runs, in a worker process: a label's tables or fan-chart statistics, or one
-    figure (or one scenario's comparison figure, or the sensitivity figure) drawn into a scratch folder.
+    figure (or one scenario's comparison or difference figure, or the sensitivity figure) drawn into a scratch folder.
 
     Each depends only on the ensemble on disk and its own arguments, so the order and the worker do not change it.
     """
@@ -32,6 +32,9 @@ def post_task(task: tuple, _data: ModelData | None) -> Any:
     if kind == "comparison":
         frame, out = args
         return R.comparison_charts(frame, out)
+    if kind == "difference":
+        work, job, label, out = args
+        return R.difference_charts(work, job, label, out)
     if kind == "sensitivity":
         frame, out = args
         return R.sensitivity_chart(frame, out)

@@ -41,6 +41,7 @@ from calibration.headline import headline_sentence
 from calibration.observations import load_observations
 from calibration.trajectories import QUANTILES, Panel, draw_observation, observed_text, panel_observations, window_total
 from experiments.findings import key_findings
+from experiments.tables import unit_label
 from model.data import HIST_END, HIST_START
 from model.drivers import LAST_YEAR
 from model.schema import ALL_VARIABLES, REGION, REGION_VARIABLES, Channel, Partner
@@ -516,6 +517,85 @@ def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
     return paths
 
 
+def difference_statistics(work: Path, job: Mapping, label: str) -> pd.DataFrame:
+    """``label`` minus the reference (the job's first label) at the LAC row, run by run (same draw and seed), for
+    each year from HIST_END + 1: quantiles (``q05 .. q95``) and ``mean`` of the paired difference, and the reference's
+    own ``ref_median`` and ``ref_q95``, per (column, year), for the variables of :data:`COMPARISON_VARIABLES`.
+
+    Raises:
+        ValueError: the ensemble has no rows of ``label`` or of the reference.
+    """
+    columns = [column_of(v) for v in COMPARISON_VARIABLES]
+    keys = ["draw", "seed", "year"]
+    own, ref = (read_scenario(work, lab, columns, places=(REGION,)) for lab in (label, job["labels"][0]))
+    own, ref = (f[f["year"] > HIST_END].sort_values(keys).reset_index(drop=True) for f in (own, ref))
+    if not own[keys].equals(ref[keys]):
+        raise ValueError(f"{work / 'ensemble'}: scenario {label!r} and the reference do not hold the same runs; "
+                         "expected the same draws, seeds and years (a paired comparison)")
+    parts = []
+    for col in columns:
+        diff = (own[col].astype(np.float64) - ref[col].astype(np.float64)).groupby(own["year"])
+        level = ref[col].astype(np.float64).groupby(ref["year"])
+        q = diff.quantile(list(QUANTILES.values())).unstack()
+        q.columns = list(QUANTILES)
+        q["mean"], q["ref_median"], q["ref_q95"] = diff.mean(), level.median(), level.quantile(0.95)
+        q["column"] = col
+        parts.append(q.reset_index())
+    return pd.concat(parts, ignore_index=True)
+
+
+def difference_chart(stats: pd.DataFrame, label: str, reference: str, out: Path) -> list[Path]:
+    """Paired differences over the years of one scenario from the reference, one panel per variable (LAC row).
+
+    Bands hold 50% and 90% of the runs' differences, the line is their median, the dashes their mean (a lumpy count's
+    median difference is mostly 0 while its mean moves). The left axis is in the variable's unit, at least
+    DIFFERENCE_FLOOR of the reference's level either side of zero; the right axis is the same in percent of the
+    reference's median level over the years shown (where that level is above 0).
+
+    Returns:
+        ``[out / f"difference_{safe_name(label)}.png"]``.
+    """
+    columns = list(dict.fromkeys(stats["column"]))
+    ncols = 4
+    nrows = math.ceil(len(columns) / ncols)
+    fig = new_figure(4.0 * ncols, 2.7 * nrows + 1.2)
+    axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+    for ax, col in zip(axes, columns, strict=False):  # the grid may have spare axes (_hide_unused)
+        s = stats[stats["column"] == col].sort_values("year")
+        years = s["year"].to_numpy()
+        ax.fill_between(years, s["q05"], s["q95"], color="tab:purple", alpha=0.18, lw=0)
+        ax.fill_between(years, s["q25"], s["q75"], color="tab:purple", alpha=0.35, lw=0)
+        ax.plot(years, s["q50"], color="tab:purple", lw=1.4)
+        ax.plot(years, s["mean"], color="0.2", lw=1.0, ls=(0, (4, 2)))
+        ax.axhline(0, color="0.3", lw=0.8)
+        reach = float(np.nanmax(np.abs(s[["q05", "q95", "mean"]].to_numpy()))) if len(s) else 0.0
+        floor = DIFFERENCE_FLOOR * float(np.nanmax(np.abs(s["ref_q95"].to_numpy()))) if len(s) else 0.0
+        half = 1.08 * max(reach, floor if floor > 0 else (0.0 if reach > 0 else 1.0))
+        ax.set_ylim(-half, half)
+        level = float(s["ref_median"].mean())
+        if level > 0:
+            ax.secondary_yaxis("right", functions=(lambda y, m=level: 100 * y / m, lambda p, m=level: p * m / 100)
+                               ).tick_params(labelsize=7, colors="0.4")
+        ax.set_title(unit_label(col, REGION, "") + (f"; right: % of {level:.3g}" if level > 0 else ""), fontsize=8.5)
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    _hide_unused(axes, len(columns), ncols)
+    handles = [Patch(color="tab:purple", alpha=0.18, label="90% of runs"),
+               Patch(color="tab:purple", alpha=0.35, label="50% of runs"),
+               Line2D([], [], color="tab:purple", lw=1.4, label="median"),
+               Line2D([], [], color="0.2", lw=1.0, ls=(0, (4, 2)), label="mean")]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(f"{label} minus {reference}, {REGION}, {HIST_END + 1}–{LAST_YEAR}: paired differences (same draws and "
+                 "seeds); right axes in % of the reference's median level", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return [save_png(fig, out / f"difference_{safe_name(label)}.png")]
+
+
+def difference_charts(work: Path, job: Mapping, label: str, out: Path) -> list[Path]:
+    """:func:`difference_statistics` of ``label``, drawn by :func:`difference_chart` (one task of the forecast)."""
+    return difference_chart(difference_statistics(work, job, label), label, job["labels"][0], out)
+
+
 # ------------------------------------------------------------------------------------------------------ HTML report
 
 _CSS = """
@@ -550,7 +630,9 @@ probability, widened by the noise of a draw's few seeds (with 4, a share moves i
 <li><b>Paired comparisons.</b> Scenario minus reference is computed run by run: the same draw and seed in both
 scenarios share their random streams (common random numbers), so the difference removes the variation the scenarios
 share and its interval is much narrower than the gap between two separate fans would suggest.
-<code>p_positive</code> is the share of runs where the difference is above zero.</li>
+<code>p_positive</code> is the share of runs where the difference is above zero. Each compared scenario has two
+charts: its differences at 2030, 2035 and 2040 for the region and the key states, and the region's differences year by
+year (bands of 50% and 90% of the runs; the right axis in percent of the reference's level).</li>
 <li><b>Prior-driven flags.</b> The sensitivity table measures how much each output depends on each parameter. A
 parameter flagged <code>prior_driven</code> is one the record did not narrow (its posterior is close to its prior):
 outputs that depend on it repeat an assumption rather than the evidence. In the forecast table a value marked † (and

@@ -21,7 +21,10 @@ from experiments.report import (
     COMPARISON_VARIABLES,
     FAN_FIGURES,
     PLACES,
+    column_of,
     comparison_charts,
+    difference_charts,
+    difference_statistics,
     fan_charts,
     html_report,
     markdown_html,
@@ -127,6 +130,28 @@ def test_fan_charts_refuse_unknown_inputs(work: Path, tmp_path: Path) -> None:
         fan_charts(work, {"labels": ["baseline", "missing"]}, tmp_path, figures=FIGS[:1])
     assert not list(tmp_path.iterdir())
     assert len({f.name for f in FAN_FIGURES}) == len(FAN_FIGURES) <= 16
+
+
+def test_difference_paths_are_paired_run_by_run(work: Path, tmp_path: Path) -> None:
+    stats = difference_statistics(work, JOB, "tension")
+    col = column_of("delegations")
+    own, ref = (read_scenario(work, lab, [col], places=(REGION,)) for lab in ("tension", "baseline"))
+    pick = [(f["year"] == 2031).to_numpy() for f in (own, ref)]
+    # Rows of both come in the same (draw, seed) order, so the differences are run by run.
+    diff = own[col].to_numpy(np.float64)[pick[0]] - ref[col].to_numpy(np.float64)[pick[1]]
+    got = stats[(stats["column"] == col) & (stats["year"] == 2031)].iloc[0]
+    assert np.allclose(got[["q05", "q50", "q95"]].to_numpy(float), np.quantile(diff, [0.05, 0.5, 0.95]))
+    assert got["mean"] == pytest.approx(diff.mean())
+    assert got["ref_median"] == pytest.approx(np.median(ref[col].to_numpy(np.float64)[pick[1]]))
+    assert sorted(set(stats["year"])) == list(range(2024, 2041))
+    assert set(stats["column"]) == {column_of(v) for v in COMPARISON_VARIABLES}
+    # The reference against itself differs by nothing.
+    same = difference_statistics(work, JOB, "baseline")
+    assert (same[["q05", "q50", "q95", "mean"]].to_numpy() == 0).all()
+    paths = difference_charts(work, JOB, "tension@bold", tmp_path)
+    assert [p.name for p in paths] == ["difference_tension-bold.png"] and paths[0].read_bytes().startswith(PNG)
+    with pytest.raises(ValueError, match="no rows of scenario 'missing'"):
+        difference_statistics(work, JOB, "missing")
 
 
 def test_comparison_charts_one_png_per_scenario(comparison: pd.DataFrame, comparison_pngs: list[Path],
