@@ -13,6 +13,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	touch $(STAMP)
 
+# The optional extra npe (sbi, torch) for python -m calibration.npe and its tests; make run does not need it.
+$(VENV)/.installed-npe: $(STAMP) requirements-npe.lock
+	$(PY) -m pip install --quiet -r requirements-npe.lock
+	touch $@
+
 run: $(STAMP)
 	$(PY) -m experiments.forecast
 
@@ -27,11 +32,15 @@ live: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_run.py
 
-# Refresh the lock from pyproject's bounds (needs the package index); commit the result.
+# Refresh the locks from pyproject's bounds (needs the package index); commit the result.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet ".[dev]"
 	.venv-lock/bin/pip freeze --exclude china-lac-defence-abm > requirements.lock
+	.venv-lock/bin/pip install --quiet ".[npe]"
+	{ grep '^#' requirements-npe.lock; .venv-lock/bin/pip freeze --exclude china-lac-defence-abm \
+	  | grep -vxFf requirements.lock | sed 's/+cpu$$//'; } > requirements-npe.lock.new
+	mv requirements-npe.lock.new requirements-npe.lock
 	rm -rf .venv-lock
 
 clean-venv:

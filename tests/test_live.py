@@ -3,7 +3,7 @@ and, in a real browser (headless Chromium), the page steps a run, switches scena
 gives for the same scenario, draw and seed.
 
 The browser test needs Debian's chromium and chromium-driver (``.ci/run`` installs them); without them it is skipped,
-unless ``LACDEF_REQUIRE_BROWSER=1`` (set by ``.ci/run``), where their absence fails it.
+unless ``LACDEF_REQUIRE_OPTIONAL=1`` (set by ``.ci/run``), where their absence fails it.
 """
 
 from __future__ import annotations
@@ -133,8 +133,8 @@ def _read(driver, table: str, key: str) -> dict[str, dict[str, float]]:
 @pytest.mark.slow
 def test_the_page_in_a_real_browser_shows_the_simulated_run(tmp_path):
     if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("LACDEF_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium and chromedriver are required (LACDEF_REQUIRE_BROWSER=1); .ci/run installs them")
+        if os.environ.get("LACDEF_REQUIRE_OPTIONAL") == "1":
+            pytest.fail("chromium and chromedriver are required (LACDEF_REQUIRE_OPTIONAL=1); .ci/run installs them")
         pytest.skip("no chromium/chromedriver on this machine (Debian: apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

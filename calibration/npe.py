@@ -1,0 +1,296 @@
+"""``python -m calibration.npe``: neural posterior estimation (NPE) of the calibrated parameters, on the recovery
+harness (issue 16 §1).
+
+ABC-SMC scores each particle on one or two seeded records, and its proposal loses most particles' weight over the 13
+parameter blocks (docs/ODD.md §10.4). NPE (the ``sbi`` package; optional extra ``npe``, which brings torch) learns the
+posterior p(θ | x) from simulations of the prior, as a conditional normalising flow: seed noise is in its training
+pairs rather than in a distance, and one trained network gives the posterior of any record, so the harness can check
+far more truths than ABC's ten fits afford.
+
+* θ: every calibrated parameter on its prior's quantile scale u = F(θ), modelled as logit(u) (a standard logistic
+  prior, the image of the uniform), drawn as a scrambled Sobol sequence.
+* x, the record as the observations state it (:func:`features`): for each statement row (events, patterns and
+  bounds, the Brier rows of the scores) whether it held in the run, 1 or 0 (the real record: 1); for each value row
+  (counts, levels and trends given as values) the statistic plus the record's own error, uniform within the row's
+  tolerance (judgement: the tolerance is the precision the record states); for each SIPRI five-year total, log1p of
+  the TIV m.
+* Simulations are stored in chunks (``sims/chunk_<k>.npz``, written atomically): a killed run resumes where it
+  stopped. The truths are the recovery harness's (``recovery.sets``, ``recovery.seed``, same Latin hypercube and
+  records) plus ``npe.extra_truths`` draws from the prior, each with a record of its own.
+
+Writes ``npe_recovery.csv`` (truth x parameter, as ``recovery.csv``), ``npe_recovery.md`` and ``manifest.json`` into
+``out_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+from scipy.stats import qmc
+
+from calibration.objective import Weights, rule, target_losses
+from calibration.observations import OBSERVATIONS_PATH
+from calibration.priors import Prior
+from calibration.problem import Problem
+from calibration.recovery import binomial_band, coverage, known_sets, parse_recovery, recovery_table
+from calibration.setup import prepare
+from calibration.targets import compile_targets
+from common.cli import fail, precheck
+from common.provenance import manifest, write_atomically, write_json
+from model.params import ConfigError, check_keys, check_number
+
+SETTINGS = ("simulations", "seeds", "chunk", "estimator", "training_batch_size", "stop_after_epochs", "max_epochs",
+            "posterior_samples", "extra_truths", "seed", "workers")
+ESTIMATORS = ("nsf", "maf")
+# Quantile scale kept off 0 and 1, where logit(u) is infinite.
+U_EDGE = 1e-6
+
+
+@dataclass(frozen=True)
+class NpeSettings:
+    """Validated ``npe`` settings (configs/npe.yaml documents each)."""
+
+    simulations: int
+    seeds: int
+    chunk: int
+    estimator: str
+    training_batch_size: int
+    stop_after_epochs: int
+    max_epochs: int
+    posterior_samples: int
+    extra_truths: int
+    seed: int
+    workers: int
+
+
+def parse_npe(cfg: Mapping) -> NpeSettings:
+    """One-line errors for every bad ``npe`` setting."""
+    check_keys("npe", cfg, SETTINGS)
+    s = dict(cfg)
+    for key, (lo, hi) in {"simulations": (64, 10_000_000), "seeds": (1, 100), "chunk": (1, 100_000),
+                          "training_batch_size": (8, 100_000), "stop_after_epochs": (1, 10_000),
+                          "max_epochs": (1, 100_000), "posterior_samples": (100, 1_000_000),
+                          "extra_truths": (0, 100_000), "seed": (0, 2**63 - 1), "workers": (1, 1024)}.items():
+        s[key] = int(check_number(f"npe.{key}", s[key], lo, hi, integer=True))
+    if s["estimator"] not in ESTIMATORS:
+        raise ConfigError(f"npe.estimator: {s['estimator']!r}; allowed: {', '.join(ESTIMATORS)}")
+    return NpeSettings(**s)
+
+
+def validate(config: Mapping) -> None:
+    """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
+    from calibration.recovery import validate as validate_recovery
+
+    validate_recovery(config)
+    parse_npe(config["npe"])
+
+
+def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The record as the observations state it, per run: (runs, targets + SIPRI totals).
+
+    Statement rows: whether the statement held (1/0). Value rows: the statistic plus a uniform error within the
+    row's tolerance (from ``rng``). SIPRI totals: log1p(TIV m).
+    """
+    stats = np.atleast_2d(np.asarray(stats, dtype=float))
+    statement = np.array([rule(t) == "brier" for t in problem.targets])
+    held = (target_losses(problem.targets, stats) == 0.0).astype(float)
+    tol = np.array([t.tolerance for t in problem.targets])
+    noisy = stats + rng.uniform(-1.0, 1.0, stats.shape) * tol
+    # A statistic the run cannot compute (no event to date a year by) reads as 0, its own "did not happen" value.
+    values = np.where(statement, held, np.nan_to_num(noisy, nan=0.0))
+    return np.concatenate([values, np.log1p(np.maximum(np.atleast_2d(sipri), 0.0))], axis=1)
+
+
+def observed_features(problem: Problem) -> np.ndarray:
+    """The real record in the layout of :func:`features`: every statement holds, each value row as recorded."""
+    values = np.array([1.0 if rule(t) == "brier" else t.value for t in problem.targets])
+    return np.concatenate([values, np.log1p(np.maximum(problem.sipri_obs, 0.0))])
+
+
+def prior_units(n: int, dims: int, seed: int) -> np.ndarray:
+    """``n`` points on the priors' quantile scale: a scrambled Sobol sequence, kept U_EDGE off 0 and 1."""
+    u = qmc.Sobol(d=dims, scramble=True, rng=np.random.default_rng(seed)).random(n)
+    return np.clip(u, U_EDGE, 1.0 - U_EDGE)
+
+
+def values_of(priors: list[Prior], u: np.ndarray) -> dict[str, float]:
+    return {p.name: float(p.frozen().ppf(x)) for p, x in zip(priors, u, strict=True)}
+
+
+def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets."""
+    problem, priors, units = args
+    runs = [problem.simulate(values_of(priors, u)) for u in units]
+    return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs])
+
+
+def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_dir: Path,
+                   progress=print) -> tuple[np.ndarray, np.ndarray]:
+    """θ on the quantile scale (sets, parameters) and x (sets, seeds, features) of the prior simulations, each
+    chunk read from ``out_dir/sims`` when it is there, simulated (and stored) when not."""
+    units = prior_units(s.simulations, len(priors), s.seed)
+    sims = out_dir / "sims"
+    starts = list(range(0, s.simulations, s.chunk))
+    paths = [sims / f"chunk_{k:05d}.npz" for k in range(len(starts))]
+    todo = [k for k, p in enumerate(paths) if not p.is_file()]
+    batch = replace(problem, seeds=s.seeds)
+    if todo:
+        progress(f"npe: simulating {len(todo)} of {len(paths)} chunks ({s.chunk} sets x {s.seeds} seeds each)")
+        with ProcessPoolExecutor(s.workers) as pool:
+            tasks = [(batch, priors, units[starts[k]:starts[k] + s.chunk]) for k in todo]
+            for n, (k, (stats, sipri)) in enumerate(zip(todo, pool.map(_simulate_chunk, tasks), strict=True), 1):
+                write_atomically(sims, {paths[k].name: lambda p, a=stats, b=sipri, u=tasks[n - 1][2]:
+                                        _save(p, u=u, stats=a, sipri=b)})
+                progress(f"npe: chunk {n}/{len(todo)}")
+    xs = []
+    for k, path in enumerate(paths):
+        with np.load(path) as part:
+            if not np.array_equal(part["u"], units[starts[k]:starts[k] + s.chunk]):
+                raise ConfigError(f"out_dir: {path} holds other parameter sets; allowed: a fresh out_dir, or the "
+                                  "settings it was made with")
+            rng = np.random.default_rng([s.seed, k])
+            st, sp = part["stats"], part["sipri"]
+            xs.append(features(problem, st.reshape(-1, st.shape[-1]), sp.reshape(-1, sp.shape[-1]), rng)
+                      .reshape(st.shape[0], st.shape[1], -1))
+    return units, np.concatenate(xs)
+
+
+def _save(path: Path, **arrays: np.ndarray) -> None:
+    with path.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def train(units: np.ndarray, x: np.ndarray, s: NpeSettings):
+    """The NPE posterior (sbi) of logit(u) given x, trained on every (set, seed) pair; x's constant columns dropped.
+
+    Returns:
+        (posterior, kept columns, training summary).
+    """
+    import torch
+    from sbi.inference import NPE
+    from torch.distributions import Independent, SigmoidTransform, TransformedDistribution, Uniform
+
+    torch.manual_seed(s.seed % 2**32)
+    dims = units.shape[1]
+    flat = x.reshape(-1, x.shape[-1])
+    keep = flat.std(axis=0) > 1e-9
+    theta = np.repeat(np.log(units) - np.log1p(-units), x.shape[1], axis=0)
+    prior = Independent(TransformedDistribution(Uniform(torch.zeros(dims), torch.ones(dims)),
+                                                [SigmoidTransform().inv]), 1)
+    inference = NPE(prior=prior, density_estimator=s.estimator, show_progress_bars=False)
+    inference.append_simulations(torch.tensor(theta, dtype=torch.float32),
+                                 torch.tensor(flat[:, keep], dtype=torch.float32))
+    estimator = inference.train(training_batch_size=s.training_batch_size, stop_after_epochs=s.stop_after_epochs,
+                                max_num_epochs=s.max_epochs)
+    summary = {"epochs": int(inference.summary["epochs_trained"][-1]),
+               "best_validation_loss": float(inference.summary["best_validation_loss"][-1]),
+               "pairs": len(flat), "features": int(keep.sum())}
+    return inference.build_posterior(estimator), keep, summary
+
+
+def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
+    """``n`` posterior draws for the record ``x``, on the quantile scale (n, parameters)."""
+    import torch
+
+    z = posterior.sample((n,), x=torch.tensor(x[keep], dtype=torch.float32), show_progress_bars=False).numpy()
+    return 1.0 / (1.0 + np.exp(-z.astype(float)))
+
+
+def posterior_frame(priors: list[Prior], u: np.ndarray) -> pd.DataFrame:
+    """Posterior draws as parameter values, equally weighted (the layout of calibration.fit's posterior)."""
+    frame = pd.DataFrame({p.name: p.frozen().ppf(u[:, i]) for i, p in enumerate(priors)})
+    frame.insert(0, "weight", 1.0 / len(frame))
+    return frame
+
+
+def truths_and_records(problem: Problem, priors: list[Prior], rec, s: NpeSettings) -> tuple[pd.DataFrame, np.ndarray]:
+    """The harness's known sets and ``extra_truths`` prior draws, and each one's record in the layout of x."""
+    truths = known_sets(priors, rec.sets, rec.seed, rec.margin)
+    extra = np.random.default_rng([s.seed, 1]).random((s.extra_truths, len(priors)))
+    truths = pd.concat([truths, pd.DataFrame([values_of(priors, u) for u in extra])], ignore_index=True)
+    one = replace(problem, seeds=1)
+    records = []
+    for k, truth in enumerate(truths.to_dict("records")):
+        # The harness's sets keep its record seed (their records are the ABC harness's); the others get their own.
+        run = replace(one, root_seed=rec.seed + (0 if k < rec.sets else k)).simulate(truth)
+        records.append(features(problem, run["stats"], run["sipri"], np.random.default_rng([s.seed, 2, k]))[0])
+    return truths, np.stack(records)
+
+
+def markdown(summary: pd.DataFrame, harness: pd.DataFrame, n_sets: int, training: Mapping, s: NpeSettings,
+             wall: float) -> str:
+    low, high = binomial_band(int(harness.sets.sum()))
+    lines = ["# Parameter recovery with neural posterior estimation", "",
+             f"NPE ({s.estimator}, sbi) trained on {s.simulations} prior draws x {s.seeds} seeds "
+             f"({training['pairs']} pairs, {training['features']} features, {training['epochs']} epochs); "
+             f"{s.posterior_samples} posterior draws per record; {wall:.0f} s.", "",
+             f"The harness's {n_sets} sets: truth inside the 90% interval in {int(harness.inside.sum())}/"
+             f"{int(harness.sets.sum())} (binomial 90% band {low}-{high}); identified: "
+             f"{int(harness.identified.sum())} ({', '.join(harness.parameter[harness.identified]) or 'none'}).", "",
+             f"All {int(summary.sets.iloc[0])} truths: truth inside in {int(summary.inside.sum())}/"
+             f"{int(summary.sets.sum())}; identified: {int(summary.identified.sum())}.", "",
+             "| parameter | harness inside | harness median width share | harness identified | all inside | "
+             "all median width share | all identified |", "|---|---|---|---|---|---|---|"]
+    for h, a in zip(harness.itertuples(), summary.itertuples(), strict=True):
+        lines.append(f"| {h.parameter} | {h.inside}/{h.sets} | {h.median_width_share:.2f} | "
+                     f"{'yes' if h.identified else 'no'} | {a.inside}/{a.sets} | {a.median_width_share:.2f} | "
+                     f"{'yes' if a.identified else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def command(cfg: DictConfig) -> None:
+    """Simulate the prior (resumable), train, recover every truth, write the report, print one summary line."""
+    start = time.perf_counter()
+    setup = prepare(cfg)
+    settings = setup.settings
+    try:
+        rec = parse_recovery(setup.config["recovery"])
+        s = parse_npe(setup.config["npe"])
+    except ConfigError as exc:
+        fail(str(exc))
+    targets = compile_targets(setup.observations, setup.drivers.years, setup.data, last_year=settings.last_year)
+    priors = list(settings.priors)
+    problem = Problem(setup.exp.params, setup.data, setup.drivers, targets, s.seeds, settings.root_seed,
+                      Weights(sipri=settings.sipri_weight, kind=settings.distance), priors,
+                      last_year=settings.last_year)
+    out_dir = Path(setup.config["out_dir"])
+    try:
+        units, x = simulate_prior(problem, priors, s, out_dir)
+    except ConfigError as exc:
+        fail(str(exc))
+    print(f"npe: {len(units)} sets simulated; training", flush=True)
+    posterior, keep, training = train(units, x, s)
+    truths, records = truths_and_records(problem, priors, rec, s)
+    frames = [posterior_frame(priors, posterior_units(posterior, keep, r, s.posterior_samples)) for r in records]
+    table = recovery_table(priors, truths, frames)
+    summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
+    wall = round(time.perf_counter() - start, 1)
+    hashes = dict(setup.data.hashes)
+    hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
+    record = manifest(setup.config, {"root_seed": settings.root_seed, "recovery_seed": rec.seed, "npe_seed": s.seed},
+                      hashes)
+    record["npe"] = {"wall_s": wall, "training": training, "harness_sets": rec.sets, "truths": len(truths)}
+    report = markdown(summary, harness, rec.sets, training, s, wall)
+    write_atomically(out_dir, {"npe_recovery.csv": lambda p: table.to_csv(p, index=False),
+                               "npe_recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
+                               "manifest.json": lambda p: write_json(p, json.loads(json.dumps(record)))})
+    print(f"npe: harness {rec.sets} sets x {len(harness)} parameters, truth inside the 90% interval in "
+          f"{int(harness.inside.sum())}/{int(harness.sets.sum())}, identified {int(harness.identified.sum())}; all "
+          f"{len(truths)} truths: inside {int(summary.inside.sum())}/{int(summary.sets.sum())}, identified "
+          f"{int(summary.identified.sum())}; {wall:.0f} s; report in {out_dir / 'npe_recovery.md'}")
+
+
+if __name__ == "__main__":
+    precheck("npe", validate)
+    from calibration.cli import npe
+
+    npe()

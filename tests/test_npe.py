@@ -1,0 +1,108 @@
+"""Neural posterior estimation (calibration/npe.py): the record as features, resumable prior simulations, one-line
+errors, and (with the optional extra ``npe``: sbi and torch) a trained posterior on the quantile scale.
+
+Without sbi the training test is skipped, unless ``LACDEF_REQUIRE_OPTIONAL=1`` (set by ``.ci/run``, which installs
+the extra), where its absence fails it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import calibration.npe as N
+from calibration.objective import Weights, rule, target_losses
+from calibration.observations import load_observations
+from calibration.priors import parse_priors
+from calibration.problem import Problem
+from calibration.targets import compile_targets
+from common.cli import precheck
+from model.drivers import build_drivers, load_default_drivers
+from model.params import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+PRIORS = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
+SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "estimator": "nsf", "training_batch_size": 32,
+         "stop_after_epochs": 2, "max_epochs": 3, "posterior_samples": 100, "extra_truths": 0, "seed": 3, "workers": 1}
+
+
+@pytest.fixture(scope="module")
+def problem(data, params) -> Problem:
+    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
+    targets = compile_targets(load_observations(), drivers.years, data)
+    return Problem(params, data, drivers, targets, seeds=2, root_seed=5, weights=Weights(), priors=PRIORS)
+
+
+def test_features_state_the_record_as_the_observations_do(problem):
+    run = problem.simulate({p.name: p.frozen().ppf(0.4) for p in PRIORS})
+    x = N.features(problem, run["stats"], run["sipri"], np.random.default_rng(0))
+    n_t = len(problem.targets)
+    assert x.shape == (2, n_t + run["sipri"].shape[1])
+    statement = np.array([rule(t) == "brier" for t in problem.targets])
+    held = target_losses(problem.targets, run["stats"]) == 0.0
+    assert np.array_equal(x[:, :n_t][:, statement], held[:, statement].astype(float))
+    # Value rows: the statistic, moved at most by the row's tolerance (the record's own precision).
+    tol = np.array([t.tolerance for t in problem.targets])[~statement]
+    assert (np.abs(x[:, :n_t][:, ~statement] - np.nan_to_num(run["stats"][:, ~statement])) <= tol + 1e-12).all()
+    assert np.array_equal(x[:, n_t:], np.log1p(run["sipri"]))
+    observed = N.observed_features(problem)
+    assert (observed[:n_t][statement] == 1.0).all()
+    assert np.array_equal(observed[:n_t][~statement], [t.value for t in problem.targets if rule(t) != "brier"])
+    assert np.array_equal(observed[n_t:], np.log1p(problem.sipri_obs))
+
+
+def test_prior_simulations_resume_and_refuse_other_settings(problem, tmp_path):
+    s = N.parse_npe(SMALL)
+    quiet = lambda *_: None  # noqa: E731
+    units, x = N.simulate_prior(problem, PRIORS, s, tmp_path, progress=quiet)
+    assert units.shape == (64, len(PRIORS)) and x.shape[:2] == (64, 2)
+    assert ((units > 0) & (units < 1)).all()
+    chunks = sorted((tmp_path / "sims").glob("chunk_*.npz"))
+    assert len(chunks) == 2
+    # A killed run lost its second chunk: the rerun simulates only that one and gives the same arrays.
+    chunks[1].unlink()
+    said = []
+    again_units, again_x = N.simulate_prior(problem, PRIORS, s, tmp_path, progress=said.append)
+    assert said[0].startswith("npe: simulating 1 of 2 chunks")
+    assert np.array_equal(units, again_units) and np.array_equal(x, again_x)
+    with pytest.raises(ConfigError, match="holds other parameter sets"):
+        N.simulate_prior(problem, PRIORS, N.parse_npe({**SMALL, "seed": 4}), tmp_path, progress=quiet)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["npe.estimator=gp"], "npe.estimator: 'gp'; allowed: nsf, maf"),
+    (["npe.simulations=10"], "npe.simulations: 10 is out of range"),
+    (["npe.seeds=0"], "npe.seeds: 0 is out of range"),
+    (["+npe.colour=red"], "npe.colour: unknown key"),
+])
+def test_bad_command_lines(args, says, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["npe", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        precheck("npe", N.validate)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+
+
+@pytest.mark.slow
+def test_a_trained_posterior_draws_on_the_quantile_scale(problem, tmp_path):
+    if importlib.util.find_spec("sbi") is None:
+        if os.environ.get("LACDEF_REQUIRE_OPTIONAL") == "1":
+            pytest.fail("sbi is required (LACDEF_REQUIRE_OPTIONAL=1); .ci/run installs requirements-npe.lock")
+        pytest.skip("the optional extra npe (sbi, torch) is not installed: make .venv/.installed-npe")
+    s = N.parse_npe(SMALL)
+    units, x = N.simulate_prior(problem, PRIORS, s, tmp_path, progress=lambda *_: None)
+    posterior, keep, summary = N.train(units, x, s)
+    assert summary["pairs"] == 128 and summary["features"] == int(keep.sum()) <= x.shape[-1]
+    draws = N.posterior_units(posterior, keep, N.observed_features(problem), 100)
+    assert draws.shape == (100, len(PRIORS)) and ((draws > 0) & (draws < 1)).all()
+    frame = N.posterior_frame(PRIORS, draws)
+    assert list(frame.columns) == ["weight", *[p.name for p in PRIORS]] and frame["weight"].sum() == pytest.approx(1)
+    for p in PRIORS:
+        assert (frame[p.name] >= p.low - 1e-9).all() and (frame[p.name] <= p.high + 1e-9).all()
