@@ -18,8 +18,9 @@ far more truths than ABC's ten fits afford.
   stopped. The truths are the recovery harness's (``recovery.sets``, ``recovery.seed``, same Latin hypercube and
   records) plus ``npe.extra_truths`` draws from the prior, each with a record of its own.
 
-Writes ``npe_recovery.csv`` (truth x parameter, as ``recovery.csv``), ``npe_recovery.md`` and ``manifest.json`` into
-``out_dir``.
+Writes ``npe_recovery.csv`` (truth x parameter, as ``recovery.csv``), ``npe_recovery.md``, ``observed_check.csv``
+(where the real record falls among the simulations, feature by feature), ``posterior_npe.parquet`` (the real record's
+posterior, equal weights; not shipped) and ``manifest.json`` into ``out_dir``.
 """
 
 from __future__ import annotations
@@ -212,6 +213,24 @@ def posterior_frame(priors: list[Prior], u: np.ndarray) -> pd.DataFrame:
     return frame
 
 
+def feature_ids(problem: Problem) -> list[str]:
+    """The id of each feature of :func:`features`: the targets', then the SIPRI totals'."""
+    return [t.id for t in problem.targets] + problem.sipri_ids()
+
+
+def observed_check(problem: Problem, x: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
+    """Where the real record falls among the prior simulations, feature by feature: the share of runs below it, at
+    it and above it, and the runs' 5%, 50% and 95% quantiles. A record outside every run's range (``outside``) is
+    where the network would extrapolate: its posterior is then not to be trusted there."""
+    flat = x.reshape(-1, x.shape[-1])
+    q = np.quantile(flat, (0.05, 0.5, 0.95), axis=0)
+    return pd.DataFrame({
+        "feature": feature_ids(problem), "observed": observed, "sim_q05": q[0], "sim_median": q[1], "sim_q95": q[2],
+        "share_below": (flat < observed).mean(axis=0), "share_equal": (flat == observed).mean(axis=0),
+        "share_above": (flat > observed).mean(axis=0),
+        "outside": (observed < flat.min(axis=0)) | (observed > flat.max(axis=0))})
+
+
 def truths_and_records(problem: Problem, priors: list[Prior], rec, s: NpeSettings) -> tuple[pd.DataFrame, np.ndarray]:
     """The harness's known sets and ``extra_truths`` prior draws, and each one's record in the layout of x."""
     truths = known_sets(priors, rec.sets, rec.seed, rec.margin)
@@ -247,6 +266,21 @@ def markdown(summary: pd.DataFrame, harness: pd.DataFrame, n_sets: int, training
     return "\n".join(lines) + "\n"
 
 
+def observed_markdown(check: pd.DataFrame) -> str:
+    """The real record among the simulations, in a few lines (observed_check.csv has every feature)."""
+    statement = check[check["observed"].isin([0.0, 1.0]) & (check["sim_q05"] >= 0) & (check["sim_q95"] <= 1)]
+    rare = statement[statement["share_equal"] < 0.05]
+    lines = ["", "## The real record among the prior simulations", "",
+             f"Features outside every simulated run's range: {int(check.outside.sum())} of {len(check)}"
+             + (f" ({', '.join(check.feature[check.outside])})" if check.outside.any() else "") + ".",
+             f"Statements the prior's runs make true in under 5% of runs: {len(rare)}"
+             + (f" ({', '.join(f'{r.feature} {r.share_equal:.3f}' for r in rare.itertuples())})" if len(rare) else "")
+             + ".", "",
+             "The posterior of the real record is `posterior_npe.parquet` (equal weights), not shipped: it is to be "
+             "trusted only where the record lies within the simulations (docs/ODD.md §10.5)."]
+    return "\n".join(lines) + "\n"
+
+
 def command(cfg: DictConfig) -> None:
     """Simulate the prior (resumable), train, recover every truth, write the report, print one summary line."""
     start = time.perf_counter()
@@ -272,6 +306,9 @@ def command(cfg: DictConfig) -> None:
     truths, records = truths_and_records(problem, priors, rec, s)
     frames = [posterior_frame(priors, posterior_units(posterior, keep, r, s.posterior_samples)) for r in records]
     table = recovery_table(priors, truths, frames)
+    observed = observed_features(problem)
+    check = observed_check(problem, x, observed)
+    real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples))
     summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
     wall = round(time.perf_counter() - start, 1)
     hashes = dict(setup.data.hashes)
@@ -279,9 +316,11 @@ def command(cfg: DictConfig) -> None:
     record = manifest(setup.config, {"root_seed": settings.root_seed, "recovery_seed": rec.seed, "npe_seed": s.seed},
                       hashes)
     record["npe"] = {"wall_s": wall, "training": training, "harness_sets": rec.sets, "truths": len(truths)}
-    report = markdown(summary, harness, rec.sets, training, s, wall)
+    report = markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check)
     write_atomically(out_dir, {"npe_recovery.csv": lambda p: table.to_csv(p, index=False),
                                "npe_recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
+                               "observed_check.csv": lambda p: check.to_csv(p, index=False),
+                               "posterior_npe.parquet": lambda p: real.to_parquet(p, index=False),
                                "manifest.json": lambda p: write_json(p, json.loads(json.dumps(record)))})
     print(f"npe: harness {rec.sets} sets x {len(harness)} parameters, truth inside the 90% interval in "
           f"{int(harness.inside.sum())}/{int(harness.sets.sum())}, identified {int(harness.identified.sum())}; all "

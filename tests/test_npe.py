@@ -75,6 +75,20 @@ def test_prior_simulations_resume_and_refuse_other_settings(problem, tmp_path):
         N.simulate_prior(problem, PRIORS, N.parse_npe({**SMALL, "seed": 4}), tmp_path, progress=quiet)
 
 
+def test_observed_check_places_the_record_among_the_runs(problem):
+    n_f = len(N.feature_ids(problem))
+    x = np.tile(np.arange(10.0)[:, None, None], (1, 2, n_f))  # 10 sets x 2 seeds, every feature 0..9
+    observed = np.full(n_f, 4.0)
+    observed[0], observed[1] = 12.0, 0.0
+    check = N.observed_check(problem, x, observed)
+    assert list(check["feature"]) == N.feature_ids(problem) and len(check) == n_f
+    assert check["outside"].tolist() == [True] + [False] * (n_f - 1)
+    row = check.iloc[2]
+    assert (row.share_below, row.share_equal, row.share_above) == (0.4, 0.1, 0.5)
+    assert check.iloc[1].share_below == 0.0 and check.iloc[1].share_equal == 0.1
+    assert "outside every simulated run's range: 1 of" in N.observed_markdown(check)
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (["npe.estimator=gp"], "npe.estimator: 'gp'; allowed: nsf, maf"),
     (["npe.simulations=10"], "npe.simulations: 10 is out of range"),
