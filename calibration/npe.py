@@ -49,8 +49,8 @@ from common.cli import fail, precheck
 from common.provenance import manifest, write_atomically, write_json
 from model.params import ConfigError, check_keys, check_number
 
-SETTINGS = ("simulations", "seeds", "chunk", "estimator", "training_batch_size", "stop_after_epochs", "max_epochs",
-            "posterior_samples", "extra_truths", "seed", "workers")
+SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "estimator", "training_batch_size", "stop_after_epochs",
+            "max_epochs", "posterior_samples", "extra_truths", "seed", "workers")
 ESTIMATORS = ("nsf", "maf")
 # Quantile scale kept off 0 and 1, where logit(u) is infinite.
 U_EDGE = 1e-6
@@ -63,6 +63,7 @@ class NpeSettings:
     simulations: int
     seeds: int
     chunk: int
+    statement_error: float
     estimator: str
     training_batch_size: int
     stop_after_epochs: int
@@ -82,6 +83,7 @@ def parse_npe(cfg: Mapping) -> NpeSettings:
                           "max_epochs": (1, 100_000), "posterior_samples": (100, 1_000_000),
                           "extra_truths": (0, 100_000), "seed": (0, 2**63 - 1), "workers": (1, 1024)}.items():
         s[key] = int(check_number(f"npe.{key}", s[key], lo, hi, integer=True))
+    s["statement_error"] = float(check_number("npe.statement_error", s["statement_error"], 0.0, 0.5))
     if s["estimator"] not in ESTIMATORS:
         raise ConfigError(f"npe.estimator: {s['estimator']!r}; allowed: {', '.join(ESTIMATORS)}")
     return NpeSettings(**s)
@@ -95,17 +97,21 @@ def validate(config: Mapping) -> None:
     parse_npe(config["npe"])
 
 
-def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.random.Generator,
+             statement_error: float = 0.0) -> np.ndarray:
     """The record as the observations state it, per run: (runs, targets + SIPRI totals).
 
-    Statement rows: whether the statement held (1/0). Value rows: the statistic plus a uniform error within the
-    row's tolerance (from ``rng``). SIPRI totals: log1p(TIV m).
+    Statement rows: whether the statement held (1/0), read wrongly with probability ``statement_error`` (the record's
+    own error on statements). Value rows: the statistic plus a uniform error within the row's tolerance (from
+    ``rng``). SIPRI totals: log1p(TIV m).
     """
     stats = np.atleast_2d(np.asarray(stats, dtype=float))
     statement = np.array([rule(t) == "brier" for t in problem.targets])
     held = (target_losses(problem.targets, stats) == 0.0).astype(float)
     tol = np.array([t.tolerance for t in problem.targets])
     noisy = stats + rng.uniform(-1.0, 1.0, stats.shape) * tol
+    if statement_error > 0:
+        held = np.where(rng.random(held.shape) < statement_error, 1.0 - held, held)
     # A statistic the run cannot compute (no event to date a year by) reads as 0, its own "did not happen" value.
     values = np.where(statement, held, np.nan_to_num(noisy, nan=0.0))
     return np.concatenate([values, np.log1p(np.maximum(np.atleast_2d(sipri), 0.0))], axis=1)
@@ -160,7 +166,8 @@ def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_di
                                   "settings it was made with")
             rng = np.random.default_rng([s.seed, k])
             st, sp = part["stats"], part["sipri"]
-            xs.append(features(problem, st.reshape(-1, st.shape[-1]), sp.reshape(-1, sp.shape[-1]), rng)
+            xs.append(features(problem, st.reshape(-1, st.shape[-1]), sp.reshape(-1, sp.shape[-1]), rng,
+                               s.statement_error)
                       .reshape(st.shape[0], st.shape[1], -1))
     return units, np.concatenate(xs)
 
@@ -241,7 +248,8 @@ def truths_and_records(problem: Problem, priors: list[Prior], rec, s: NpeSetting
     for k, truth in enumerate(truths.to_dict("records")):
         # The harness's sets keep its record seed (their records are the ABC harness's); the others get their own.
         run = replace(one, root_seed=rec.seed + (0 if k < rec.sets else k)).simulate(truth)
-        records.append(features(problem, run["stats"], run["sipri"], np.random.default_rng([s.seed, 2, k]))[0])
+        records.append(features(problem, run["stats"], run["sipri"], np.random.default_rng([s.seed, 2, k]),
+                                s.statement_error)[0])
     return truths, np.stack(records)
 
 

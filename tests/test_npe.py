@@ -28,8 +28,9 @@ from model.params import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORS = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
-SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "estimator": "nsf", "training_batch_size": 32,
-         "stop_after_epochs": 2, "max_epochs": 3, "posterior_samples": 100, "extra_truths": 0, "seed": 3, "workers": 1}
+SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "statement_error": 0.0, "estimator": "nsf",
+         "training_batch_size": 32, "stop_after_epochs": 2, "max_epochs": 3, "posterior_samples": 100,
+         "extra_truths": 0, "seed": 3, "workers": 1}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,12 @@ def test_features_state_the_record_as_the_observations_do(problem):
     tol = np.array([t.tolerance for t in problem.targets])[~statement]
     assert (np.abs(x[:, :n_t][:, ~statement] - np.nan_to_num(run["stats"][:, ~statement])) <= tol + 1e-12).all()
     assert np.array_equal(x[:, n_t:], np.log1p(run["sipri"]))
+    # With an error on statements, about that share of them is read flipped; values and totals are untouched.
+    many = np.repeat(run["stats"], 500, axis=0)
+    flipped = N.features(problem, many, np.repeat(run["sipri"], 500, axis=0), np.random.default_rng(1), 0.1)
+    clean = N.features(problem, many, np.repeat(run["sipri"], 500, axis=0), np.random.default_rng(1))
+    assert (flipped[:, :n_t][:, statement] != clean[:, :n_t][:, statement]).mean() == pytest.approx(0.1, abs=0.01)
+    assert np.array_equal(flipped[:, n_t:], clean[:, n_t:])
     observed = N.observed_features(problem)
     assert (observed[:n_t][statement] == 1.0).all()
     assert np.array_equal(observed[:n_t][~statement], [t.value for t in problem.targets if rule(t) != "brier"])
