@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -278,6 +279,18 @@ def Page():
                      name="China-LAC defence ties: one run, year by year")
 
 
+def check_port(host: str, port: int) -> None:
+    """A one-line ConfigError when ``port`` cannot be served on ``host`` (in use, or the host unknown here)."""
+    if port == 0:
+        return
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"live.port: {port} cannot be served on {host} ({exc.strerror}); allowed: a free port, "
+                              "or 0 for any free one") from None
+
+
 def settings_from_env() -> LiveSettings:
     """The command's settings (the defaults of configs/live.yaml when the page is served by ``solara run`` alone)."""
     if LIVE_ENV not in os.environ:
@@ -304,11 +317,14 @@ def command(cfg: DictConfig) -> None:
     overrides = list(HydraConfig.get().overrides.task)
     try:
         settings = parse_live(config, overrides)
+        check_port(settings.host, settings.port)
         run_inputs(settings.scenario, settings.draw, settings.overrides, settings.dirs)  # fail here, not in the page
     except (ConfigError, DataError) as exc:
         fail(str(exc))
-    print(f"live: serving {settings.scenario}, draw {settings.draw}, seed {settings.seed} at "
-          f"http://{settings.host}:{settings.port}/ (Ctrl-C stops)", flush=True)
+    where = (f"http://{settings.host}:{settings.port}/" if settings.port
+             else f"a free port of {settings.host} (the server's next line gives the address)")
+    print(f"live: serving {settings.scenario}, draw {settings.draw}, seed {settings.seed} at {where} (Ctrl-C stops)",
+          flush=True)
     serve(settings)
 
 

@@ -99,6 +99,18 @@ def test_bad_command_lines(args, says, monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
 
 
+def test_a_port_in_use_is_one_line_and_serves_nothing():
+    with socket.socket() as busy:
+        busy.bind(("localhost", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "experiments.live", f"live.port={port}"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and done.stdout == "", (done.stdout, done.stderr)
+    assert len(err) == 1 and err[0].startswith(f"error: live.port: {port} cannot be served on localhost"), err
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))
