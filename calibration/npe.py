@@ -129,14 +129,11 @@ def prior_units(n: int, dims: int, seed: int) -> np.ndarray:
     return np.clip(u, U_EDGE, 1.0 - U_EDGE)
 
 
-def values_of(priors: list[Prior], u: np.ndarray) -> dict[str, float]:
-    return {p.name: float(p.frozen().ppf(x)) for p, x in zip(priors, u, strict=True)}
-
-
 def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets."""
     problem, priors, units = args
-    runs = [problem.simulate(values_of(priors, u)) for u in units]
+    runs = [problem.simulate(values) for values in posterior_frame(priors, units).drop(columns="weight")
+            .to_dict("records")]
     return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs])
 
 
@@ -214,7 +211,8 @@ def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int) -> np.nd
 
 
 def posterior_frame(priors: list[Prior], u: np.ndarray) -> pd.DataFrame:
-    """Posterior draws as parameter values, equally weighted (the layout of calibration.fit's posterior)."""
+    """Points on the quantile scale (rows) as parameter values, equally weighted: posterior draws in the layout of
+    calibration.fit's posterior, or prior draws."""
     frame = pd.DataFrame({p.name: p.frozen().ppf(u[:, i]) for i, p in enumerate(priors)})
     frame.insert(0, "weight", 1.0 / len(frame))
     return frame
@@ -242,7 +240,7 @@ def truths_and_records(problem: Problem, priors: list[Prior], rec, s: NpeSetting
     """The harness's known sets and ``extra_truths`` prior draws, and each one's record in the layout of x."""
     truths = known_sets(priors, rec.sets, rec.seed, rec.margin)
     extra = np.random.default_rng([s.seed, 1]).random((s.extra_truths, len(priors)))
-    truths = pd.concat([truths, pd.DataFrame([values_of(priors, u) for u in extra])], ignore_index=True)
+    truths = pd.concat([truths, posterior_frame(priors, extra).drop(columns="weight")], ignore_index=True)
     one = replace(problem, seeds=1)
     records = []
     for k, truth in enumerate(truths.to_dict("records")):

@@ -100,6 +100,7 @@ def test_observed_check_places_the_record_among_the_runs(problem):
     (["npe.estimator=gp"], "npe.estimator: 'gp'; allowed: nsf, maf"),
     (["npe.simulations=10"], "npe.simulations: 10 is out of range"),
     (["npe.seeds=0"], "npe.seeds: 0 is out of range"),
+    (["npe.statement_error=0.7"], "npe.statement_error: 0.7 is out of range"),
     (["+npe.colour=red"], "npe.colour: unknown key"),
 ])
 def test_bad_command_lines(args, says, monkeypatch, capsys):
