@@ -66,16 +66,19 @@ def prior_driven(priors: list[Prior], particles: pd.DataFrame, weights: np.ndarr
     return pd.DataFrame(rows)
 
 
-def _figures(gens: pd.DataFrame, table: pd.DataFrame, priors: list[Prior], particles: pd.DataFrame,
-             weights: np.ndarray) -> dict:
-    figures = {}
+def _generations_figure(gens: pd.DataFrame):
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     for ax, col in zip(axes, ("epsilon", "ess", "acceptance_rate"), strict=True):
         ax.plot(gens.generation, gens[col], marker="o")
         ax.set_xlabel("generation")
         ax.set_title(col.replace("_", " "))
     fig.tight_layout()
-    figures["generations.png"] = fig
+    return fig
+
+
+def posterior_figures(table: pd.DataFrame, priors: list[Prior], particles: pd.DataFrame, weights: np.ndarray) -> dict:
+    """``marginals.png`` and ``pairs.png`` of any weighted posterior sample (ABC particles or NPE draws)."""
+    figures = {}
     cols = 4
     rows = int(np.ceil(len(priors) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
@@ -120,13 +123,16 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+def parameters_markdown(table: pd.DataFrame) -> str:
+    """The prior-driven table as a Markdown section."""
+    return "\n".join([f"## Parameters (prior-driven: posterior 90% interval at least {PRIOR_DRIVEN_RATIO:.0%} of the "
+                      "prior's)", "", markdown_table(table.drop(columns="why")), ""])
+
+
 def markdown(gens: pd.DataFrame, table: pd.DataFrame) -> str:
     """The diagnostics as Markdown tables."""
-    lines = ["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "",
-             f"## Parameters (prior-driven: posterior 90% interval at least {PRIOR_DRIVEN_RATIO:.0%} of the prior's)",
-             "",
-             markdown_table(table.drop(columns="why")), ""]
-    return "\n".join(lines)
+    return "\n".join(["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "",
+                      parameters_markdown(table)])
 
 
 def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
@@ -145,7 +151,7 @@ def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
     weights = np.asarray(w, dtype=float)
     gens = generations(history)
     table = prior_driven(priors, particles, weights)
-    figures = _figures(gens, table, priors, particles, weights)
+    figures = {"generations.png": _generations_figure(gens), **posterior_figures(table, priors, particles, weights)}
     writers = {"generations.csv": lambda p: gens.to_csv(p, index=False),
                "prior_driven.csv": lambda p: table.to_csv(p, index=False),
                "diagnostics.md": lambda p: p.write_text(markdown(gens, table), encoding="utf-8")}

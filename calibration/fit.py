@@ -124,7 +124,7 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     posterior = posterior_frame(history, list(settings.priors))
     record = manifest(config, {"root_seed": settings.root_seed, "seeds_per_particle": settings.seeds_per_particle},
                       data_hashes)
-    record["fit"] = {"generations": t + 1, "simulations": sims,
+    record["fit"] = {"method": "abc-smc", "last_year": problem.last_year, "generations": t + 1, "simulations": sims,
                      "pilot_simulations": settings.pilot_draws * settings.pilot_seeds, "final_epsilon": float(eps[-1]),
                      "acceptance_rate": rate, "wall_s": round(time.perf_counter() - start, 1), "history": str(db_path)}
     write_atomically(out_dir, {"posterior.parquet": lambda p: posterior.to_parquet(p, index=False),

@@ -193,8 +193,25 @@ def _fit_key(config: dict, hashes: dict) -> str:
                       default=str)
 
 
+def fitted_elsewhere(path: Path, cut: int) -> dict:
+    """The manifest of a posterior fitted to the record up to ``cut`` by another command (``fitted``: e.g. the one
+    calibration.npe writes with ``npe.hindcast_cut``); one-line errors when it is missing or fitted to another cut."""
+    record_path = path.parent / "manifest.json"
+    if not path.is_file() or not record_path.is_file():
+        raise ConfigError(f"fitted: {path} or the manifest.json beside it not found; allowed: a posterior.parquet "
+                          "with its manifest (calibration.npe's hindcast_fit/), or empty for this command's ABC fit")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    last = record.get("fit", {}).get("last_year")
+    if last != cut:
+        raise ConfigError(f"fitted: {path} was fitted to the record up to {last}; allowed: a posterior fitted up to "
+                          f"calibration.last_year ({cut})")
+    return record
+
+
 def hindcast_fit(s: Setup, cut: int, out_dir: Path, hashes: dict) -> dict:
     """Run, resume or reuse the hindcast fit; returns its manifest record."""
+    if s.config["fitted"]:
+        return fitted_elsewhere(Path(s.config["fitted"]), cut)
     record_path, posterior_path = out_dir / "manifest.json", out_dir / "posterior.parquet"
     if record_path.is_file() and posterior_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -353,15 +370,20 @@ def markdown(table: pd.DataFrame, summary: dict, cut: int, fit_record: dict, fit
     """The report: what was done, the summary, the verdict, then every scored row."""
     obs, sip, ev = summary["observations"], summary["sipri"], summary["events"]
     f = fit_record["fit"]
-    cal = fit_record["config"]["calibration"]
     window = f"{cut - BASELINE_YEARS + 1}-{cut}"
+    if f.get("method") == "npe":
+        how = (f"neural posterior estimation (calibration.npe: {f['ensemble']} flows trained on {f['simulations']} "
+               f"prior simulations)")
+        sizes = f"{f['posterior_samples']} posterior draws"
+    else:
+        how = "ABC-SMC"
+        sizes = (f"{fit_record['config']['calibration']['population_size']} particles, {f['generations']} "
+                 f"generations, final epsilon {f['final_epsilon']:.4g}, {f['simulations']} simulations")
     lines = [
         f"# Hindcast: fit to {cut}, forecast {cut + 1}-{HIST_END}", "",
-        f"Fit: ABC-SMC on the {len(fitted)} fit observations with year_end <= {cut} "
+        f"Fit: {how} on the {len(fitted)} fit observations with year_end <= {cut} "
         f"({sum(t.kind == 'pattern' for t in fitted)} of them patterns) and the SIPRI five-year totals ending by "
-        f"{cut}; "
-        f"{cal['population_size']} particles, {f['generations']} generations, final epsilon {f['final_epsilon']:.4g}, "
-        f"{f['simulations']} simulations. Forecast: {draws} draws of {source} x {seeds} seeds, 2000-{HIST_END} "
+        f"{cut}; {sizes}. Forecast: {draws} draws of {source} x {seeds} seeds, 2000-{HIST_END} "
         f"with the recorded drivers (conditional on the drivers after {cut}).", "",
         f"Baselines, from the same runs with the years after {cut} replaced: *persistence* = each slot's mean over "
         f"{window} per state; *trend* = each slot's OLS line over {window} per state, extrapolated, clipped to the "
@@ -437,7 +459,8 @@ def command(cfg: DictConfig) -> None:
     try:
         cut, draws = hindcast_settings(s.config)
         fit_record = hindcast_fit(s, cut, out_dir, hashes)
-        posterior, source = load_posterior(out_dir / "posterior.parquet")
+        posterior, source = load_posterior(Path(s.config["fitted"]) if s.config["fitted"]
+                                           else out_dir / "posterior.parquet")
     except ConfigError as exc:
         fail(str(exc))
     fit_s = time.perf_counter() - start

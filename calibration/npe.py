@@ -33,11 +33,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 from scipy.stats import qmc
 
+from calibration.diagnostics import parameters_markdown, posterior_figures, prior_driven
+from calibration.fit import SHIPPED
 from calibration.objective import Weights, rule, target_losses
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.priors import Prior
@@ -47,10 +50,11 @@ from calibration.setup import prepare
 from calibration.targets import compile_targets
 from common.cli import fail, precheck
 from common.provenance import manifest, write_atomically, write_json
+from model.data import HIST_END, HIST_START
 from model.params import ConfigError, check_keys, check_number
 
-SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "estimator", "training_batch_size", "stop_after_epochs",
-            "max_epochs", "posterior_samples", "extra_truths", "seed", "workers")
+SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "estimator", "ensemble", "training_batch_size",
+            "stop_after_epochs", "max_epochs", "posterior_samples", "extra_truths", "hindcast_cut", "seed", "workers")
 ESTIMATORS = ("nsf", "maf")
 # Quantile scale kept off 0 and 1, where logit(u) is infinite.
 U_EDGE = 1e-6
@@ -65,11 +69,13 @@ class NpeSettings:
     chunk: int
     statement_error: float
     estimator: str
+    ensemble: int
     training_batch_size: int
     stop_after_epochs: int
     max_epochs: int
     posterior_samples: int
     extra_truths: int
+    hindcast_cut: int
     seed: int
     workers: int
 
@@ -79,11 +85,15 @@ def parse_npe(cfg: Mapping) -> NpeSettings:
     check_keys("npe", cfg, SETTINGS)
     s = dict(cfg)
     for key, (lo, hi) in {"simulations": (64, 10_000_000), "seeds": (1, 100), "chunk": (1, 100_000),
-                          "training_batch_size": (8, 100_000), "stop_after_epochs": (1, 10_000),
+                          "ensemble": (1, 64), "training_batch_size": (8, 100_000), "stop_after_epochs": (1, 10_000),
                           "max_epochs": (1, 100_000), "posterior_samples": (100, 1_000_000),
                           "extra_truths": (0, 100_000), "seed": (0, 2**63 - 1), "workers": (1, 1024)}.items():
         s[key] = int(check_number(f"npe.{key}", s[key], lo, hi, integer=True))
     s["statement_error"] = float(check_number("npe.statement_error", s["statement_error"], 0.0, 0.5))
+    s["hindcast_cut"] = int(check_number("npe.hindcast_cut", s["hindcast_cut"], 0, HIST_END - 3, integer=True))
+    if 0 < s["hindcast_cut"] < HIST_START + 5:
+        raise ConfigError(f"npe.hindcast_cut: {s['hindcast_cut']} leaves under five years to fit; allowed: 0 (no "
+                          f"hindcast fit) or {HIST_START + 5}-{HIST_END - 3}")
     if s["estimator"] not in ESTIMATORS:
         raise ConfigError(f"npe.estimator: {s['estimator']!r}; allowed: {', '.join(ESTIMATORS)}")
     return NpeSettings(**s)
@@ -129,12 +139,14 @@ def prior_units(n: int, dims: int, seed: int) -> np.ndarray:
     return np.clip(u, U_EDGE, 1.0 - U_EDGE)
 
 
-def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets."""
+def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, float]:
+    """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets, and
+    the seconds they took."""
+    start = time.perf_counter()
     problem, priors, units = args
     runs = [problem.simulate(values) for values in posterior_frame(priors, units).drop(columns="weight")
             .to_dict("records")]
-    return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs])
+    return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs]), time.perf_counter() - start
 
 
 def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_dir: Path,
@@ -151,9 +163,9 @@ def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_di
         progress(f"npe: simulating {len(todo)} of {len(paths)} chunks ({s.chunk} sets x {s.seeds} seeds each)")
         with ProcessPoolExecutor(s.workers) as pool:
             tasks = [(batch, priors, units[starts[k]:starts[k] + s.chunk]) for k in todo]
-            for n, (k, (stats, sipri)) in enumerate(zip(todo, pool.map(_simulate_chunk, tasks), strict=True), 1):
-                write_atomically(sims, {paths[k].name: lambda p, a=stats, b=sipri, u=tasks[n - 1][2]:
-                                        _save(p, u=u, stats=a, sipri=b)})
+            for n, (k, (stats, sipri, secs)) in enumerate(zip(todo, pool.map(_simulate_chunk, tasks), strict=True), 1):
+                write_atomically(sims, {paths[k].name: lambda p, a=stats, b=sipri, u=tasks[n - 1][2], t=secs:
+                                        _save(p, u=u, stats=a, sipri=b, seconds=np.array(t))})
                 progress(f"npe: chunk {n}/{len(todo)}")
     xs = []
     for k, path in enumerate(paths):
@@ -169,43 +181,91 @@ def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_di
     return units, np.concatenate(xs)
 
 
+def simulation_seconds(out_dir: Path, s: NpeSettings) -> float | None:
+    """The prior simulations' wall time on ``s.workers`` processes: the chunks' seconds (each chunk records its own,
+    whenever it was simulated) over the workers. None when a chunk predates the timing."""
+    total = 0.0
+    for k in range(len(range(0, s.simulations, s.chunk))):
+        with np.load(out_dir / "sims" / f"chunk_{k:05d}.npz") as part:
+            if "seconds" not in part:
+                return None
+            total += float(part["seconds"])
+    return total / s.workers
+
+
 def _save(path: Path, **arrays: np.ndarray) -> None:
     with path.open("wb") as f:
         np.savez(f, **arrays)
 
 
-def train(units: np.ndarray, x: np.ndarray, s: NpeSettings):
+def train(units: np.ndarray, x: np.ndarray, s: NpeSettings, log_dir: Path | None = None):
     """The NPE posterior (sbi) of logit(u) given x, trained on every (set, seed) pair; x's constant columns dropped.
+
+    With ``s.ensemble`` > 1, that many flows, each from its own torch seed (initial weights, validation split, batch
+    order), make one equally weighted mixture (sbi's EnsemblePosterior): where one flow is overconfident the others
+    widen the mixture. Training curves go to TensorBoard logs under ``log_dir`` (none when ``None``).
 
     Returns:
         (posterior, kept columns, training summary).
     """
     import torch
     from sbi.inference import NPE
+    from sbi.inference.posteriors import EnsemblePosterior
+    from sbi.utils.tracking import TensorBoardTracker
     from torch.distributions import Independent, SigmoidTransform, TransformedDistribution, Uniform
+    from torch.utils.tensorboard.writer import SummaryWriter
 
-    torch.manual_seed(s.seed % 2**32)
     dims = units.shape[1]
     flat = x.reshape(-1, x.shape[-1])
     keep = flat.std(axis=0) > 1e-9
-    theta = np.repeat(np.log(units) - np.log1p(-units), x.shape[1], axis=0)
+    theta = torch.tensor(np.repeat(np.log(units) - np.log1p(-units), x.shape[1], axis=0), dtype=torch.float32)
+    data = torch.tensor(flat[:, keep], dtype=torch.float32)
     prior = Independent(TransformedDistribution(Uniform(torch.zeros(dims), torch.ones(dims)),
                                                 [SigmoidTransform().inv]), 1)
-    inference = NPE(prior=prior, density_estimator=s.estimator, show_progress_bars=False)
-    inference.append_simulations(torch.tensor(theta, dtype=torch.float32),
-                                 torch.tensor(flat[:, keep], dtype=torch.float32))
-    estimator = inference.train(training_batch_size=s.training_batch_size, stop_after_epochs=s.stop_after_epochs,
-                                max_num_epochs=s.max_epochs)
-    summary = {"epochs": int(inference.summary["epochs_trained"][-1]),
-               "best_validation_loss": float(inference.summary["best_validation_loss"][-1]),
-               "pairs": len(flat), "features": int(keep.sum())}
-    return inference.build_posterior(estimator), keep, summary
+    members, epochs, losses = [], [], []
+    for k in range(s.ensemble):
+        torch.manual_seed((s.seed + k) % 2**32)
+        tracker = (TensorBoardTracker(SummaryWriter(str(log_dir / f"flow_{k}"))) if log_dir is not None
+                   else _Silent())
+        inference = NPE(prior=prior, density_estimator=s.estimator, show_progress_bars=False, tracker=tracker)
+        inference.append_simulations(theta, data)
+        estimator = inference.train(training_batch_size=s.training_batch_size, stop_after_epochs=s.stop_after_epochs,
+                                    max_num_epochs=s.max_epochs)
+        members.append(inference.build_posterior(estimator))
+        epochs.append(int(inference.summary["epochs_trained"][-1]))
+        losses.append(float(inference.summary["best_validation_loss"][-1]))
+    posterior = members[0] if s.ensemble == 1 else EnsemblePosterior(members)
+    summary = {"epochs": epochs, "best_validation_loss": losses, "pairs": len(flat), "features": int(keep.sum())}
+    return posterior, keep, summary
 
 
-def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
-    """``n`` posterior draws for the record ``x``, on the quantile scale (n, parameters)."""
+class _Silent:
+    """An sbi tracker that records nothing (sbi's default writes TensorBoard logs into the working directory)."""
+
+    log_dir = None
+
+    def log_metric(self, name, value, step=None) -> None:
+        pass
+
+    def log_metrics(self, metrics, step=None) -> None:
+        pass
+
+    def log_params(self, params) -> None:
+        pass
+
+    def add_figure(self, name, figure, step=None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` posterior draws for the record ``x``, on the quantile scale (n, parameters); torch seeded with ``seed``,
+    so the draws do not depend on what was sampled before."""
     import torch
 
+    torch.manual_seed(seed % 2**32)
     z = posterior.sample((n,), x=torch.tensor(x[keep], dtype=torch.float32), show_progress_bars=False).numpy()
     return 1.0 / (1.0 + np.exp(-z.astype(float)))
 
@@ -255,8 +315,9 @@ def markdown(summary: pd.DataFrame, harness: pd.DataFrame, n_sets: int, training
              wall: float) -> str:
     low, high = binomial_band(int(harness.sets.sum()))
     lines = ["# Parameter recovery with neural posterior estimation", "",
-             f"NPE ({s.estimator}, sbi) trained on {s.simulations} prior draws x {s.seeds} seeds "
-             f"({training['pairs']} pairs, {training['features']} features, {training['epochs']} epochs); "
+             f"NPE ({s.ensemble} x {s.estimator}, sbi) trained on {s.simulations} prior draws x {s.seeds} seeds "
+             f"({training['pairs']} pairs, {training['features']} features, "
+             f"{'/'.join(map(str, training['epochs']))} epochs); "
              f"{s.posterior_samples} posterior draws per record; {wall:.0f} s.", "",
              f"The harness's {n_sets} sets: truth inside the 90% interval in {int(harness.inside.sum())}/"
              f"{int(harness.sets.sum())} (binomial 90% band {low}-{high}); identified: "
@@ -287,6 +348,54 @@ def observed_markdown(check: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cut_columns(problem: Problem, observations: pd.DataFrame, cut: int) -> np.ndarray:
+    """The features the record up to ``cut`` states, as a mask over :func:`features`: the targets of observations
+    with year_end <= cut (as compile_targets cuts them) and the SIPRI totals ending by it (as Problem does)."""
+    ends = observations.set_index("id").year_end
+    sipri = set(replace(problem, last_year=cut).sipri_ids())
+    return np.array([ends[t.id] <= cut for t in problem.targets] + [i in sipri for i in problem.sipri_ids()])
+
+
+def diagnostics_markdown(table: pd.DataFrame, training: Mapping, s: NpeSettings) -> str:
+    """``diagnostics.md`` of an NPE posterior: the training, then the prior-driven table."""
+    return "\n".join([
+        "# Calibration diagnostics", "", "## Neural posterior estimation", "",
+        f"{s.ensemble} x {s.estimator} (sbi) trained on {s.simulations} prior draws x {s.seeds} seeds "
+        f"({training['pairs']} pairs, {training['features']} features); epochs per flow "
+        f"{', '.join(map(str, training['epochs']))}; best validation loss per flow "
+        f"{', '.join(f'{v:.2f}' for v in training['best_validation_loss'])}; statements read wrongly with "
+        f"probability {s.statement_error}. The posterior is {s.posterior_samples} equally weighted draws.", "",
+        parameters_markdown(table)])
+
+
+# The ABC fit's own diagnostics, which an NPE posterior does not have: removed when one is shipped, so that nothing
+# in calibration/posterior describes another fit.
+ABC_ONLY = ("generations.csv", "generations.png", "weights.csv")
+
+
+def ship(priors: list[Prior], real: pd.DataFrame, recovery: pd.DataFrame, recovery_report: str, record: Mapping,
+         training: Mapping, s: NpeSettings, out: Path) -> None:
+    """Make the real record's posterior the shipped calibration in ``out``: the posterior, its manifest, diagnostics
+    (prior_driven.csv, diagnostics.md, marginals.png, pairs.png) and the recovery harness's table and report."""
+    particles, weights = real.drop(columns="weight"), real["weight"].to_numpy()
+    table = prior_driven(priors, particles, weights)
+    figures = posterior_figures(table, priors, particles, weights)
+    writers = {"posterior.parquet": lambda p: real.to_parquet(p, index=False),
+               "manifest.json": lambda p: write_json(p, dict(record)),
+               "prior_driven.csv": lambda p: table.to_csv(p, index=False),
+               "diagnostics.md": lambda p: p.write_text(diagnostics_markdown(table, training, s), encoding="utf-8"),
+               "recovery.csv": lambda p: recovery.to_csv(p, index=False),
+               "recovery.md": lambda p: p.write_text(recovery_report, encoding="utf-8"),
+               "recovery_manifest.json": lambda p: write_json(p, dict(record))}
+    for name, fig in figures.items():
+        writers[name] = lambda p, f=fig: f.savefig(p, dpi=110, format="png")
+    write_atomically(out, writers)
+    for fig in figures.values():
+        plt.close(fig)
+    for name in ABC_ONLY:
+        (out / name).unlink(missing_ok=True)
+
+
 def command(cfg: DictConfig) -> None:
     """Simulate the prior (resumable), train, recover every truth, write the report, print one summary line."""
     start = time.perf_counter()
@@ -303,31 +412,57 @@ def command(cfg: DictConfig) -> None:
                       Weights(sipri=settings.sipri_weight, kind=settings.distance), priors,
                       last_year=settings.last_year)
     out_dir = Path(setup.config["out_dir"])
+    begin = time.perf_counter()
     try:
         units, x = simulate_prior(problem, priors, s, out_dir)
     except ConfigError as exc:
         fail(str(exc))
+    simulating = time.perf_counter() - begin
     print(f"npe: {len(units)} sets simulated; training", flush=True)
-    posterior, keep, training = train(units, x, s)
+    posterior, keep, training = train(units, x, s, out_dir / "training_log")
     truths, records = truths_and_records(problem, priors, rec, s)
-    frames = [posterior_frame(priors, posterior_units(posterior, keep, r, s.posterior_samples)) for r in records]
+    frames = [posterior_frame(priors, posterior_units(posterior, keep, r, s.posterior_samples, s.seed + 1 + k))
+              for k, r in enumerate(records)]
     table = recovery_table(priors, truths, frames)
     observed = observed_features(problem)
     check = observed_check(problem, x, observed)
-    real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples))
+    real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples, s.seed))
     summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
     wall = round(time.perf_counter() - start, 1)
+    simulated = simulation_seconds(out_dir, s)
     hashes = dict(setup.data.hashes)
     hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     record = manifest(setup.config, {"root_seed": settings.root_seed, "recovery_seed": rec.seed, "npe_seed": s.seed},
                       hashes)
     record["npe"] = {"wall_s": wall, "training": training, "harness_sets": rec.sets, "truths": len(truths)}
+    # The fit's wall time, as calibration.fit reports it: the prior simulations on the workers (however many runs it
+    # took to finish them) and this run's training and sampling.
+    fit = {"method": "npe", "ensemble": s.ensemble, "simulations": s.simulations * s.seeds,
+           "posterior_samples": s.posterior_samples, "training": training, "simulation_wall_s": simulated}
+    record["fit"] = {**fit, "last_year": settings.last_year,
+                     "wall_s": None if simulated is None else round(simulated + wall - simulating, 1)}
     report = markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check)
     write_atomically(out_dir, {"npe_recovery.csv": lambda p: table.to_csv(p, index=False),
                                "npe_recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
                                "observed_check.csv": lambda p: check.to_csv(p, index=False),
                                "posterior_npe.parquet": lambda p: real.to_parquet(p, index=False),
                                "manifest.json": lambda p: write_json(p, json.loads(json.dumps(record)))})
+    if s.hindcast_cut:
+        begin = time.perf_counter()
+        cols = cut_columns(problem, setup.observations, s.hindcast_cut)
+        print(f"npe: hindcast fit to {s.hindcast_cut} on {int(cols.sum())} of {len(cols)} features", flush=True)
+        cut_posterior, cut_keep, cut_training = train(units, x[..., cols], s, out_dir / "training_log" / "hindcast")
+        cut_frame = posterior_frame(priors, posterior_units(cut_posterior, cut_keep, observed[cols],
+                                                            s.posterior_samples, s.seed))
+        took = time.perf_counter() - begin
+        cut_record = {**record, "fit": {**fit, "training": cut_training, "last_year": s.hindcast_cut,
+                                        "wall_s": None if simulated is None else round(simulated + took, 1)}}
+        write_atomically(out_dir / "hindcast_fit", {
+            "posterior.parquet": lambda p: cut_frame.to_parquet(p, index=False),
+            "manifest.json": lambda p: write_json(p, json.loads(json.dumps(cut_record)))})
+    if setup.config["ship"]:
+        ship(priors, real, table, report, record, training, s, SHIPPED)
+        print(f"npe: shipped to {SHIPPED}")
     print(f"npe: harness {rec.sets} sets x {len(harness)} parameters, truth inside the 90% interval in "
           f"{int(harness.inside.sum())}/{int(harness.sets.sum())}, identified {int(harness.identified.sum())}; all "
           f"{len(truths)} truths: inside {int(summary.inside.sum())}/{int(summary.sets.sum())}, identified "

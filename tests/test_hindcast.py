@@ -151,7 +151,7 @@ def test_the_hindcast_problem_fits_only_the_sipri_totals_ending_by_the_cut(param
 
 
 def test_a_finished_fit_is_reused_only_with_the_same_settings_and_data(tmp_path):
-    config = {"params": {}, "drivers": {}, "scenario": {"name": "baseline"}, "out_dir": "x", "draws": 3,
+    config = {"params": {}, "drivers": {}, "scenario": {"name": "baseline"}, "out_dir": "x", "draws": 3, "fitted": "",
               "calibration": {"population_size": 20, "last_year": 2015, "priors": {"arms": {"6": 1.0}}}}
     hashes = {"countries.csv": "ab"}
     (tmp_path / "posterior.parquet").write_bytes(b"")
@@ -170,6 +170,48 @@ def test_a_cut_without_years_to_forecast_is_a_one_line_error(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: calibration.last_year: 2022")
     assert not any(tmp_path.iterdir())
+
+
+def _fitted_elsewhere(folder: Path, last_year: int) -> Path:
+    """A posterior over the tiny priors with the manifest calibration.npe writes beside a hindcast fit."""
+    folder.mkdir()
+    posterior = pd.DataFrame({"weight": [0.5, 0.5], "delegations.log_rate": [-3.0, -2.5],
+                              "forums.intercept": [-1.0, 0.0], "arms.beta_lockin": [2.0, 3.0],
+                              "relations.kappa": [0.0, 0.01]})
+    posterior.to_parquet(folder / "posterior.parquet", index=False)
+    fit = {"method": "npe", "last_year": last_year, "ensemble": 3, "simulations": 400, "posterior_samples": 2}
+    (folder / "manifest.json").write_text(json.dumps({"config": {}, "fit": fit}))
+    return folder / "posterior.parquet"
+
+
+def test_a_posterior_fitted_elsewhere_must_be_fitted_to_the_cut(tmp_path):
+    path = _fitted_elsewhere(tmp_path / "npe", 2014)
+    setup = SimpleNamespace(config={"fitted": str(path)})
+    with pytest.raises(ConfigError, match=r"^fitted: .* was fitted to the record up to 2014; allowed: .* \(2015\)$"):
+        hindcast_fit(setup, 2015, tmp_path, {})
+    assert hindcast_fit(setup, 2014, tmp_path, {})["fit"]["method"] == "npe"
+    with pytest.raises(ConfigError, match=r"^fitted: .*nowhere.parquet or the manifest.json beside it not found"):
+        hindcast_fit(SimpleNamespace(config={"fitted": str(tmp_path / "nowhere.parquet")}), 2015, tmp_path, {})
+
+
+@pytest.mark.slow
+def test_a_hindcast_forecasts_from_a_posterior_fitted_elsewhere(tmp_path):
+    """fitted=...: no ABC fit runs; the forecast draws from that posterior and the report names the method."""
+    path = _fitted_elsewhere(tmp_path / "npe", 2015)
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "calibration.hindcast", f"out_dir={out}", "calibration=tiny",
+                          "calibration.last_year=2015", f"fitted={path}", "draws=2"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not (out / "history.db").exists() and not (out / "posterior.parquet").exists()
+    record = json.loads((out / "hindcast_manifest.json").read_text())
+    assert record["hindcast"]["fit"]["method"] == "npe" and record["hindcast"]["posterior"].startswith("posterior:")
+    assert "Fit: neural posterior estimation (calibration.npe: 3 flows" in (out / "hindcast.md").read_text()
+    wrong = subprocess.run([sys.executable, "-m", "calibration.hindcast", f"out_dir={tmp_path / 'w'}",
+                            "calibration=tiny", "calibration.last_year=2016", f"fitted={path}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
+    assert wrong.stderr.startswith("error: fitted: ") and "up to 2015" in wrong.stderr
 
 
 @pytest.mark.slow

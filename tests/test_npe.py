@@ -8,11 +8,13 @@ the extra), where its absence fails it.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -28,9 +30,9 @@ from model.params import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORS = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
-SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "statement_error": 0.0, "estimator": "nsf",
+SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "statement_error": 0.0, "estimator": "nsf", "ensemble": 2,
          "training_batch_size": 32, "stop_after_epochs": 2, "max_epochs": 3, "posterior_samples": 100,
-         "extra_truths": 0, "seed": 3, "workers": 1}
+         "extra_truths": 0, "hindcast_cut": 0, "seed": 3, "workers": 1}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,10 @@ def test_observed_check_places_the_record_among_the_runs(problem):
     (["npe.seeds=0"], "npe.seeds: 0 is out of range"),
     (["npe.statement_error=0.7"], "npe.statement_error: 0.7 is out of range"),
     (["+npe.colour=red"], "npe.colour: unknown key"),
+    (["npe.ensemble=0"], "npe.ensemble: 0 is out of range"),
+    (["npe.hindcast_cut=2002"], "npe.hindcast_cut: 2002 leaves under five years to fit; allowed: 0 (no hindcast fit) "
+                                "or 2005-2020"),
+    (["npe.hindcast_cut=2021"], "npe.hindcast_cut: 2021 is out of range"),
 ])
 def test_bad_command_lines(args, says, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["npe", *args])
@@ -112,6 +118,47 @@ def test_bad_command_lines(args, says, monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
 
 
+def test_the_hindcast_fit_sees_only_the_record_up_to_its_cut(problem):
+    observations = load_observations()
+    cols = N.cut_columns(problem, observations, 2015)
+    ids = N.feature_ids(problem)
+    assert len(cols) == len(ids)
+    cut_targets = {t.id for t in compile_targets(observations, problem.drivers.years, problem.data, last_year=2015)}
+    n_t = len(problem.targets)
+    assert {i for i, c in zip(ids[:n_t], cols[:n_t], strict=True) if c} == cut_targets
+    assert 0 < len(cut_targets) < n_t
+    # SIPRI: the totals of 2000-04, 2005-09 and 2010-14, per state and per supplier group; none of 2015-19 or 2020-23.
+    kept = [i for i, c in zip(ids[n_t:], cols[n_t:], strict=True) if c]
+    assert kept and all(("2015" not in i) and ("2020" not in i) for i in kept)
+    assert len(kept) == int(Problem(problem.base, problem.data, problem.drivers, [], 1, 0, Weights(), PRIORS,
+                                    last_year=2015).sipri_keep.sum())
+    assert not cols.all() and N.cut_columns(problem, observations, 2023).all()
+
+
+def test_shipping_replaces_the_abc_fit_in_the_folder(problem, tmp_path):
+    """ship writes the posterior, manifest, diagnostics and recovery, and removes the ABC fit's own files."""
+    s = N.parse_npe({**SMALL, "ensemble": 3})
+    for name in N.ABC_ONLY + ("posterior.parquet",):
+        (tmp_path / name).write_text("an ABC fit's")
+    real = N.posterior_frame(PRIORS, np.random.default_rng(0).uniform(0.3, 0.6, (200, len(PRIORS))))
+    recovery = pd.DataFrame({"set": [0], "parameter": [PRIORS[0].name], "inside_90": [True], "width_share": [0.4]})
+    training = {"pairs": 128, "features": 90, "epochs": [3, 4, 3], "best_validation_loss": [1.5, 1.25, 2.0]}
+    record = {"fit": {"method": "npe", "wall_s": 12.5}}
+    N.ship(PRIORS, real, recovery, "# Parameter recovery with neural posterior estimation\n", record, training, s,
+           tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        "posterior.parquet", "manifest.json", "prior_driven.csv", "diagnostics.md", "marginals.png", "pairs.png",
+        "recovery.csv", "recovery.md", "recovery_manifest.json"])
+    assert pd.read_parquet(tmp_path / "posterior.parquet").equals(real)
+    table = pd.read_csv(tmp_path / "prior_driven.csv")
+    assert list(table.parameter) == [p.name for p in PRIORS]
+    # Draws over the middle 30% of each prior's quantiles: a 90% interval of 27% of the prior's quantile range.
+    assert not table.prior_driven.any()
+    text = (tmp_path / "diagnostics.md").read_text()
+    assert "3 x nsf (sbi)" in text and "epochs per flow 3, 4, 3" in text and "1.25" in text
+    assert json.loads((tmp_path / "manifest.json").read_text())["fit"] == record["fit"]
+
+
 @pytest.mark.slow
 def test_a_trained_posterior_draws_on_the_quantile_scale(problem, tmp_path):
     if importlib.util.find_spec("sbi") is None:
@@ -120,9 +167,14 @@ def test_a_trained_posterior_draws_on_the_quantile_scale(problem, tmp_path):
         pytest.skip("the optional extra npe (sbi, torch) is not installed: make .venv/.installed-npe")
     s = N.parse_npe(SMALL)
     units, x = N.simulate_prior(problem, PRIORS, s, tmp_path, progress=lambda *_: None)
-    posterior, keep, summary = N.train(units, x, s)
+    posterior, keep, summary = N.train(units, x, s, tmp_path / "logs")
     assert summary["pairs"] == 128 and summary["features"] == int(keep.sum()) <= x.shape[-1]
-    draws = N.posterior_units(posterior, keep, N.observed_features(problem), 100)
+    # Two flows from two torch seeds, mixed; each leaves its training curve under the log folder.
+    assert len(summary["epochs"]) == len(summary["best_validation_loss"]) == 2
+    assert len(posterior.posteriors) == 2 and sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
+        "flow_0", "flow_1"]
+    draws = N.posterior_units(posterior, keep, N.observed_features(problem), 100, seed=9)
+    assert np.array_equal(draws, N.posterior_units(posterior, keep, N.observed_features(problem), 100, seed=9))
     assert draws.shape == (100, len(PRIORS)) and ((draws > 0) & (draws < 1)).all()
     frame = N.posterior_frame(PRIORS, draws)
     assert list(frame.columns) == ["weight", *[p.name for p in PRIORS]] and frame["weight"].sum() == pytest.approx(1)
