@@ -139,14 +139,12 @@ def prior_units(n: int, dims: int, seed: int) -> np.ndarray:
     return np.clip(u, U_EDGE, 1.0 - U_EDGE)
 
 
-def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, float]:
-    """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets, and
-    the seconds they took."""
-    start = time.perf_counter()
+def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets."""
     problem, priors, units = args
     runs = [problem.simulate(values) for values in posterior_frame(priors, units).drop(columns="weight")
             .to_dict("records")]
-    return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs]), time.perf_counter() - start
+    return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs])
 
 
 def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_dir: Path,
@@ -163,9 +161,14 @@ def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_di
         progress(f"npe: simulating {len(todo)} of {len(paths)} chunks ({s.chunk} sets x {s.seeds} seeds each)")
         with ProcessPoolExecutor(s.workers) as pool:
             tasks = [(batch, priors, units[starts[k]:starts[k] + s.chunk]) for k in todo]
-            for n, (k, (stats, sipri, secs)) in enumerate(zip(todo, pool.map(_simulate_chunk, tasks), strict=True), 1):
-                write_atomically(sims, {paths[k].name: lambda p, a=stats, b=sipri, u=tasks[n - 1][2], t=secs:
+            # Each chunk records the wall time from the previous chunk's arrival (or the pool's start): over a run,
+            # they add up to its simulation wall time, across interruptions too.
+            last = time.perf_counter()
+            for n, (k, (stats, sipri)) in enumerate(zip(todo, pool.map(_simulate_chunk, tasks), strict=True), 1):
+                now = time.perf_counter()
+                write_atomically(sims, {paths[k].name: lambda p, a=stats, b=sipri, u=tasks[n - 1][2], t=now - last:
                                         _save(p, u=u, stats=a, sipri=b, seconds=np.array(t))})
+                last = now
                 progress(f"npe: chunk {n}/{len(todo)}")
     xs = []
     for k, path in enumerate(paths):
@@ -182,15 +185,15 @@ def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_di
 
 
 def simulation_seconds(out_dir: Path, s: NpeSettings) -> float | None:
-    """The prior simulations' wall time on ``s.workers`` processes: the chunks' seconds (each chunk records its own,
-    whenever it was simulated) over the workers. None when a chunk predates the timing."""
+    """The prior simulations' wall time: the chunks' recorded seconds (each from the run that simulated it), summed.
+    None when a chunk predates the timing."""
     total = 0.0
     for k in range(len(range(0, s.simulations, s.chunk))):
         with np.load(out_dir / "sims" / f"chunk_{k:05d}.npz") as part:
             if "seconds" not in part:
                 return None
             total += float(part["seconds"])
-    return total / s.workers
+    return total
 
 
 def _save(path: Path, **arrays: np.ndarray) -> None:

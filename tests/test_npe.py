@@ -80,6 +80,12 @@ def test_prior_simulations_resume_and_refuse_other_settings(problem, tmp_path):
     again_units, again_x = N.simulate_prior(problem, PRIORS, s, tmp_path, progress=said.append)
     assert said[0].startswith("npe: simulating 1 of 2 chunks")
     assert np.array_equal(units, again_units) and np.array_equal(x, again_x)
+    # Each chunk carries the wall time it took; a chunk stored without one (an older run) leaves the total unknown.
+    assert N.simulation_seconds(tmp_path, s) > 0
+    with np.load(chunks[0]) as part:
+        arrays = {k: part[k] for k in part.files if k != "seconds"}
+    np.savez(chunks[0], **arrays)
+    assert N.simulation_seconds(tmp_path, s) is None
     with pytest.raises(ConfigError, match="holds other parameter sets"):
         N.simulate_prior(problem, PRIORS, N.parse_npe({**SMALL, "seed": 4}), tmp_path, progress=quiet)
 
