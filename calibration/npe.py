@@ -336,7 +336,7 @@ def markdown(summary: pd.DataFrame, harness: pd.DataFrame, n_sets: int, training
     return "\n".join(lines) + "\n"
 
 
-def observed_markdown(check: pd.DataFrame) -> str:
+def observed_markdown(check: pd.DataFrame, shipped: bool) -> str:
     """The real record among the simulations, in a few lines (observed_check.csv has every feature)."""
     statement = check[check["observed"].isin([0.0, 1.0]) & (check["sim_q05"] >= 0) & (check["sim_q95"] <= 1)]
     rare = statement[statement["share_equal"] < 0.05]
@@ -346,8 +346,9 @@ def observed_markdown(check: pd.DataFrame) -> str:
              f"Statements the prior's runs make true in under 5% of runs: {len(rare)}"
              + (f" ({', '.join(f'{r.feature} {r.share_equal:.3f}' for r in rare.itertuples())})" if len(rare) else "")
              + ".", "",
-             "The posterior of the real record is `posterior_npe.parquet` (equal weights), not shipped: it is to be "
-             "trusted only where the record lies within the simulations (docs/ODD.md §10.5)."]
+             "The posterior of the real record is `posterior_npe.parquet` (equal weights)"
+             + (", shipped as calibration/posterior/posterior.parquet" if shipped else ", not shipped")
+             + ": it is to be trusted only where the record lies within the simulations (docs/ODD.md §10.5)."]
     return "\n".join(lines) + "\n"
 
 
@@ -444,7 +445,7 @@ def command(cfg: DictConfig) -> None:
            "posterior_samples": s.posterior_samples, "training": training, "simulation_wall_s": simulated}
     record["fit"] = {**fit, "last_year": settings.last_year,
                      "wall_s": None if simulated is None else round(simulated + wall - simulating, 1)}
-    report = markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check)
+    report = markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check, setup.config["ship"])
     write_atomically(out_dir, {"npe_recovery.csv": lambda p: table.to_csv(p, index=False),
                                "npe_recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
                                "observed_check.csv": lambda p: check.to_csv(p, index=False),

@@ -101,7 +101,8 @@ def test_observed_check_places_the_record_among_the_runs(problem):
     row = check.iloc[2]
     assert (row.share_below, row.share_equal, row.share_above) == (0.4, 0.1, 0.5)
     assert check.iloc[1].share_below == 0.0 and check.iloc[1].share_equal == 0.1
-    assert "outside every simulated run's range: 1 of" in N.observed_markdown(check)
+    assert "outside every simulated run's range: 1 of" in N.observed_markdown(check, False)
+    assert "(equal weights), shipped as calibration/posterior/posterior.parquet:" in N.observed_markdown(check, True)
 
 
 @pytest.mark.parametrize(("args", "says"), [
