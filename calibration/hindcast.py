@@ -183,8 +183,10 @@ def hindcast_settings(config: dict) -> tuple[int, int]:
 def validate_hindcast(config: dict) -> None:
     """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     # The hindcast's own range first: the calibration's allows cuts up to 2023, which leave nothing to forecast.
-    hindcast_settings(config)
+    cut, _ = hindcast_settings(config)
     validate(config)
+    if config["fitted"]:
+        fitted_elsewhere(Path(config["fitted"]), cut)
 
 
 def _fit_key(config: dict, hashes: dict) -> str:

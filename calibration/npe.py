@@ -20,7 +20,10 @@ far more truths than ABC's ten fits afford.
 
 Writes ``npe_recovery.csv`` (truth x parameter, as ``recovery.csv``), ``npe_recovery.md``, ``observed_check.csv``
 (where the real record falls among the simulations, feature by feature), ``posterior_npe.parquet`` (the real record's
-posterior, equal weights; not shipped) and ``manifest.json`` into ``out_dir``.
+posterior, equal weights), ``manifest.json`` and the training curves (``training_log/``) into ``out_dir``; with
+``npe.hindcast_cut`` also the posterior of the record up to that year (``hindcast_fit/``, for ``calibration.hindcast
+fitted=``); with ``ship=true`` the real record's posterior, its diagnostics and the recovery table go to
+calibration/posterior/ (:func:`ship`).
 """
 
 from __future__ import annotations
@@ -201,12 +204,13 @@ def _save(path: Path, **arrays: np.ndarray) -> None:
         np.savez(f, **arrays)
 
 
-def train(units: np.ndarray, x: np.ndarray, s: NpeSettings, log_dir: Path | None = None):
+def train(units: np.ndarray, x: np.ndarray, s: NpeSettings, log_dir: Path):
     """The NPE posterior (sbi) of logit(u) given x, trained on every (set, seed) pair; x's constant columns dropped.
 
     With ``s.ensemble`` > 1, that many flows, each from its own torch seed (initial weights, validation split, batch
     order), make one equally weighted mixture (sbi's EnsemblePosterior): where one flow is overconfident the others
-    widen the mixture. Training curves go to TensorBoard logs under ``log_dir`` (none when ``None``).
+    widen the mixture. Training curves go to TensorBoard logs under ``log_dir`` (sbi's default would write them into
+    the working directory).
 
     Returns:
         (posterior, kept columns, training summary).
@@ -228,8 +232,7 @@ def train(units: np.ndarray, x: np.ndarray, s: NpeSettings, log_dir: Path | None
     members, epochs, losses = [], [], []
     for k in range(s.ensemble):
         torch.manual_seed((s.seed + k) % 2**32)
-        tracker = (TensorBoardTracker(SummaryWriter(str(log_dir / f"flow_{k}"))) if log_dir is not None
-                   else _Silent())
+        tracker = TensorBoardTracker(SummaryWriter(str(log_dir / f"flow_{k}")))
         inference = NPE(prior=prior, density_estimator=s.estimator, show_progress_bars=False, tracker=tracker)
         inference.append_simulations(theta, data)
         estimator = inference.train(training_batch_size=s.training_batch_size, stop_after_epochs=s.stop_after_epochs,
@@ -240,27 +243,6 @@ def train(units: np.ndarray, x: np.ndarray, s: NpeSettings, log_dir: Path | None
     posterior = members[0] if s.ensemble == 1 else EnsemblePosterior(members)
     summary = {"epochs": epochs, "best_validation_loss": losses, "pairs": len(flat), "features": int(keep.sum())}
     return posterior, keep, summary
-
-
-class _Silent:
-    """An sbi tracker that records nothing (sbi's default writes TensorBoard logs into the working directory)."""
-
-    log_dir = None
-
-    def log_metric(self, name, value, step=None) -> None:
-        pass
-
-    def log_metrics(self, metrics, step=None) -> None:
-        pass
-
-    def log_params(self, params) -> None:
-        pass
-
-    def add_figure(self, name, figure, step=None) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
 
 def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -438,7 +420,7 @@ def command(cfg: DictConfig) -> None:
     hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     record = manifest(setup.config, {"root_seed": settings.root_seed, "recovery_seed": rec.seed, "npe_seed": s.seed},
                       hashes)
-    record["npe"] = {"wall_s": wall, "training": training, "harness_sets": rec.sets, "truths": len(truths)}
+    record["npe"] = {"wall_s": wall, "harness_sets": rec.sets, "truths": len(truths)}
     # The fit's wall time, as calibration.fit reports it: the prior simulations on the workers (however many runs it
     # took to finish them) and this run's training and sampling.
     fit = {"method": "npe", "ensemble": s.ensemble, "simulations": s.simulations * s.seeds,

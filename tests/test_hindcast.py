@@ -207,11 +207,13 @@ def test_a_hindcast_forecasts_from_a_posterior_fitted_elsewhere(tmp_path):
     record = json.loads((out / "hindcast_manifest.json").read_text())
     assert record["hindcast"]["fit"]["method"] == "npe" and record["hindcast"]["posterior"].startswith("posterior:")
     assert "Fit: neural posterior estimation (calibration.npe: 3 flows" in (out / "hindcast.md").read_text()
-    wrong = subprocess.run([sys.executable, "-m", "calibration.hindcast", f"out_dir={tmp_path / 'w'}",
-                            "calibration=tiny", "calibration.last_year=2016", f"fitted={path}"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
-    assert wrong.stderr.startswith("error: fitted: ") and "up to 2015" in wrong.stderr
+    for cut, fitted, says in ((2016, path, "up to 2015"), (2015, tmp_path / "none.parquet", "not found")):
+        wrong = subprocess.run([sys.executable, "-m", "calibration.hindcast", f"out_dir={tmp_path / 'w'}",
+                                "calibration=tiny", f"calibration.last_year={cut}", f"fitted={fitted}"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300)
+        assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
+        assert wrong.stderr.startswith("error: fitted: ") and says in wrong.stderr
+        assert not (tmp_path / "w").exists()  # refused before anything is written
 
 
 @pytest.mark.slow
