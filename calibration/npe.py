@@ -422,7 +422,8 @@ def command(cfg: DictConfig) -> None:
                       hashes)
     record["npe"] = {"wall_s": wall, "harness_sets": rec.sets, "truths": len(truths)}
     # The fit's wall time, as calibration.fit reports it: the prior simulations on the workers (however many runs it
-    # took to finish them) and this run's training and sampling.
+    # took to finish them) and this run's training, sampling and harness checks; the hindcast fit after it is not
+    # counted.
     fit = {"method": "npe", "ensemble": s.ensemble, "simulations": s.simulations * s.seeds,
            "posterior_samples": s.posterior_samples, "training": training, "simulation_wall_s": simulated}
     record["fit"] = {**fit, "last_year": settings.last_year,
