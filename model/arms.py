@@ -102,6 +102,7 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
         "category_cdf": cdf, "category_size": np.asarray(ap.category_size),
         "delivery_years": np.rint(np.asarray(ap.delivery_years)).astype(np.int64),
         "align_coef": ap.beta_alignment * np.asarray(ap.supplier_orientation),
+        "supplier_orientation": np.asarray(ap.supplier_orientation),
         "not_domestic": 1.0 - one_hot[DOMESTIC_IDX],
         "pressure_coef": ap.beta_us_pressure * (one_hot[CHN_IDX] + one_hot[RUS_IDX]),
         "coproduction": (industry >= p.china.tech_transfer_threshold).astype(float),
@@ -241,8 +242,10 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,
-                 regime: np.ndarray, policy, pipeline: Pipeline, rec: np.ndarray) -> np.ndarray:
-    """Failures (a rise of fiscal stress, US veto, regime change, loss of recognition), then deliveries.
+                 swing: np.ndarray, policy, pipeline: Pipeline, rec: np.ndarray) -> np.ndarray:
+    """Failures (a rise of fiscal stress, US veto, a change of government away from the supplier, loss of
+    recognition), then deliveries. ``swing`` is each state's change of orientation this year where it is a change of
+    government, 0 elsewhere.
 
     Returns the year's deliveries, (replicas, states, suppliers), legacy (pre-2000) deals included.
     """
@@ -260,7 +263,8 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     gate = s.gate[rep, st]
     veto = (k.fail_veto * pressure)[rep] * pl.veto_exposure[idx] * leverage[rep, st]
     stress = fiscal[rep, st]
-    rate = rules.failure_rate(k.fail_base[rep], stress, pl.fiscal[idx], k.fail_fiscal[rep], veto, regime[rep, st],
+    exposure = rules.regime_exposure(swing[rep, st], k.supplier_orientation[rep, pl.supplier[idx]])
+    rate = rules.failure_rate(k.fail_base[rep], stress, pl.fiscal[idx], k.fail_fiscal[rep], veto, exposure,
                               k.fail_regime[rep]) * pl.can_fail[idx]
     pl.fiscal[idx] = np.maximum(pl.fiscal[idx], stress)  # the survivors have now weathered this year's stress
     # A deal fails in the year its cumulative hazard reaches its unit-exponential clock (drawn at signing): the same

@@ -226,7 +226,10 @@ class DefenceTiesModel(mesa.Model):
         self._arms_streams = [streams["arms"] for streams in all_streams]
         # Drivers the kernels read every year, stacked.
         self._fiscal = np.stack([d.fiscal_stress for d in self.all_drivers])
-        self._regime = np.stack([d.regime_change for d in self.all_drivers])
+        # The political move of each change of government (0 in other years): deals on the other side of it are
+        # exposed to failure (rules.regime_exposure).
+        self._swing = np.stack([d.regime_change * np.diff(d.orientation, axis=0, prepend=d.orientation[:1])
+                                for d in self.all_drivers])
         self._recognition = np.stack([d.recognises_beijing for d in self.all_drivers])
 
         # Dynamic state (agents are views on the viewed replica's rows). R_cn, R_us and dual-use trust as rows of one
@@ -353,7 +356,7 @@ class DefenceTiesModel(mesa.Model):
         """Failures, then deliveries (replica x state x supplier)."""
         t = self.t
         return arms.run_pipeline(self.k, self.s, t, self.year, self.us.x.pressure, self.us.x.leverage,
-                                 self._fiscal[:, t], self._regime[:, t], self.us.policy, self.pipeline,
+                                 self._fiscal[:, t], self._swing[:, t], self.us.policy, self.pipeline,
                                  self.recorder.all_states[:, t])
 
     def update_stocks(self, contacts_cn: np.ndarray, delivered: np.ndarray) -> None:

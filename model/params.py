@@ -273,7 +273,8 @@ class ArmsParams(_Group):
                          "within about two years (hazard 0.5); the veto acts through US-licensed components")
     veto_categories: tuple = p(0, 1, "exposure of each category to third-country components (veto)",
                                f"{J} (medium): MBT-2000 engines [1]", float, 5)
-    fail_regime: float = p(0, 5, "failure hazard in a year of government change", f"{J} (medium)")
+    fail_regime: float = p(0, 5, "failure hazard per unit of a change of government's move away from the supplier",
+                           f"{J} (medium)")
     price: tuple = p(0, 3, "relative price by supplier (USA RUS EUR ISR OTHER DOMESTIC CHN)", f"{J} (medium)", float, 7)
     quality: tuple = p(0, 3, "relative quality by supplier", f"{J} (medium)", float, 7)
     supplier_orientation: tuple = p(-1, 1, "political orientation of each supplier (-1 US ... +1 China)",

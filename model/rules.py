@@ -61,15 +61,28 @@ def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
     return np.flatnonzero(weighted_pick_mask(weights, log_u, k))
 
 
+def regime_exposure(swing: np.ndarray, supplier_orientation: np.ndarray) -> np.ndarray:
+    """How far a change of government moves a state away from a supplier's politics: ``max(0, -swing x o_j)``.
+
+    ``swing`` is the change of orientation in a year of government change (0 otherwise; positive towards China,
+    negative towards the US), ``o_j`` the supplier's orientation (-1 US ... +1 China). A new government reviews the
+    deals its predecessor signed with suppliers on the other side of its move (a turn towards the US exposes Chinese
+    and Russian deals, a turn away from it US, Israeli and European ones), and leaves politically neutral suppliers'
+    deals alone.
+    """
+    return np.maximum(-swing * supplier_orientation, 0.0)
+
+
 def failure_rate(base: float, fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float, veto: np.ndarray,
                  regime: np.ndarray, regime_coef: float) -> np.ndarray:
     """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US
     veto.
 
-    ``rate = base + fiscal_coef max(F - F_met, 0) + veto + regime_coef G``: ability to pay acts at signing, so only a
+    ``rate = base + fiscal_coef max(F - F_met, 0) + veto + regime_coef E``: ability to pay acts at signing, so only a
     rise of fiscal stress above the highest the deal has met (at signing or in a year it survived) fails it: a rise
     is a one-off shock, and a deal that weathered it is not failed again by the same stress. ``veto`` is already
-    ``fail_veto x category exposure x pressure x leverage`` for Chinese deals and zero otherwise (competing risks).
+    ``fail_veto x category exposure x pressure x leverage`` for Chinese deals and zero otherwise (competing risks);
+    ``regime`` is the deal's :func:`regime_exposure` this year.
     """
     return base + fiscal_coef * np.maximum(fiscal - fiscal_met, 0.0) + veto + regime_coef * regime
 

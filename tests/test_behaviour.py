@@ -61,6 +61,26 @@ def test_every_signed_deal_is_delivered_failed_or_open(edge, params, data, drive
             :, :, STATE_SLOTS[("china_arms_deal_failed", Partner.CHN)]].sum()
 
 
+def test_a_change_of_government_fails_only_deals_on_the_other_side_of_its_move(params, data, drivers):
+    """With the other hazards off, every failed deal of 2000-2023 failed in a year its state changed government, and
+    its supplier stood on the other side of the move (a turn towards the US fails Chinese and Russian deals, one away
+    from it US, Israeli and European deals; neutral suppliers' deals never fail)."""
+    p = with_overrides(params, {"arms.fail_base": 0.0, "arms.fail_fiscal": 0.0, "arms.fail_veto": 0.0,
+                                "arms.fail_regime": 5.0})
+    orientation = np.asarray(p.arms.supplier_orientation)
+    years = list(drivers.years)
+    swing = drivers.regime_change * np.diff(drivers.orientation, axis=0, prepend=drivers.orientation[:1])
+    failures = 0
+    for seed in range(3):
+        d = simulate(p, data, drivers, root_seed=11, seed=seed).deals
+        failed = (d["status"] == FAILED) & (d["closed"] <= 2023)
+        for state, supplier, year in zip(d["state"][failed], d["supplier"][failed], d["closed"][failed], strict=True):
+            move = swing[years.index(year), state]
+            assert move != 0 and -move * orientation[supplier] > 0, (ISO3[state], SUPPLIERS[supplier], year, move)
+        failures += np.count_nonzero(failed)
+    assert failures > 10
+
+
 @pytest.mark.parametrize("cooling", [0, 4])
 def test_a_failed_order_counts_against_the_gap_while_it_cools_off(cooling, params, data, drivers):
     """After each year, the cooling-off stock that next year's signing sees is the undelivered TIV of the deals that

@@ -84,6 +84,16 @@ def test_failure_rate_by_hand():
     assert rate.tolist() == pytest.approx([1.5, 0.1, 0.1])
 
 
+def test_regime_exposure_by_hand():
+    # A turn towards the US (swing -1.2, Argentina 2016) exposes Chinese (+1) and Russian (+0.8) deals, not US (-1),
+    # European (-0.3) or neutral (0) ones; a turn away from it (+0.7) exposes US and European deals; no change of
+    # government (swing 0) exposes nothing.
+    orientation = np.array([-1.0, 0.8, -0.3, 0.0, 1.0])
+    assert rules.regime_exposure(np.full(5, -1.2), orientation).tolist() == pytest.approx([0, 0.96, 0, 0, 1.2])
+    assert rules.regime_exposure(np.full(5, 0.7), orientation).tolist() == pytest.approx([0.7, 0, 0.21, 0, 0])
+    assert not rules.regime_exposure(np.zeros(5), orientation).any()
+
+
 def test_bass_hazard_by_hand_and_never_negative():
     # p + q s + push = 0.01 + 0.5*0.2 + 0.09 = 0.2 -> 1 - e^-0.2.
     h = rules.bass_hazard(0.01, 0.5, 0.2, np.array([0.09, -5.0]))
