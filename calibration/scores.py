@@ -27,12 +27,16 @@ of 800 compare. Rows that hold with probability >= ``tautological`` under the pr
 
 Also: PIT values and 50%/90% coverage of the posterior for the numeric rows and the SIPRI totals against their
 binomial bands, the old hit rate (:func:`calibration.check.check_table`) as a secondary column, parameter recovery
-(:mod:`calibration.recovery`'s shipped table), the hindcast's skills and the fit's wall time from their manifests.
+(:mod:`calibration.recovery`'s shipped table), the hindcast's skills and the fit's wall time from their manifests;
+and R again with a reference prior (``scores.reference_priors``, the priors of main at 57f2c0b): the same rows, the
+same posterior and oracle runs, only the prior predictive (and with it each CRPS row's unit) drawn from the reference,
+so that a wider prior cannot flatter the score.
 Writes ``scores.json``, ``scores.md``, ``scores_rows.csv`` and figures into ``out_dir``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -45,6 +49,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import DictConfig
 from scipy.stats import binom
 
@@ -58,7 +63,7 @@ from calibration.check import (
 from calibration.diagnostics import markdown_table
 from calibration.objective import Weights, holds, raw_scores, rule, sipri_crps
 from calibration.observations import check_frozen_targets
-from calibration.priors import Prior
+from calibration.priors import Prior, parse_priors
 from calibration.problem import Problem
 from calibration.proper import brier, covered, mid_pit, skill_ratio
 from calibration.recovery import binomial_band, coverage
@@ -71,7 +76,7 @@ from model.data import DataError
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("frozen_dir", "prior_draws", "posterior_draws", "seeds", "oracle_truths", "oracle_runs", "truth_seed",
-            "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast")
+            "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast", "reference_priors")
 SIPRI_CHANNEL = "arms_sipri"
 PARTS = ("brier", "crps", "sipri")
 
@@ -92,6 +97,7 @@ class ScoreSettings:
     min_channel_rows: int
     recovery: Path
     hindcast: Path
+    reference_priors: Path | None = None
 
 
 def _path(key: str, value: object) -> Path:
@@ -115,8 +121,33 @@ def parse_scores(cfg: object) -> ScoreSettings:
                              "a hindcast_manifest.json written by python -m calibration.hindcast")):
         if not path.is_file():
             raise ConfigError(f"scores.{key}: {path} not found; allowed: {what}")
+    reference = None if cfg["reference_priors"] in ("", None) else _path("reference_priors", cfg["reference_priors"])
+    if reference is not None:
+        load_reference(reference)
     return ScoreSettings(frozen_dir=_path("frozen_dir", cfg["frozen_dir"]), recovery=recovery, hindcast=hindcast,
-                         **values)
+                         reference_priors=reference, **values)
+
+
+def load_reference(path: Path) -> tuple[list[Prior], dict[str, float]]:
+    """A reference prior: its ``priors`` (as configs/calibration/*.yaml write them) and ``fixed`` values of parameters
+    it holds at a point; one-line error for a missing file or a bad entry."""
+    key = "scores.reference_priors"
+    if not path.is_file():
+        raise ConfigError(f"{key}: {path} not found; allowed: a YAML file with priors (and fixed values), or ''")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{key}: {path} is not YAML ({str(exc).splitlines()[0]})") from None
+    check_keys(key, spec, ("priors", "fixed"), required=False)
+    if "priors" not in spec:
+        raise ConfigError(f"{key}.priors: missing key")
+    priors = parse_priors(spec["priors"], where=f"{key}.priors")
+    fixed = spec.get("fixed") or {}
+    check_keys(f"{key}.fixed", fixed, sorted(fixed))
+    both = sorted(set(fixed) & {p.name for p in priors})
+    if both:
+        raise ConfigError(f"{key}.fixed.{both[0]}: also has a prior; allowed: a prior or a fixed value, not both")
+    return priors, {name: float(check_number(f"{key}.fixed.{name}", v, -1e9, 1e9)) for name, v in fixed.items()}
 
 
 def validate(config: Mapping) -> None:
@@ -309,6 +340,16 @@ def _fmt(r: list[float]) -> str:
     return "n/a" if not np.isfinite(r[0]) else f"{r[0]:.3f} [{r[1]:.3f}, {r[2]:.3f}]"
 
 
+def _reference_line(ref: dict | None) -> str:
+    if ref is None:
+        return "- No reference prior was scored (scores.reference_priors is empty)."
+    return (f"- With the reference prior `{ref['path']}` (sha256 {ref['sha256'][:12]}) as the prior predictive, the "
+            f"same posterior and oracle runs: R overall {_fmt([ref['R_overall'], *ref['R_overall_interval']])}, Brier "
+            f"rows {ref['R_brier']:.3f}, CRPS rows {ref['R_crps']:.3f}, SIPRI totals {ref['R_sipri']:.3f}, two-sided "
+            f"numeric rows {ref['R_numeric']:.3f} ({ref['n_rows_scored']} rows). A prior wider than the reference "
+            "scores worse, so R above it would flatter the fit; R here would not.")
+
+
 def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], source: str) -> str:
     """The report: headline ``h``, parts, channels, calibration of the predictive, recovery, hindcast, rows."""
     scored = frame[frame.scored]
@@ -328,6 +369,7 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         f"- R of the Brier rows (events, patterns, bounds): {_fmt(h['brier'])}; of the CRPS rows (values, ranges and "
         f"SIPRI totals): {_fmt(h['crps'])}; of the SIPRI totals alone: {_fmt(h['parts']['sipri'])}; of the "
         f"two-sided numeric rows alone: {_fmt(h['parts']['crps'])}.",
+        _reference_line(result["reference_priors"]),
         f"- Lowest channel R (channels with >= {result['settings']['min_channel_rows']} scored rows): "
         f"{result['R_min_channel']:.3f}." if result["R_min_channel"] is not None else "- No channel has enough rows.",
         f"- Paired: {_fmt(h['paired']['overall'])} overall, {_fmt(h['paired']['brier'])} on the Brier rows, with the "
@@ -419,8 +461,9 @@ def figures(frame: pd.DataFrame, h: dict) -> dict:
 
 
 def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings,
-               truths: pd.DataFrame) -> tuple[Ensemble, Ensemble, Ensemble, list[Ensemble]]:
-    """The prior's and the posterior's predictive, the oracle's records and each truth's own predictive."""
+               truths: pd.DataFrame) -> tuple[Ensemble, Ensemble, Ensemble, list[Ensemble], Ensemble | None]:
+    """The prior's and the posterior's predictive, the oracle's records, each truth's own predictive and the
+    reference prior's predictive (None without one)."""
     root = s.settings.root_seed
     rng = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(0x5C0E,)))
 
@@ -436,7 +479,14 @@ def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings,
     records = Ensemble(runs.stats[::per], runs.sipri[::per])
     own = [Ensemble(runs.stats[k * per + 1:(k + 1) * per], runs.sipri[k * per + 1:(k + 1) * per])
            for k in range(len(truths))]
-    return prior, posterior, records, own
+    reference = None
+    if settings.reference_priors is not None:
+        ref_priors, fixed = load_reference(settings.reference_priors)
+        # Its own stream, so the other predictives' draws do not depend on whether a reference is scored.
+        ref_rng = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(0x5C0F,)))
+        draws = [{**d, **fixed} for d in prior_draws(ref_priors, settings.prior_draws, ref_rng)]
+        reference = run(draws, settings.seeds, 14, "reference prior")
+    return prior, posterior, records, own, reference
 
 
 def command(cfg: DictConfig) -> None:
@@ -463,7 +513,7 @@ def command(cfg: DictConfig) -> None:
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=s.settings.last_year)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds, s.settings.root_seed, Weights(),
                       priors, last_year=s.settings.last_year)
-    prior, posterior, records, own = _ensembles(s, problem, settings, truths)
+    prior, posterior, records, own, reference = _ensembles(s, problem, settings, truths)
     oracle = oracle_scores(targets, records, own, prior)
     frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel, strict=True)), problem.sipri_ids(),
                       problem.sipri_obs, prior, posterior, oracle)
@@ -479,6 +529,20 @@ def command(cfg: DictConfig) -> None:
     if dropped:
         drift.append(f"listed but no longer tautological: {', '.join(dropped)}")
     h = headline(frame, settings)
+    ref = None
+    if reference is not None:
+        ref_frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel, strict=True)),
+                              problem.sipri_ids(), problem.sipri_obs, reference, posterior,
+                              oracle_scores(targets, records, own, reference))
+        # The same rows as the headline: a row the reference prior cannot score (its CRPS 0) is left out of both.
+        ref_frame["scored"] = frame.scored & ref_frame[["gain", "attainable"]].notna().all(axis=1)
+        hr = headline(ref_frame, settings)
+        ref = {"path": str(settings.reference_priors.relative_to(PROJECT_ROOT))
+               if settings.reference_priors.is_relative_to(PROJECT_ROOT) else str(settings.reference_priors),
+               "sha256": hashlib.sha256(settings.reference_priors.read_bytes()).hexdigest(),
+               "n_rows_scored": int(ref_frame.scored.sum()),
+               "R_overall": hr["overall"][0], "R_overall_interval": hr["overall"][1:], "R_brier": hr["brier"][0],
+               "R_crps": hr["crps"][0], "R_sipri": hr["parts"]["sipri"][0], "R_numeric": hr["parts"]["crps"][0]}
     statements = frame[frame.part != "sipri"]
     result = {
         "R_overall": h["overall"][0], "R_overall_interval": h["overall"][1:],
@@ -500,13 +564,14 @@ def command(cfg: DictConfig) -> None:
         "hit_rate": float(statements.hit.astype(float).mean()),
         "coverage": coverage_summary(frame),
         "recovery": recovery, **hindcast, "calibration_wall_s": fit_wall(Path(s.config["posterior"])),
-        "targets_sha256": targets_hash, "posterior": s.source,
+        "reference_priors": ref, "targets_sha256": targets_hash, "posterior": s.source,
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
     }
     cov = result["coverage"]
     result.update({k: cov[k] for k in ("coverage90_numeric", "coverage90_numeric_n", "coverage90_sipri",
                                        "coverage90_sipri_n", "pit_mean_numeric")})
     result.update({k: recovery[k] for k in ("identified_parameters", "recovered_share", "recovery_coverage")})
+    result["settings"]["reference_priors"] = ref["path"] if ref else ""
     result["settings"]["recovery"] = str(settings.recovery.relative_to(PROJECT_ROOT)) \
         if settings.recovery.is_relative_to(PROJECT_ROOT) else str(settings.recovery)
     result["scores_wall_s"] = round(time.perf_counter() - start, 1)

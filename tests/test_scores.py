@@ -4,6 +4,7 @@ tiny end-to-end run of ``python -m calibration.scores``."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from calibration.scores import (
 )
 from calibration.targets import Target, sipri_total_ids
 from model.data import DataError
+from model.params import ConfigError
 from model.schema import STATE_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,12 +239,15 @@ def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
     assert set(rows.id[rows.tautological]) == set(pd.read_csv(frozen / "tautological.csv").id)
     assert (out2 / "scores_channels.png").is_file() and (out2 / "scores_pit.png").is_file()
     assert "# Proper scores" in (out2 / "scores.md").read_text()
+    assert two["reference_priors"]["path"] == "calibration/frozen/priors_57f2c0b.yaml"
+    assert "scores: reference prior: 8/8 draws x 2 seeds" in second.stderr
 
 
 @pytest.mark.parametrize(("override", "key"), [
     ("scores.seeds=0", "scores.seeds"), ("scores.tautological=0.2", "scores.tautological"),
     ("scores.frozen_dir=/nonexistent", "scores.frozen_dir"), ("freeze=maybe", "freeze"),
     ("scores.recovery=/nonexistent.csv", "scores.recovery"), ("scores.extra=1", "scores.extra"),
+    ("scores.reference_priors=/nonexistent.yaml", "scores.reference_priors"),
 ])
 def test_bad_scores_settings_are_one_line_errors_with_no_output(tmp_path, override, key):
     out = tmp_path / "out"
@@ -250,6 +255,31 @@ def test_bad_scores_settings_are_one_line_errors_with_no_output(tmp_path, overri
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and run.stderr.startswith(f"error: {key}") and run.stderr.count("\n") == 1, run.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_reference_prior_covers_todays_calibrated_parameters():
+    """The 57f2c0b priors name the same 25 parameters as today's: 22 with a prior, 3 held at 57f2c0b's defaults."""
+    from calibration.scores import load_reference
+
+    priors, fixed = load_reference(FROZEN / "priors_57f2c0b.yaml")
+    today = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
+    assert sorted([p.name for p in priors] + list(fixed)) == sorted(p.name for p in today)
+    assert fixed == {"arms.fail_base": 0.02, "arms.fail_fiscal": 1.5, "arms.fail_veto": 1.5}
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("fixed: {arms.fail_base: 0.02}\n", "scores.reference_priors.priors: missing key"),
+    ("priors: {arms: {fail_base: {dist: uniform, low: 0.0, high: 0.05, why: x}}}\nfixed: {arms.fail_base: 0.02}\n",
+     "scores.reference_priors.fixed.arms.fail_base: also has a prior"),
+    ("priors: {}\nother: 1\n", "scores.reference_priors.other: unknown key"),
+])
+def test_a_bad_reference_prior_is_a_one_line_error(tmp_path, text, says):
+    from calibration.scores import load_reference
+
+    path = tmp_path / "ref.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_reference(path)
 
 
 def test_frozen_inputs_are_not_rewritten_without_freeze(tmp_path):
