@@ -71,6 +71,7 @@ from experiments import forecast as F
 from experiments.ensemble import lac_rows
 from experiments.executor import run_tasks
 from experiments.tables import MAIN_COLUMNS
+from model.arms import CHN_IDX, DOMESTIC_IDX
 from model.data import HIST_END, DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, Drivers, build_drivers
 from model.params import (
@@ -104,6 +105,8 @@ CONFIDENCE = re.compile(r"^judgement \((high|medium|low)\)")
 CENTRAL = "central"
 SIDES = ("low", "high")
 NO_DEPENDENCE, DEPENDENCE = "no measured dependence", "forecasts depend on it"
+SUPPLIER_CONSTANT_RANGE = next((r["low"], r["high"]) for r in parameter_table()
+                               if r["name"] == "arms.supplier_constant")
 RESULT_FILES = ("judgement.csv", "judgement.md", "judgement_manifest.json")
 
 
@@ -420,10 +423,33 @@ def outputs_of(runs: Sequence[RunResult], years: Sequence[int]) -> np.ndarray:
     return np.stack(cols, axis=1).astype(float)
 
 
+def setting_values(p: ModelParams, name: str, value: float) -> dict[str, float]:
+    """The overrides of one draw's parameters that set ``name`` to ``value``.
+
+    A supplier's price and quality enter its utility beside its constant, and SIPRI's shares fix only their sum
+    (docs/ODD.md §9): the constants are derived (or calibrated) net of the price and quality utility. So a price or
+    quality element is varied with its supplier's constant re-derived, keeping that sum, and only what the element
+    does beyond the constant moves (the quality x tech-capacity term; China's discount acts on the sum). The domestic
+    industry's constant is a judgement, not derived from shares: its price and quality vary alone.
+    """
+    group, field, *index = name.split(".")
+    if group != "arms" or field not in ("price", "quality") or int(index[0]) == DOMESTIC_IDX:
+        return {name: value}
+    j = int(index[0])
+    ap = p.arms
+    if field == "price":
+        share = 1.0 - (p.china.discount if j == CHN_IDX else 0.0)
+        utility = -ap.beta_price * share * (value - ap.price[j])
+    else:
+        utility = ap.beta_quality * (value - ap.quality[j])
+    lo, hi = SUPPLIER_CONSTANT_RANGE
+    return {name: value, f"arms.supplier_constant.{j}": float(np.clip(ap.supplier_constant[j] - utility, lo, hi))}
+
+
 def run_setting(task: Task, data: ModelData) -> tuple[np.ndarray, float]:
     """The outputs of every run of ``task`` (draw-major: run d * seeds + s) and the seconds it took."""
     start = time.perf_counter()
-    params = [with_overrides(p, {task.override[0]: task.override[1]}) for p in task.params] if task.override \
+    params = [with_overrides(p, setting_values(p, *task.override)) for p in task.params] if task.override \
         else list(task.params)
     runs = [p for p in params for _ in range(task.seeds)]
     draws = [d for d in range(len(params)) for _ in range(task.seeds)]
@@ -445,6 +471,7 @@ def work_key(s: Settings, exp: Experiment, posterior_hash: str, data_hashes: Map
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in NOT_IN_KEY and k != "posterior"}
     payload = json.dumps({"settings": settings, "posterior": posterior_hash, "experiment": repr(exp),
                           "data": dict(sorted(data_hashes.items())), "code": F.simulation_code_hash(),
+                          "audit": F.source_hash(["experiments/judgement.py"]),
                           "outputs": list(MAIN_COLUMNS)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -614,6 +641,9 @@ def markdown(table: pd.DataFrame, central: pd.DataFrame, excluded: Mapping[str, 
         f"- Ranges: the rule of `experiments/judgement.py` (integer ±1/2/3; log or logit scale ±0.5/1/2; share "
         "logit ±0.5/1/2; non-negative scale ÷× 1.25/2/4; otherwise ±5/10/25% of the allowed range; by confidence "
         f"high/medium/low) or an override of `{s.overrides.name}` with its reason.",
+        "- A supplier's price or quality varies with its constant re-derived (the constants are derived or "
+        "calibrated net of price and quality utility, whose sum SIPRI's shares fix), except the domestic industry's, "
+        "whose constant is a judgement: only what they do beyond the constant moves.",
         f"- Audited: {len(table)} parameters{subset}, {len(table) * 2} settings besides the central ensemble; "
         f"simulation time {seconds:.0f} s, summed over the settings.",
         f"- Not audited: {len(excluded['calibrated'])} calibrated ({', '.join(excluded['calibrated'])}); the "
