@@ -328,6 +328,12 @@ WEAK = {
     ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.59: as above",
     ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.79: just below the bar",
     ("russia_exit", "arms_imports_tiv.EUR"): "0.58",
+    # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
+    # after (0.795, 0.795, 0.785, 0.795): moves of one to seven pairs in 200, inside the noise of 50 draws x 4 seeds.
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.795: just below the bar",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.795: just below the bar",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.785: just below the bar",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.795: just below the bar",
 }
 
 
