@@ -2,7 +2,8 @@
 
 ``python -m experiments.forecast``, ``experiments.simulate``, ``experiments.dose``, ``experiments.live`` and
 ``experiments.judgement`` run their module, whose ``__main__`` block checks the command line in one line
-(:func:`common.cli.precheck`) and calls the entry of the same name here. (``python -m experiments.gather`` takes plain arguments, no config.)
+(:func:`common.cli.precheck`) and calls the entry of the same name here. (``python -m experiments.gather`` takes
+plain arguments, no config.)
 """
 
 from __future__ import annotations
