@@ -73,7 +73,7 @@ from calibration.targets import Target, compile_targets
 from common.cli import fail, precheck
 from common.provenance import manifest, write_atomically, write_json
 from model.data import DataError
-from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
+from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number, load_default_params, with_overrides
 
 SETTINGS = ("frozen_dir", "prior_draws", "posterior_draws", "seeds", "oracle_truths", "oracle_runs", "truth_seed",
             "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast", "reference_priors")
@@ -147,7 +147,12 @@ def load_reference(path: Path) -> tuple[list[Prior], dict[str, float]]:
     both = sorted(set(fixed) & {p.name for p in priors})
     if both:
         raise ConfigError(f"{key}.fixed.{both[0]}: also has a prior; allowed: a prior or a fixed value, not both")
-    return priors, {name: float(check_number(f"{key}.fixed.{name}", v, -1e9, 1e9)) for name, v in fixed.items()}
+    values = {name: float(check_number(f"{key}.fixed.{name}", v, -1e9, 1e9)) for name, v in fixed.items()}
+    try:  # a name the model does not have, or a value outside its range, is refused before any run
+        with_overrides(load_default_params(), values)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}.fixed: {exc}") from None
+    return priors, values
 
 
 def validate(config: Mapping) -> None:

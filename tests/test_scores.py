@@ -267,11 +267,16 @@ def test_the_reference_prior_covers_todays_calibrated_parameters():
     assert fixed == {"arms.fail_base": 0.02, "arms.fail_fiscal": 1.5, "arms.fail_veto": 1.5}
 
 
+ONE_PRIOR = "priors: {arms: {need_intercept: {dist: uniform, low: -6.0, high: 0.0, why: x}}}\n"
+
+
 @pytest.mark.parametrize(("text", "says"), [
     ("fixed: {arms.fail_base: 0.02}\n", "scores.reference_priors.priors: missing key"),
     ("priors: {arms: {fail_base: {dist: uniform, low: 0.0, high: 0.05, why: x}}}\nfixed: {arms.fail_base: 0.02}\n",
      "scores.reference_priors.fixed.arms.fail_base: also has a prior"),
     ("priors: {}\nother: 1\n", "scores.reference_priors.other: unknown key"),
+    (ONE_PRIOR + "fixed: {arms.nope: 1.0}\n", "scores.reference_priors.fixed: params.arms.nope"),
+    (ONE_PRIOR + "fixed: {arms.fail_base: 7.0}\n", "scores.reference_priors.fixed: params.arms.fail_base"),
 ])
 def test_a_bad_reference_prior_is_a_one_line_error(tmp_path, text, says):
     from calibration.scores import load_reference
