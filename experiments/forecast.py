@@ -243,12 +243,21 @@ def plan(config: Mapping, overrides: list[str]) -> tuple[ForecastSettings, list[
     return settings, ensembles
 
 
-def writable_root(path: str) -> Path:
-    """``out_root`` as an absolute path; a one-line ConfigError when it cannot be created or written to."""
-    root = Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
+def writable_root(path: str, key: str = "forecast.out_root") -> Path:
+    """The folder ``path`` (setting ``key``) as an absolute path; a one-line ConfigError naming ``key`` when it cannot
+    be created or written to."""
+    root = Path(path).expanduser()
+    root = root if root.is_absolute() else PROJECT_ROOT / root
     existing = next(p for p in (root, *root.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"forecast.out_root: {path!r} cannot be written ({existing} is not a writable folder); "
+    writable = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    if writable:
+        # os.access says yes to root everywhere (even /proc): a folder made and removed at once is the real test.
+        try:
+            tempfile.TemporaryDirectory(dir=existing).cleanup()
+        except OSError:
+            writable = False
+    if not writable:
+        raise ConfigError(f"{key}: {path!r} cannot be written ({existing} is not a writable folder); "
                           f"allowed: a writable folder")
     return root
 

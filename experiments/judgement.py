@@ -330,12 +330,7 @@ def _path(value: str) -> Path:
 def _writable(key: str, value: object) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"judgement.{key}: {value!r}; allowed: a folder path (relative to the project or absolute)")
-    path = _path(value)
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"judgement.{key}: {value!r} cannot be written ({existing} is not a writable folder); "
-                          "allowed: a writable folder")
-    return path
+    return F.writable_root(value, f"judgement.{key}")
 
 
 def _scenario(value: object) -> str:

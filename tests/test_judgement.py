@@ -231,6 +231,8 @@ def test_end_to_end_writes_three_files_and_a_rerun_simulates_nothing(tmp_path, m
     ("judgement.posterior=/nonexistent.parquet", "posterior: /nonexistent.parquet not found"),
     ("judgement.overrides=/nonexistent.csv", "judgement.overrides: '/nonexistent.csv' not found"),
     ("judgement.out_dir=/etc/hostname/x", "judgement.out_dir: '/etc/hostname/x' cannot be written"),
+    # A folder root may "access" but not create (os.access alone let this one run the whole audit first).
+    ("judgement.work_dir=/proc/judgement", "judgement.work_dir: '/proc/judgement' cannot be written"),
     ("+judgement.extra=1", "judgement.extra: unknown key"),
 ])
 def test_bad_settings_are_one_line_errors(override, says, monkeypatch, capsys):
