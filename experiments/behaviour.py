@@ -70,12 +70,13 @@ class Runs:
 
 def run_scenario(scenario: str, draws: int, seeds: int, data: ModelData, posterior: Path | None,
                  root_seed: int = 20240101) -> Runs:
-    """``draws`` posterior draws x ``seeds`` seeds of one scenario, 2000-2040, as the forecast draws them."""
+    """``draws`` posterior draws x ``seeds`` seeds of one scenario, 2000-2040, as the forecast draws them, with the
+    judgement axes at their defaults (as the calibration fitted the record)."""
     exp = build_model(compose_model([], scenario))
     settings = ForecastSettings(posterior=str(posterior) if posterior else "defaults", draws=draws, seeds=seeds,
                                 root_seed=root_seed, first_stored_year=FIRST_YEAR, first_table_year=2024,
                                 executor="serial", workers=1, dask_scheduler="", batch_size=draws,
-                                boldness_scenarios=(), out_root="outputs", formats=())
+                                boldness_scenarios=(), judgement="fixed", out_root="outputs", formats=())
     table = draw_table(settings, load_posterior(posterior)[0] if posterior else None)
     params = draw_parameters(exp.params, table, "central")
     drivers = build_drivers(data, exp.drivers, FIRST_YEAR, LAST_YEAR)

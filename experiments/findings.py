@@ -3,8 +3,9 @@
 For every scenario but the reference (its central variant): how many of its declared effects hold and each one's
 paired difference and P(declared sign); the largest paired differences of the comparison table (ranked by how surely
 they point one way, P(higher) against P(lower)); what China's boldness variants of it do to the same effects; then
-warnings (latent links near a bound, main regional series whose variance is mostly prior-driven) and the calibration's
-scores with one line on what they mean for trust in the forecast.
+what rests on judgement (the judgement axes the forecast varies and their share of the main regional series'
+variance); warnings (latent links near a bound, main regional series whose variance is mostly prior-driven) and the
+calibration's scores with one line on what they mean for trust in the forecast.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from calibration.headline import headline_sentence
-from experiments.tables import MAIN_COLUMNS, NOT_TRIPWIRES, num
+from experiments.tables import MAIN_COLUMNS, NOT_TRIPWIRES, column_key, num
 from model.schema import REGION
 
 # The differences shown per scenario; the link variables watched for a bound; how close to it counts as at it.
@@ -67,6 +68,36 @@ def _variants(effects: pd.DataFrame, label: str) -> list[str]:
                      "effects hold (" + "; ".join(f"{r.variable} ({r.iso3}) P {r.p_declared_sign:.2f}"
                                                    for r in rows.itertuples()) + ").")
     return lines
+
+
+def _judgement(tables: Mapping[str, pd.DataFrame], record: Mapping, reference: str) -> list[str]:
+    """What rests on judgement: the axes the forecast varied (the manifest's ``judgement_axes``) and their share of the
+    variance of the reference's main LAC series in 2030 and 2040 (the forecast table's ``share_judgement``)."""
+    info = record.get("judgement_axes") or {}
+    axes = list(info.get("axes") or {})
+    if not axes:
+        return [f"The judgement axes do not vary in this forecast ({info.get('note') or 'no judgement_axes record'}): "
+                "its intervals leave out what rests on fixed behavioural parameters."] if info else []
+    lines = [f"{len(axes)} fixed behavioural parameters on which the forecasts measurably depend "
+             "(python -m experiments.judgement) are judgement axes: each draw takes them uniformly over their "
+             "judgement ranges, so the intervals include them." + (f" {info['note']}" if info.get("note") else "")]
+    f = tables.get("forecast")
+    if f is None or "share_judgement" not in f.columns:
+        return lines
+    rows = f[(f["scenario"] == reference) & (f["iso3"] == REGION) & f["year"].isin((2030, 2040))]
+    rows = rows.assign(column=[column_key(v, p) for v, p in zip(rows["variable"], rows["partner"], strict=True)])
+    rows = rows[rows["column"].isin(MAIN_COLUMNS)]
+    shares = rows.pivot_table(index="column", columns="year", values="share_judgement", aggfunc="first")
+    if shares.empty or shares.isna().all().all():
+        return lines
+    shares = shares.sort_values(shares.columns[-1], ascending=False, na_position="last")
+    lines.append(f"Their share of the variance at LAC in {reference} (2030 / 2040): " + "; ".join(
+        f"{v} {_pct(r.get(2030))} / {_pct(r.get(2040))}" for v, r in shares.iterrows()) + ".")
+    return lines
+
+
+def _pct(x: object) -> str:
+    return "–" if x is None or pd.isna(x) else f"{100 * float(x):.0f}%"
 
 
 def _warnings(forecast: pd.DataFrame) -> list[str]:
@@ -139,6 +170,9 @@ def key_findings(tables: Mapping[str, pd.DataFrame], record: Mapping) -> str:
         if variants:
             lines += ["", *variants]
         lines.append("")
+    judged = _judgement(tables, record, reference)
+    if judged:
+        lines += ["## What rests on judgement", "", *judged, ""]
     warnings = _warnings(forecast) if len(forecast) else []
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]

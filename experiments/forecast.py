@@ -44,6 +44,7 @@ from common.cli import CONFIG_DIR, config_dirs, fail, precheck, searchpath_overr
 from common.config import Experiment, build_model, compose_scenario, scenario_effects
 from common.effects import Effect
 from common.provenance import manifest, write_atomically, write_json
+from experiments import axes as A
 from experiments.ensemble import Batch, run_batch_parquet
 from experiments.executor import EXECUTORS, dask_client, run_tasks
 from experiments.post import post_task
@@ -53,12 +54,13 @@ from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, che
 
 FORMATS = ("parquet", "csv", "md", "png", "html")
 SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "first_table_year", "executor", "workers",
-            "dask_scheduler", "batch_size", "boldness_scenarios", "out_root", "formats")
+            "dask_scheduler", "batch_size", "boldness_scenarios", "judgement", "out_root", "formats")
 # Settings that choose where and how fast the runs go, never what they give: left out of the work folder's key.
 NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
 # The modules whose source decides a run's record: the model, how a batch runs and records, how draws become
 # parameters (this module) and how configs become experiments.
-SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "common/config.py")
+SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "experiments/axes.py",
+                   "common/config.py")
 # The modules whose source decides the tables, and with them the figures (the work folder's key covers the runs).
 TABLES_CODE = ("experiments/tables.py", "experiments/effects.py", "experiments/post.py", "common/effects.py",
                "model/schema.py")
@@ -76,6 +78,9 @@ BOLDNESS = "china.boldness_tension"
 # China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
 # calibrated one, the lower and upper third of its range. judgement: thirds of the prior U(0, 5) the calibration used.
 BOLDNESS_VARIANTS = {"cautious": (0.0, 5.0 / 3.0), "bold": (10.0 / 3.0, 5.0)}
+# forecast.judgement: vary the judgement axes of judgement.csv beside the posterior (experiments.axes) when it is there
+# (auto), always (varied: the file must be there) or never (fixed: every fixed parameter at its default).
+JUDGEMENT_MODES = ("auto", "varied", "fixed")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class ForecastSettings:
     dask_scheduler: str
     batch_size: int
     boldness_scenarios: tuple[str, ...]
+    judgement: str
     out_root: str
     formats: tuple[str, ...]
 
@@ -138,7 +144,55 @@ def parse_settings(cfg: Mapping) -> ForecastSettings:
     if isinstance(bold, str) or not isinstance(bold, (list, tuple)) or not all(isinstance(b, str) for b in bold):
         raise ConfigError(f"forecast.boldness_scenarios: {bold!r}; allowed: a list of scenario names")
     s["formats"], s["boldness_scenarios"] = tuple(formats), tuple(bold)
+    if s["judgement"] not in JUDGEMENT_MODES:
+        raise ConfigError(f"forecast.judgement: {s['judgement']!r}; allowed: {', '.join(JUDGEMENT_MODES)}")
     return ForecastSettings(**s)
+
+
+def posterior_path(settings: ForecastSettings) -> Path | None:
+    """The posterior file as an absolute path (None for ``defaults``)."""
+    if settings.posterior == "defaults":
+        return None
+    path = Path(settings.posterior)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class JudgementAxes:
+    """The judgement axes a forecast varies (experiments.axes), the file they come from and what to say about them."""
+
+    axes: tuple[A.Axis, ...]
+    path: str
+    sha256: str
+    note: str
+
+
+def judgement_axes(settings: ForecastSettings, calibrated: Sequence[str] = ()) -> JudgementAxes:
+    """The axes of ``judgement.csv`` beside the posterior, as ``forecast.judgement`` asks (none for ``fixed`` or a
+    ``defaults`` posterior, none with a note for ``auto`` without the file, a one-line ConfigError for ``varied``
+    without it). ``calibrated``: the posterior's columns, never axes. A file measured on another posterior file (its
+    manifest's hash) is used with a note saying so."""
+    post = posterior_path(settings)
+    if settings.judgement == "fixed" or post is None:
+        why = "forecast.judgement=fixed" if settings.judgement == "fixed" else "posterior defaults"
+        return JudgementAxes((), "", "", f"{why}: every fixed behavioural parameter at its default")
+    path = post.parent / A.AXIS_FILE
+    if not path.is_file():
+        if settings.judgement == "varied":
+            raise ConfigError(f"forecast.judgement: varied, but {path} is not there; allowed: auto or fixed, or run "
+                              "python -m experiments.judgement for this posterior first")
+        return JudgementAxes((), "", "", f"{path} not found: the fixed behavioural parameters stay at their defaults "
+                             "(their share of the forecasts' variance is not measured; run "
+                             "python -m experiments.judgement)")
+    axes = A.load_axes(path, calibrated)
+    note = ""
+    audit = path.parent / "judgement_manifest.json"
+    if audit.is_file() and post.is_file():
+        measured = json.loads(audit.read_text(encoding="utf-8")).get("judgement", {}).get("posterior_sha256")
+        if measured and measured != hashlib.sha256(post.read_bytes()).hexdigest():
+            note = (f"{path.name} was measured on another posterior file than {post.name}: its axes are used as they "
+                    "are; rerun python -m experiments.judgement")
+    return JudgementAxes(axes, str(path), hashlib.sha256(path.read_bytes()).hexdigest(), note)
 
 
 def _scenario_entries(config: Mapping) -> list[str]:
@@ -266,13 +320,17 @@ def validate(config: Mapping, overrides: list[str] | None = None) -> None:
     """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     settings, _ = plan(config, split_args(sys.argv[1:])[0] if overrides is None else list(overrides))
     writable_root(settings.out_root)
+    judgement_axes(settings)
 
 
-def draw_table(settings: ForecastSettings, posterior: pd.DataFrame | None) -> pd.DataFrame:
+def draw_table(settings: ForecastSettings, posterior: pd.DataFrame | None,
+               axes: Sequence[A.Axis] = ()) -> pd.DataFrame:
     """The parameter values of every draw (one row per draw), resampled by weight from a seeded stream.
 
     Besides the posterior's columns, ``u_boldness`` is one uniform per draw that places the draw's boldness in each
-    alternative prior of BOLDNESS_VARIANTS (the same u in every variant, so variants are paired too).
+    alternative prior of BOLDNESS_VARIANTS (the same u in every variant, so variants are paired too), and each
+    judgement axis of ``axes`` has its values in ``judgement:<name>`` (:func:`experiments.axes.sample`, streams of
+    their own: the other columns are those of a table without axes).
     """
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(settings.root_seed, spawn_key=(0xD4A3,))))
     if posterior is None:
@@ -284,19 +342,27 @@ def draw_table(settings: ForecastSettings, posterior: pd.DataFrame | None) -> pd
         table.insert(0, "particle", rows)
     table.insert(0, "draw", np.arange(settings.draws))
     table["u_boldness"] = rng.random(settings.draws)
+    if axes:
+        table = pd.concat([table, A.sample(axes, settings.draws, settings.root_seed)], axis=1)
     return table
 
 
 def draw_parameters(base: ModelParams, table: pd.DataFrame, boldness: str) -> list[ModelParams]:
-    """Each draw's parameters: the base config overridden by the draw's values (and its boldness variant)."""
-    names = [c for c in table.columns if c not in ("draw", "particle", "u_boldness")]
+    """Each draw's parameters: the base config overridden by the draw's values (and its boldness variant), then by
+    its judgement axes (:func:`experiments.axes.axis_overrides`, which re-derives a supplier's constant from the
+    posterior's)."""
+    axis = A.axis_columns(table)
+    names = [c for c in table.columns if c not in ("draw", "particle", "u_boldness") and c not in axis]
     out = []
     for i in range(len(table)):
         values = {n: float(table[n].iat[i]) for n in names}
         if boldness != "central":
             lo, hi = BOLDNESS_VARIANTS[boldness]
             values[BOLDNESS] = lo + (hi - lo) * float(table["u_boldness"].iat[i])
-        out.append(with_overrides(base, values) if values else base)
+        p = with_overrides(base, values) if values else base
+        if axis:
+            p = with_overrides(p, A.axis_overrides(p, {c[len(A.PREFIX):]: float(table[c].iat[i]) for c in axis}))
+        out.append(p)
     return out
 
 
@@ -314,14 +380,17 @@ def simulation_code_hash() -> str:
     return source_hash(SIMULATION_CODE)
 
 
-def work_key(config: Mapping, ensembles: list[Ensemble], posterior_hash: str, data_hashes: Mapping[str, str]) -> str:
-    """Hash of everything that changes the results (the simulation code included); executor, workers and output
-    formats are left out."""
+def work_key(config: Mapping, ensembles: list[Ensemble], posterior_hash: str, data_hashes: Mapping[str, str],
+             judgement_hash: str = "") -> str:
+    """Hash of everything that changes the results (the simulation code and the judgement axes' file included);
+    executor, workers and output formats are left out."""
     settings = {k: v for k, v in config["forecast"].items() if k not in NOT_IN_KEY}
     models = [{"label": e.label, "params": config_of(e)} for e in ensembles]
-    payload = json.dumps({"settings": settings, "models": models, "posterior": posterior_hash,
-                          "data": dict(sorted(data_hashes.items())), "code": simulation_code_hash()},
-                         sort_keys=True, default=str)
+    payload = {"settings": settings, "models": models, "posterior": posterior_hash,
+               "data": dict(sorted(data_hashes.items())), "code": simulation_code_hash()}
+    if judgement_hash:  # absent when no axis varies, so such a forecast keeps its folder
+        payload["judgement_axes"] = judgement_hash
+    payload = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -436,10 +505,12 @@ def run_ensemble(config: Mapping, overrides: list[str],
 def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[Ensemble],
                   posterior: pd.DataFrame | None, source: str, posterior_hash: str, data: ModelData,
                   client) -> tuple[Path, ForecastSettings, dict, dict]:
-    work = writable_root(settings.out_root) / work_key(config, ensembles, posterior_hash, data.hashes)
+    judged = judgement_axes(settings, [] if posterior is None else list(posterior.columns))
+    work = writable_root(settings.out_root) / work_key(config, ensembles, posterior_hash, data.hashes,
+                                                        judged.sha256 if judged.axes else "")
     work.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(work)
-    table = draw_table(settings, posterior)
+    table = draw_table(settings, posterior, judged.axes)
     if not (work / "draws.parquet").is_file():
         tmp = work / f".draws.parquet.{os.getpid()}.tmp"
         table.to_parquet(tmp, index=False)
@@ -463,6 +534,10 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
                       data.hashes)
     record["forecast"] = job
     record["posterior_sha256"] = posterior_hash
+    record["judgement_axes"] = {"mode": settings.judgement, "file": judged.path, "sha256": judged.sha256,
+                                "axes": {a.name: {"low": a.low, "high": a.high, "default": a.default, "rule": a.rule}
+                                         for a in judged.axes},
+                                "note": judged.note}
     # The effects each scenario declares (experiments.effects), measured in tables/scenario_effects.
     record["scenario_effects_declared"] = {e.scenario: [x.as_dict() for x in e.effects] for e in ensembles}
     # What each scenario changes against the drivers group (the reference's, usually none), for the report.

@@ -68,10 +68,10 @@ from common.cli import CONFIG_DIR, fail, precheck
 from common.config import Experiment, build_model
 from common.provenance import manifest, write_atomically, write_json
 from experiments import forecast as F
+from experiments.axes import DEPENDENCE, NO_DEPENDENCE, setting_values
 from experiments.ensemble import lac_rows
 from experiments.executor import run_tasks
 from experiments.tables import MAIN_COLUMNS
-from model.arms import CHN_IDX, DOMESTIC_IDX
 from model.data import HIST_END, DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, Drivers, build_drivers
 from model.params import (
@@ -104,9 +104,6 @@ RULES = (*STEPS, "override")
 CONFIDENCE = re.compile(r"^judgement \((high|medium|low)\)")
 CENTRAL = "central"
 SIDES = ("low", "high")
-NO_DEPENDENCE, DEPENDENCE = "no measured dependence", "forecasts depend on it"
-SUPPLIER_CONSTANT_RANGE = next((r["low"], r["high"]) for r in parameter_table()
-                               if r["name"] == "arms.supplier_constant")
 RESULT_FILES = ("judgement.csv", "judgement.md", "judgement_manifest.json")
 
 
@@ -418,29 +415,6 @@ def outputs_of(runs: Sequence[RunResult], years: Sequence[int]) -> np.ndarray:
     return np.stack(cols, axis=1).astype(float)
 
 
-def setting_values(p: ModelParams, name: str, value: float) -> dict[str, float]:
-    """The overrides of one draw's parameters that set ``name`` to ``value``.
-
-    A supplier's price and quality enter its utility beside its constant, and SIPRI's shares fix only their sum
-    (docs/ODD.md §9): the constants are derived (or calibrated) net of the price and quality utility. So a price or
-    quality element is varied with its supplier's constant re-derived, keeping that sum, and only what the element
-    does beyond the constant moves (the quality x tech-capacity term; China's discount acts on the sum). The domestic
-    industry's constant is a judgement, not derived from shares: its price and quality vary alone.
-    """
-    group, field, *index = name.split(".")
-    if group != "arms" or field not in ("price", "quality") or int(index[0]) == DOMESTIC_IDX:
-        return {name: value}
-    j = int(index[0])
-    ap = p.arms
-    if field == "price":
-        share = 1.0 - (p.china.discount if j == CHN_IDX else 0.0)
-        utility = -ap.beta_price * share * (value - ap.price[j])
-    else:
-        utility = ap.beta_quality * (value - ap.quality[j])
-    lo, hi = SUPPLIER_CONSTANT_RANGE
-    return {name: value, f"arms.supplier_constant.{j}": float(np.clip(ap.supplier_constant[j] - utility, lo, hi))}
-
-
 def run_setting(task: Task, data: ModelData) -> tuple[np.ndarray, float]:
     """The outputs of every run of ``task`` (draw-major: run d * seeds + s) and the seconds it took."""
     start = time.perf_counter()
@@ -707,7 +681,7 @@ def run(config: Mapping, progress=None) -> dict:
     forecast = F.ForecastSettings(posterior=s.posterior, draws=s.draws, seeds=s.seeds, root_seed=s.root_seed,
                                   first_stored_year=FIRST_YEAR, first_table_year=HIST_END + 1, executor="serial",
                                   workers=1, dask_scheduler="", batch_size=s.draws, boldness_scenarios=(),
-                                  out_root=str(s.work_dir), formats=())
+                                  judgement="fixed", out_root=str(s.work_dir), formats=())
     draw_params = F.draw_parameters(exp.params, F.draw_table(forecast, posterior), CENTRAL)
     key = work_key(s, exp, posterior_hash, data.hashes)
     work = s.work_dir / key

@@ -638,6 +638,11 @@ parameter flagged <code>prior_driven</code> is one the record did not narrow (it
 outputs that depend on it repeat an assumption rather than the evidence. In the forecast table a value marked † (and
 highlighted) has at least 30% of its variance from such parameters; in the sensitivity table, flagged rows are
 highlighted.</li>
+<li><b>Judgement axes.</b> Fixed behavioural parameters on which an audit (<code>python -m experiments.judgement</code>)
+found that the forecasts depend are drawn per draw over their judgement ranges, as the calibrated parameters are drawn
+from the posterior; they are flagged in the sensitivity table (<code>judgement</code>) and counted as prior-driven, and
+the forecast table's <code>share_judgement</code> is the share of a value's variance they carry. The calibration held
+them at their defaults, so their spread is an assumption the record never tested.</li>
 <li><b>Boldness variants.</b> China's boldness under tension is not identified by the record. Scenarios marked
 <code>@cautious</code> and <code>@bold</code> rerun a scenario with that parameter drawn from the lower and upper third
 of its prior (same draws otherwise); they are drawn dashed in the scenario's colour. The parameter acts before 2024

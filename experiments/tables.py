@@ -35,6 +35,12 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
     share errs low. ``prior_driven`` is True where that share is at least 30%. Without ``prior_driven.csv`` the share
     is NaN, the flag False, and a note says so.
 
+    *Judgement share.* ``share_judgement`` is the same estimate for the judgement axes alone (the fixed behavioural
+    parameters the forecasts depend on, drawn per draw over their judgement ranges: :mod:`experiments.axes`; the draw
+    table's ``judgement:<name>`` columns): how much of the variance rests on judgement the record never saw. The axes
+    count as prior-driven too (nothing narrowed them), so they are also in ``share_prior_driven``'s group. NaN when no
+    axis varies (``forecast.judgement=fixed``, or no ``judgement.csv`` beside the posterior).
+
 ``comparison``
     Each scenario other than the reference (the job's first label) minus the reference, run by run (paired by draw and
     seed, so common random numbers cancel), in 2030, 2035 and 2040: median, 5% and 95% quantiles and mean of the
@@ -73,8 +79,8 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
     draws as they are, i.e. on the posterior), not ``balanced`` (which reweights to an even spread of each input).
     SALib's resampling is seeded; the estimate's own noise (sd about 0.02 at 500 draws, see ``DELTA_RESAMPLES``) is
     the floor below which an index says nothing; a ``dummy (noise floor)`` row measures it, the same estimator on a
-    column of uniform noise that no output depends on. Empty (with a note) without parameter columns or without
-    SALib.
+    column of uniform noise that no output depends on. ``judgement`` marks the judgement axes (each also
+    ``prior_driven``). Empty (with a note) without parameter columns or without SALib.
 
 ``scenario_effects``
     One row per (scenario other than the reference, effect it declares; :mod:`experiments.effects`): the paired
@@ -114,6 +120,7 @@ except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its t
 
 from common.effects import Effect
 from experiments import effects as E
+from experiments.axes import PREFIX as AXIS_PREFIX
 from experiments.ensemble import EVENTS_FROM, event_names
 from model.data import ISO3
 from model.params import PROJECT_ROOT
@@ -159,7 +166,8 @@ MAIN_COLUMNS = ("forum_attends.CHN", "officers_training.CHN", "delegations.CHN",
                 "surveillance_level.CHN", "r_china.CHN", "alignment", "china_arms_share", "surveillance_adopters")
 
 FORECAST_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "median", "q05", "q25", "q75", "q95",
-                    "mean", "share_parameters", "share_drivers", "share_chance", "share_prior_driven", "prior_driven")
+                    "mean", "share_parameters", "share_drivers", "share_chance", "share_prior_driven", "prior_driven",
+                    "share_judgement")
 COMPARISON_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year", "diff_median", "diff_q05",
                       "diff_q95", "diff_mean", "p_positive", "p_negative", "ref_q05", "ref_median", "ref_q95")
 CUMULATIVE_COLUMNS = ("scenario", "iso3", "partner", "channel", "variable", "year_from", "year_to", "median", "q05",
@@ -170,7 +178,7 @@ EVENT_COLUMNS = ("scenario", "event", "by_year", "probability", "low", "high", "
 TRIPWIRE_COLUMNS = ("scenario", "rank", "iso3", "partner", "channel", "variable", "signal", "year_from", "year_to",
                     "auc", "direction", "threshold", "p_scenario", "p_reference", "youden_j")
 SENSITIVITY_COLUMNS = ("scenario", "output", "parameter", "delta", "delta_conf", "S1", "S1_conf", "prior_driven",
-                       "note")
+                       "judgement", "note")
 NOTE_COLUMNS = ("table", "scenario", "note")
 
 VARIABLES: dict[str, Variable] = dict(zip(column_names(), ALL_VARIABLES, strict=True))
@@ -445,9 +453,11 @@ def default_prior_driven_path(settings: Any) -> Path:
 
 def effective_parameters(draws: pd.DataFrame, boldness: str) -> pd.DataFrame:
     """Each draw's varying parameters as run in a scenario: a boldness variant replaces China's boldness under tension
-    by its place in the variant's prior (experiments.forecast.draw_parameters). Constant columns are dropped."""
+    by its place in the variant's prior (experiments.forecast.draw_parameters); a judgement axis is named without its
+    ``judgement:`` prefix (:func:`judgement_names` lists them). Constant columns are dropped."""
     table = draws.sort_values("draw").reset_index(drop=True)
     params = table.drop(columns=[c for c in ("draw", "particle", "u_boldness") if c in table]).astype(float)
+    params = params.rename(columns={c: c[len(AXIS_PREFIX):] for c in params.columns if c.startswith(AXIS_PREFIX)})
     if boldness != "central" and "u_boldness" in table:
         from experiments.forecast import BOLDNESS, BOLDNESS_VARIANTS
 
@@ -455,6 +465,11 @@ def effective_parameters(draws: pd.DataFrame, boldness: str) -> pd.DataFrame:
         params[BOLDNESS] = lo + (hi - lo) * table["u_boldness"].to_numpy(dtype=float)
     varying = [c for c in params.columns if np.ptp(params[c].to_numpy()) > 0]
     return params[varying]
+
+
+def judgement_names(draws: pd.DataFrame) -> list[str]:
+    """The judgement axes of a draw table (its ``judgement:<name>`` columns), by parameter name."""
+    return [c[len(AXIS_PREFIX):] for c in draws.columns if c.startswith(AXIS_PREFIX)]
 
 
 # ----------------------------------------------------------------------------------------------------- tables
@@ -472,6 +487,7 @@ class _Context:
     columns: tuple[str, ...]
     prior: dict[str, bool] | None
     notes: list[dict]
+    judgement: frozenset[str] = frozenset()
 
     def note(self, table: str, scenario: str, text: str) -> None:
         self.notes.append({"table": table, "scenario": scenario, "note": text})
@@ -493,7 +509,8 @@ def _frame(ctx: _Context, label: str, cells: np.ndarray, year: int, stats: Mappi
     return pd.DataFrame(base | dict(stats))
 
 
-def _forecast(ctx: _Context, label: str, cube: Cube, basis: np.ndarray | None) -> pd.DataFrame:
+def _forecast(ctx: _Context, label: str, cube: Cube, basis: np.ndarray | None,
+              judgement_basis: np.ndarray | None = None) -> pd.DataFrame:
     parts = []
     partial = 0
     for year in (y for y in cube.years if y >= ctx.first_table_year):
@@ -503,11 +520,13 @@ def _forecast(ctx: _Context, label: str, cube: Cube, basis: np.ndarray | None) -
         y = v.reshape(ctx.draws, ctx.seeds, -1)[:, :, cells].astype(np.float64)
         q = np.quantile(y.reshape(ctx.draws * ctx.seeds, -1), QUANTILES, axis=0)
         shares, total = variance_shares(y)
-        pd_share = explained_share(y.mean(axis=1), basis, total)
+        per_draw = y.mean(axis=1)
+        pd_share = explained_share(per_draw, basis, total)
         stats = {"median": q[2], "q05": q[0], "q25": q[1], "q75": q[3], "q95": q[4], "mean": y.mean(axis=(0, 1)),
                  "share_parameters": shares[0], "share_drivers": shares[1], "share_chance": shares[2],
                  "share_prior_driven": pd_share,
-                 "prior_driven": np.nan_to_num(pd_share, nan=0.0) >= PRIOR_DRIVEN_SHARE}
+                 "prior_driven": np.nan_to_num(pd_share, nan=0.0) >= PRIOR_DRIVEN_SHARE,
+                 "share_judgement": explained_share(per_draw, judgement_basis, total)}
         parts.append(_frame(ctx, label, cells, year, stats))
     if partial:
         ctx.note("forecast", label, f"{partial} (iso3, variable, year) cells missing in some runs only: left out")
@@ -740,6 +759,7 @@ def _sensitivity(ctx: _Context, label: str, cube: Cube, params: pd.DataFrame) ->
         res.insert(0, "output", output)
         res.insert(0, "scenario", label)
         res["prior_driven"] = res["parameter"].map(lambda p: bool((ctx.prior or {}).get(p, False)))
+        res["judgement"] = res["parameter"].isin(ctx.judgement)
         parts.append(res[list(SENSITIVITY_COLUMNS)])
     if not parts:
         return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
@@ -815,6 +835,11 @@ def _setup(work: Path, settings: Any, job: Mapping, prior_driven_path: Path | No
     else:
         draw_table = pd.DataFrame({"draw": range(draws)})
         ctx.note("forecast", "", f"{draw_file} not found: parameter-based outputs assume no parameter varies")
+    axes = judgement_names(draw_table)
+    if axes:
+        # Nothing narrowed a judgement axis: it is prior-driven wherever the calibration's list is known or not.
+        ctx.judgement = frozenset(axes)
+        ctx.prior = {**(ctx.prior or {}), **dict.fromkeys(axes, True)}
     years = list(range(min(first_table, TRIPWIRE_WINDOW[0]), LAST_YEAR + 1))
     years = [y for y in years if y >= ctx.first_stored_year]
     keep = [y for y in years if TRIPWIRE_WINDOW[0] <= y <= TRIPWIRE_WINDOW[1] or y in COMPARISON_YEARS]
@@ -898,7 +923,14 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
         else:
             ctx.note("forecast", label, f"share_prior_driven: {kind} surface in {len(pd_names)} varying "
                      f"prior-driven parameters ({', '.join(pd_names) or 'none, so the share is 0'})")
-    frames["forecast"] = _forecast(ctx, label, cube, basis)
+    judged = [c for c in params.columns if c in ctx.judgement]
+    judgement_basis = None
+    if judged:
+        judgement_basis, kind = response_surface(params[judged].to_numpy(dtype=float))
+        ctx.note("forecast", label, f"share_judgement: {kind} surface in {len(judged)} judgement axes"
+                 if judgement_basis is not None else f"share_judgement: {len(judged)} judgement axes and {draws} "
+                 "draws: too few draws for a response surface, NaN")
+    frames["forecast"] = _forecast(ctx, label, cube, basis, judgement_basis)
     if label == ctx.reference:
         flows = [ctx.columns.index(c) for c in flow_columns(ctx.columns)]
         frames["cumulative"] = _cumulative(ctx, label, Cube(cube.years, cube.iso3, flow_columns(ctx.columns),
@@ -1033,7 +1065,8 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
                            "probability of yes that year. † marks a prior-driven value (≥30% of its variance from "
                            "parameters the calibration did not narrow). Totals over 2024-2030 and 2024-2040 are in "
                            "the cumulative table. The full table (all states, variables and years, quartiles, means, "
-                           "and the variance shares of parameters / driver paths / chance) is forecast.csv; the CSV "
+                           "the variance shares of parameters / driver paths / chance, and share_judgement, the share "
+                           "carried by the judgement axes) is forecast.csv; the CSV "
                            "and Parquet files keep the raw names."
                            "\n\n" + _notes_md(tables["forecast"]) + _md_table(view))
     if "cumulative" in tables:
@@ -1109,7 +1142,8 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
                               "not depend on the parameter; moment-independent, estimated on the posterior draws as "
                               "given) and the first-order index S1 (share of the variance of the per-draw mean), each "
                               "± its 95% bootstrap half-width, sorted by delta; prior_driven marks parameters the "
-                              f"calibration did not narrow. The `{DUMMY}` row is the same estimator on a column of "
+                              "calibration did not narrow, judgement the judgement axes (fixed parameters drawn over "
+                              f"their judgement ranges). The `{DUMMY}` row is the same estimator on a column of "
                               "noise: an index at or below it (plus its half-width) says nothing.\n\n"
                               + _notes_md(s) + _md_table(view))
     if "notes" in tables:

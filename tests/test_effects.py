@@ -315,25 +315,26 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:2b17696989e7, issue 14's second refit; docs/ODD.md §10.1): small or rare, so ties (no
-# change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon as one
-# starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
+# 50 draws x 4 seeds on posterior:2b17696989e7 with the judgement axes varied, as the forecast runs them; in brackets
+# with the axes fixed at their defaults; docs/ODD.md §10.9, §12): small or rare, so ties (no change in a run) count
+# against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon as one starts to hold, and the
+# list must then shrink. The model-core and inference issues revisit them.
 WEAK = {
-    ("us_china_deterioration", "officers_training.CHN"): "0.66: +0.2 tension moves few training decisions",
-    ("us_china_deterioration", "forum_attends.CHN"): "0.63: as for training",
-    ("detente", "forum_attends.CHN"): "0.76",
-    ("detente", "officers_training.CHN"): "0.77",
-    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.38: the refit signs few Chinese deals after 2024: ties",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.36: as above",
-    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.59: as above",
-    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.735 (0.755 before the political regime hazard)",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.58",
+    ("us_china_deterioration", "officers_training.CHN"): "0.605 (0.62): +0.2 tension moves few training decisions",
+    ("us_china_deterioration", "forum_attends.CHN"): "0.51 (0.67): as for training",
+    ("detente", "forum_attends.CHN"): "0.625 (0.785)",
+    ("detente", "officers_training.CHN"): "0.725 (0.75)",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.33 (0.355): few Chinese deals after 2024: ties",
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.425 (0.335): as above",
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.52 (0.57): as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.485 (0.735): the supplier quality axes decide it",
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.595 (0.61)",
     # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
-    # after (0.795, 0.795, 0.785, 0.795): moves of one to seven pairs in 200, inside the noise of 50 draws x 4 seeds.
-    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.795: just below the bar",
-    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.795: just below the bar",
-    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.785: just below the bar",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.795: just below the bar",
+    # after, with the axes fixed; further below with them varied, but for Russian imports.
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.63 (0.795)",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.625 (0.795)",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.555 (0.785)",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.79 (0.795): just below the bar",
 }
 
 

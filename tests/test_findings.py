@@ -61,3 +61,21 @@ def test_the_report_opens_with_the_findings():
     assert page.index('<h2 id="findings">Key findings</h2>') < page.index('<h2 id="reading">')
     assert "1 of 2 declared effects hold" in page
     assert key_findings({}, {}) == ""
+
+
+def test_findings_say_what_rests_on_judgement():
+    rows = [("baseline", "LAC", "CHN", "surveillance_level", 2030, 0.61), ("baseline", "LAC", "CHN",
+            "surveillance_level", 2040, 0.68), ("baseline", "LAC", "", "alignment", 2040, 0.05),
+            ("baseline", "LAC", "CHN", "surveillance_adopters", 2040, 0.6),
+            ("tension", "LAC", "CHN", "surveillance_level", 2040, 0.9), ("baseline", "BRA", "CHN",
+            "surveillance_level", 2040, 0.9)]
+    forecast = pd.DataFrame(rows, columns=["scenario", "iso3", "partner", "variable", "year", "share_judgement"])
+    record = {**RECORD, "judgement_axes": {"axes": {"a.b": {}, "c.d": {}}, "note": ""}}
+    text = key_findings({"forecast": forecast}, record)
+    assert "## What rests on judgement" in text and "2 fixed behavioural parameters" in text
+    # The reference's LAC row only, the largest 2040 share first, a missing year as a dash.
+    assert ("(2030 / 2040): surveillance_level.CHN 61% / 68%; surveillance_adopters – / 60%; alignment – / 5%."
+            in text)
+    fixed = key_findings({"forecast": forecast}, {**RECORD, "judgement_axes": {"axes": {}, "note": "why not"}})
+    assert "The judgement axes do not vary in this forecast (why not)" in fixed
+    assert "judgement" not in key_findings({"forecast": forecast}, RECORD)

@@ -250,23 +250,3 @@ def test_the_command_refuses_a_bad_value_and_writes_nothing(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and done.stderr.startswith("error: judgement.draws: 1 is out of range")
     assert done.stderr.count("\n") == 1 and not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
-
-
-
-def test_price_and_quality_vary_with_their_supplier_constant_rederived():
-    """The constant absorbs the change of price or quality utility (SIPRI fixes only their sum); the domestic
-    industry's judgement constant does not; any other parameter varies alone."""
-    p = load_default_params()
-    ap = p.arms
-    out = J.setting_values(p, "arms.price.0", 2.0)
-    assert out["arms.price.0"] == 2.0
-    assert out["arms.supplier_constant.0"] == pytest.approx(
-        ap.supplier_constant[0] + ap.beta_price * (2.0 - ap.price[0]))
-    out = J.setting_values(p, "arms.price.6", 1.0)  # China: the price utility carries the discount
-    assert out["arms.supplier_constant.6"] == pytest.approx(
-        ap.supplier_constant[6] + ap.beta_price * (1 - p.china.discount) * (1.0 - ap.price[6]))
-    out = J.setting_values(p, "arms.quality.3", 2.0)
-    assert out["arms.supplier_constant.3"] == pytest.approx(
-        ap.supplier_constant[3] - ap.beta_quality * (2.0 - ap.quality[3]))
-    assert J.setting_values(p, "arms.quality.5", 1.5) == {"arms.quality.5": 1.5}
-    assert J.setting_values(p, "arms.fail_regime", 1.0) == {"arms.fail_regime": 1.0}
