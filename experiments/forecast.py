@@ -347,6 +347,12 @@ def draw_table(settings: ForecastSettings, posterior: pd.DataFrame | None,
     return table
 
 
+def forecast_draws(settings: ForecastSettings, posterior: pd.DataFrame | None) -> tuple[pd.DataFrame, JudgementAxes]:
+    """The forecast's draw table with the judgement axes ``forecast.judgement`` asks for, and those axes."""
+    judged = judgement_axes(settings, [] if posterior is None else list(posterior.columns))
+    return draw_table(settings, posterior, judged.axes), judged
+
+
 def draw_parameters(base: ModelParams, table: pd.DataFrame, boldness: str) -> list[ModelParams]:
     """Each draw's parameters: the base config overridden by the draw's values (and its boldness variant), then by
     its judgement axes (:func:`experiments.axes.axis_overrides`, which re-derives a supplier's constant from the
@@ -505,12 +511,11 @@ def run_ensemble(config: Mapping, overrides: list[str],
 def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[Ensemble],
                   posterior: pd.DataFrame | None, source: str, posterior_hash: str, data: ModelData,
                   client) -> tuple[Path, ForecastSettings, dict, dict]:
-    judged = judgement_axes(settings, [] if posterior is None else list(posterior.columns))
+    table, judged = forecast_draws(settings, posterior)
     work = writable_root(settings.out_root) / work_key(config, ensembles, posterior_hash, data.hashes,
                                                         judged.sha256 if judged.axes else "")
     work.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(work)
-    table = draw_table(settings, posterior, judged.axes)
     if not (work / "draws.parquet").is_file():
         tmp = work / f".draws.parquet.{os.getpid()}.tmp"
         table.to_parquet(tmp, index=False)

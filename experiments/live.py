@@ -103,11 +103,12 @@ def validate(config: Mapping, overrides: list[str] | None = None) -> None:
 
 @functools.cache
 def _draws(overrides: tuple[str, ...], dirs: tuple[str, ...]) -> tuple[F.ForecastSettings, object, ModelData]:
-    """The forecast settings, its draw table (the forecast's own resampling) and the data, once per process."""
+    """The forecast settings, its draw table (the forecast's own resampling, judgement axes included) and the data,
+    once per process."""
     composed = F.compose_model(list(overrides), "baseline", [Path(d) for d in dirs])
     settings = F.parse_settings(composed["forecast"])
     posterior, _, _, data = F.load_inputs(settings)
-    return settings, F.draw_table(settings, posterior), data
+    return settings, F.forecast_draws(settings, posterior)[0], data
 
 
 @functools.cache

@@ -186,3 +186,18 @@ def test_an_audit_of_another_posterior_is_used_with_a_note(posterior_dir, tmp_pa
     (folder / "judgement_manifest.json").write_text(json.dumps({"judgement": {"posterior_sha256": "0" * 64}}))
     *_, record = _run(folder, tmp_path / "out")
     assert record["judgement_axes"]["axes"] and "another posterior file" in record["judgement_axes"]["note"]
+
+
+def test_the_live_view_runs_a_draw_with_the_forecasts_axes():
+    """The shipped posterior has its audit beside it: the live view's draw is the forecast's, axes included."""
+    import experiments.live as L
+
+    settings = F.parse_settings(_config([])["forecast"])
+    posterior, *_ = F.load_inputs(settings)
+    table, judged = F.forecast_draws(settings, posterior)
+    assert judged.axes and not judged.note
+    params = L.run_inputs("baseline", 3)[0]
+    axis = judged.axes[0].name
+    group, field, *index = axis.split(".")
+    value = getattr(getattr(params, group), field)
+    assert (value[int(index[0])] if index else value) == pytest.approx(table[A.PREFIX + axis].iat[3])
