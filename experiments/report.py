@@ -678,6 +678,12 @@ def sensitivity_panels(sensitivity: pd.DataFrame) -> list[tuple[str, list[str], 
     return panels
 
 
+def parameter_label(name: str, prior_driven: bool, judgement: bool) -> str:
+    """A parameter's label in the sensitivity figure: ``(j)`` marks a judgement axis, ``*`` another prior-driven
+    parameter."""
+    return f"{name} (j)" if judgement else f"{name} *" if prior_driven else name
+
+
 def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
     """SALib delta indices (moment-independent, on the posterior draws): one panel per output, its parameters sorted
     by their largest delta over the scenarios (the SENSITIVITY_SHOWN most important), one marker per scenario with its
@@ -685,7 +691,8 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
 
     The floor is the dummy parameter's delta plus its half-width (a column of noise no output depends on, the highest
     over the scenarios): a parameter inside it does not matter measurably. Prior-driven parameters are starred in the
-    labels, so a reader sees at once when an output rests on something the record did not pin down. No figure when
+    labels and judgement axes marked (j), so a reader sees at once when an output rests on something the record did
+    not pin down. No figure when
     the table is empty.
     """
     rows = sensitivity.dropna(subset=["delta"]) if "delta" in sensitivity.columns else sensitivity.iloc[0:0]
@@ -707,7 +714,8 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
                         fmt="o", ms=3, lw=0.7, color=SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)], label=scenario)
         flagged = set(o.loc[o["prior_driven"].fillna(False).astype(bool), "parameter"]) if "prior_driven" in o \
             else set()
-        ax.set_yticks(y, [f"{p} *" if p in flagged else p for p in parameters], fontsize=7)
+        judged = set(o.loc[o["judgement"].fillna(False).astype(bool), "parameter"]) if "judgement" in o else set()
+        ax.set_yticks(y, [parameter_label(p, p in flagged, p in judged) for p in parameters], fontsize=7)
         ax.set_ylim(len(parameters) - 0.5, -0.5)
         ax.set_xlim(left=0.0)
         ax.set_title(output, fontsize=9)
@@ -715,7 +723,7 @@ def sensitivity_chart(sensitivity: pd.DataFrame, out: Path) -> list[Path]:
         ax.tick_params(axis="x", labelsize=7)
     axes[0].legend(fontsize=6, loc="lower right")
     fig.suptitle(f"Sensitivity of key forecast outputs to the parameters (posterior draws; the {SENSITIVITY_SHOWN} "
-                 "largest per output; * prior-driven; grey: noise floor)", fontsize=9)
+                 "largest per output; * prior-driven; (j) judgement axis; grey: noise floor)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     return [save_png(fig, out / "sensitivity.png")]
 

@@ -298,6 +298,16 @@ def test_sensitivity_chart_draws_delta_bars_and_skips_an_empty_table(tmp_path):
     paths = sensitivity_chart(table, tmp_path)
     assert [p.name for p in paths] == ["sensitivity.png"] and paths[0].read_bytes()[:4] == b"\x89PNG"
     assert sensitivity_chart(table.iloc[0:0], tmp_path / "none") == []
+    judged = sensitivity_chart(table.assign(judgement=[False, True] * 4), tmp_path / "judged")
+    assert [p.name for p in judged] == ["sensitivity.png"]
+
+
+def test_judgement_axes_and_prior_driven_parameters_are_marked_apart():
+    from experiments.report import parameter_label
+
+    assert parameter_label("a.b", True, True) == "a.b (j)"  # an axis is prior-driven too: the mark says which
+    assert parameter_label("a.b", True, False) == "a.b *"
+    assert parameter_label("a.b", False, False) == "a.b"
 
 
 def test_comparison_axes_are_floored_at_a_share_of_the_references_level():
