@@ -70,14 +70,18 @@ from calibration.recovery import binomial_band, coverage
 from calibration.setup import Setup, prepare
 from calibration.setup import validate as validate_calibration
 from calibration.targets import Target, compile_targets
+from common import axes as A
 from common.cli import fail, precheck
 from common.provenance import manifest, write_atomically, write_json
 from model.data import DataError
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number, load_default_params, with_overrides
 
 SETTINGS = ("frozen_dir", "prior_draws", "posterior_draws", "seeds", "oracle_truths", "oracle_runs", "truth_seed",
-            "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast", "reference_priors")
+            "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast", "reference_priors", "judgement")
 SIPRI_CHANNEL = "arms_sipri"
+# scores.judgement: the predictives with every fixed parameter at its default (as the posterior was fitted), or with
+# the forecast's judgement axes drawn over their ranges (common.axes): do the judgement ranges fit the record?
+JUDGEMENT_MODES = ("fixed", "varied")
 PARTS = ("brier", "crps", "sipri")
 
 
@@ -98,6 +102,7 @@ class ScoreSettings:
     recovery: Path
     hindcast: Path
     reference_priors: Path | None = None
+    judgement: str = "fixed"
 
 
 def _path(key: str, value: object) -> Path:
@@ -124,8 +129,22 @@ def parse_scores(cfg: object) -> ScoreSettings:
     reference = None if cfg["reference_priors"] in ("", None) else _path("reference_priors", cfg["reference_priors"])
     if reference is not None:
         load_reference(reference)
+    if cfg["judgement"] not in JUDGEMENT_MODES:
+        raise ConfigError(f"scores.judgement: {cfg['judgement']!r}; allowed: {', '.join(JUDGEMENT_MODES)}")
     return ScoreSettings(frozen_dir=_path("frozen_dir", cfg["frozen_dir"]), recovery=recovery, hindcast=hindcast,
-                         reference_priors=reference, **values)
+                         reference_priors=reference, judgement=cfg["judgement"], **values)
+
+
+def judgement_axes(settings: ScoreSettings, posterior_path: Path, calibrated: list[str]) -> tuple[A.Axis, ...]:
+    """The judgement axes the predictives vary: none for ``fixed``; for ``varied`` those of ``judgement.csv`` beside
+    the posterior (a one-line ConfigError without it)."""
+    if settings.judgement == "fixed":
+        return ()
+    path = posterior_path.parent / A.AXIS_FILE
+    if not path.is_file():
+        raise ConfigError(f"scores.judgement: varied, but {path} is not there; allowed: fixed, or run "
+                          "python -m experiments.judgement for this posterior first")
+    return A.load_axes(path, calibrated, key="scores.judgement")
 
 
 def load_reference(path: Path) -> tuple[list[Prior], dict[str, float]]:
@@ -366,6 +385,10 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         "prior (knowing nothing) to the oracle (knowing the parameters) that the fit closes. 0: the fit learned "
         "nothing the score sees; 1: as good as knowing the parameters; below 0: worse than the prior. Brackets: "
         "bootstrap 90% interval over rows. Method: `calibration/scores.py`.", "",
+        *([f"Judgement varied: the prior's, the posterior's and the reference prior's predictives draw the "
+           f"{len(result['judgement_axes'])} judgement axes over their ranges (`scores.judgement=varied`, "
+           "common/axes.py), as the forecast does; the oracle's truths keep them at their defaults.", ""]
+          if result.get("judgement_axes") else []),
         f"- **R overall: {_fmt(h['overall'])}** over {len(scored)} rows ({int((scored.part == 'brier').sum())} Brier, "
         f"{int((scored.part == 'crps').sum())} CRPS, {int((scored.part == 'sipri').sum())} SIPRI totals); "
         f"{int(frame.tautological.sum())} tautological rows left out"
@@ -465,14 +488,18 @@ def figures(frame: pd.DataFrame, h: dict) -> dict:
     return out
 
 
-def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings,
-               truths: pd.DataFrame) -> tuple[Ensemble, Ensemble, Ensemble, list[Ensemble], Ensemble | None]:
+def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings, truths: pd.DataFrame,
+               axes: tuple[A.Axis, ...] = ()) -> tuple[Ensemble, Ensemble, Ensemble, list[Ensemble], Ensemble | None]:
     """The prior's and the posterior's predictive, the oracle's records, each truth's own predictive and the
-    reference prior's predictive (None without one)."""
+    reference prior's predictive (None without one). With ``axes``, the prior's, the posterior's and the reference
+    prior's draws also take the judgement axes (each predictive from its own axis streams); the oracle's truths keep
+    every fixed parameter at its default."""
     root = s.settings.root_seed
     rng = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(0x5C0E,)))
 
-    def run(draws: list[dict[str, float]], seeds: int, offset: int, label: str) -> Ensemble:
+    def run(draws: list[dict[str, float]], seeds: int, offset: int, label: str, judged: bool = True) -> Ensemble:
+        if judged:
+            draws = A.with_axes(s.exp.params, draws, axes, root + offset)
         stats, sipri = predictive_ensemble(s.exp.params, s.data, s.drivers, problem.targets, draws, seeds,
                                            root + offset, label=f"scores: {label}")
         return Ensemble(stats, sipri[:, problem.sipri_keep])
@@ -480,7 +507,7 @@ def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings,
     prior = run(prior_draws(list(s.settings.priors), settings.prior_draws, rng), settings.seeds, 11, "prior")
     posterior = run(posterior_draws(s.posterior, settings.posterior_draws, rng), settings.seeds, 12, "posterior")
     per = 1 + settings.oracle_runs
-    runs = run(truths.to_dict("records"), per, 13, "oracle")
+    runs = run(truths.to_dict("records"), per, 13, "oracle", judged=False)
     records = Ensemble(runs.stats[::per], runs.sipri[::per])
     own = [Ensemble(runs.stats[k * per + 1:(k + 1) * per], runs.sipri[k * per + 1:(k + 1) * per])
            for k in range(len(truths))]
@@ -513,12 +540,15 @@ def command(cfg: DictConfig) -> None:
             committed = load_tautological(taut_path)
         recovery = recovery_summary(settings.recovery)
         hindcast = hindcast_summary(settings.hindcast)
+        post = Path(s.config["posterior"])
+        axes = judgement_axes(settings, post if post.is_absolute() else PROJECT_ROOT / post,
+                              [c for c in s.posterior.columns if c != "weight"])
     except (ConfigError, DataError) as exc:
         fail(str(exc))
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=s.settings.last_year)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds, s.settings.root_seed, Weights(),
                       priors, last_year=s.settings.last_year)
-    prior, posterior, records, own, reference = _ensembles(s, problem, settings, truths)
+    prior, posterior, records, own, reference = _ensembles(s, problem, settings, truths, axes)
     oracle = oracle_scores(targets, records, own, prior)
     frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel, strict=True)), problem.sipri_ids(),
                       problem.sipri_obs, prior, posterior, oracle)
@@ -571,6 +601,7 @@ def command(cfg: DictConfig) -> None:
         "recovery": recovery, **hindcast, "calibration_wall_s": fit_wall(Path(s.config["posterior"])),
         "reference_priors": ref, "targets_sha256": targets_hash, "posterior": s.source,
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
+        "judgement_axes": [a.name for a in axes],
     }
     cov = result["coverage"]
     result.update({k: cov[k] for k in ("coverage90_numeric", "coverage90_numeric_n", "coverage90_sipri",

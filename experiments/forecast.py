@@ -40,11 +40,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.headline import load_headline
 from calibration.setup import load_posterior, warn_if_data_changed
+from common import axes as A
 from common.cli import CONFIG_DIR, config_dirs, fail, precheck, searchpath_override, split_args
 from common.config import Experiment, build_model, compose_scenario, scenario_effects
 from common.effects import Effect
 from common.provenance import manifest, write_atomically, write_json
-from experiments import axes as A
 from experiments.ensemble import Batch, run_batch_parquet
 from experiments.executor import EXECUTORS, dask_client, run_tasks
 from experiments.post import post_task
@@ -59,7 +59,7 @@ SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "fi
 NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
 # The modules whose source decides a run's record: the model, how a batch runs and records, how draws become
 # parameters (this module) and how configs become experiments.
-SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "experiments/axes.py",
+SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "common/axes.py",
                    "common/config.py")
 # The modules whose source decides the tables, and with them the figures (the work folder's key covers the runs).
 TABLES_CODE = ("experiments/tables.py", "experiments/effects.py", "experiments/post.py", "common/effects.py",
@@ -78,7 +78,7 @@ BOLDNESS = "china.boldness_tension"
 # China's boldness under tension is not identified by the record (docs/ODD.md §9): two alternative priors besides the
 # calibrated one, the lower and upper third of its range. judgement: thirds of the prior U(0, 5) the calibration used.
 BOLDNESS_VARIANTS = {"cautious": (0.0, 5.0 / 3.0), "bold": (10.0 / 3.0, 5.0)}
-# forecast.judgement: vary the judgement axes of judgement.csv beside the posterior (experiments.axes) when it is there
+# forecast.judgement: vary the judgement axes of judgement.csv beside the posterior (common.axes) when it is there
 # (auto), always (varied: the file must be there) or never (fixed: every fixed parameter at its default).
 JUDGEMENT_MODES = ("auto", "varied", "fixed")
 
@@ -159,7 +159,7 @@ def posterior_path(settings: ForecastSettings) -> Path | None:
 
 @dataclass(frozen=True)
 class JudgementAxes:
-    """The judgement axes a forecast varies (experiments.axes), the file they come from and what to say about them."""
+    """The judgement axes a forecast varies (common.axes), the file they come from and what to say about them."""
 
     axes: tuple[A.Axis, ...]
     path: str
@@ -329,7 +329,7 @@ def draw_table(settings: ForecastSettings, posterior: pd.DataFrame | None,
 
     Besides the posterior's columns, ``u_boldness`` is one uniform per draw that places the draw's boldness in each
     alternative prior of BOLDNESS_VARIANTS (the same u in every variant, so variants are paired too), and each
-    judgement axis of ``axes`` has its values in ``judgement:<name>`` (:func:`experiments.axes.sample`, streams of
+    judgement axis of ``axes`` has its values in ``judgement:<name>`` (:func:`common.axes.sample`, streams of
     their own: the other columns are those of a table without axes).
     """
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(settings.root_seed, spawn_key=(0xD4A3,))))
@@ -355,7 +355,7 @@ def forecast_draws(settings: ForecastSettings, posterior: pd.DataFrame | None) -
 
 def draw_parameters(base: ModelParams, table: pd.DataFrame, boldness: str) -> list[ModelParams]:
     """Each draw's parameters: the base config overridden by the draw's values (and its boldness variant), then by
-    its judgement axes (:func:`experiments.axes.axis_overrides`, which re-derives a supplier's constant from the
+    its judgement axes (:func:`common.axes.axis_overrides`, which re-derives a supplier's constant from the
     posterior's)."""
     axis = A.axis_columns(table)
     names = [c for c in table.columns if c not in ("draw", "particle", "u_boldness") and c not in axis]

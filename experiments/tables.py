@@ -36,7 +36,7 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
     is NaN, the flag False, and a note says so.
 
     *Judgement share.* ``share_judgement`` is the same estimate for the judgement axes alone (the fixed behavioural
-    parameters the forecasts depend on, drawn per draw over their judgement ranges: :mod:`experiments.axes`; the draw
+    parameters the forecasts depend on, drawn per draw over their judgement ranges: :mod:`common.axes`; the draw
     table's ``judgement:<name>`` columns): how much of the variance rests on judgement the record never saw. The axes
     count as prior-driven too (nothing narrowed them), so they are also in ``share_prior_driven``'s group. NaN when no
     axis varies (``forecast.judgement=fixed``, or no ``judgement.csv`` beside the posterior).
@@ -118,9 +118,9 @@ except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its t
     def threadpool_limits(limits: int) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
+from common.axes import PREFIX as AXIS_PREFIX
 from common.effects import Effect
 from experiments import effects as E
-from experiments.axes import PREFIX as AXIS_PREFIX
 from experiments.ensemble import EVENTS_FROM, event_names
 from model.data import ISO3
 from model.params import PROJECT_ROOT

@@ -1,4 +1,4 @@
-"""Judgement axes (experiments.axes): which parameters, their draws, their overrides, and the forecast that varies
+"""Judgement axes (common.axes): which parameters, their draws, their overrides, and the forecast that varies
 them (issue 16, item 2)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-import experiments.axes as A
+import common.axes as A
 import experiments.forecast as F
 from common.cli import CONFIG_DIR
 from experiments.tables import SENSITIVITY_COLUMNS, compute_tables, effective_parameters, judgement_names
@@ -201,3 +201,21 @@ def test_the_live_view_runs_a_draw_with_the_forecasts_axes():
     group, field, *index = axis.split(".")
     value = getattr(getattr(params, group), field)
     assert (value[int(index[0])] if index else value) == pytest.approx(table[A.PREFIX + axis].iat[3])
+
+
+def test_draws_with_axes_keep_their_values_and_take_the_axes():
+    p = load_default_params()
+    axes = (A.Axis("surveillance.imitation", 0.15, 0.075, 0.3, "factor"), A.Axis("arms.quality.3", 1.2, 0.6, 2.4,
+                                                                                   "factor"))
+    draws = [{"arms.supplier_constant.3": -1.0, "forums.peer": 1.0}, {"arms.supplier_constant.3": 0.5,
+                                                                       "forums.peer": 2.0}]
+    out = A.with_axes(p, draws, axes, root_seed=5)
+    table = A.sample(axes, 2, 5)
+    for d, o, (_, row) in zip(draws, out, table.iterrows(), strict=True):
+        assert o["forums.peer"] == d["forums.peer"]
+        assert o["surveillance.imitation"] == row["judgement:surveillance.imitation"]
+        q = row["judgement:arms.quality.3"]
+        # The constant is re-derived from the draw's own (calibrated) value, not the default's.
+        assert o["arms.supplier_constant.3"] == pytest.approx(
+            d["arms.supplier_constant.3"] - p.arms.beta_quality * (q - p.arms.quality[3]))
+    assert A.with_axes(p, draws, (), root_seed=5) == draws

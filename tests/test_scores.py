@@ -217,7 +217,7 @@ def test_shipped_scores_have_every_key_and_name_their_posterior():
 @pytest.mark.slow
 def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
     """Tiny priors and sizes: freeze=true writes the frozen inputs; a second run reads them and gives the same R."""
-    frozen, out1, out2 = tmp_path / "frozen", tmp_path / "one", tmp_path / "two"
+    frozen, out1, out2, out3 = tmp_path / "frozen", tmp_path / "one", tmp_path / "two", tmp_path / "three"
     common = [sys.executable, "-m", "calibration.scores", "calibration=tiny", f"scores.frozen_dir={frozen}",
               "scores.prior_draws=8", "scores.posterior_draws=8", "scores.seeds=2", "scores.oracle_truths=3",
               "scores.oracle_runs=6", "scores.bootstrap=200"]
@@ -241,6 +241,17 @@ def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
     assert "# Proper scores" in (out2 / "scores.md").read_text()
     assert two["reference_priors"]["path"] == "calibration/frozen/priors_57f2c0b.yaml"
     assert "scores: reference prior: 8/8 draws x 2 seeds" in second.stderr
+    assert two["judgement_axes"] == [] and two["settings"]["judgement"] == "fixed"
+    # The judgement axes of the shipped posterior's audit, drawn in the predictives: other posterior scores, the
+    # same oracle.
+    third = subprocess.run(common + [f"out_dir={out3}", "scores.judgement=varied"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert third.returncode == 0, third.stderr[-2000:]
+    three = json.loads((out3 / "scores.json").read_text())
+    assert len(three["judgement_axes"]) == 35 and "Judgement varied" in (out3 / "scores.md").read_text()
+    rows2, rows3 = (pd.read_csv(d / "scores_rows.csv").set_index("id") for d in (out2, out3))
+    pd.testing.assert_series_equal(rows2["oracle"], rows3["oracle"])
+    assert not rows2["posterior"].equals(rows3["posterior"])
 
 
 @pytest.mark.parametrize(("override", "key"), [
@@ -248,6 +259,7 @@ def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
     ("scores.frozen_dir=/nonexistent", "scores.frozen_dir"), ("freeze=maybe", "freeze"),
     ("scores.recovery=/nonexistent.csv", "scores.recovery"), ("scores.extra=1", "scores.extra"),
     ("scores.reference_priors=/nonexistent.yaml", "scores.reference_priors"),
+    ("scores.judgement=sometimes", "scores.judgement"),
 ])
 def test_bad_scores_settings_are_one_line_errors_with_no_output(tmp_path, override, key):
     out = tmp_path / "out"

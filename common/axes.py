@@ -1,4 +1,5 @@
-"""Judgement axes: the fixed behavioural parameters the forecasts depend on, varied by the forecast (issue 16, item 2).
+"""Judgement axes: the fixed behavioural parameters the forecasts depend on, varied by the forecast and, on request, by
+the scores (issue 16, item 2).
 
 ``python -m experiments.judgement`` sets every fixed behavioural parameter in turn to the ends of its judgement range
 and writes ``judgement.csv`` beside the posterior: a parameter whose range moves a main output's 2030 or 2040 median by
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from model.arms import CHN_IDX, DOMESTIC_IDX
-from model.params import ConfigError, ModelParams, parameter_table
+from model.params import ConfigError, ModelParams, parameter_table, with_overrides
 
 NO_DEPENDENCE, DEPENDENCE = "no measured dependence", "forecasts depend on it"
 # Columns of the forecast's draw table that hold an axis's value: the prefix and the parameter's name.
@@ -55,11 +56,11 @@ class Axis:
     rule: str
 
 
-def load_axes(path: Path, exclude: Sequence[str] = ()) -> tuple[Axis, ...]:
+def load_axes(path: Path, exclude: Sequence[str] = (), key: str = "forecast.judgement") -> tuple[Axis, ...]:
     """The rows of ``judgement.csv`` whose verdict is :data:`DEPENDENCE`, sorted by name, less ``exclude`` (the
-    posterior's own columns: a calibrated parameter is no judgement axis). A one-line ConfigError for a malformed
-    file."""
-    where = f"forecast.judgement: {path}"
+    posterior's own columns: a calibrated parameter is no judgement axis). A one-line ConfigError naming the setting
+    ``key`` for a malformed file."""
+    where = f"{key}: {path}"
     try:
         table = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -143,6 +144,20 @@ def axis_overrides(p: ModelParams, values: Mapping[str, float]) -> dict[str, flo
             if key in out and key.startswith("arms.supplier_constant."):
                 value = out[key] + value - p.arms.supplier_constant[int(key.rsplit(".", 1)[1])]
             out[key] = value
+    return out
+
+
+def with_axes(base: ModelParams, draws: Sequence[Mapping[str, float]], axes: Sequence[Axis],
+              root_seed: int) -> list[dict[str, float]]:
+    """Parameter draws (override dicts on ``base``) with each draw's judgement axes added (:func:`sample`'s values;
+    a re-derived supplier constant replaces the draw's own, from which it is derived)."""
+    if not axes:
+        return [dict(d) for d in draws]
+    table = sample(axes, len(draws), root_seed)
+    out = []
+    for i, d in enumerate(draws):
+        values = {a.name: float(table[PREFIX + a.name].iat[i]) for a in axes}
+        out.append({**d, **axis_overrides(with_overrides(base, dict(d)), values)})
     return out
 
 
