@@ -44,12 +44,13 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
     onset = (years[:, None] >= onsets).astype(float)
     capacity = dr.china_capacity ** p.china.capacity_elasticity
     boldness = boldness_path(p, dr.us_china_tension)
-    # The linear predictors' constant part: the bias plus the technology feature's term (static).
+    # The linear predictors' constant part: the bias plus the technology feature's term (static). Channel-major
+    # (channels x features, channels x states), so the yearly sums run along the states.
     tech = data.country["tech_capacity"]
     return {
-        "coef": coef,
+        "coef": coef.T.copy(),
         "bias": np.array([dp.log_rate, tp.intercept, fp.intercept, 0.0, sp.intercept]),
-        "tech_term": np.outer(tech, coef[8]),
+        "tech_term": np.outer(coef[8], tech),
         "onset": onset,
         # Channels open to a state in a year: recognition of Beijing and the channel's onset (PLA gating).
         "open": (dr.recognises_beijing[:, :, None] * onset[:, None, TRAINING:]) > 0,
@@ -86,13 +87,13 @@ def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, pe
     """
     features = (s.r_china, s.alignment, s.exposure, s.training_prev, s.forum_prev, peer, finance, s.trust, None,
                 us_hold)
-    out = k.bias[:, None, :] + k.tech_term
+    out = k.bias[:, :, None] + k.tech_term  # (replicas, channels, states)
     for j, f in enumerate(features):
         if f is not None:
-            out = out + f[:, :, None] * k.coef[:, None, j, :]
+            out += f[:, None, :] * k.coef[:, :, j, None]
     forum_share = (s.forum_prev * s.gate).sum(axis=1) / k.n_recognising[:, t]
-    out[:, :, FORUM] += (k.forum_peer * forum_share)[:, None]
-    return out
+    out[:, FORUM] += (k.forum_peer * forum_share)[:, None]
+    return out.transpose(0, 2, 1)
 
 
 def delegations(k, s, t: int, year: int, log_rate: np.ndarray, priority: np.ndarray) -> np.ndarray:

@@ -69,6 +69,8 @@ class USPolicy:
 
     def banned(self, t: int, replicas: np.ndarray, categories: np.ndarray) -> np.ndarray:
         """Whether each deal's category (replica and category indices) is banned this year."""
+        if not self._ban[:, t].any():  # most years of most scenarios: no gather over every open deal
+            return np.zeros(len(replicas), dtype=bool)
         return self._ban[replicas, t, categories]
 
     def bans_ground_stations(self, t: int) -> np.ndarray:

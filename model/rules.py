@@ -107,10 +107,19 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     if len(idx):
         ui, li = flat_u[idx], flat_lam[idx]
         ki = np.maximum(np.floor(li + np.sqrt(li) * ndtri(ui)), 0.0)
-        while (up := pdtr(ki, li) < ui).any():
-            ki = ki + up
-        while (down := (ki > 0) & (pdtr(ki - 1.0, li) >= ui)).any():
-            ki = ki - down
+        # Steps only on the counts still moving; a count that stepped up is at its quantile (its last step was below
+        # u), so only the others may need to step down.
+        move = np.flatnonzero(pdtr(ki, li) < ui)
+        stepped_up = np.zeros(len(ki), dtype=bool)
+        stepped_up[move] = True
+        while len(move):
+            ki[move] += 1.0
+            move = move[pdtr(ki[move], li[move]) < ui[move]]
+        move = np.flatnonzero(~stepped_up & (ki > 0))
+        move = move[pdtr(ki[move] - 1.0, li[move]) >= ui[move]]
+        while len(move):
+            ki[move] -= 1.0
+            move = move[(ki[move] > 0) & (pdtr(ki[move] - 1.0, li[move]) >= ui[move])]
         k.ravel()[idx] = ki.astype(np.int64)
     return k
 
@@ -125,18 +134,25 @@ def logit_choice(utility: np.ndarray, u_choice: np.ndarray, u_other: np.ndarray,
     ``column`` beats it when ``V_c - LSE + L > 0`` with ``L`` standard logistic (``u_choice``). Returns the choice
     without the boost and whether ``column`` wins with it.
     """
-    others = utility.copy()
-    others[:, column] = -np.inf
-    top = others.max(axis=1, keepdims=True)
-    finite = np.isfinite(top[:, 0])
-    weight = np.exp(others - np.where(finite[:, None], top, 0.0))
-    cum = np.cumsum(weight, axis=1)
-    total = cum[:, -1]
-    best_other = np.minimum(np.count_nonzero(cum < (u_other * total)[:, None], axis=1), utility.shape[1] - 1)
+    # Supplier-major (columns x rows): the reductions over the few suppliers then run along contiguous rows, and the
+    # running sum is the same sequence of additions as np.cumsum along a row.
+    others = utility.T.copy()
+    others[column] = -np.inf
+    top = np.maximum.reduce(others, axis=0)
+    finite = np.isfinite(top)
+    others -= np.where(finite, top, 0.0)
+    weight = np.exp(others, out=others)
+    cum = weight.copy()
+    for j in range(1, len(cum)):
+        np.add(cum[j - 1], cum[j], out=cum[j])
+    total = cum[-1]
+    best_other = np.minimum(np.count_nonzero(cum < u_other * total, axis=0), utility.shape[1] - 1)
     # u_other * total can only fall on an unavailable (zero-weight) column if it equals a cumulative sum: skip those.
-    best_other = np.where(weight[np.arange(len(weight)), best_other] > 0, best_other, weight.argmax(axis=1))
+    bad = np.flatnonzero(weight[best_other, np.arange(len(total))] <= 0)
+    if len(bad):
+        best_other[bad] = weight[:, bad].argmax(axis=0)
     with np.errstate(divide="ignore"):
-        lse = np.where(finite, top[:, 0] + np.log(np.where(finite, total, 1.0)), -np.inf)
+        lse = np.where(finite, top + np.log(np.where(finite, total, 1.0)), -np.inf)
         noise = np.log(u_choice) - np.log1p(-u_choice)
     margin = utility[:, column] - lse + noise
     choice = np.where(margin > 0, column, np.where(finite, best_other, 0))
