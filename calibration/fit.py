@@ -21,6 +21,7 @@ import pandas as pd
 import pyabc
 from omegaconf import DictConfig
 
+from calibration.batching import BatchedEvalParallelSampler
 from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.priors import Prior, distribution, transition
@@ -44,7 +45,9 @@ def _sampler(settings: FitSettings) -> pyabc.sampler.Sampler:
                               "a running scheduler's host:port") from None
         return pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=20)
     n = settings.n_procs or os.cpu_count() or 1
-    return pyabc.sampler.SingleCoreSampler() if n == 1 else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n)
+    if settings.particles_per_batch == 1:
+        return pyabc.sampler.SingleCoreSampler() if n == 1 else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=n)
+    return BatchedEvalParallelSampler(n_procs=n, particles_per_batch=settings.particles_per_batch)
 
 
 def posterior_frame(history: pyabc.History, priors: list[Prior]) -> pd.DataFrame:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from calibration import batching
 from calibration.objective import Weights, components, distance
 from calibration.priors import Prior
 from calibration.targets import SIPRI_PERIODS, Target, observed_sipri_blocks, run_statistics, sipri_total_ids
 from model.data import HIST_END, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
-from model.run import simulate_many
+from model.run import simulate_batch
 
 
 def particle_seed(root_seed: int, particle: dict) -> int:
@@ -54,13 +55,27 @@ class Problem:
         self.sipri_obs = np.concatenate([b.ravel() for b in blocks])[self.sipri_keep]
 
     def simulate(self, particle: dict) -> dict:
-        """Run ``seeds`` seeds of the particle's parameters (one batch); statistics per seed."""
-        values = {p.name: float(particle[p.name]) for p in self.priors}
-        params = with_overrides(self.base, values)
-        root = particle_seed(self.root_seed, values)
-        runs = simulate_many(params, self.data, self.drivers, root, list(range(self.seeds)))
+        """Run ``seeds`` seeds of the particle's parameters; statistics per seed. In a batched sampler's worker
+        (:mod:`calibration.batching`) the particle joins the other threads' particles in one model batch."""
+        batcher = batching.active()
+        if batcher is not None:
+            return batcher.submit(self, particle)
+        return self.simulate_particles([particle])[0]
+
+    def simulate_particles(self, particles: list[dict]) -> list[dict]:
+        """:meth:`simulate` of each particle, all particles' seeds as one batch (each run as it would be alone)."""
+        values = [{p.name: float(particle[p.name]) for p in self.priors} for particle in particles]
+        params = [with_overrides(self.base, v) for v in values]
+        roots = [particle_seed(self.root_seed, v) for v in values]
+        seeds = list(range(self.seeds))
+        runs = simulate_batch([p for p in params for _ in seeds], self.data, self.drivers,
+                              [r for r in roots for _ in seeds], 0, seeds * len(particles))
+        # Every statistic is one array program over the runs, each run's row its own (tests/test_batching.py).
         stats, sipri = run_statistics(self.targets, runs, self.data)
-        return {"stats": stats, "sipri": sipri[:, self.sipri_keep], "root_seed": root}
+        sipri = sipri[:, self.sipri_keep]
+        rows = [slice(i * self.seeds, (i + 1) * self.seeds) for i in range(len(roots))]
+        return [{"stats": stats[r].copy(), "sipri": sipri[r].copy(), "root_seed": root}
+                for r, root in zip(rows, roots, strict=True)]
 
     def sipri_ids(self) -> list[str]:
         """Ids of the SIPRI totals the problem fits, in the order of its statistics."""

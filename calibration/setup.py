@@ -28,7 +28,7 @@ from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
             "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs",
-            "dask_scheduler", "root_seed", "distance", "priors", "blocks")
+            "particles_per_batch", "dask_scheduler", "root_seed", "distance", "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class FitSettings:
     last_year: int
     sipri_weight: float
     n_procs: int
+    particles_per_batch: int
     dask_scheduler: str
     root_seed: int
     distance: str
@@ -62,7 +63,8 @@ def parse_settings(cfg: Mapping) -> FitSettings:
                                    "min_epsilon_gain": (0, 1, False), "seeds_per_particle": (1, 100, True),
                                    "pilot_draws": (0, 100_000, True), "pilot_seeds": (2, 100, True),
                                    "last_year": (2005, HIST_END, True), "sipri_weight": (0, 1e3, False),
-                                   "n_procs": (0, 256, True), "root_seed": (0, 2**62, True)}.items():
+                                   "n_procs": (0, 256, True), "particles_per_batch": (1, 1024, True),
+                                   "root_seed": (0, 2**62, True)}.items():
         s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
     if s["min_generations"] > s["max_generations"]:
         raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations "
@@ -84,7 +86,8 @@ def parse_settings(cfg: Mapping) -> FitSettings:
     return FitSettings(priors=tuple(priors), blocks=parse_blocks(cfg["blocks"], priors),
                        **{k: (int(v) if k in ("population_size", "min_generations", "max_generations",
                                               "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year",
-                                              "n_procs", "root_seed") else v) for k, v in s.items()})
+                                              "n_procs", "particles_per_batch", "root_seed") else v)
+                          for k, v in s.items()})
 
 
 

@@ -56,13 +56,18 @@ MAX_ICC = 0.95
 SCORE_FLOOR = 0.1
 # Spawn key of the pilot's draws (distinct from every other stream of the calibration).
 PILOT_STREAM = 0x9170
+# Runs per model batch in the pilot (draws x seeds): the batched model's cost per run is flat from about 64 on.
+PILOT_BATCH_RUNS = 64
 
 
 def pilot_runs(problem: Problem, draws: int, seeds: int, root_seed: int) -> list[dict]:
     """The simulated summaries of ``draws`` prior draws x ``seeds`` seeds, one per draw as the problem returns it."""
     rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(PILOT_STREAM,)))
     pilot = replace(problem, seeds=seeds)
-    return [pilot.simulate(d) for d in prior_draws(problem.priors, draws, rng)]
+    particles = prior_draws(problem.priors, draws, rng)
+    per_batch = max(1, PILOT_BATCH_RUNS // seeds)
+    return [x for a in range(0, len(particles), per_batch)
+            for x in pilot.simulate_particles(particles[a:a + per_batch])]
 
 
 def pilot_losses(problem: Problem, draws: int, seeds: int, root_seed: int) -> np.ndarray:

@@ -154,8 +154,8 @@ class DefenceTiesModel(mesa.Model):
         data: validated inputs (shared).
         drivers: driver arrays for the run's years (built once per scenario), one or one per replica; all replicas
             run the same years.
-        root_seed: root of every replica's random streams.
-        draw, seed: key of each replica's streams, an int (one replica, or the same for all) or one per replica.
+        root_seed, draw, seed: key of each replica's streams, an int (one replica, or the same for all) or one per
+            replica (a calibration batch mixes particles, each with its own root seed).
 
     The agents and the model's state attributes (``r_china``, ``installed``, ``recorder.states`` ...) show one replica,
     ``replica`` (0 unless set); the kernels work on the batched arrays ``self.s`` (state) and ``self.k`` (constants
@@ -178,31 +178,33 @@ class DefenceTiesModel(mesa.Model):
     boldness_path = Viewed("k", "boldness")
 
     def __init__(self, params: ModelParams | Sequence[ModelParams], data: ModelData,
-                 drivers: Drivers | Sequence[Drivers], root_seed: int = 0, draw: int | Sequence[int] = 0,
-                 seed: int | Sequence[int] = 0) -> None:
-        sizes = [len(v) for v in (params, drivers, draw, seed) if isinstance(v, (list, tuple, np.ndarray))]
+                 drivers: Drivers | Sequence[Drivers], root_seed: int | Sequence[int] = 0,
+                 draw: int | Sequence[int] = 0, seed: int | Sequence[int] = 0) -> None:
+        sizes = [len(v) for v in (params, drivers, root_seed, draw, seed)
+                 if isinstance(v, (list, tuple, np.ndarray))]
         r = sizes[0] if sizes else 1
         all_params = _as_list(params, r, "params")
         base_drivers = _as_list(drivers, r, "drivers")
         draws = [int(d) for d in _as_list(draw, r, "draw")]
         seeds = [int(s) for s in _as_list(seed, r, "seed")]
+        roots = [int(s) for s in _as_list(root_seed, r, "root_seed")]
         years = base_drivers[0].years
         if any(not np.array_equal(d.years, years) for d in base_drivers):
             raise ValueError("drivers: every replica of a batch must run the same years")
-        all_streams = [{name: np.random.Generator(np.random.PCG64(stream_seed(root_seed, d, s, name)))
-                        for name in STREAMS} for d, s in zip(draws, seeds, strict=True)]
+        all_streams = [{name: np.random.Generator(np.random.PCG64(stream_seed(root, d, s, name)))
+                        for name in STREAMS} for root, d, s in zip(roots, draws, seeds, strict=True)]
         super().__init__(rng=all_streams[0]["order"])
         self.replicas, self.replica = r, 0
         self.draws, self.seeds = np.array(draws), np.array(seeds)
         # This run's driver path past 2023, before anything derives a series from the drivers; replicas that share
-        # (drivers, draw, path) share the path and, with the same parameters, the precomputed arrays.
+        # (drivers, root seed, draw, path) share the path and, with the same parameters, the precomputed arrays.
         paths: dict[tuple, Drivers] = {}
         self.all_drivers = []
-        for dr, d, s in zip(base_drivers, draws, seeds, strict=True):
+        for dr, root, d, s in zip(base_drivers, roots, draws, seeds, strict=True):
             if dr.shocks is not None:
-                key = (id(dr), d, s // dr.shocks.settings.seeds_per_path)
+                key = (id(dr), root, d, s // dr.shocks.settings.seeds_per_path)
                 if key not in paths:
-                    sub = stream_seed(root_seed, d, key[2], DRIVER_STREAM)
+                    sub = stream_seed(root, d, key[3], DRIVER_STREAM)
                     paths[key] = apply_shocks(dr, np.random.Generator(np.random.PCG64(sub)))
                 dr = paths[key]
             self.all_drivers.append(dr)

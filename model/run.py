@@ -61,15 +61,16 @@ DEAL_COLUMNS = ("signed", "state", "supplier", "category", "size", "delivered", 
 
 
 def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData, drivers: Drivers | Sequence[Drivers],
-                   root_seed: int, draws: int | Sequence[int] = 0, seeds: int | Sequence[int] = 0) -> list[RunResult]:
+                   root_seed: int | Sequence[int], draws: int | Sequence[int] = 0,
+                   seeds: int | Sequence[int] = 0) -> list[RunResult]:
     """Run R replicas over ``drivers.years`` as one array program and return each replica's record.
 
-    ``params``, ``drivers``, ``draws`` and ``seeds`` are one value for all replicas or one per replica (at least one
-    of them a sequence to run more than one). Each replica's record equals its run through :func:`simulate`
-    (``tests/test_batch.py``). The model is released at the end (:meth:`DefenceTiesModel.release`) so that thousands
-    of runs in one process keep memory flat (DESIGN.md §9: Mesa 3.3.1's ``Agent._ids`` trap).
+    ``params``, ``drivers``, ``root_seed``, ``draws`` and ``seeds`` are one value for all replicas or one per replica
+    (at least one of them a sequence to run more than one). Each replica's record equals its run through
+    :func:`simulate` (``tests/test_batch.py``). The model is released at the end (:meth:`DefenceTiesModel.release`) so
+    that thousands of runs in one process keep memory flat (DESIGN.md §9: Mesa 3.3.1's ``Agent._ids`` trap).
     """
-    lists = [v for v in (params, drivers, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
+    lists = [v for v in (params, drivers, root_seed, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
     size = len(lists[0]) if lists else 1
     if size > MAX_BATCH:
         # A replica's record does not depend on its batch, so a long batch runs in pieces (memory stays bounded).
@@ -77,8 +78,8 @@ def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData,
             return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
 
         return [run for a in range(0, size, MAX_BATCH)
-                for run in simulate_batch(part(params, a), data, part(drivers, a), root_seed, part(draws, a),
-                                          part(seeds, a))]
+                for run in simulate_batch(part(params, a), data, part(drivers, a), part(root_seed, a),
+                                          part(draws, a), part(seeds, a))]
     model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
     try:
         for _ in range(len(model.years)):

@@ -31,12 +31,18 @@ def test_model_never_imports_hydra_or_omegaconf():
     assert out.strip() == "[]"
 
 
+# pyabc draws its proposals from the global state: a forked sampler worker must reseed it, as pyabc's own workers do
+# (else both processes would propose the same particles). No model or table code draws from it.
+GLOBAL_STATE_RESEEDED = {"calibration/batching.py": ["np.random.seed", "import random"]}
+
+
 def test_no_global_random_state_in_project_code():
     banned = ("np.random.seed", "np.random.rand(", "np.random.randint", "np.random.normal", "import random")
     for path in [*ROOT.glob("model/*.py"), *ROOT.glob("common/*.py"), *ROOT.glob("experiments/*.py"),
                  *ROOT.glob("calibration/*.py")]:
         text = path.read_text(encoding="utf-8")
-        assert not [b for b in banned if b in text], path
+        found = [b for b in banned if b in text]
+        assert found == GLOBAL_STATE_RESEEDED.get(path.relative_to(ROOT).as_posix(), []), path
 
 
 def test_mesa_step_logging_is_silenced(params, data, drivers, caplog):
