@@ -442,23 +442,37 @@ def with_overrides(params: ModelParams, overrides: Mapping[str, object]) -> Mode
     """Return a copy with dotted overrides applied, validated like YAML.
 
     Keys are ``group.name`` (``{"arms.fail_veto": 2.0}``) or, for one element of a list parameter, ``group.name.k``
-    (``{"arms.supplier_constant.6": -1.0}``, the element for CHN).
+    (``{"arms.supplier_constant.6": -1.0}``, the element for CHN). Only the groups overridden are rebuilt (a
+    calibration builds one parameter set per particle).
     """
-    values = params.to_dict()
+    changes: dict[str, dict[str, object]] = {}
     for key, v in overrides.items():
         group, _, rest = key.partition(".")
         name, _, index = rest.partition(".")
-        if group not in values or name not in values[group]:
+        field = _FIELDS.get(group, {}).get(name)
+        if field is None:
             raise ConfigError(f"params.{key}: unknown parameter")
         if index:
-            current = values[group][name]
-            if not isinstance(current, list) or not index.isdigit() or int(index) >= len(current):
-                raise ConfigError(f"params.{key}: no element {index!r}; allowed: "
-                                  f"0..{len(current) - 1 if isinstance(current, list) else -1}")
-            current[int(index)] = v
-        else:
-            values[group][name] = v
-    return ModelParams.from_dict(values)
+            current = changes.get(group, {}).get(name, getattr(getattr(params, group), name))
+            length = field.metadata["length"]
+            if not length or not index.isdigit() or int(index) >= length:
+                raise ConfigError(f"params.{key}: no element {index!r}; allowed: 0..{length - 1 if length else -1}")
+            v = (*current[:int(index)], v, *current[int(index) + 1:])
+        changes.setdefault(group, {})[name] = v
+    groups = {}
+    for group, values in changes.items():
+        kwargs = {}
+        for name, v in values.items():
+            meta = _FIELDS[group][name].metadata
+            if meta["length"]:
+                v = tuple(v) if isinstance(v, (list, tuple)) else v
+            _check_value(f"params.{group}.{name}", v, meta)
+            kwargs[name] = int(v) if meta["kind"] is int else (v if meta["length"] else float(v))
+        groups[group] = dataclasses.replace(getattr(params, group), **kwargs)
+    return dataclasses.replace(params, **groups)
+
+
+_FIELDS = {g: {f.name: f for f in dataclasses.fields(cls)} for g, cls in GROUPS.items()}
 
 
 def parameter_table() -> list[dict]:
