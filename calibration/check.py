@@ -30,8 +30,11 @@ from calibration.targets import Target, run_statistics
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
-from model.run import simulate_many
+from model.run import simulate_batch
 from model.schema import REGION_VARIABLES, STATE_VARIABLES
+
+# Runs per model batch in a predictive ensemble (draws x seeds): the batched model's cost per run is flat from 64 on.
+BATCH_RUNS = 64
 
 # Statistics that count states or years, or are a year: whole numbers.
 WHOLE_STATISTICS = ("states_any", "states_by", "years_any", "first_year", "last_year", "peak_year", "top_states")
@@ -91,14 +94,20 @@ def predictive_ensemble(base: ModelParams, data: ModelData, drivers: Drivers, ta
     """Statistics of every target, (draws x seeds, targets), and every SIPRI five-year total, (draws x seeds, totals),
     draw-major; with a ``label``, a progress line on stderr every fifth of the draws."""
     stats, sipri = [], []
-    for d, values in enumerate(draws):
-        params = with_overrides(base, values)
-        draw_stats, draw_sipri = run_statistics(
-            targets, simulate_many(params, data, drivers, root_seed, list(range(seeds)), draw=d), data)
-        stats.extend(draw_stats)
-        sipri.extend(draw_sipri)
-        if label and ((d + 1) % max(len(draws) // 5, 1) == 0 or d + 1 == len(draws)):
-            print(f"{label}: {d + 1}/{len(draws)} draws x {seeds} seeds", file=sys.stderr, flush=True)
+    # Draws in batches of about BATCH_RUNS runs: each run's record and statistics are its own (tests/test_batch.py).
+    per_batch = max(1, BATCH_RUNS // seeds)
+    step = max(len(draws) // 5, 1)
+    for a in range(0, len(draws), per_batch):
+        chunk = range(a, min(a + per_batch, len(draws)))
+        params = [with_overrides(base, draws[d]) for d in chunk]
+        runs = simulate_batch([p for p in params for _ in range(seeds)], data, drivers, root_seed,
+                              [d for d in chunk for _ in range(seeds)], list(range(seeds)) * len(chunk))
+        chunk_stats, chunk_sipri = run_statistics(targets, runs, data)
+        stats.extend(chunk_stats)
+        sipri.extend(chunk_sipri)
+        done = chunk[-1] + 1
+        if label and (done // step > a // step or done == len(draws)):  # about every fifth of the draws
+            print(f"{label}: {done}/{len(draws)} draws x {seeds} seeds", file=sys.stderr, flush=True)
     return np.array(stats), np.array(sipri)
 
 
