@@ -30,11 +30,8 @@ from calibration.targets import Target, run_statistics
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams, with_overrides
-from model.run import simulate_batch
+from model.run import EFFICIENT_BATCH, simulate_batch
 from model.schema import REGION_VARIABLES, STATE_VARIABLES
-
-# Runs per model batch in a predictive ensemble (draws x seeds): the batched model's cost per run is flat from 64 on.
-BATCH_RUNS = 64
 
 # Statistics that count states or years, or are a year: whole numbers.
 WHOLE_STATISTICS = ("states_any", "states_by", "years_any", "first_year", "last_year", "peak_year", "top_states")
@@ -94,8 +91,8 @@ def predictive_ensemble(base: ModelParams, data: ModelData, drivers: Drivers, ta
     """Statistics of every target, (draws x seeds, targets), and every SIPRI five-year total, (draws x seeds, totals),
     draw-major; with a ``label``, a progress line on stderr every fifth of the draws."""
     stats, sipri = [], []
-    # Draws in batches of about BATCH_RUNS runs: each run's record and statistics are its own (tests/test_batch.py).
-    per_batch = max(1, BATCH_RUNS // seeds)
+    # Draws in batches of about EFFICIENT_BATCH runs; each run's record and statistics are its own (test_batch.py).
+    per_batch = max(1, EFFICIENT_BATCH // seeds)
     step = max(len(draws) // 5, 1)
     for a in range(0, len(draws), per_batch):
         chunk = range(a, min(a + per_batch, len(draws)))

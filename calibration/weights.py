@@ -43,6 +43,7 @@ from calibration.check import prior_draws
 from calibration.objective import SIPRI_LOG_SCALE, Weights, base_weights, rule, score_components
 from calibration.problem import Problem
 from model.params import ConfigError
+from model.run import EFFICIENT_BATCH
 
 # A component whose loss barely varies (a pattern almost always kept) would get an unbounded weight from 1 / sd; its
 # scale is floored at a tenth of a tolerance unit (judgement).
@@ -56,8 +57,6 @@ MAX_ICC = 0.95
 SCORE_FLOOR = 0.1
 # Spawn key of the pilot's draws (distinct from every other stream of the calibration).
 PILOT_STREAM = 0x9170
-# Runs per model batch in the pilot (draws x seeds): the batched model's cost per run is flat from about 64 on.
-PILOT_BATCH_RUNS = 64
 
 
 def pilot_runs(problem: Problem, draws: int, seeds: int, root_seed: int) -> list[dict]:
@@ -65,7 +64,7 @@ def pilot_runs(problem: Problem, draws: int, seeds: int, root_seed: int) -> list
     rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(PILOT_STREAM,)))
     pilot = replace(problem, seeds=seeds)
     particles = prior_draws(problem.priors, draws, rng)
-    per_batch = max(1, PILOT_BATCH_RUNS // seeds)
+    per_batch = max(1, EFFICIENT_BATCH // seeds)
     return [x for a in range(0, len(particles), per_batch)
             for x in pilot.simulate_particles(particles[a:a + per_batch])]
 

@@ -56,6 +56,9 @@ class RunResult:
 
 # Replicas run as one array program at most; longer batches run in pieces of this size.
 MAX_BATCH = 128
+# Runs per batch from which the batched model's cost per run levels off (docs/ODD.md §10.2): callers that gather runs
+# of many draws or particles gather about this many.
+EFFICIENT_BATCH = 64
 DEAL_COLUMNS = ("signed", "state", "supplier", "category", "size", "delivered", "status", "donation", "fiscal",
                 "closed")
 
