@@ -99,6 +99,7 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -693,16 +694,61 @@ def _salib_delta() -> Any:
     return delta
 
 
+def _kde(samples: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Each row's Gaussian kernel density on ``grid``, (rows, grid): scipy's ``gaussian_kde(row, "silverman")`` in one
+    dimension (bandwidth^2 = the row's variance, ddof 1, times (m * 3 / 4)^(-2/5) for m points)."""
+    m = samples.shape[1]
+    var = samples.var(axis=1, ddof=1) * (m * 0.75) ** -0.4
+    z = grid[None, None, :] - samples[:, :, None]
+    return np.exp(-0.5 * z * z / var[:, None, None]).sum(axis=1) / (m * np.sqrt(2.0 * np.pi * var))[:, None]
+
+
+def plischke_delta(y: np.ndarray, grid: np.ndarray, x: np.ndarray, partition: np.ndarray,
+                   rows: np.ndarray) -> np.ndarray:
+    """SALib's ``calc_delta`` (Plischke et al. 2013, eqn 26) for each row of indices ``rows`` (resamples, n) at once.
+
+    SALib builds a ``scipy.stats.gaussian_kde`` per class and resample, 12,078 of them for a scenario's sensitivity
+    table, whose set-up was 90% of that table's time (cProfile: 8.4 of 9.3 s); the same densities as array sums cost a
+    tenth. Equal to SALib's to rounding (``tests/test_tables.py``). Classes are ranges of the ordinal rank of x within
+    each resample, so every resample has the same class sizes; a class whose outputs are all equal is skipped, as SALib
+    skips it. Raises ``numpy.linalg.LinAlgError`` where scipy's density would (a resample of equal outputs).
+    """
+    ys, xs = y[rows], x[rows]
+    n = ys.shape[1]
+    if np.any(np.ptp(ys, axis=1) == 0):
+        raise np.linalg.LinAlgError("The data appears to lie in a lower-dimensional subspace of the space in which it "
+                                    "is expressed (a resample of equal outputs): no kernel density")
+    fy = _kde(ys, grid)
+    ranked = np.take_along_axis(ys, np.argsort(xs, axis=1, kind="stable"), axis=1)
+    ranks = np.arange(1, n + 1)
+    d = np.zeros(len(rows))
+    for lo, hi in itertools.pairwise(partition):
+        members = (ranks > lo) & (ranks <= hi)
+        nm = int(members.sum())
+        if nm == 0:
+            continue
+        cls = ranked[:, members]
+        spread = np.ptp(cls, axis=1) != 0
+        if not spread.any():
+            continue
+        gap = np.zeros(len(rows))
+        gap[spread] = np.trapezoid(np.abs(fy[spread] - _kde(cls[spread], grid)), grid, axis=1)
+        d += nm / (2 * n) * gap
+    return d
+
+
 def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int = DELTA_SEED,
                    resamples: int | None = None) -> pd.DataFrame:
     """Borgonovo's delta of ``y`` on each column of ``x`` on the sample as given (SALib's "raw" estimator, Plischke et
     al. 2013 bias reduction) and the given-data first-order index S1, each with its 95% bootstrap half-width.
 
     SALib's ``analyze`` also computes its "balanced" and "step" deltas, which the tables do not report and which took
-    two thirds of its time (97 of the 157 s the shipped forecast's tables took, cProfile): this calls SALib's own
-    per-parameter estimators for the raw delta and S1 only, on ``analyze``'s equal-frequency partition and output grid.
-    SALib draws from numpy's legacy global random state: it is set from ``seed`` and restored. A parameter SALib cannot
-    estimate (a constant column, a singular density) gets NaN and SALib's message as its note, as in ``analyze``.
+    two thirds of its time (97 of the 157 s the shipped forecast's tables took, cProfile): this follows SALib's
+    ``bias_reduced_delta`` for the raw delta only, with SALib's own resampling (the same draws in the same order) on
+    ``analyze``'s equal-frequency partition and output grid, each parameter's resamples' densities computed at once
+    (:func:`plischke_delta`), and SALib's own estimators for S1. SALib draws from numpy's legacy global random state:
+    it is set from ``seed`` and restored. A parameter that cannot be estimated (a constant column, a singular density)
+    gets NaN and the reason as its note, as in ``analyze``.
     """
     salib = _salib_delta()
     if salib is None:
@@ -711,6 +757,7 @@ def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
     exponent = 2.0 / (7.0 + np.tanh((1500.0 - n) / 500.0))
     partition = np.linspace(0, n, int(np.round(min(int(np.ceil(n ** exponent)), 48))) + 1)
     grid = np.linspace(np.min(y), np.max(y), 100)
+    half_width = norm.ppf(0.5 + 0.95 / 2)
     out = {k: np.full(len(names), np.nan) for k in ("delta", "delta_conf", "S1", "S1_conf")}
     notes = [""] * len(names)
     state = np.random.get_state()
@@ -718,13 +765,16 @@ def delta_analysis(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
     try:
         # SALib's estimators draw from numpy's legacy global state: this call's seed, restored afterwards.
         np.random.set_state(np.random.RandomState(seed).get_state())
-        # Many small kernel-density solves: BLAS threads only add contention (14x slower on 2 busy cores).
-        with warnings.catch_warnings(record=True), np.errstate(all="ignore"), threadpool_limits(1):
+        with warnings.catch_warnings(record=True), np.errstate(all="ignore"):
             for j, name in enumerate(names):
                 xj = x[:, j]
                 try:
-                    out["delta"][j], out["delta_conf"][j], _ = salib.bias_reduced_delta(
-                        y, grid, xj, partition, r, 0.95, n, "raw", None, name, 10)
+                    # bias_reduced_delta's draws: the estimate's resample, then the bootstrap's.
+                    rows = [salib.obtain_resampled_subset(xj, n, "raw", None, name, 10, warn_print=True)]
+                    rows += [salib.obtain_resampled_subset(xj, n, "raw", None, name, 10) for _ in range(r)]
+                    d_hat, *boot = plischke_delta(y, grid, xj, partition, np.array(rows))
+                    d = 2.0 * d_hat - np.array(boot)
+                    out["delta"][j], out["delta_conf"][j] = d.mean(), half_width * d.std(ddof=1)
                     drawn = resample.randint(n, size=n)
                     out["S1"][j] = salib.sobol_first(y[drawn], xj[drawn], partition)
                     out["S1_conf"][j] = salib.sobol_first_conf(y, xj, partition, r, 0.95, n)

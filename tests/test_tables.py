@@ -161,6 +161,49 @@ def test_sensitivity_ranks_the_driving_parameter(nested):
     assert notes.str.contains("surveillance_adopters").any()  # an output not in this ensemble
 
 
+
+@pytest.mark.parametrize("n, discrete_x, tied_y", [(60, False, False), (200, True, False), (500, False, True),
+                                                   (777, True, True)])
+def test_plischke_delta_equals_salibs_calc_delta(n, discrete_x, tied_y):
+    """The batched densities give SALib's estimate to rounding, with ties in x (ordinal ranks) and classes of equal
+    outputs (skipped)."""
+    salib = pytest.importorskip("SALib.analyze.delta")
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 4, n).astype(float) if discrete_x else rng.random(n)
+    y = np.round(rng.random(n) * 3) * (x > np.median(x)) if tied_y else np.sin(3 * x) + rng.normal(0, 0.5, n)
+    exponent = 2.0 / (7.0 + np.tanh((1500.0 - n) / 500.0))
+    partition = np.linspace(0, n, int(np.round(min(int(np.ceil(n ** exponent)), 48))) + 1)
+    grid = np.linspace(y.min(), y.max(), 100)
+    rows = rng.integers(0, n, (6, n))
+    want = [salib.calc_delta(y[r], grid, x[r], partition) for r in rows]
+    np.testing.assert_allclose(T.plischke_delta(y, grid, x, partition, rows), want, rtol=1e-11, atol=1e-14)
+
+
+def test_delta_analysis_follows_salibs_bias_reduced_delta_and_restores_the_global_state():
+    """Same draws in the same order as SALib's bias_reduced_delta (then its S1 estimators) under the same seed; a
+    constant column is a note, not an error; numpy's global random state is left as it was."""
+    salib = pytest.importorskip("SALib.analyze.delta")
+    rng = np.random.default_rng(9)
+    x = np.column_stack([rng.random(300), rng.random(300), np.ones(300)])
+    y = x[:, 0] ** 2 + 0.1 * rng.normal(size=300)
+    np.random.seed(4)
+    before = np.random.get_state()[1].copy()
+    got = T.delta_analysis(x, y, ["a", "b", "c"], seed=11, resamples=7)
+    assert np.array_equal(np.random.get_state()[1], before)
+    n = 300
+    exponent = 2.0 / (7.0 + np.tanh((1500.0 - n) / 500.0))
+    partition = np.linspace(0, n, int(np.round(min(int(np.ceil(n ** exponent)), 48))) + 1)
+    grid = np.linspace(y.min(), y.max(), 100)
+    np.random.seed(11)
+    for j, name in enumerate("ab"):
+        d, conf, _ = salib.bias_reduced_delta(y, grid, x[:, j], partition, 7, 0.95, n, "raw", None, name, 10)
+        salib.sobol_first_conf(y, x[:, j], partition, 7, 0.95, n)  # its draws come next in the shared stream
+        assert got.loc[j, "delta"] == pytest.approx(d, rel=1e-11)
+        assert got.loc[j, "delta_conf"] == pytest.approx(conf, rel=1e-9)
+    assert got.loc[0, "delta"] > got.loc[1, "delta"] + 0.1
+    assert np.isnan(got.loc[2, "delta"]) and "constant" in got.loc[2, "note"]
+
+
 # ------------------------------------------------------------------------------------------------ comparison
 
 
