@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
 from calibration.check import posterior_draws, prior_draws
-from calibration.setup import load_posterior, prepare
+from calibration.setup import prepare
 from calibration.setup import validate as validate_calibration
 from calibration.trajectories import (
     DPI,
@@ -37,6 +37,7 @@ from calibration.trajectories import (
     window_total,
 )
 from common.cli import fail, precheck
+from common.posterior import load_posterior
 from common.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START
 from model.drivers import LAST_YEAR, build_drivers

@@ -61,7 +61,7 @@ from calibration.fit import run_fit
 from calibration.objective import BINARY_KINDS, SIPRI_LOG_SCALE, Weights, hits
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.problem import Problem
-from calibration.setup import Setup, load_posterior, prepare, validate
+from calibration.setup import Setup, prepare, validate
 from calibration.targets import (
     NON_CHINESE,
     SIPRI_PERIODS,
@@ -72,6 +72,7 @@ from calibration.targets import (
     sipri_total_ids,
 )
 from common.cli import fail, precheck
+from common.posterior import load_posterior
 from common.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START, ISO3, ModelData
 from model.params import ConfigError, check_number, with_overrides

@@ -6,14 +6,10 @@ error (exit 2) on any bad setting, data file or posterior before anything runs o
 
 from __future__ import annotations
 
-import hashlib
-import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,6 +18,7 @@ from calibration.observations import load_observations
 from calibration.priors import Prior, parse_blocks, parse_priors
 from common.cli import fail
 from common.config import Experiment, build_model
+from common.posterior import load_posterior, warn_if_data_changed
 from model.data import HIST_END, DataError, ModelData, load_data
 from model.drivers import Drivers, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
@@ -95,33 +92,6 @@ def validate(config: Mapping) -> None:
     """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     build_model(config)
     parse_settings(config["calibration"])
-
-
-def warn_if_data_changed(path: Path, hashes: dict[str, str]) -> list[str]:
-    """Files whose hash differs from the one recorded in the manifest beside ``path`` (a warning, not an error)."""
-    record = path.parent / "manifest.json"
-    if not record.is_file():
-        print(f"warning: {path} has no manifest.json beside it; its data provenance is unknown", file=sys.stderr)
-        return []
-    recorded = json.loads(record.read_text(encoding="utf-8")).get("data_hashes", {})
-    changed = sorted(k for k in recorded.keys() & hashes.keys() if recorded[k] != hashes[k])
-    if changed:
-        print(f"warning: {path} was fitted to other data: {', '.join(changed)} changed since", file=sys.stderr)
-    return changed
-
-
-def load_posterior(path: Path) -> tuple[pd.DataFrame, str]:
-    """The weighted particles and the ``posterior:<short hash>`` label; one-line errors for a missing or bad file."""
-    if not path.is_file():
-        raise ConfigError(f"posterior: {path} not found; allowed: a posterior.parquet "
-                          "written by python -m calibration.fit")
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"posterior: {path} is not a readable Parquet file ({exc})") from None
-    if "weight" not in frame.columns or len(frame) == 0 or not np.isfinite(frame.to_numpy(dtype=float)).all():
-        raise ConfigError(f"posterior: {path} lacks a finite 'weight' column and particles")
-    return frame, "posterior:" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 @dataclass

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.setup import load_posterior
 from common.cli import fail
 from common.config import build_model
+from common.posterior import load_posterior
 from common.provenance import manifest, write_atomically
 from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
 from model.agents import CHN_IDX

@@ -39,11 +39,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from calibration.headline import load_headline
-from calibration.setup import load_posterior, warn_if_data_changed
 from common import axes as A
 from common.cli import CONFIG_DIR, config_dirs, fail, precheck, searchpath_override, split_args
 from common.config import Experiment, build_model, compose_scenario, scenario_effects
 from common.effects import Effect
+from common.posterior import load_posterior, warn_if_data_changed
 from common.provenance import manifest, write_atomically, write_json
 from experiments.ensemble import Batch, run_batch_parquet
 from experiments.executor import EXECUTORS, dask_client, run_tasks

@@ -63,10 +63,10 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from calibration.priors import parse_priors
-from calibration.setup import load_posterior, warn_if_data_changed
 from common.axes import DEPENDENCE, NO_DEPENDENCE, setting_values
 from common.cli import CONFIG_DIR, fail, precheck
 from common.config import Experiment, build_model
+from common.posterior import load_posterior, warn_if_data_changed
 from common.provenance import manifest, write_atomically, write_json
 from experiments import forecast as F
 from experiments.ensemble import lac_rows

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from calibration.observations import OBSERVATIONS_PATH, load_observations
-from calibration.setup import load_posterior
 from calibration.setup import validate as validate_calibration
 from common.cli import precheck
 from common.config import build_experiment
+from common.posterior import load_posterior
 from experiments.executor import dask_client
 from experiments.forecast import validate as validate_forecast
 from model.data import DATA_DIR, DataError, load_data

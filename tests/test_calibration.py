@@ -439,7 +439,7 @@ def test_posterior_draws_follow_the_weights():
 
 def test_a_posterior_fitted_to_other_data_warns(tmp_path, data, capsys):
 
-    from calibration.setup import warn_if_data_changed
+    from common.posterior import warn_if_data_changed
 
     post = tmp_path / "posterior.parquet"
     post.write_bytes(b"")
