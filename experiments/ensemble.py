@@ -130,9 +130,14 @@ def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """``table`` as the bytes of a Parquet file (zstd), as the forecast stores its parts."""
+    """``table`` as the bytes of a Parquet file (zstd level 1), as the forecast stores its parts.
+
+    Dictionary encoding only for ``iso3``: tried on every float column (Arrow's default), it wrote a part in 137 ms
+    to 3.2 MB, read back in 67 ms; without it, 79 ms, 2.5 MB and 38 ms (a batch of 100 runs, 2000-2040).
+    """
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", compression_level=1,
+                   use_dictionary=[c for c in ("iso3",) if c in table.column_names])
     return sink.getvalue().to_pybytes()
 
 
