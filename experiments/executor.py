@@ -7,6 +7,7 @@ worker (a pool's initializer, a Dask scatter), not with every task.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -41,22 +42,48 @@ def dask_client(address: str, key: str):
                           f"allowed: a running dask scheduler's host:port") from None
 
 
+class LocalPool:
+    """Local worker processes started at first use and kept for every stage run on them, then shut down on exit.
+
+    A stage on a pool of its own pays its workers' start (spawn, then the imports of the task's modules: about 3 s
+    for the tables and figures) each time; stages that share the workers pay it once.
+    """
+
+    def __init__(self, workers: int, data: ModelData | None = None) -> None:
+        self.workers, self.data = workers, data
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: Mesa makes it the default; forked workers would also inherit pyarrow's threads.
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker, initargs=(self.data,))
+        return self._pool
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def run_tasks(fn: Callable[[T, ModelData | None], Any], tasks: Sequence[T], data: ModelData | None, executor: str,
-              workers: int, done: Callable[[T, Any], None], client=None) -> None:
+              workers: int, done: Callable[[T, Any], None], client=None, pool: LocalPool | None = None) -> None:
     """Call ``fn(task, data)`` for every task on ``executor``; ``done(task, result)`` runs here as each finishes.
 
     ``fn`` must be a module-level function (pickled by reference). ``client`` is the Dask client for ``dask``,
-    connected by the caller before it writes anything, so an unreachable scheduler leaves no output behind.
+    connected by the caller before it writes anything, so an unreachable scheduler leaves no output behind. ``pool``
+    (for ``pool``) runs the tasks on workers kept across stages; its ``data`` is the one the tasks get.
     """
     if executor == "serial" or not tasks:
         for task in tasks:
             done(task, fn(task, data))
         return
     if executor == "pool":
-        # spawn: Mesa makes it the default; forked workers would also inherit pyarrow's threads.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(data,)) as pool:
-            futures = {pool.submit(_call, fn, task): task for task in tasks}
+        with contextlib.nullcontext(pool) if pool is not None else LocalPool(workers, data) as workers_of:
+            futures = {workers_of.get().submit(_call, fn, task): task for task in tasks}
             # Each future is dropped once handled (as_completed lets go of it too): a future kept in the map would hold
             # every batch's record in memory until the end.
             for f in as_completed(list(futures)):

@@ -46,7 +46,7 @@ from common.effects import Effect
 from common.posterior import load_posterior, warn_if_data_changed
 from common.provenance import manifest, write_atomically, write_json
 from experiments.ensemble import Batch, run_batch_parquet
-from experiments.executor import EXECUTORS, dask_client, run_tasks
+from experiments.executor import EXECUTORS, LocalPool, dask_client, run_tasks
 from experiments.post import post_task
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
@@ -580,11 +580,12 @@ def _load(path: Path) -> Any:
         return pickle.load(f)
 
 
-def _post_stage(what: str, settings: ForecastSettings, tasks: list[tuple], keep: list[Path] | None = None) -> list:
-    """Run ``tasks`` (:func:`experiments.post.post_task`) on local processes (serial for the serial executor; a Dask
-    job's tables run locally too, where its work folder is), with a progress line per finished task; results in the
-    tasks' order. With ``keep``, each result is written to its file as soon as it arrives, so a killed stage resumes
-    where it was."""
+def _post_stage(what: str, settings: ForecastSettings, tasks: list[tuple], pool: LocalPool,
+                keep: list[Path] | None = None) -> list:
+    """Run ``tasks`` (:func:`experiments.post.post_task`) on ``pool``'s local processes (serial for the serial
+    executor; a Dask job's tables run locally too, where its work folder is), with a progress line per finished task;
+    results in the tasks' order. With ``keep``, each result is written to its file as soon as it arrives, so a killed
+    stage resumes where it was."""
     results: list[Any] = [None] * len(tasks)
     index = {id(t): i for i, t in enumerate(tasks)}
     started, finished = time.perf_counter(), 0
@@ -599,7 +600,7 @@ def _post_stage(what: str, settings: ForecastSettings, tasks: list[tuple], keep:
         _say(f"{what} {finished}/{len(tasks)}, {time.perf_counter() - started:.0f} s")
 
     executor = "serial" if settings.executor == "serial" else "pool"
-    run_tasks(post_task, tasks, None, executor, max(1, min(settings.workers, len(tasks))), done)
+    run_tasks(post_task, tasks, None, executor, settings.workers, done, pool=pool)
     return results
 
 
@@ -632,43 +633,45 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
             for f, label in zip(part_files, labels, strict=True) if not f.is_file()]
     if draw:
         todo += [(f, ("fan", work, job, label)) for f, label in zip(fan_files, labels, strict=True) if not f.is_file()]
-    _post_stage("tables (sensitivity included) and chart statistics", settings, [t for _, t in todo],
-                [f for f, _ in todo])
-    tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
-    texts = markdown(tables)
-    writers: dict[str, Callable[[Path], None]] = {}
-    if "md" in settings.formats:
-        findings = key_findings(tables, record)
-        writers["key_findings.md"] = lambda p: p.write_text(findings, encoding="utf-8")
-    for name, frame in tables.items():
-        if "parquet" in settings.formats:
-            writers[f"{name}.parquet"] = lambda p, f=frame: f.to_parquet(p, index=False)
-        if "csv" in settings.formats:
-            writers[f"{name}.csv"] = lambda p, f=frame: f.to_csv(p, index=False)
+    # The tables' and the figures' stages share their workers (one start of the processes and their imports).
+    with LocalPool(settings.workers) as pool:
+        _post_stage("tables (sensitivity included) and chart statistics", settings, [t for _, t in todo], pool,
+                    [f for f, _ in todo])
+        tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
+        texts = markdown(tables)
+        writers: dict[str, Callable[[Path], None]] = {}
         if "md" in settings.formats:
-            writers[f"{name}.md"] = lambda p, t=texts[name]: p.write_text(t, encoding="utf-8")
-    paths = write_atomically(work / "tables", writers)
-    _say(f"tables written: {len(paths)} files in {work / 'tables'}")
-    figures: list[Path] = []
-    if "png" in settings.formats or "html" in settings.formats:
-        if draw:
-            from experiments.report import FAN_FIGURES
+            findings = key_findings(tables, record)
+            writers["key_findings.md"] = lambda p: p.write_text(findings, encoding="utf-8")
+        for name, frame in tables.items():
+            if "parquet" in settings.formats:
+                writers[f"{name}.parquet"] = lambda p, f=frame: f.to_parquet(p, index=False)
+            if "csv" in settings.formats:
+                writers[f"{name}.csv"] = lambda p, f=frame: f.to_csv(p, index=False)
+            if "md" in settings.formats:
+                writers[f"{name}.md"] = lambda p, t=texts[name]: p.write_text(t, encoding="utf-8")
+        paths = write_atomically(work / "tables", writers)
+        _say(f"tables written: {len(paths)} files in {work / 'tables'}")
+        figures: list[Path] = []
+        if "png" in settings.formats or "html" in settings.formats:
+            if draw:
+                from experiments.report import FAN_FIGURES
 
-            per_label = {label: _load(f) for label, f in zip(labels, fan_files, strict=True)}
-            comparison = tables["comparison"]
-            with tempfile.TemporaryDirectory(dir=work) as scratch:
-                out = Path(scratch)
-                tasks = ([("fan_figure", job, per_label, spec.name, out) for spec in FAN_FIGURES]
-                         + [task for label in labels[1:]
-                            for task in (("comparison", comparison[comparison["scenario"] == label], out),
-                                         ("difference", work, job, label, out))]
-                         + [("sensitivity", tables["sensitivity"], out)])
-                drawn = [p for result in _post_stage("figures", settings, tasks) for p in result]
-                write_atomically(drawn_dir, {**{p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn},
-                                             DONE: lambda q, n=[p.name for p in drawn]: q.write_text("\n".join(n))})
-        names = (drawn_dir / DONE).read_text(encoding="utf-8").split("\n")
-        figures = write_atomically(work / "figures",
-                                   {n: lambda q, src=drawn_dir / n: shutil.copyfile(src, q) for n in names if n})
+                per_label = {label: _load(f) for label, f in zip(labels, fan_files, strict=True)}
+                comparison = tables["comparison"]
+                with tempfile.TemporaryDirectory(dir=work) as scratch:
+                    out = Path(scratch)
+                    tasks = ([("fan_figure", job, per_label, spec.name, out) for spec in FAN_FIGURES]
+                             + [task for label in labels[1:]
+                                for task in (("comparison", comparison[comparison["scenario"] == label], out),
+                                             ("difference", work, job, label, out))]
+                             + [("sensitivity", tables["sensitivity"], out)])
+                    drawn = [p for result in _post_stage("figures", settings, tasks, pool) for p in result]
+                    write_atomically(drawn_dir, {**{p.name: lambda q, src=p: shutil.copyfile(src, q) for p in drawn},
+                                                 DONE: lambda q, n=[p.name for p in drawn]: q.write_text("\n".join(n))})
+            names = (drawn_dir / DONE).read_text(encoding="utf-8").split("\n")
+            figures = write_atomically(work / "figures",
+                                       {n: lambda q, src=drawn_dir / n: shutil.copyfile(src, q) for n in names if n})
     final: dict[str, Callable[[Path], None]] = {}
     if "html" in settings.formats:
         final["report.html"] = lambda p: p.write_text(html_report(texts, tables, figures, record), encoding="utf-8")
