@@ -154,9 +154,10 @@ def with_axes(base: ModelParams, draws: Sequence[Mapping[str, float]], axes: Seq
     if not axes:
         return [dict(d) for d in draws]
     table = sample(axes, len(draws), root_seed)
+    column = {a.name: table[PREFIX + a.name].to_numpy(dtype=float) for a in axes}
     out = []
     for i, d in enumerate(draws):
-        values = {a.name: float(table[PREFIX + a.name].iat[i]) for a in axes}
+        values = {name: float(v[i]) for name, v in column.items()}
         out.append({**d, **axis_overrides(with_overrides(base, dict(d)), values)})
     return out
 
