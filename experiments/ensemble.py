@@ -52,37 +52,45 @@ class Batch:
     first_stored_year: int
 
 
-def _first_year(flags: np.ndarray, years: np.ndarray) -> float:
-    """The first year where ``flags`` holds, NaN if never."""
-    hit = np.flatnonzero(flags)
-    return float(years[hit[0]]) if hit.size else np.nan
+def _first_year(flags: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """The first year where ``flags`` (runs, years, ...) holds, per run (and trailing index); NaN if never."""
+    first = years[np.argmax(flags, axis=1)].astype(float)
+    first[~flags.any(axis=1)] = np.nan
+    return first
 
 
-def run_events(run: RunResult) -> np.ndarray:
-    """First year from EVENTS_FROM of each event of :func:`event_names` in one run (NaN where it does not happen)."""
-    years = run.years
+def batch_events(runs: list[RunResult], full: np.ndarray) -> np.ndarray:
+    """First year from EVENTS_FROM of each event of :func:`event_names`, (runs, events), NaN where it does not happen;
+    ``full`` is the runs' state records stacked, (runs, years, states, slots).
+
+    Every run of a batch at once: one run at a time, the per-state loop cost 0.44 ms a run (a twentieth of the run).
+    """
+    years = runs[0].years
     late = years >= EVENTS_FROM
     ys = years[late]
-    st = run.states[late]
-    d = run.deals
-    china = (d["supplier"] == CHN_IDX) & (d["signed"] >= EVENTS_FROM)
-    out = []
-    for iso in ("BRA", "CHL"):
-        i = ISO3.index(iso)
-        out.append(_first_year(st[:, i, STATE_SLOTS[("china_arms_deal_signed", Partner.CHN)]] > 0, ys))
-    arg = china & (d["state"] == ISO3.index("ARG")) & (d["category"] == MAJOR) & (d["status"] == DELIVERED)
-    # A completed deal counts from its signing year: the question is whether the deal that is signed gets delivered.
-    out.append(float(d["signed"][arg].min()) if arg.any() else np.nan)
-    out.append(_first_year(st[:, :, STATE_SLOTS[("china_arms_deal_signed_major", Partner.CHN)]].sum(axis=1) > 0, ys))
-    out.append(_first_year(st[:, :, STATE_SLOTS[("space_ground_station", Partner.CHN)]].sum(axis=1)
-                           > run.states[~late][-1:, :, STATE_SLOTS[("space_ground_station", Partner.CHN)]].sum(), ys))
-    out.append(_first_year(st[:, :, STATE_SLOTS[("forum_attends", Partner.CHN)]].sum(axis=1) > FORUM_LEVEL_2022, ys))
-    level = st[:, :, STATE_SLOTS[("surveillance_level", Partner.CHN)]]
-    before = run.states[~late][:, :, STATE_SLOTS[("surveillance_level", Partner.CHN)]].max(axis=0)
-    for i in range(len(ISO3)):
-        # A state already national before 2024 has no new adoption to forecast: its first year is marked 2023.
-        out.append(float(EVENTS_FROM - 1) if before[i] >= 2 else _first_year(level[:, i] >= 2, ys))
-    return np.array(out)
+    st, before = full[:, late], full[:, ~late]
+
+    def slot(variable: str) -> int:
+        return STATE_SLOTS[(variable, Partner.CHN)]
+
+    out = [_first_year(st[:, :, ISO3.index(iso), slot("china_arms_deal_signed")] > 0, ys) for iso in ("BRA", "CHL")]
+    arg, major = ISO3.index("ARG"), []
+    for run in runs:
+        d = run.deals
+        hit = ((d["supplier"] == CHN_IDX) & (d["signed"] >= EVENTS_FROM) & (d["state"] == arg)
+               & (d["category"] == MAJOR) & (d["status"] == DELIVERED))
+        # A completed deal counts from its signing year: the question is whether the deal that is signed gets delivered.
+        major.append(float(d["signed"][hit].min()) if hit.any() else np.nan)
+    out.append(np.array(major))
+    out.append(_first_year(st[..., slot("china_arms_deal_signed_major")].sum(axis=2) > 0, ys))
+    ground = slot("space_ground_station")
+    out.append(_first_year(st[..., ground].sum(axis=2) > before[:, -1:, :, ground].sum(axis=2), ys))
+    out.append(_first_year(st[..., slot("forum_attends")].sum(axis=2) > FORUM_LEVEL_2022, ys))
+    level = slot("surveillance_level")
+    # A state already national before 2024 has no new adoption to forecast: its first year is marked 2023.
+    national = np.where(before[..., level].max(axis=1) >= 2, float(EVENTS_FROM - 1),
+                        _first_year(st[..., level] >= 2, ys))
+    return np.column_stack([*out, national])
 
 
 def lac_rows(states: np.ndarray) -> np.ndarray:
@@ -102,11 +110,12 @@ def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
     runs = simulate_batch([p for p in batch.params for _ in seeds], data, batch.drivers, batch.root_seed,
                           draws=[d for d in batch.draws for _ in seeds], seeds=seeds * len(batch.draws))
     keys = [(run.draw, run.seed) for run in runs]
-    events = [run_events(run) for run in runs]
+    full = np.stack([run.states for run in runs])
+    ev = batch_events(runs, full)
     keep = runs[0].years >= batch.first_stored_year
     n_s, n_r = len(STATE_COLUMNS), len(REGION_COLUMNS)
     # Every run's rows at once, (runs, years, states + LAC, columns) in float32, as the table stores them.
-    states = np.stack([run.states[keep] for run in runs])
+    states = full[:, keep]
     block = np.full((*states.shape[:2], n_states + 1, n_s + n_r), np.nan, dtype=np.float32)
     block[:, :, :n_states, :n_s] = states
     block[:, :, n_states, :n_s] = lac_rows(states)
@@ -124,7 +133,6 @@ def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
     columns.update({name: values[j] for j, name in enumerate(column_names())})
     event_cols = {"draw": np.array([k[0] for k in keys], dtype=np.int32),
                   "seed": np.array([k[1] for k in keys], dtype=np.int16)}
-    ev = np.array(events)
     event_cols.update({name: ev[:, j] for j, name in enumerate(event_names())})
     return pa.table(columns), pa.table(event_cols)
 
