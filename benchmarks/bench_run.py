@@ -18,7 +18,9 @@ Sections and keys (targets from issue 5):
 - calibration: ``calibration_wall_s`` from ``calibration/posterior/manifest.json`` (``fit.wall_s``); ``--calibration``
   reruns ``python -m calibration.fit`` and times it (about ten minutes).
 - forecast: ``forecast_wall_s``, ``forecast_peak_rss_mb``, 8 scenarios x 500 draws x 4 seeds of
-  ``python -m experiments.forecast``, only with ``--forecast`` (minutes); see ``bench_jobs.py``.
+  ``python -m experiments.forecast``; ``forecast_rerun_s``, the same command again (nothing to simulate); and
+  ``make_run_wall_s``, make run's job (the default config into a fresh folder, venv installed); only with
+  ``--forecast`` (minutes); see ``bench_jobs.py``.
 - scaling: ``scaling_slope_states`` (ms per state: 33, 66, 132, 330 states) and ``scaling_slope_years`` (ms per year:
   41, 82, 164 years), with R^2 and slope ratios; see ``bench_scaling.py``.
 - memory: ``rss_growth_mb_per_10k_runs``, resident memory growth over ``--memory-runs`` runs in one process.
@@ -72,7 +74,7 @@ SECTION_KEYS = {
     "scaling": ("scaling_slope_states", "scaling_slope_years"),
     "memory": ("rss_growth_mb_per_10k_runs", "rss_mb_after_warmup", "memory_runs"),
     "calibration": ("calibration_wall_s",),
-    "forecast": ("forecast_wall_s", "forecast_peak_rss_mb"),
+    "forecast": ("forecast_wall_s", "forecast_peak_rss_mb", "forecast_rerun_s", "make_run_wall_s"),
 }
 # The year loop of DefenceTiesModel.step as the direct path calls it; checked against the source of step() at run time.
 STEP_CALLS = ["update_drivers", "china.set_strategy", "us.set_pressure", "act_channels", "run_pipeline",
@@ -292,6 +294,8 @@ def _fmt(v) -> str:
 def table(record: dict) -> str:
     """Each key, its value, its target and whether the target is met (n/a where the issue sets none)."""
     targets = {"run_ms_median": ("<=", 8.0), "run_ms_batched": ("<=", 1.5), "forecast_wall_s": ("<=", 120.0),
+               "forecast_rerun_s": ("<=", 15.0), "make_run_wall_s": ("<=", 120.0),
+               "forecast_peak_rss_mb": ("<=", 2048.0),
                "mesa_over_kernels_ratio": ("<=", 1.2), "runs_per_s_2_workers": (">=", 1000.0),
                "dask_speedup_2_workers": (">=", 1.7), "pool_speedup_2_workers": (">=", 1.7)}
     d = record.get("details", {})
@@ -315,6 +319,9 @@ def table(record: dict) -> str:
         "calibration_wall_s": _calibration_note(d.get("calibration", {})),
         "forecast_wall_s": _forecast_note(d.get("forecast", {})),
         "forecast_peak_rss_mb": "summed RSS of the process tree" if d.get("forecast", {}).get("peak_rss_mb") else "",
+        "forecast_rerun_s": "the same forecast command again, nothing to simulate" if "forecast" in d else "",
+        "make_run_wall_s": ("make run's job, venv installed; peak RSS "
+                            f"{_fmt(d.get('default_job', {}).get('peak_rss_mb'))} MB") if "default_job" in d else "",
     }
     for axis, key in (("states", "scaling_slope_states"), ("years", "scaling_slope_years")):
         s = d.get("scaling", {}).get(axis)
@@ -327,7 +334,8 @@ def table(record: dict) -> str:
                                f"last/first {s['cpu_fit']['marginal_slope_ratio']:.2f}")
     keys = ["run_ms_median", "run_ms_batched", "mesa_over_kernels_ratio", "runs_per_s_1_worker", "runs_per_s_2_workers",
             "pool_speedup_2_workers", "dask_runs_per_s_1_worker", "dask_runs_per_s_2_workers", "dask_speedup_2_workers",
-            "calibration_wall_s", "forecast_wall_s", "forecast_peak_rss_mb", "scaling_slope_states",
+            "calibration_wall_s", "forecast_wall_s", "forecast_rerun_s", "forecast_peak_rss_mb", "make_run_wall_s",
+            "scaling_slope_states",
             "scaling_slope_years", "rss_growth_mb_per_10k_runs"]
     rows = [("key", "value", "target", "status", "note")]
     for k in keys:
@@ -485,6 +493,11 @@ def main() -> None:
         ok = fc["returncode"] == 0
         record["forecast_wall_s"] = fc["wall_s"] if ok else None
         record["forecast_peak_rss_mb"] = fc["peak_rss_mb"] if ok else None
+        record["forecast_rerun_s"] = fc.get("rerun_wall_s") if ok else None
+        job = bench_jobs.measure_default_job(log=log)
+        job["measured"], job["code_version"] = measured, git_version()
+        details["default_job"] = job
+        record["make_run_wall_s"] = job["wall_s"] if job["returncode"] == 0 else None
 
     # Sections not run: the previous file's values, marked with when they were measured.
     carried = details.pop("_carried", {})
