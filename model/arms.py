@@ -51,10 +51,12 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
     # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
     # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in proportion
     # to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
+    # A state without armed forces buys through its police and coast guard: arms.no_army_target of the rule's target.
     boom = dr.commodity_index[:, None] * data.resource_dependence
     target = (ap.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
               * data.import_intensity ** ap.intensity_weight
-              * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom))
+              * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
+              * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target))
     legacy = np.zeros((len(years), n, n_sup))
     legacy[:, :, IMPORT_COLUMNS] = dr.legacy_deliveries
     # Legacy (pre-2000) deliveries still to come are on order too: at signing time in year t (before the year's

@@ -40,6 +40,7 @@ COUNTRY_ATTRIBUTES: dict[str, tuple] = {
     "subregion": ("enum", SUBREGIONS, None),
     "has_coast": ("int", 0, 1),
     "is_federal": ("int", 0, 1),
+    "armed_forces": ("int", 0, 1),
     "tech_capacity": ("float", 0.0, 1.0),
     "defence_industry": ("float", 0.0, 1.0),
     "insecurity": ("float", 0.0, 1.0),

@@ -230,6 +230,10 @@ class ArmsParams(_Group):
                                 "(0: one target per dollar)",
                                 f"{J} (medium): import shares of budgets persist (log correlation 0.49 between "
                                 "1995-1999 and 2000-2023, SIPRI)")
+    no_army_target: float = p(0, 1,
+                              "capability target of a state without armed forces, as a share of the rule's (its police "
+                              "and coast guard buy for it)",
+                              f"{J} (low): 1 treats a police force's budget as an army's; calibrated, prior U(0, 1)")
     buildup: float = p(0, 5,
                        "log-multiplier of the capability target per unit of squared anti-US orientation x commodity "
                        "index x resource dependence",

@@ -191,6 +191,20 @@ def test_capability_target_by_hand(params, data, drivers):
         plain.release()
 
 
+def test_states_without_armed_forces_scale_their_target(params, data, drivers):
+    armed = data.country["armed_forces"] > 0
+    assert sorted(np.array(data.iso3)[~armed]) == ["CRI", "DMA", "GRD", "HTI", "LCA", "PAN", "VCT"]
+    full = DefenceTiesModel(with_overrides(params, {"arms.no_army_target": 1.0}), data, drivers)
+    scaled = DefenceTiesModel(with_overrides(params, {"arms.no_army_target": 0.25}), data, drivers)
+    try:
+        assert np.array_equal(scaled._target[:, armed], full._target[:, armed])
+        assert scaled._target[:, ~armed] == pytest.approx(0.25 * full._target[:, ~armed])
+        assert (scaled._target[:, ~armed] > 0).any()
+    finally:
+        full.release()
+        scaled.release()
+
+
 def test_contracts_by_hand(model_at, params):
     m = model_at(2010)
     t, ap, dr = m.t, params.arms, m.drivers
