@@ -17,6 +17,7 @@ each result kept in the work folder's cache as it arrives), the figures drawn on
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -68,6 +69,8 @@ FIGURES_CODE = (*TABLES_CODE, "experiments/report.py", "calibration/observations
 # The settings the tables read; the file listing a cached figure set's names, written last (it marks the set whole).
 TABLE_SETTINGS = ("draws", "seeds", "first_table_year", "first_stored_year", "posterior")
 DONE = "drawn.txt"
+# The modules whose source decides the written tables, figures and report beyond the tables' and figures' own.
+OUTPUTS_CODE = (*FIGURES_CODE, "experiments/findings.py", "experiments/forecast.py", "common/provenance.py")
 # scenario.<name>.<key>=value: a change to one scenario's own content; set aside from Hydra's command line (see
 # set_aside_scoped) in this environment variable, as JSON.
 SCOPED = re.compile(r"^[+~]*scenario\.([A-Za-z0-9_]+)\.")
@@ -229,6 +232,9 @@ def _parts(entry: str) -> list[str]:
     return [x.strip() for x in entry.strip("[]").split(",") if x.strip()]
 
 
+_COMPOSED: dict[str, dict] = {}
+
+
 def compose_model(overrides: list[str], scenario: str, dirs: Sequence[Path] | None = None) -> dict:
     """The ``forecast`` config composed with ``overrides`` and ``scenario=<scenario>``, resolved to plain containers.
 
@@ -240,13 +246,20 @@ def compose_model(overrides: list[str], scenario: str, dirs: Sequence[Path] | No
     args = [o for o in overrides if not o.lstrip("+~").startswith(("scenario=", "scenarios=", "hydra"))
             and not o.startswith("-") and not SCOPED.match(o)] + [f"scenario={scenario}"]
     args += [o for o in scoped_overrides(overrides) if SCOPED.match(o).group(1) in parts]
-    args += searchpath_override(config_dirs() if dirs is None else list(dirs))
-    if GlobalHydra.instance().is_initialized():
-        cfg = compose(config_name="forecast", overrides=args)
-    else:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    folders = [CONFIG_DIR, *(config_dirs() if dirs is None else [Path(d) for d in dirs])]
+    args += searchpath_override(folders[1:])
+    # The command's check and its run compose the same scenarios (about 0.25 s each); a composition is reused while
+    # no config file has changed.
+    key = json.dumps([args, sorted((str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                                   for d in folders for f in Path(d).rglob("*.yaml"))])
+    if key not in _COMPOSED:
+        if GlobalHydra.instance().is_initialized():
             cfg = compose(config_name="forecast", overrides=args)
-    return OmegaConf.to_container(cfg, resolve=True)
+        else:
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+                cfg = compose(config_name="forecast", overrides=args)
+        _COMPOSED[key] = OmegaConf.to_container(cfg, resolve=True)
+    return copy.deepcopy(_COMPOSED[key])
 
 
 def scenario_names(dirs: Sequence[Path] | None = None) -> set[str]:
@@ -631,6 +644,15 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     draw = draw and not (drawn_dir / DONE).is_file()
     part_files = [work / "cache" / f"tables-{tables_key}-{i}.pkl" for i in range(len(labels))]
     fan_files = [work / "cache" / f"fan-{cache_key({'job': job}, FIGURES_CODE)}-{i}.pkl" for i in range(len(labels))]
+    # Everything the outputs depend on but the time they were made: a rerun with the same key whose files are intact
+    # (same hashes) has nothing to rebuild.
+    outputs_key = cache_key({"tables": tables_key, "formats": list(settings.formats),
+                             "record": {k: v for k, v in record.items() if k != "created"}}, OUTPUTS_CODE)
+    marker = work / "cache" / f"outputs-{outputs_key}.json"
+    kept = unchanged_outputs(work, marker)
+    if kept is not None:
+        _say(f"tables, figures and report unchanged: {len(kept)} files kept")
+        return kept
     todo = [(f, ("tables", work, settings, job, label, effects))
             for f, label in zip(part_files, labels, strict=True) if not f.is_file()]
     if draw:
@@ -680,7 +702,24 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     final["manifest.json"] = lambda p: write_json(p, record)
     done = write_atomically(work, final)
     _say(f"{'report and ' if 'html' in settings.formats else ''}manifest written")
-    return paths + figures + done
+    written = paths + figures + done
+    for stale in (work / "cache").glob("outputs-*.json"):
+        stale.unlink()
+    hashes = {str(p.relative_to(work)): hashlib.sha256(p.read_bytes()).hexdigest() for p in written}
+    write_atomically(marker.parent, {marker.name: lambda p: p.write_text(json.dumps(hashes, sort_keys=True))})
+    return written
+
+
+def unchanged_outputs(work: Path, marker: Path) -> list[Path] | None:
+    """The files ``marker`` lists, when every one is in ``work`` with the hash it had when written; else None."""
+    if not marker.is_file():
+        return None
+    listed = json.loads(marker.read_text(encoding="utf-8"))
+    paths = [work / name for name in listed]
+    if all(p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == digest
+           for p, digest in zip(paths, listed.values(), strict=True)):
+        return paths
+    return None
 
 
 def link_latest(work: Path) -> Path:

@@ -365,13 +365,24 @@ def test_a_rerun_reuses_the_tables_and_figures_and_recomputes_when_their_code_ch
     for module, name in ((P, "scenario_tables"), (R, "fan_statistics"), (R, "draw_fan_figures"),
                          (R, "comparison_charts"), (R, "sensitivity_chart")):
         monkeypatch.setattr(module, name, refuse)
+    stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file() and "cache" not in p.parts}
     F.write_outputs(*run_ensemble(_config(ov), ov))
     assert {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()} == first
     assert {p.name: p.read_bytes() for p in (work / "figures").iterdir()} == figures
-    # A stage killed after its first label: the rerun computes the missing label's part only.
+    # Nothing changed: no output file is written again.
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # An output edited by hand is written again from the cache, with nothing recomputed.
+    table = next((work / "tables").glob("*.csv"))
+    table.write_text("edited\n")
+    F.write_outputs(*run_ensemble(_config(ov), ov))
+    assert {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()} == first
+    # A stage killed after its first label (before the outputs, so before their marker): the rerun computes the
+    # missing label's part only.
     parts = sorted((work / "cache").glob("tables-*-1.pkl"))
     assert len(parts) == 1
     parts[0].unlink()
+    for marker in (work / "cache").glob("outputs-*.json"):
+        marker.unlink()
     monkeypatch.setattr(P, "scenario_tables", lambda *a, **k: computed.append(a[3]) or real_tables(*a, **k))
     F.write_outputs(*run_ensemble(_config(ov), ov))
     assert computed == [run_ensemble(_config(ov), ov)[2]["labels"][1]]
