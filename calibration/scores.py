@@ -5,9 +5,9 @@ Three predictives of the fit observations and the SIPRI five-year totals, each f
 - *prior*: ``scores.prior_draws`` prior draws x ``scores.seeds`` seeds;
 - *posterior*: as many posterior draws x seeds;
 - *oracle*: ``scores.oracle_truths`` parameter sets drawn once from the prior with a fixed seed and committed
-  (``<frozen_dir>/oracle_truths.csv``, so the yardstick does not move with the fit). Each truth's first run is a record
-  (every target restated as that run has it, :func:`calibration.check.restated`), its next ``scores.oracle_runs`` runs
-  are its predictive.
+  (``<frozen_dir>/oracle_truths.csv``, so the yardstick does not move with the fit), each run 1 +
+  ``scores.oracle_runs`` times. Each of a truth's runs in turn is a record (every target restated as that run has it,
+  :func:`calibration.check.restated`) and the truth's other runs its predictive.
 
 Every row is scored by a proper score (:mod:`calibration.proper`): a statement that holds or not (events, patterns,
 one-sided bounds) by the Brier score of the probability that it holds; a value or a range (counts, levels, trends
@@ -17,7 +17,7 @@ CRPS of log1p(TIV m), divided the same way.
 
 The headline R = sum(S_prior - S_posterior) / sum(S_prior - S_oracle) over the scored rows: the share of the way from
 knowing nothing (the prior) to knowing the parameters (the oracle) that the fit has closed. S_prior and S_posterior
-are scored on the real record, S_oracle as the mean over truths of each truth's predictive on its own record. Beside
+are scored on the real record, S_oracle as the mean over truths of each truth's predictive on its own records. Beside
 it, the *paired* R takes as denominator the oracle's gain over the prior scored on the same (the oracle's) records:
 positive in expectation, since a truth's own predictive minimises the expected proper score. The two differ on the
 Brier rows by how much harder the real record is for the prior than the model's own records are: misfit no parameter
@@ -198,26 +198,33 @@ def _relative(score: np.ndarray, unit: np.ndarray) -> np.ndarray:
         return np.where(unit > 0, score / np.where(unit > 0, unit, 1.0), np.where(score == 0, 1.0, np.nan))
 
 
-def oracle_scores(targets: list[Target], records: Ensemble, runs: list[Ensemble], prior: Ensemble) -> dict:
-    """Mean raw scores over the truths of the oracle and of the prior, each against the truth's restated record.
+def oracle_scores(targets: list[Target], truths: list[Ensemble], prior: Ensemble) -> dict:
+    """Mean raw scores of the oracle and of the prior, each against every record of every truth.
 
-    ``records``: one record per truth; ``runs``: each truth's predictive. Per target (Brier or interval CRPS, as
+    ``truths``: each truth's runs. Each run in turn is a record (its targets restated as it has them), the truth's
+    other runs its predictive, so a truth's expected score under its own noise is averaged over all its runs rather
+    than read from one: with one record a truth, a row whose outcome is rare (a count that is mostly 0) could put the
+    oracle many times above the prior by the luck of twenty records. Per target (Brier or interval CRPS, as
     :func:`raw_scores`) and per SIPRI total (CRPS of log1p); also P(holds) of every restated statement, for the
     all-statements Brier score that the hit-rate era reported.
     """
     oracle_raw, prior_raw, oracle_holds, prior_holds = [], [], [], []
     oracle_sipri, prior_sipri = [], []
-    for record, own, sipri_record in zip(records.stats, runs, records.sipri, strict=True):
-        stated = [restated(t, x) for t, x in zip(targets, record, strict=True)]
-        oracle_raw.append(raw_scores(stated, own.stats))
-        prior_raw.append(raw_scores(stated, prior.stats))
-        oracle_holds.append(holds(stated, own.stats))
-        prior_holds.append(holds(stated, prior.stats))
-        oracle_sipri.append(sipri_crps(own.sipri, sipri_record))
-        prior_sipri.append(sipri_crps(prior.sipri, sipri_record))
+    for truth in truths:
+        runs = len(truth.stats)
+        for k in range(runs):
+            others = np.arange(runs) != k
+            own_stats, own_sipri = truth.stats[others], truth.sipri[others]
+            stated = [restated(t, x) for t, x in zip(targets, truth.stats[k], strict=True)]
+            oracle_raw.append(raw_scores(stated, own_stats))
+            prior_raw.append(raw_scores(stated, prior.stats))
+            oracle_holds.append(holds(stated, own_stats))
+            prior_holds.append(holds(stated, prior.stats))
+            oracle_sipri.append(sipri_crps(own_sipri, truth.sipri[k]))
+            prior_sipri.append(sipri_crps(prior.sipri, truth.sipri[k]))
     return {"targets": np.mean(oracle_raw, axis=0), "targets_prior": np.mean(prior_raw, axis=0),
             "sipri": np.mean(oracle_sipri, axis=0), "sipri_prior": np.mean(prior_sipri, axis=0),
-            "brier_all": brier(np.array(oracle_holds), len(runs[0].stats)).mean(),
+            "brier_all": brier(np.array(oracle_holds), len(truths[0].stats) - 1).mean(),
             "brier_all_prior": brier(np.array(prior_holds), len(prior.stats)).mean()}
 
 
@@ -489,9 +496,9 @@ def figures(frame: pd.DataFrame, h: dict) -> dict:
 
 
 def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings, truths: pd.DataFrame,
-               axes: tuple[A.Axis, ...] = ()) -> tuple[Ensemble, Ensemble, Ensemble, list[Ensemble], Ensemble | None]:
-    """The prior's and the posterior's predictive, the oracle's records, each truth's own predictive and the
-    reference prior's predictive (None without one). With ``axes``, the prior's, the posterior's and the reference
+               axes: tuple[A.Axis, ...] = ()) -> tuple[Ensemble, Ensemble, list[Ensemble], Ensemble | None]:
+    """The prior's and the posterior's predictive, each truth's runs and the reference prior's predictive (None
+    without one). With ``axes``, the prior's, the posterior's and the reference
     prior's draws also take the judgement axes (each predictive from its own axis streams); the oracle's truths keep
     every fixed parameter at its default."""
     root = s.settings.root_seed
@@ -508,9 +515,7 @@ def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings, truths: pd.D
     posterior = run(posterior_draws(s.posterior, settings.posterior_draws, rng), settings.seeds, 12, "posterior")
     per = 1 + settings.oracle_runs
     runs = run(truths.to_dict("records"), per, 13, "oracle", judged=False)
-    records = Ensemble(runs.stats[::per], runs.sipri[::per])
-    own = [Ensemble(runs.stats[k * per + 1:(k + 1) * per], runs.sipri[k * per + 1:(k + 1) * per])
-           for k in range(len(truths))]
+    own = [Ensemble(runs.stats[k * per:(k + 1) * per], runs.sipri[k * per:(k + 1) * per]) for k in range(len(truths))]
     reference = None
     if settings.reference_priors is not None:
         ref_priors, fixed = load_reference(settings.reference_priors)
@@ -518,7 +523,7 @@ def _ensembles(s: Setup, problem: Problem, settings: ScoreSettings, truths: pd.D
         ref_rng = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(0x5C0F,)))
         draws = [{**d, **fixed} for d in prior_draws(ref_priors, settings.prior_draws, ref_rng)]
         reference = run(draws, settings.seeds, 14, "reference prior")
-    return prior, posterior, records, own, reference
+    return prior, posterior, own, reference
 
 
 def command(cfg: DictConfig) -> None:
@@ -548,8 +553,8 @@ def command(cfg: DictConfig) -> None:
     targets = compile_targets(s.observations, s.drivers.years, s.data, last_year=s.settings.last_year)
     problem = Problem(s.exp.params, s.data, s.drivers, targets, settings.seeds, s.settings.root_seed, Weights(),
                       priors, last_year=s.settings.last_year)
-    prior, posterior, records, own, reference = _ensembles(s, problem, settings, truths, axes)
-    oracle = oracle_scores(targets, records, own, prior)
+    prior, posterior, own, reference = _ensembles(s, problem, settings, truths, axes)
+    oracle = oracle_scores(targets, own, prior)
     frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel, strict=True)), problem.sipri_ids(),
                       problem.sipri_obs, prior, posterior, oracle)
     today = tautological_rows(frame, settings.tautological)
@@ -568,7 +573,7 @@ def command(cfg: DictConfig) -> None:
     if reference is not None:
         ref_frame = row_table(targets, dict(zip(s.observations.id, s.observations.channel, strict=True)),
                               problem.sipri_ids(), problem.sipri_obs, reference, posterior,
-                              oracle_scores(targets, records, own, reference))
+                              oracle_scores(targets, own, reference))
         # The same rows as the headline: a row the reference prior cannot score (its CRPS 0) is left out of both.
         ref_frame["scored"] = frame.scored & ref_frame[["gain", "attainable"]].notna().all(axis=1)
         hr = headline(ref_frame, settings)
