@@ -257,6 +257,22 @@ def test_scenario_overrides_apply_to_their_scenario_only(monkeypatch):
     assert tension(again)["detente"] == [[2030, 0.3]]
 
 
+def test_a_scenario_composed_again_reflects_an_edited_config_file(tmp_path):
+    """The check and the run of a command share a composition; an edited file (the live view composes again and
+    again) is composed anew."""
+    user = tmp_path / "user"
+    (user / "scenario").mkdir(parents=True)
+    path = user / "scenario" / "mine.yaml"
+    path.write_text(USER_SCENARIO)
+    first = F.compose_model([], "mine", [user])
+    assert first["scenario"]["mine"]["drivers"]["paths"]["us_china_tension"] == [[2030, 0.95]]
+    first["scenario"]["mine"]["rationale"] = "changed by a caller"
+    assert F.compose_model([], "mine", [user])["scenario"]["mine"]["rationale"].startswith("A user's")
+    path.write_text(USER_SCENARIO.replace("[[2030, 0.95]]", "[[2030, 0.9]]"))
+    again = F.compose_model([], "mine", [user])
+    assert again["scenario"]["mine"]["drivers"]["paths"]["us_china_tension"] == [[2030, 0.9]]
+
+
 @pytest.mark.slow
 def test_a_users_scenario_folder_runs_with_config_dir(posterior_file, tmp_path):
     """--config-dir (anywhere on the line) or hydra.searchpath adds a folder holding only scenario/<name>.yaml."""
