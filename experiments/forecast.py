@@ -711,10 +711,14 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
 
 
 def unchanged_outputs(work: Path, marker: Path) -> list[Path] | None:
-    """The files ``marker`` lists, when every one is in ``work`` with the hash it had when written; else None."""
-    if not marker.is_file():
+    """The files ``marker`` lists, when every one is in ``work`` with the hash it had when written; else None (also
+    for a marker that is not such a list: the outputs are then written again)."""
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    listed = json.loads(marker.read_text(encoding="utf-8"))
+    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+        return None
     paths = [work / name for name in listed]
     if all(p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == digest
            for p, digest in zip(paths, listed.values(), strict=True)):

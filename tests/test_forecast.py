@@ -257,6 +257,24 @@ def test_scenario_overrides_apply_to_their_scenario_only(monkeypatch):
     assert tension(again)["detente"] == [[2030, 0.3]]
 
 
+def test_kept_outputs_need_an_intact_marker_and_unchanged_files(tmp_path):
+    import hashlib
+
+    table = tmp_path / "tables" / "a.csv"
+    table.parent.mkdir()
+    table.write_text("x\n1\n")
+    marker = tmp_path / "cache" / "outputs-k.json"
+    marker.parent.mkdir()
+    assert F.unchanged_outputs(tmp_path, marker) is None  # no marker
+    marker.write_text(json.dumps({"tables/a.csv": hashlib.sha256(table.read_bytes()).hexdigest()}))
+    assert F.unchanged_outputs(tmp_path, marker) == [table]
+    table.write_text("x\n2\n")
+    assert F.unchanged_outputs(tmp_path, marker) is None  # edited since
+    for broken in ('{"tables/a.csv": ', "[1, 2]", '{"tables/a.csv": 3}'):
+        marker.write_text(broken)
+        assert F.unchanged_outputs(tmp_path, marker) is None
+
+
 def test_a_scenario_composed_again_reflects_an_edited_config_file(tmp_path):
     """The check and the run of a command share a composition; an edited file (the live view composes again and
     again) is composed anew."""
