@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,21 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def fixed_grid(fig: Figure, nrows: int, ncols: int, *, top: float, bottom: float, left: float = 0.6,
+               right: float = 0.25, wgap: float = 0.75, hgap: float = 0.8) -> None:
+    """Place a figure's grid of panels with margins and gaps in inches, wide enough for these charts' tick labels,
+    panel titles and the "year" label under a partly filled last row.
+
+    What ``tight_layout`` would find, without its cost: it draws every tick label to measure it, which took 29 s of
+    the forecast's 90 s of figure drawing (and ``savefig`` then draws them all again).
+    """
+    width, height = fig.get_size_inches()
+    panel_w = (width - left - right - (ncols - 1) * wgap) / ncols
+    panel_h = (height - top - bottom - (nrows - 1) * hgap) / nrows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                        wspace=wgap / panel_w, hspace=hgap / panel_h)
+
+
 def safe_name(label: str) -> str:
     """A file-name-safe form of a scenario label (``tension@bold`` -> ``tension-bold``)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "scenario"
@@ -187,20 +203,56 @@ def summarise(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     draws of each draw's mean over its seeds (``draw_q05``, ``draw_q95``: how far the parameters move the mean, plus
     the noise of a draw's few seeds; the band of a panel drawn as a mean) and the number of runs.
 
-    Region-only columns are summarised on the LAC row alone (they are NaN on state rows).
+    Region-only columns are summarised on the LAC row alone (they are NaN on state rows). Missing values are skipped,
+    as pandas' group statistics skip them.
     """
+    # Each group's runs as a row of a padded array: one numpy call per statistic and column, not a pandas group-by
+    # per statistic (one scenario's fan-chart columns: 2.5 s, now 0.9).
+    frame = frame.sort_values(["iso3", "year", "draw", "seed"], kind="stable")
+    cell = frame.groupby(["iso3", "year"], observed=True, sort=False).ngroup().to_numpy()
+    draw_cell = frame.groupby(["iso3", "year", "draw"], observed=True, sort=False).ngroup().to_numpy()
+    keys = frame[["iso3", "year"]].drop_duplicates().to_numpy()
+    probs = list(QUANTILES.values())
+
+    def layout(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, tuple[int, int]]:
+        within = np.arange(len(group)) - np.searchsorted(group, np.arange(n_groups))[group]
+        width = int(within.max()) + 1 if len(group) else 0
+        return group * width + within, (n_groups, width)
+
+    def padded(where: tuple[np.ndarray, tuple[int, int]], values: np.ndarray) -> np.ndarray:
+        out = np.full(where[1][0] * where[1][1], np.nan)
+        out[where[0]] = values
+        return out.reshape(where[1])
+
+    def quantiles(a: np.ndarray, q: Sequence[float]) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing group's quantiles are NaN
+            return (np.quantile(a, q, axis=1) if not np.isnan(a).any() else np.nanquantile(a, q, axis=1)).T
+
+    n_cells, n_draw_cells = len(keys), int(draw_cell.max()) + 1 if len(draw_cell) else 0
+    draw_of_cell = np.zeros(n_draw_cells, dtype=np.int64)
+    draw_of_cell[draw_cell] = cell
+    is_region = keys[:, 0] == REGION
+    size = np.bincount(cell, minlength=n_cells)
+    by_cell, by_draw = layout(cell, n_cells), layout(draw_cell, n_draw_cells)
+    draws_by_cell = layout(draw_of_cell, n_cells)
     parts = []
     for col in columns:
-        rows = frame if col not in _REGION_NAMES else frame[frame["iso3"] == REGION]
-        g = rows.groupby(["iso3", "year"], observed=True)[col]
-        q = g.quantile(list(QUANTILES.values())).unstack()
-        q.columns = list(QUANTILES)
-        q["mean"] = g.mean()
-        per_draw = rows.groupby(["iso3", "year", "draw"], observed=True)[col].mean().groupby(["iso3", "year"])
-        q["draw_q05"], q["draw_q95"] = per_draw.quantile(0.05), per_draw.quantile(0.95)
-        q["runs"] = g.size()
-        q["column"] = col
-        parts.append(q.reset_index())
+        values = frame[col].to_numpy(dtype=float)
+        rows = is_region if col in _REGION_NAMES else slice(None)
+        runs = padded(by_cell, values)[rows]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing group's mean is NaN, as in pandas
+            per_draw = np.nanmean(padded(by_draw, values), axis=1)
+            mean = np.nanmean(runs, axis=1)
+        q = pd.DataFrame(quantiles(runs, probs), columns=list(QUANTILES))
+        q["mean"] = mean
+        q[["draw_q05", "draw_q95"]] = quantiles(padded(draws_by_cell, per_draw)[rows], [0.05, 0.95])
+        q["runs"] = size[rows]
+        q.insert(0, "column", col)
+        q.insert(1, "iso3", keys[rows, 0])
+        q.insert(2, "year", keys[rows, 1].astype(int))
+        parts.append(q)
     return pd.concat(parts, ignore_index=True).set_index(["column", "iso3", "year"]).sort_index()
 
 
@@ -323,7 +375,7 @@ def draw_fan_figures(job: Mapping, per_label: Mapping[str, Mapping], out: Path, 
         fig.suptitle(f"{spec.channel}: {spec.label}\nfan charts {HIST_START}–{LAST_YEAR}: calibrated past "
                      f"({reference}) to {HIST_END}, scenarios from {HIST_END + 1}; parameters: {source or 'n/a'}; "
                      f"{draws} draws × {seeds} seeds; bands 50% and 90% across runs", fontsize=10)
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        fixed_grid(fig, nrows, ncols, top=1.0, bottom=0.06 * (3.0 * nrows + 1.6) + 0.6)
         paths.append(save_png(fig, out / f"{spec.name}.png"))
     return paths
 
@@ -516,7 +568,7 @@ def comparison_charts(comparison: pd.DataFrame, out: Path) -> list[Path]:
         fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
         fig.suptitle(f"{scenario} minus reference: paired differences (same draws and seeds) of the main variables",
                      fontsize=10)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fixed_grid(fig, nrows, ncols, top=0.75, bottom=0.05 * (2.9 * nrows + 1.2) + 0.35, left=0.7, hgap=0.55)
         paths.append(save_png(fig, out / f"comparison_{safe_name(scenario)}.png"))
     return paths
 
@@ -593,7 +645,7 @@ def difference_chart(stats: pd.DataFrame, label: str, reference: str, out: Path)
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"{label} minus {reference}, {REGION}, {HIST_END + 1}–{LAST_YEAR}: paired differences (same draws and "
                  "seeds); right axes in % of the reference's median level", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fixed_grid(fig, nrows, ncols, top=0.75, bottom=0.05 * (2.7 * nrows + 1.2) + 0.6, right=0.55, wgap=1.05)
     return [save_png(fig, out / f"difference_{safe_name(label)}.png")]
 
 

@@ -112,6 +112,25 @@ def test_summaries_are_quantiles_across_runs(work: Path) -> None:
     assert set(s.loc["china_arms_share"].index.get_level_values("iso3")) == {REGION}
 
 
+def test_summaries_skip_missing_values_and_uneven_groups_as_pandas_does() -> None:
+    rng = np.random.default_rng(5)
+    rows = [(iso, year, d, s) for iso in ("VEN", REGION) for year in (2030, 2031) for d in range(6) for s in range(3)]
+    frame = pd.DataFrame(rows, columns=["iso3", "year", "draw", "seed"]).sample(frac=1.0, random_state=1)
+    frame["delegations.CHN"] = rng.poisson(4.0, len(frame)).astype(float)
+    frame["china_arms_share"] = np.where(frame["iso3"] == REGION, rng.random(len(frame)), np.nan)
+    frame = frame.drop(frame.index[::5])  # groups of unequal size, draws with fewer seeds
+    frame.loc[frame.index[::7], "delegations.CHN"] = np.nan
+    got = summarise(frame, ["delegations.CHN", "china_arms_share"])
+    for (col, iso, year), row in got.iterrows():
+        one = frame[(frame["iso3"] == iso) & (frame["year"] == year)]
+        runs = one[col].dropna().to_numpy()
+        assert np.allclose(row[["q05", "q50", "q95"]].to_numpy(float), np.quantile(runs, [0.05, 0.5, 0.95]))
+        assert row["mean"] == pytest.approx(runs.mean()) and row["runs"] == len(one)
+        per_draw = one.groupby("draw")[col].mean().dropna().to_numpy()
+        assert np.allclose(row[["draw_q05", "draw_q95"]].to_numpy(float), np.quantile(per_draw, [0.05, 0.95]))
+    assert set(got.loc["china_arms_share"].index.get_level_values("iso3")) == {REGION}
+
+
 def test_fan_charts_write_deterministic_pngs(work: Path, fans: list[Path], tmp_path: Path) -> None:
     assert [p.name for p in fans] == [f"{n}.png" for n in FIGS]
     for p in fans:
