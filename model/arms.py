@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import expit, logit, ndtri
 
 from model import rules
-from model.data import FIRST_BUDGETS, ModelData, import_intensity
+from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED, FAILED, Pipeline
@@ -53,10 +53,8 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
     # to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
     # A state without armed forces buys through its police and coast guard: arms.no_army_target of the rule's target.
     boom = dr.commodity_index[:, None] * data.resource_dependence
-    intensity = import_intensity(data.installed_base_1995_1999.sum(axis=1),
-                                 data.budget_usd_m[FIRST_BUDGETS].sum(axis=0), size_elasticity=ap.size_elasticity)
     target = (ap.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
-              * intensity ** ap.intensity_weight
+              * data.import_intensity ** ap.intensity_weight
               * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
               * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target))
     legacy = np.zeros((len(years), n, n_sup))

@@ -93,8 +93,7 @@ class ModelData:
         finance_exposure: Chinese official finance 2000-2014, log-scaled to [0, 1] per state.
         installed_base_1995_1999: SIPRI TIV delivered 1995-1999 by import supplier (states x IMPORT_SUPPLIERS).
         import_intensity: each state's 1995-1999 imports per US$ of 2000-2004 spending, relative to the region's and
-            shrunk towards it (:func:`import_intensity`); 1 is the regional ratio. This is its value at
-            ``arms.size_elasticity`` 0; the arms market recomputes it with the parameter's value.
+            shrunk towards it (:func:`import_intensity`); 1 is the regional ratio.
         resource_dependence: each state's 1995-2004 mean natural-resource rents (World Bank WDI, % of GDP) over the
             region's highest, in [0, 1] (:func:`_resource_dependence`): how much a commodity boom finances its budget.
         contract_size: intercept, budget elasticity and residual sd of log deal size (TIV m) on log yearly spending
@@ -619,22 +618,16 @@ MIN_EARLY_DEALS = 3
 INTENSITY_PSEUDO_BUDGET = 1000.0
 
 
-def import_intensity(imports: np.ndarray, budget: np.ndarray, pseudo: float = INTENSITY_PSEUDO_BUDGET,
-                     size_elasticity: float = 0.0) -> np.ndarray:
-    """Each state's imports per unit of budget relative to the region's, shrunk towards ``min(budget / pseudo, 1) **
-    size_elasticity`` (1, the region's ratio, at the default 0).
+def import_intensity(imports: np.ndarray, budget: np.ndarray, pseudo: float = INTENSITY_PSEUDO_BUDGET) -> np.ndarray:
+    """Each state's imports per unit of budget relative to the region's, shrunk towards 1.
 
     ``imports`` are SIPRI's 1995-1999 non-Chinese deliveries (the pre-sample installed base: no fitted year enters),
     ``budget`` the 2000-2004 spending (the first years the drivers cover). States differ in how much of their budget
     buys imported major weapons (Chile's copper law, Cuba's isolation, Panama's police forces) far more than a common
-    target per dollar allows; ``arms.intensity_weight`` sets how much of it persists. The shrinkage target is the
-    expected intensity of a state of that size (``arms.size_elasticity``, calibrated), lower for a force smaller than
-    the pseudo-budget; it matters only where the pseudo-budget outweighs the state's own evidence, the small states.
-    A larger state keeps the region's ratio as its target: its own imports decide.
+    target per dollar allows; ``arms.intensity_weight`` sets how much of it persists.
     """
     regional = imports.sum() / budget.sum()
-    size = np.minimum(budget / pseudo, 1.0) ** size_elasticity if pseudo > 0 else 1.0
-    return (imports + pseudo * regional * size) / (budget + pseudo) / regional
+    return (imports + pseudo * regional) / (budget + pseudo) / regional
 
 
 def contract_size(deals: pd.DataFrame, budget: np.ndarray) -> tuple[float, float, float]:

@@ -230,15 +230,6 @@ class ArmsParams(_Group):
                                 "(0: one target per dollar)",
                                 f"{J} (medium): import shares of budgets persist (log correlation 0.49 between "
                                 "1995-1999 and 2000-2023, SIPRI)")
-    size_elasticity: float = p(0, 1.5,
-                               "elasticity of a state's expected import intensity to its size: a state whose "
-                               "1995-1999 imports say little (budget far below the pseudo-budget) is shrunk towards "
-                               "the region's ratio x min(its 2000-2004 spending / US$ 1,000 m, 1) ^ size_elasticity "
-                               "(0: towards the region's ratio whatever its size)",
-                               f"{J} (low): SIPRI counts major conventional weapons only, and a small force's budget "
-                               "goes to personnel, small arms and patrol craft; the pre-sample cross-section cannot "
-                               "tell (Poisson fit of 1995-1999 imports on spending: elasticity -0.06 +/- 0.09, carried "
-                               "by the large buyers); calibrated, prior U(0, 1)")
     no_army_target: float = p(0, 1,
                               "capability target of a state without armed forces, as a share of the rule's (its police "
                               "and coast guard buy for it)",

@@ -191,20 +191,6 @@ def test_capability_target_by_hand(params, data, drivers):
         plain.release()
 
 
-def test_size_elasticity_lowers_the_small_states_targets(params, data, drivers):
-    plain = DefenceTiesModel(with_overrides(params, {"arms.size_elasticity": 0.0}), data, drivers)
-    sized = DefenceTiesModel(with_overrides(params, {"arms.size_elasticity": 0.8}), data, drivers)
-    try:
-        budget = data.budget_usd_m[:5].sum(axis=0)
-        ratio = sized._target[0] / plain._target[0]
-        imports = data.installed_base_1995_1999.sum(axis=1)
-        assert (ratio[(budget < 100.0) & (imports == 0)] < 0.5).all()
-        assert np.array_equal(sized._target[:, budget >= 1000.0], plain._target[:, budget >= 1000.0])
-    finally:
-        plain.release()
-        sized.release()
-
-
 def test_states_without_armed_forces_scale_their_target(params, data, drivers):
     armed = data.country["armed_forces"] > 0
     assert sorted(np.array(data.iso3)[~armed]) == ["CRI", "DMA", "GRD", "HTI", "LCA", "PAN", "VCT"]

@@ -216,26 +216,6 @@ def test_import_intensity_by_hand() -> None:
     # The regional ratio maps to 1 however large the pseudo-budget; none shrinks nothing.
     assert import_intensity(np.array([4.0, 8.0]), np.array([100.0, 200.0])) == pytest.approx([1.0, 1.0])
     assert import_intensity(imports[:2], budget[:2], pseudo=0.0) == pytest.approx([0.03 / 0.003, 0.0])
-    # With a size elasticity the shrinkage target is the region's ratio x min(budget / pseudo-budget, 1) ^ elasticity.
-    sized = [(30 + 1000 * regional) / 2000 / regional, (0 + 1000 * regional) / 10000 / regional,
-             (10 + 0.0) / 1000 / regional]
-    small = np.array([1.0, 0.0]), np.array([1000.0, 250.0])
-    r = 1.0 / 1250.0
-    assert import_intensity(*small, pseudo=1000.0, size_elasticity=0.5) == pytest.approx(
-        [(1 + 1000 * r) / 2000 / r, (1000 * r * 0.25 ** 0.5) / 1250 / r])
-    assert import_intensity(imports, budget, pseudo=1000.0, size_elasticity=0.5) == pytest.approx(sized)
-
-
-def test_size_elasticity_moves_the_small_states_not_the_large(data: ModelData) -> None:
-    imports = data.installed_base_1995_1999.sum(axis=1)
-    budget = data.budget_usd_m[:5].sum(axis=0)
-    plain = import_intensity(imports, budget)
-    assert np.array_equal(import_intensity(imports, budget, size_elasticity=0.0), plain)
-    sized = import_intensity(imports, budget, size_elasticity=1.0)
-    small = (budget < 100.0) & (imports == 0)  # Dominica, Grenada, Saint Kitts: a few US$ m a year, no imports
-    assert small.sum() >= 6
-    assert (sized[small] < 0.2 * plain[small]).all()
-    assert np.array_equal(sized[budget >= 1000.0], plain[budget >= 1000.0])  # larger forces: their own imports decide
 
 
 def test_contract_size_is_least_squares_on_log_budget() -> None:

@@ -307,8 +307,7 @@ def test_the_reference_prior_covers_todays_calibrated_parameters():
     priors, fixed = load_reference(FROZEN / "priors_57f2c0b.yaml")
     today = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
     assert sorted([p.name for p in priors] + list(fixed)) == sorted(p.name for p in today)
-    assert fixed == {"arms.fail_base": 0.02, "arms.fail_fiscal": 1.5, "arms.fail_veto": 1.5, "arms.no_army_target": 1.0,
-                     "arms.size_elasticity": 0.0}
+    assert fixed == {"arms.fail_base": 0.02, "arms.fail_fiscal": 1.5, "arms.fail_veto": 1.5, "arms.no_army_target": 1.0}
 
 
 ONE_PRIOR = "priors: {arms: {need_intercept: {dist: uniform, low: -6.0, high: 0.0, why: x}}}\n"
