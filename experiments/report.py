@@ -171,9 +171,9 @@ def fixed_grid(fig: Figure, nrows: int, ncols: int, *, top: float, bottom: float
     the forecast's 90 s of figure drawing (and ``savefig`` then draws them all again).
     """
     width, height = fig.get_size_inches()
+    bottom += legend * height
     panel_w = (width - left - right - (ncols - 1) * wgap) / ncols
     panel_h = (height - top - bottom - (nrows - 1) * hgap) / nrows
-    bottom += legend * height
     fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
                         wspace=wgap / panel_w, hspace=hgap / panel_h)
 
