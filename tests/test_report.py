@@ -26,8 +26,10 @@ from experiments.report import (
     difference_charts,
     difference_statistics,
     fan_charts,
+    fixed_grid,
     html_report,
     markdown_html,
+    new_figure,
     read_scenario,
     summarise,
 )
@@ -129,6 +131,19 @@ def test_summaries_skip_missing_values_and_uneven_groups_as_pandas_does() -> Non
         per_draw = one.groupby("draw")[col].mean().dropna().to_numpy()
         assert np.allclose(row[["draw_q05", "draw_q95"]].to_numpy(float), np.quantile(per_draw, [0.05, 0.95]))
     assert set(got.loc["china_arms_share"].index.get_level_values("iso3")) == {REGION}
+
+
+def test_fixed_grid_places_panels_with_the_margins_and_gaps_asked_in_inches() -> None:
+    fig = new_figure(12.0, 10.0)
+    axes = fig.subplots(3, 2, squeeze=False)
+    fixed_grid(fig, 3, 2, top=1.0, bottom=0.5, legend=0.1, left=0.6, right=0.3, wgap=0.9, hgap=0.7)
+    box = [[ax.get_position() for ax in row] for row in axes]  # figure fractions
+    assert box[0][0].x0 * 12 == pytest.approx(0.6) and (1 - box[0][1].x1) * 12 == pytest.approx(0.3)
+    assert (1 - box[0][0].y1) * 10 == pytest.approx(1.0)
+    assert box[2][0].y0 * 10 == pytest.approx(0.5 + 0.1 * 10)  # the legend's share lies below the bottom margin
+    assert (box[0][1].x0 - box[0][0].x1) * 12 == pytest.approx(0.9)
+    assert (box[0][0].y0 - box[1][0].y1) * 10 == pytest.approx(0.7)
+    assert (box[1][0].y0 - box[2][0].y1) * 10 == pytest.approx(0.7)
 
 
 def test_fan_charts_write_deterministic_pngs(work: Path, fans: list[Path], tmp_path: Path) -> None:
