@@ -64,8 +64,8 @@ RAW_FILES = {
 }
 HAND_FILES = (
     "countries.csv", "recognition_switches.csv", "governments.csv", "fiscal_stress.csv", "global_drivers.csv",
-    "gdp_extension.csv", "milex_fill.csv", "sipri_supplier_map.csv", "sipri_category_map.csv", "space_schedule.csv",
-    "arms_embargoes.csv",
+    "gdp_extension.csv", "gdp_breaks.csv", "milex_fill.csv", "sipri_supplier_map.csv", "sipri_category_map.csv",
+    "space_schedule.csv", "arms_embargoes.csv",
 )
 SOURCED = ("source", "confidence", "note")
 
@@ -419,6 +419,15 @@ def _gdp(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     deflator = _us_deflator(data_dir, hashes)
     const = raw.assign(v=raw.v * raw.year.map(deflator) / 1e6).dropna(subset=["v"])
     table = _pivot_years(const, "v").reindex(index=HIST_YEARS, columns=list(ISO3))
+    # A break in the World Bank's dollar series (a currency reform that changes the price basis, not output): its
+    # values from the break on are dropped, and gdp_extension.csv grows the last comparable year by real growth.
+    brk_rel = "gdp_breaks.csv"
+    brk = _read(data_dir, brk_rel, ("iso3", "year") + SOURCED, hashes)
+    _check_iso3(brk, brk_rel)
+    _check_sourced(brk, brk_rel)
+    _check_unique(brk, brk_rel, ["iso3"])
+    for c, y in zip(brk.iso3, _num(brk, brk_rel, "year", HIST_START + 1, HIST_END, True).astype(int), strict=True):
+        table.loc[y:, c] = np.nan
     ext_rel = "gdp_extension.csv"
     ext = _read(data_dir, ext_rel, ("iso3", "year", "real_growth") + SOURCED, hashes)
     _check_iso3(ext, ext_rel)
@@ -433,7 +442,8 @@ def _gdp(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
             raise _fail(ext_rel, i + 2, "year", f"{c} {y}: World Bank GDP exists; extensions only fill gaps")
         table.loc[y, c] = table.loc[y - 1, c] * (1.0 + g)
     if table.isna().any().any():
-        y, c = table.stack(dropna=False).loc[lambda s: s.isna()].index[0]
+        t, j = np.argwhere(table.isna().to_numpy())[0]
+        y, c = table.index[t], table.columns[j]
         raise _fail(ext_rel, None, "iso3", f"GDP of {c} in {y} is missing: add a growth row")
     return table.to_numpy(dtype=float)
 

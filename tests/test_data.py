@@ -251,6 +251,17 @@ def test_gdp_2022_equals_world_bank_current_dollars(data: ModelData) -> None:
     assert data.gdp_usd_m[_t(2022), _j("BRA")] == pytest.approx(raw["BRA"] / 1e6, rel=1e-9)
 
 
+def test_a_gdp_series_break_grows_the_last_comparable_year(data: ModelData) -> None:
+    # Cuba's World Bank dollars jump 4.85-fold in 2021 (the monetary unification): from the break on, its GDP is 2020's
+    # grown by the real growth rows, so its budget stays near 2020's instead of reaching Brazil's.
+    ext = {int(r["year"]): float(r["real_growth"]) for r in _rows("gdp_extension.csv") if r["iso3"] == "CUB"}
+    cub = data.gdp_usd_m[:, _j("CUB")]
+    for year in (2021, 2022, 2023):
+        assert cub[_t(year)] == pytest.approx(cub[_t(year - 1)] * (1 + ext[year]), rel=1e-12)
+    budget = data.budget_usd_m[:, _j("CUB")]
+    assert budget[_t(2023)] < 1.1 * budget[_t(2020)] < 0.3 * data.budget_usd_m[_t(2023), _j("BRA")]
+
+
 @pytest.mark.parametrize(("iso3", "year"), [("BRA", 2010), ("CUB", 2010), ("COL", 2015)])
 def test_alignment_is_clipped_distance_from_lac_median(data: ModelData, iso3: str, year: int) -> None:
     points = {r["iso3c"]: float(r["IdealPointAll"]) for r in _rows(UNGA_RAW)
@@ -453,6 +464,12 @@ BAD_CASES = [
          ["gdp_extension.csv", "row 2", "year", "World Bank"]),
     case("milex-fill-out-of-range", "milex_fill.csv", set_cell(2, "milex_share_of_gdp", "0.5"),
          ["milex_fill.csv", "row 2", "milex_share_of_gdp"]),
+    case("gdp-break-unknown-iso3", "gdp_breaks.csv", set_cell(2, "iso3", "XXX"), ["gdp_breaks.csv", "row 2", "XXX"]),
+    case("gdp-break-in-2000", "gdp_breaks.csv", set_cell(2, "year", "2000"), ["gdp_breaks.csv", "row 2", "year"]),
+    case("gdp-break-unsourced", "gdp_breaks.csv", set_cell(2, "source", ""), ["gdp_breaks.csv", "row 2", "source"]),
+    # A break drops the World Bank values from its year on: without growth rows for them the GDP is missing.
+    case("gdp-break-without-growth", "gdp_extension.csv", drop_rows("iso3", lambda v: v != "CUB"),
+         ["gdp_extension.csv", "CUB", "2021", "growth row"]),
 ]
 
 
