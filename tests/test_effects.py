@@ -315,26 +315,26 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:dced0367e717 with the judgement axes varied, as the forecast runs them; in brackets
-# the posterior before it, 2b17696989e7, also axes varied; docs/ODD.md §10.9, §10.10, §12): small or rare, so ties (no
-# change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon as one
-# starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
+# 50 draws x 4 seeds on posterior:c254d141d0ab with the judgement axes varied, as the forecast runs them; in brackets
+# the posterior before it, dced0367e717, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §12): small or rare, so
+# ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon
+# as one starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
 WEAK = {
-    ("us_china_deterioration", "officers_training.CHN"): "0.50 (0.605): +0.2 tension moves few training decisions",
-    ("us_china_deterioration", "forum_attends.CHN"): "0.52 (0.51): as for training",
-    ("detente", "forum_attends.CHN"): "0.585 (0.625)",
-    ("detente", "officers_training.CHN"): "0.595 (0.725)",
-    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.33 (0.33): few Chinese deals after 2024: ties",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.43 (0.425): as above",
-    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.535 (0.52): as above",
-    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.56 (0.485): the supplier quality axes decide it",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.605 (0.595)",
+    ("us_china_deterioration", "officers_training.CHN"): "0.565 (0.50): +0.2 tension moves few training decisions",
+    ("us_china_deterioration", "forum_attends.CHN"): "0.565 (0.52): as for training",
+    ("detente", "forum_attends.CHN"): "0.71 (0.585)",
+    ("detente", "officers_training.CHN"): "0.66 (0.595)",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.39 (0.33): few Chinese deals after 2024: ties",
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.39 (0.43): as above",
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.63 (0.535): as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.555 (0.56): the supplier quality axes decide it",
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.53 (0.605)",
     # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
     # after, with the axes fixed; further below with them varied, but for Russian imports.
-    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.665 (0.63)",
-    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.705 (0.625)",
-    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.635 (0.555)",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.785 (0.79): just below the bar",
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.655 (0.665)",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.685 (0.705)",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.595 (0.635)",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.765 (0.785): just below the bar",
 }
 
 
