@@ -266,8 +266,9 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     veto = (k.fail_veto * pressure)[rep] * pl.veto_exposure[idx] * leverage[rep, st]
     stress = fiscal[rep, st]
     exposure = rules.regime_exposure(swing[rep, st], k.supplier_orientation[rep, pl.supplier[idx]])
-    rate = rules.failure_rate(k.fail_base[rep], stress, pl.fiscal[idx], k.fail_fiscal[rep], veto, exposure,
-                              k.fail_regime[rep]) * pl.can_fail[idx]
+    shock = rules.fiscal_shock(stress, pl.fiscal[idx], k.fail_fiscal[rep])
+    begun = pl.delivered[idx] > 0.0
+    rate = rules.failure_rate(k.fail_base[rep], shock, begun, veto, exposure, k.fail_regime[rep]) * pl.can_fail[idx]
     pl.fiscal[idx] = np.maximum(pl.fiscal[idx], stress)  # the survivors have now weathered this year's stress
     # A deal fails in the year its cumulative hazard reaches its unit-exponential clock (drawn at signing): the same
     # law as a yearly failure with probability 1 - exp(-rate). Competing risks: the failure is a veto with
@@ -293,10 +294,13 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
 
     going = ~failed & (pl.start[idx] <= year)
     di = idx[going]
-    amount = pl.yearly[di]
+    remaining = pl.size[di] - pl.delivered[di]
+    amount = np.minimum(pl.yearly[di] * rules.delivery_pace(shock[going] * pl.can_fail[di], begun[going]), remaining)
+    # The last instalment is what remains, so a deal delivers exactly its size whatever the rounding of its instalments.
+    last = remaining - amount <= 1e-9 * pl.size[di]
+    amount[last] = remaining[last]
     pl.delivered[di] += amount
-    finished = di[pl.end[di] == year]
-    pl.close(finished, DELIVERED, year)
+    pl.close(di[last], DELIVERED, year)
     new = np.bincount(cell[going] * n_sup + pl.supplier[di], weights=amount,
                       minlength=n_rep * n * n_sup).reshape(n_rep, n, n_sup)
     s.on_order = s.on_order - new.sum(axis=2)

@@ -268,7 +268,9 @@ class ArmsParams(_Group):
     fail_base: float = p(0, 1, "yearly failure hazard of any deal in the pipeline", f"{J} (medium)")
     fail_fiscal: float = p(0, 5,
                            "failure hazard per unit of rise of fiscal stress above the highest the deal has met (at "
-                           "signing or since)", "article: Argentine VN1/P18, FC-1 failures [5,6]")
+                           "signing or since) of a deal not yet in delivery; of one in delivery, the year's "
+                           "instalment is postponed with share 1 - exp(-hazard)",
+                           "article: Argentine VN1/P18, FC-1 failures [5,6]")
     cooling_years: int = p(0, 10, "years a failed order still counts against the gap before the state orders again",
                            f"{J} (low): a new budget cycle and tender", int)
     fail_veto: float = p(0, 5,

@@ -10,9 +10,10 @@ ACTIVE, DELIVERED, FAILED = 1, 2, 3
 
 
 class Pipeline:
-    """Signed deals in columns: state, supplier, category, size (TIV m), first and last delivery year, status, and the
-    highest fiscal stress the deal has met (at signing, then each year it survives): a deal fails on a new rise of
-    stress, not on a stress the buyer signed under or one it has already weathered.
+    """Signed deals in columns: state, supplier, category, size (TIV m), first delivery year, yearly instalment,
+    status, and the highest fiscal stress the deal has met (at signing, then each year it survives): a new rise of
+    stress fails a deal whose deliveries have not begun and slows one in delivery, but a stress the buyer signed under
+    or one it has already weathered does neither.
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
     by doubling when full (rare: a 2000-2040 run signs a few hundred deals).
@@ -33,7 +34,6 @@ class Pipeline:
         self.delivered = np.zeros(capacity)
         self.status = np.zeros(capacity, dtype=np.int8)
         self.donation = np.zeros(capacity, dtype=bool)
-        self.end = np.zeros(capacity, dtype=np.int64)
         self.yearly = np.zeros(capacity)
         self.veto_exposure = np.zeros(capacity)
         self.can_fail = np.zeros(capacity)
@@ -49,7 +49,7 @@ class Pipeline:
         while cap < need:
             cap *= 2
         for name in ("replica", "state", "supplier", "category", "size", "start", "signed", "delivered", "status",
-                     "donation", "end", "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw",
+                     "donation", "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw",
                      "closed"):
             old = getattr(self, name)
             new = np.full(cap, np.inf) if name == "clock" else np.zeros(cap, dtype=old.dtype)
@@ -79,7 +79,6 @@ class Pipeline:
         self.start[s], self.signed[s] = year + lag, year
         self.status[s], self.donation[s] = ACTIVE, donation  # `delivered` starts at zero: slots are never reused
         self.active = np.concatenate([self.active, np.arange(self.n, self.n + k)])
-        self.end[s] = self.start[s] + years - 1
         self.yearly[s] = size / years
         self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
         self.fiscal[s] = fiscal

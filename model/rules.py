@@ -73,18 +73,35 @@ def regime_exposure(swing: np.ndarray, supplier_orientation: np.ndarray) -> np.n
     return np.maximum(-swing * supplier_orientation, 0.0)
 
 
-def failure_rate(base: float, fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float, veto: np.ndarray,
-                 regime: np.ndarray, regime_coef: float) -> np.ndarray:
+def fiscal_shock(fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float) -> np.ndarray:
+    """Hazard of a rise of fiscal stress on an open deal: ``fiscal_coef max(F - F_met, 0)``.
+
+    Ability to pay acts at signing, so only a rise above the highest stress the deal has met (at signing or in a year
+    it survived) shocks it: a rise is a one-off shock, and a deal that weathered it is not shocked again by the same
+    stress.
+    """
+    return fiscal_coef * np.maximum(fiscal - fiscal_met, 0.0)
+
+
+def failure_rate(base: float, shock: np.ndarray, begun: np.ndarray, veto: np.ndarray, regime: np.ndarray,
+                 regime_coef: float) -> np.ndarray:
     """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US
     veto.
 
-    ``rate = base + fiscal_coef max(F - F_met, 0) + veto + regime_coef E``: ability to pay acts at signing, so only a
-    rise of fiscal stress above the highest the deal has met (at signing or in a year it survived) fails it: a rise
-    is a one-off shock, and a deal that weathered it is not failed again by the same stress. ``veto`` is already
+    ``rate = base + shock [deliveries not begun] + veto + regime_coef E``. A fiscal ``shock`` (:func:`fiscal_shock`)
+    fails only deals whose deliveries have not begun: once the supplier is building and delivering, a buyer in arrears
+    gets its deliveries slowed and rescheduled, not cancelled (:func:`delivery_pace`). ``veto`` is already
     ``fail_veto x category exposure x pressure x leverage`` for Chinese deals and zero otherwise (competing risks);
     ``regime`` is the deal's :func:`regime_exposure` this year.
     """
-    return base + fiscal_coef * np.maximum(fiscal - fiscal_met, 0.0) + veto + regime_coef * regime
+    return base + np.where(begun, 0.0, shock) + veto + regime_coef * regime
+
+
+def delivery_pace(shock: np.ndarray, begun: np.ndarray) -> np.ndarray:
+    """Share of a deal's yearly instalment delivered this year: ``exp(-shock)`` for deals whose deliveries have begun,
+    1 otherwise; the rest is delivered after the deal's scheduled end, so a fiscal shock delays a deal in delivery by
+    the same probability that it would fail one not yet begun."""
+    return np.where(begun, np.exp(-shock), 1.0)
 
 
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:

@@ -81,6 +81,36 @@ def test_a_change_of_government_fails_only_deals_on_the_other_side_of_its_move(p
     assert failures > 10
 
 
+def test_a_fiscal_shock_fails_deals_not_yet_begun_and_delays_those_in_delivery(params, data, drivers):
+    """With the other hazards off, no deal fails after its deliveries began; deals in delivery at a rise of fiscal
+    stress are delivered in full after their scheduled years (rescheduled, as arrears are), and still every failure
+    falls in a year the buyer's stress rose above what the deal had met."""
+    p = with_overrides(params, {"arms.fail_base": 0.0, "arms.fail_veto": 0.0, "arms.fail_regime": 0.0,
+                                "arms.fail_fiscal": 5.0})
+    fiscal, years = drivers.fiscal_stress, list(drivers.years)
+    failures = late = 0
+    for seed in range(3):
+        m = DefenceTiesModel(p, data, drivers, root_seed=5, seed=seed)
+        try:
+            pl = m.pipeline
+            for _ in range(len(years)):
+                before = pl.delivered[: pl.n].copy()
+                t, n = m.t, pl.n
+                m.step()
+                now = pl.status[:n]
+                failed = (now == FAILED) & (pl.closed[:n] == years[t])
+                assert not (before[failed] > 0).any(), years[t]
+                assert (fiscal[t, pl.state[:n][failed]] > fiscal[t - 1, pl.state[:n][failed]]).all()
+                failures += np.count_nonzero(failed)
+            done = np.flatnonzero(pl.status[: pl.n] == DELIVERED)
+            scheduled_end = pl.start[done] + np.rint(pl.size[done] / pl.yearly[done]).astype(int) - 1
+            assert np.allclose(pl.delivered[done], pl.size[done])
+            late += np.count_nonzero(pl.closed[done] > scheduled_end)
+        finally:
+            m.release()
+    assert failures > 5 and late > 5, (failures, late)
+
+
 @pytest.mark.parametrize("cooling", [0, 4])
 def test_a_failed_order_counts_against_the_gap_while_it_cools_off(cooling, params, data, drivers):
     """After each year, the cooling-off stock that next year's signing sees is the undelivered TIV of the deals that

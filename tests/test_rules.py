@@ -77,11 +77,16 @@ def test_weighted_pick_first_pick_is_proportional_to_weight():
 
 
 def test_failure_rate_by_hand():
-    # rate = 0.1 + 1.0*(0.7 - 0.2) + 0.4 + 0.5*1 = 1.5 (failure probability 1 - e^-1.5, of which 0.4/1.5 is the veto);
-    # a stress the buyer signed under (0.6 then, 0.6 now) or one that eased (0.9 then) fails nothing.
-    rate = rules.failure_rate(0.1, np.array([0.7, 0.6, 0.3]), np.array([0.2, 0.6, 0.9]), 1.0, np.array([0.4, 0.0, 0.0]),
-                              np.array([1.0, 0.0, 0.0]), 0.5)
-    assert rate.tolist() == pytest.approx([1.5, 0.1, 0.1])
+    # shock = 1.0*(0.7 - 0.2) = 0.5; a stress the buyer signed under (0.6 then, 0.6 now) or one that eased (0.9 then)
+    # shocks nothing. rate = 0.1 + 0.5 + 0.4 + 0.5*1 = 1.5 (failure probability 1 - e^-1.5, of which 0.4/1.5 is the
+    # veto); the same deal in delivery: 0.1 + 0.4 + 0.5 = 1.0, its instalment paced at e^-0.5.
+    shock = rules.fiscal_shock(np.array([0.7, 0.6, 0.3]), np.array([0.2, 0.6, 0.9]), 1.0)
+    assert shock.tolist() == pytest.approx([0.5, 0.0, 0.0])
+    veto, regime = np.array([0.4, 0.0, 0.0]), np.array([1.0, 0.0, 0.0])
+    not_begun, begun = np.zeros(3, bool), np.ones(3, bool)
+    assert rules.failure_rate(0.1, shock, not_begun, veto, regime, 0.5).tolist() == pytest.approx([1.5, 0.1, 0.1])
+    assert rules.failure_rate(0.1, shock, begun, veto, regime, 0.5).tolist() == pytest.approx([1.0, 0.1, 0.1])
+    assert rules.delivery_pace(shock, np.array([True, True, False])).tolist() == pytest.approx([np.exp(-0.5), 1, 1])
 
 
 def test_regime_exposure_by_hand():
