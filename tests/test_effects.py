@@ -315,26 +315,29 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:c254d141d0ab with the judgement axes varied, as the forecast runs them; in brackets
-# the posterior before it, dced0367e717, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §12): small or rare, so
-# ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon
-# as one starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
+# 50 draws x 4 seeds on posterior:8d7762be3765 with the judgement axes varied, as the forecast runs them; in brackets
+# the posterior before it, c254d141d0ab, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §10.16, §12): small or
+# rare, so ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails
+# as soon as one starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
 WEAK = {
-    ("us_china_deterioration", "officers_training.CHN"): "0.565 (0.50): +0.2 tension moves few training decisions",
-    ("us_china_deterioration", "forum_attends.CHN"): "0.565 (0.52): as for training",
-    ("detente", "forum_attends.CHN"): "0.71 (0.585)",
-    ("detente", "officers_training.CHN"): "0.66 (0.595)",
-    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.39 (0.33): few Chinese deals after 2024: ties",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.39 (0.43): as above",
-    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.63 (0.535): as above",
-    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.555 (0.56): the supplier quality axes decide it",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.53 (0.605)",
+    ("us_china_deterioration", "officers_training.CHN"): "0.645 (0.565): +0.2 tension moves few training decisions",
+    ("us_china_deterioration", "forum_attends.CHN"): "0.49 (0.565): as for training",
+    ("detente", "forum_attends.CHN"): "0.67 (0.71)",
+    ("detente", "officers_training.CHN"): "0.67 (0.66)",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.325 (0.39): few Chinese deals after 2024: ties",
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.415 (0.39): as above",
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.53 (0.63): as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.625 (0.555): the supplier quality axes decide it",
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.52 (0.53)",
     # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
-    # after, with the axes fixed; further below with them varied, but for Russian imports.
-    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.655 (0.665)",
-    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.685 (0.705)",
-    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.595 (0.635)",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.765 (0.785): just below the bar",
+    # after, with the axes fixed; further below with them varied.
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.60 (0.655)",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.695 (0.685)",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.675 (0.595)",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.69 (0.765)",
+    # Exactly at the bar on c254d141d0ab; on the refit of §10.16 a quarter of the baseline's runs sign no Russian deal
+    # in 2025-2040 either (ties).
+    ("russia_exit", "arms_deals_signed.RUS"): "0.73 (0.80)",
 }
 
 
