@@ -245,9 +245,9 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,
                  swing: np.ndarray, policy, pipeline: Pipeline, rec: np.ndarray) -> np.ndarray:
-    """Failures (a rise of fiscal stress, US veto, a change of government away from the supplier, loss of
-    recognition), then deliveries. ``swing`` is each state's change of orientation this year where it is a change of
-    government, 0 elsewhere.
+    """Failures (a rise of fiscal stress before a deal's deliveries begin, US veto, a change of government away from
+    the supplier, loss of recognition), then deliveries, slowed by a rise of fiscal stress once begun. ``swing`` is
+    each state's change of orientation this year where it is a change of government, 0 elsewhere.
 
     Returns the year's deliveries, (replicas, states, suppliers), legacy (pre-2000) deals included.
     """
