@@ -190,7 +190,10 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     first = np.concatenate([[0], np.cumsum(per_replica)[:-1]])
     u = k.pool[rep, k.pool_used[rep] + np.arange(len(cell)) - first[rep]]
     k.pool_used += per_replica
-    category = (u[:, :1] >= k.category_cdf[rep]).sum(axis=1)  # = searchsorted(cdf, u, side="right")
+    if k.shared_cdf:  # one category law for the whole batch (the usual case): one search, no per-contract gather
+        category = np.searchsorted(k.category_cdf[0], u[:, 0], side="right")
+    else:
+        category = (u[:, :1] >= k.category_cdf[rep]).sum(axis=1)  # = searchsorted(cdf, u, side="right")
     size = (k.contract_median[rep, t, buy] * k.category_size[rep, category]
             * np.exp(k.deal_sigma[rep] * ndtri(u[:, 1])))
     lags = k.lag_min[rep] + (u[:, 2] * k.lag_span[rep]).astype(np.int64)
@@ -262,10 +265,18 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     rep, st = pl.replica[idx], pl.state[idx]
     cell = rep * n + st
     chinese = pl.supplier[idx] == CHN_IDX
-    gate = s.gate[rep, st]
-    veto = (k.fail_veto * pressure)[rep] * pl.veto_exposure[idx] * leverage[rep, st]
+    # Recognition and the US veto act on Chinese deals only (the others' veto exposure is zero): gathered for those.
+    ch = np.flatnonzero(chinese)
+    rep_ch, st_ch = rep[ch], st[ch]
+    recognised, unrecognised = np.zeros(len(idx), dtype=bool), np.zeros(len(idx), dtype=bool)
+    recognised[ch] = s.gate[rep_ch, st_ch] > 0
+    unrecognised[ch] = s.gate[rep_ch, st_ch] == 0
+    veto = np.zeros(len(idx))
+    veto[ch] = (k.fail_veto * pressure)[rep_ch] * pl.veto_exposure[idx[ch]] * leverage[rep_ch, st_ch]
     stress = fiscal[rep, st]
-    exposure = rules.regime_exposure(swing[rep, st], k.supplier_orientation[rep, pl.supplier[idx]])
+    # Most years no government changes anywhere in the batch: no exposure, and no gathers over every open deal.
+    exposure = (rules.regime_exposure(swing[rep, st], k.supplier_orientation[rep, pl.supplier[idx]]) if swing.any()
+                else 0.0)
     shock = rules.fiscal_shock(stress, pl.fiscal[idx], k.fail_fiscal[rep])
     begun = pl.delivered[idx] > 0.0
     rate = rules.failure_rate(k.fail_base[rep], shock, begun, veto, exposure, k.fail_regime[rep]) * pl.can_fail[idx]
@@ -275,11 +286,11 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     # probability veto / rate (the deal's veto uniform).
     pl.clock[idx] -= rate
     hazard_failed = pl.clock[idx] <= 0.0
-    vetoed = chinese & hazard_failed & (pl.veto_draw[idx] * rate < veto) & (gate > 0)
-    failed = hazard_failed | (chinese & (gate == 0))
+    vetoed = recognised & hazard_failed & (pl.veto_draw[idx] * rate < veto)
+    failed = hazard_failed | unrecognised
     # US red line: undelivered Chinese deals in a banned category fail, as vetoes (donations cannot fail).
     banned = chinese & policy.banned(t, rep, pl.category[idx]) & (pl.can_fail[idx] > 0)
-    vetoed |= banned & (gate > 0)
+    vetoed |= banned & recognised
     failed |= banned
     if failed.any():
         lost = idx[failed]

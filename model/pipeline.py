@@ -16,8 +16,8 @@ class Pipeline:
     or one it has already weathered does neither.
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
-    by doubling when full (a 2000-2040 run signs about 1,200 deals with the defaults, 1,900 on the posterior's draws, so
-    a batch's pipeline doubles a few times a run).
+    by doubling when full (a 2000-2040 run signs about 1,200 deals with the defaults, 1,900 on the posterior's draws;
+    the model starts a batch with room for 2,048 a replica, so its pipeline seldom grows).
     """
 
     def __init__(self, capacity: int = 512) -> None:
