@@ -1,11 +1,12 @@
 """The forecast ensemble's unit of work and its storage: batches of runs in, wide Parquet parts out.
 
 A :class:`Batch` is everything a worker needs for a few posterior draws of one scenario (parameters, drivers, seeds);
-:func:`run_batch` runs them and returns a wide table: one row per (draw, seed, year, iso3), the LAC aggregate as
-``iso3 = "LAC"``, and one float32 column per output variable (:func:`column_names`). Each run's random streams depend
-only on (root seed, draw, seed), so a batch's rows are the same whichever worker, executor or batch size ran them, and
-the same draw and seed share their streams across scenarios (common random numbers: scenario differences are paired).
-Per run it also records the first year (from ``EVENTS_FROM``) of each event of the forecast tables.
+:func:`run_group_parquet` runs one or more (scenarios of the same draws) and returns for each a wide table: one row
+per (draw, seed, year, iso3), the LAC aggregate as ``iso3 = "LAC"``, and one float32 column per output variable
+(:func:`column_names`). Each run's random streams depend only on (root seed, draw, seed), so a batch's rows are the
+same whichever worker, executor, batch size or group ran them, and the same draw and seed share their streams across
+scenarios (common random numbers: scenario differences are paired). Per run it also records the first year (from
+``EVENTS_FROM``) of each event of the forecast tables.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from model.data import ISO3, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
-from model.run import RunResult, simulate_batch
+from model.run import RunResult, simulate_scenarios
 from model.schema import REGION, REGION_COLUMNS, STATE_COLUMNS, STATE_SLOTS, STATE_VARIABLES, Partner, column_names
 
 EVENTS_FROM = 2024
@@ -102,13 +103,15 @@ def lac_rows(states: np.ndarray) -> np.ndarray:
     return agg
 
 
-def run_batch(batch: Batch, data: ModelData) -> tuple[pa.Table, pa.Table]:
-    """Run every draw and seed of ``batch``: the wide record and the per-run event years, as Arrow tables."""
-    n_states = len(data.iso3)
-    # Every draw and seed of the batch as one array program (model.run.simulate_batch), draw-major.
+def _replicas(batch: Batch) -> tuple[list[ModelParams], list[int], list[int]]:
+    """Every draw and seed of ``batch`` as one replica each, draw-major: parameters, draws, seeds."""
     seeds = list(range(batch.seeds))
-    runs = simulate_batch([p for p in batch.params for _ in seeds], data, batch.drivers, batch.root_seed,
-                          draws=[d for d in batch.draws for _ in seeds], seeds=seeds * len(batch.draws))
+    return [p for p in batch.params for _ in seeds], [d for d in batch.draws for _ in seeds], seeds * len(batch.draws)
+
+
+def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[pa.Table, pa.Table]:
+    """``batch``'s runs as the wide record and the per-run event years (Arrow tables)."""
+    n_states = len(data.iso3)
     keys = [(run.draw, run.seed) for run in runs]
     full = np.stack([run.states for run in runs])
     ev = batch_events(runs, full)
@@ -144,13 +147,34 @@ def parquet_bytes(table: pa.Table) -> bytes:
     to 3.2 MB, read back in 67 ms; without it, 79 ms, 2.5 MB and 38 ms (a batch of 100 runs, 2000-2040).
     """
     sink = pa.BufferOutputStream()
+    keys = [c for c in ("draw", "seed", "year") if c in table.column_names]
     pq.write_table(table, sink, compression="zstd", compression_level=1,
-                   use_dictionary=[c for c in ("iso3",) if c in table.column_names])
+                   use_dictionary=[c for c in ("iso3",) if c in table.column_names], write_statistics=keys)
     return sink.getvalue().to_pybytes()
 
 
-def run_batch_parquet(batch: Batch, data: ModelData) -> tuple[bytes, bytes]:
-    """:func:`run_batch` with both tables encoded in the worker: a tenth of the bytes to send back, and the main
-    process, which only writes them, stays off the two cores the workers need."""
-    record, events = run_batch(batch, data)
-    return parquet_bytes(record), parquet_bytes(events)
+def same_replicas(a: Batch, b: Batch) -> bool:
+    """Whether two batches (of different scenarios) run the same replicas: draws, seeds, root seed, parameters."""
+    return (a.draws == b.draws and a.seeds == b.seeds and a.root_seed == b.root_seed
+            and a.first_stored_year == b.first_stored_year and len(a.params) == len(b.params)
+            and all(p is q or p == q for p, q in zip(a.params, b.params, strict=True)))
+
+
+def run_group_parquet(group: tuple[Batch, ...], data: ModelData) -> list[tuple[bytes, bytes]]:
+    """Run batches of one or more scenarios with the same replicas (:func:`same_replicas`); returns each batch's wide
+    record and event years (:func:`batch_tables`) as Parquet bytes.
+
+    The runs go through :func:`model.run.simulate_scenarios`: the scenarios after the first start from its state at
+    the end of the record when their inputs agree up to then, so a scenario costs its forecast years only, and every
+    record is the one the batch would give alone. Both tables are encoded in the worker: a tenth of the bytes to send
+    back, and the main process, which only writes them, stays off the cores the workers need.
+    """
+    params, draws, seeds = _replicas(group[0])
+    if any(not same_replicas(group[0], b) for b in group[1:]):
+        raise ValueError("run_group_parquet: the batches of a group must run the same draws, seeds and parameters")
+    runs = simulate_scenarios([(params, b.drivers) for b in group], data, group[0].root_seed, draws=draws, seeds=seeds)
+    out = []
+    for batch, batch_runs in zip(group, runs, strict=True):
+        record, events = batch_tables(batch, batch_runs, data)
+        out.append((parquet_bytes(record), parquet_bytes(events)))
+    return out

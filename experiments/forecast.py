@@ -46,7 +46,7 @@ from common.config import Experiment, build_model, compose_scenario, scenario_ef
 from common.effects import Effect
 from common.posterior import load_posterior, warn_if_data_changed
 from common.provenance import manifest, write_atomically, write_json
-from experiments.ensemble import Batch, run_batch_parquet
+from experiments.ensemble import Batch, run_group_parquet, same_replicas
 from experiments.executor import EXECUTORS, LocalPool, dask_client, run_tasks
 from experiments.post import post_task
 from model.data import DataError, ModelData, load_data
@@ -455,17 +455,38 @@ def batches(settings: ForecastSettings, ensembles: list[Ensemble], table: pd.Dat
             work: Path) -> list[Batch]:
     """Every batch not yet on disk (a batch is done when its record part exists; events are written first)."""
     out = []
+    # Scenarios that change only the drivers share their base parameters: each draw's set is built once for them.
+    drawn: dict[tuple[ModelParams, str], list[ModelParams]] = {}
     for e in ensembles:
         params = None
         drivers = build_drivers(data, e.exp.drivers, FIRST_YEAR, LAST_YEAR)
         for index, start in enumerate(range(0, settings.draws, settings.batch_size)):
             if part_path(work, "ensemble", e.label, index).is_file():
                 continue
-            params = params or draw_parameters(e.exp.params, table, e.boldness)
+            if params is None:
+                key = (e.exp.params, e.boldness)
+                if key not in drawn:
+                    drawn[key] = draw_parameters(e.exp.params, table, e.boldness)
+                params = drawn[key]
             stop = min(start + settings.batch_size, settings.draws)
             out.append(Batch(e.label, index, tuple(params[start:stop]), tuple(range(start, stop)), settings.seeds,
                              settings.root_seed, drivers, settings.first_stored_year))
     return out
+
+
+def groups(todo: list[Batch]) -> list[tuple[Batch, ...]]:
+    """The batches as worker tasks: the batches of different scenarios that run the same replicas (the same draws
+    with the same parameters: every scenario but the boldness variants) form one task, which runs their shared
+    record years once (:func:`experiments.ensemble.run_group_parquet`)."""
+    out: list[list[Batch]] = []
+    for b in todo:
+        for g in out:
+            if g[0].index == b.index and same_replicas(g[0], b):
+                g.append(b)
+                break
+        else:
+            out.append([b])
+    return [tuple(g) for g in out]
 
 
 class Progress:
@@ -541,13 +562,13 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
     print(f"forecast: {len(ensembles)} ensembles x {settings.draws} draws x {settings.seeds} seeds in {work} "
           f"({len(todo)} batches to run on {settings.executor})", file=sys.stderr, flush=True)
 
-    def done(batch: Batch, result: tuple[bytes, bytes]) -> None:
-        record, events = result
-        _write_part(events, part_path(work, "events", batch.label, batch.index))
-        _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
-        progress.add(len(batch.draws) * settings.seeds)
+    def done(group: tuple[Batch, ...], results: list[tuple[bytes, bytes]]) -> None:
+        for batch, (record, events) in zip(group, results, strict=True):
+            _write_part(events, part_path(work, "events", batch.label, batch.index))
+            _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
+            progress.add(len(batch.draws) * settings.seeds)
 
-    run_tasks(run_batch_parquet, todo, data, settings.executor, settings.workers, done, client)
+    run_tasks(run_group_parquet, groups(todo), data, settings.executor, settings.workers, done, client)
     job = {"labels": [e.label for e in ensembles], "scenarios": [e.scenario for e in ensembles],
            "boldness": [e.boldness for e in ensembles], "param_source": source}
     record = manifest(config, {"root_seed": settings.root_seed, "draws": settings.draws, "seeds": settings.seeds},

@@ -21,9 +21,12 @@ whole batch.
 
 from __future__ import annotations
 
+import copy
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import mesa
 import numpy as np
@@ -149,6 +152,26 @@ def _draw_noise(streams: dict[str, np.random.Generator], pre: dict[str, np.ndarr
     out["u_contracts"] = streams["arms"].random(size=shape)
     out["pool"] = streams["arms"].random(size=(arms.POOL_ROWS, len(arms.POOL_COLUMNS)))
     return out
+
+
+# The parts of ``k`` a year changes (the contract pool grows from the arms streams as runs sign more): state, not input.
+K_STATE = ("pool", "pool_used", "pool_size")
+POLICY_INPUTS = ("_ban", "_ban_ground", "_ban_surveillance", "_strength", "_years")
+POLICY_STATE = ("_until", "_offence", "_sanctioned")
+
+
+@dataclass(frozen=True)
+class History:
+    """A batch's state after its first ``t`` years, and every input those years read (:meth:`DefenceTiesModel.history`).
+
+    Another batch of the same replicas under another scenario whose inputs agree with these over those years
+    (:meth:`DefenceTiesModel.shares_history`) would have reached exactly this state: it can start from it
+    (:meth:`DefenceTiesModel.restore`) instead of running those years again.
+    """
+
+    t: int
+    inputs: dict[str, Any]
+    state: dict[str, Any]
 
 
 class DefenceTiesModel(mesa.Model):
@@ -305,6 +328,83 @@ class DefenceTiesModel(mesa.Model):
         mesa.Agent._ids.pop(self, None)
         # Mesa stores the bound `_wrapped_step` on the instance (a self-cycle); clearing the state breaks every cycle.
         self.__dict__.clear()
+
+    # ---- shared history -------------------------------------------------------------------------------------------
+    def _inputs(self) -> dict[str, Any]:
+        """What a year reads besides the state: parameters, replica keys, constants and noise, drivers, US switches."""
+        policy = self.us.policy
+        return {"params": self.all_params, "draws": self.draws, "seeds": self.seeds, "years": self.years,
+                **{f"k.{name}": v for name, v in vars(self.k).items() if name not in K_STATE},
+                "k.pool": self.k.pool, "fiscal": self._fiscal, "swing": self._swing, "recognition": self._recognition,
+                **{f"policy.{name}": getattr(policy, name) for name in POLICY_INPUTS}}
+
+    def history(self) -> History:
+        """The state after the years run so far (copies), with the inputs they read (references: never written)."""
+        policy = self.us.policy
+        t = self.t
+        state = copy.deepcopy({
+            "s": vars(self.s), "pipeline": self.pipeline, "states": self.recorder.all_states[:, :t],
+            "region": self.recorder.all_region[:, :t], "k": {name: getattr(self.k, name) for name in K_STATE},
+            "streams": [g.bit_generator.state for g in self._arms_streams],
+            "policy": {name: getattr(policy, name) for name in POLICY_STATE},
+            "china": vars(self.china.x), "us": vars(self.us.x), "steps": self.steps})
+        return History(t, self._inputs(), state)
+
+    def shares_history(self, h: History) -> bool:
+        """Whether this batch, not yet stepped, reads exactly ``h``'s inputs in ``h``'s years: then its first
+        ``h.t`` years would reach ``h``'s state.
+
+        Arrays with the years on their second axis are compared over ``h``'s years, the others whole; the contract
+        pool over this batch's (unused) rows. Refused, so the batch runs its years itself, when the number of years
+        equals the length of another axis of an input (the years' axis would be ambiguous).
+        """
+        if self.t != 0:
+            return False
+        mine, ny, t = self._inputs(), len(self.years), h.t
+        if mine.keys() != h.inputs.keys() or not np.array_equal(mine["years"], h.inputs["years"]):
+            return False
+        # Axes after the replicas' (the first) that are not the years'.
+        other_axes = {d for v in mine.values() if isinstance(v, np.ndarray) and v.ndim >= 2
+                      for i, d in enumerate(v.shape[1:], start=1) if i != 1 or d != ny}
+        if ny in other_axes or len(mine["params"]) != len(h.inputs["params"]):
+            return False
+        if any(a is not b and a != b for a, b in zip(mine["params"], h.inputs["params"], strict=True)):
+            return False
+        for name, a in mine.items():
+            if name in ("params", "years"):
+                continue
+            b = h.inputs[name]
+            if not isinstance(a, np.ndarray):
+                if a != b:
+                    return False
+                continue
+            if name == "k.pool":
+                b = b[:, :a.shape[1]]
+            elif a.ndim >= 2 and a.shape[1] == ny:
+                a, b = a[:, :t], b[:, :t]
+            if a.shape != b.shape or a.dtype != b.dtype:
+                return False
+            # A plain comparison first: array_equal's NaN handling costs fifteen times as much, so only on a miss.
+            if not (a == b).all() and not (a.dtype.kind == "f" and np.array_equal(a, b, equal_nan=True)):
+                return False
+        return True
+
+    def restore(self, h: History) -> None:
+        """Start from ``h``'s state (a copy): the next step is year ``h.t``. Only after :meth:`shares_history`."""
+        state = copy.deepcopy(h.state)
+        self.s = SimpleNamespace(**state["s"])
+        self.pipeline = state["pipeline"]
+        self.recorder.all_states[:, :h.t] = state["states"]
+        self.recorder.all_region[:, :h.t] = state["region"]
+        for name, v in state["k"].items():
+            setattr(self.k, name, v)
+        for g, st in zip(self._arms_streams, state["streams"], strict=True):
+            g.bit_generator.state = st
+        for name, v in state["policy"].items():
+            setattr(self.us.policy, name, v)
+        self.china.x, self.us.x = SimpleNamespace(**state["china"]), SimpleNamespace(**state["us"])
+        self.steps, self.t = state["steps"], h.t
+        self.year = int(self.years[min(h.t, len(self.years) - 1)])
 
     # ---- one year -------------------------------------------------------------------------------------------------
     def step(self) -> None:

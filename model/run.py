@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from model.agents import CHN_IDX
-from model.data import ModelData
+from model.data import HIST_END, ModelData
 from model.drivers import Drivers
 from model.model import DefenceTiesModel
 from model.params import ModelParams
@@ -87,17 +87,60 @@ def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData,
     try:
         for _ in range(len(model.years)):
             model.step()
-        model.finish()
-        pl, rec = model.pipeline, model.recorder
-        # Each replica's deals in signing order: a stable sort by replica keeps the order within each.
-        order = np.argsort(pl.replica[: pl.n], kind="stable")
-        bounds = np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas))
-        columns = {name: np.split(getattr(pl, name)[: pl.n][order], bounds) for name in DEAL_COLUMNS}
-        return [RunResult(model.years, data.iso3, rec.all_states[r], rec.all_region[r], int(model.draws[r]),
-                          int(model.seeds[r]), {name: parts[r] for name, parts in columns.items()})
-                for r in range(model.replicas)]
+        return _results(model, data)
     finally:
         model.release()
+
+
+def _results(model: DefenceTiesModel, data: ModelData) -> list[RunResult]:
+    """Finish a batch that has run all its years and return each replica's record."""
+    model.finish()
+    pl, rec = model.pipeline, model.recorder
+    # Each replica's deals in signing order: a stable sort by replica keeps the order within each.
+    order = np.argsort(pl.replica[: pl.n], kind="stable")
+    bounds = np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas))
+    columns = {name: np.split(getattr(pl, name)[: pl.n][order], bounds) for name in DEAL_COLUMNS}
+    return [RunResult(model.years, data.iso3, rec.all_states[r], rec.all_region[r], int(model.draws[r]),
+                      int(model.seeds[r]), {name: parts[r] for name, parts in columns.items()})
+            for r in range(model.replicas)]
+
+
+def simulate_scenarios(scenarios: Sequence[tuple[ModelParams | Sequence[ModelParams], Drivers | Sequence[Drivers]]],
+                       data: ModelData, root_seed: int | Sequence[int], draws: int | Sequence[int] = 0,
+                       seeds: int | Sequence[int] = 0, shared_until: int = HIST_END) -> list[list[RunResult]]:
+    """The same replicas (root seeds, draws, seeds) under several scenarios, each a (params, drivers) pair as
+    :func:`simulate_batch` takes them; returns each scenario's records, each equal to its own :func:`simulate_batch`.
+
+    Scenarios differ only in their future: the first runs every year and keeps its state at the end of
+    ``shared_until``; each other scenario whose inputs agree with the first's up to then
+    (:meth:`DefenceTiesModel.shares_history`: parameters, constants, noise, drivers and US switches) starts from that
+    state and runs only the later years. The others run in full, so the result never depends on the check.
+    """
+    keys = [v for v in (root_seed, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
+    size = len(keys[0]) if keys else max((len(v) for pair in scenarios for v in pair
+                                          if isinstance(v, (list, tuple, np.ndarray))), default=1)
+    if size > MAX_BATCH:
+        def part(v, a):
+            return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
+
+        pieces = [simulate_scenarios([(part(p, a), part(d, a)) for p, d in scenarios], data, part(root_seed, a),
+                                     part(draws, a), part(seeds, a), shared_until) for a in range(0, size, MAX_BATCH)]
+        return [[run for piece in pieces for run in piece[j]] for j in range(len(scenarios))]
+    out, history = [], None
+    for params, drivers in scenarios:
+        model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
+        try:
+            if history is not None and model.shares_history(history):
+                model.restore(history)
+            shared = int(np.searchsorted(model.years, shared_until, side="right"))
+            for _ in range(model.t, len(model.years)):
+                if history is None and model.t == shared and len(scenarios) > 1:
+                    history = model.history()
+                model.step()
+            out.append(_results(model, data))
+        finally:
+            model.release()
+    return out
 
 
 def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, draw: int = 0,

@@ -95,3 +95,44 @@ def test_a_pool_that_grows_gives_the_same_records(draws, data, drivers, monkeypa
     grown = simulate_batch(draws[2], data, drivers, ROOT, draws=2, seeds=[0, 1, 2])
     assert all(np.array_equal(a.states, b.states) and np.array_equal(a.deals["size"], b.deals["size"])
                for a, b in zip(whole, grown, strict=True))
+
+
+@pytest.mark.parametrize("max_batch", [128, 3])
+def test_scenarios_of_the_same_replicas_share_their_record_years_and_match_their_own_batches(draws, data, monkeypatch,
+                                                                                            max_batch):
+    """simulate_scenarios runs the record years once for the scenarios whose inputs agree up to 2023 and gives each
+    scenario exactly its simulate_batch records; a scenario whose parameters or record-years drivers differ runs in
+    full."""
+    import dataclasses
+
+    from test_scenarios import drivers_of
+
+    import model.run
+
+    base, red, vene = drivers_of("baseline"), drivers_of("us_hard_red_lines"), drivers_of("venezuela_transition")
+    fiscal = base.fiscal_stress.copy()
+    fiscal[10] += 0.2  # a driver that differs in 2010: that scenario cannot start from the baseline's 2023 state
+    other_past = dataclasses.replace(base, fiscal_stress=fiscal)
+    which, seeds = [0, 1, 2, 2, 1, 0, 1], [0, 1, 2, 3, 4, 5, 6]
+    params = [draws[w] for w in which]
+    bolder = [with_overrides(p, {"china.boldness_tension": 4.0}) for p in params]  # acts in the record years too
+    scenarios = [(params, base), (params, red), (bolder, base), (params, other_past), (params, vene)]
+    restored = []
+    restore = DefenceTiesModel.restore
+    monkeypatch.setattr(DefenceTiesModel, "restore", lambda self, h: (restored.append(h.t), restore(self, h)))
+    monkeypatch.setattr(model.run, "MAX_BATCH", max_batch)
+    got = model.run.simulate_scenarios(scenarios, data, ROOT, draws=which, seeds=seeds)
+    pieces = -(-len(which) // max_batch)
+    # The red lines and Venezuela's transition start from 2024 in every piece; the bolder China and the other past
+    # run their record years themselves.
+    assert restored == [24] * (2 * pieces)
+    monkeypatch.setattr(model.run, "MAX_BATCH", 128)
+    for (p, dr), runs in zip(scenarios, got, strict=True):
+        alone = simulate_batch(p, data, dr, ROOT, draws=which, seeds=seeds)
+        assert [(r.draw, r.seed) for r in runs] == list(zip(which, seeds, strict=True))
+        for a, b in zip(runs, alone, strict=True):
+            assert np.array_equal(a.states, b.states) and np.array_equal(a.region, b.region)
+            for name in DEAL_COLUMNS:
+                assert np.array_equal(a.deals[name], b.deals[name]), name
+    # The scenarios differ after 2023, so sharing the record years was not trivial.
+    assert not np.array_equal(got[0][0].states, got[1][0].states)
