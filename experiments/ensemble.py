@@ -22,7 +22,7 @@ from model.data import ISO3, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
-from model.run import RunResult, simulate_scenarios
+from model.run import MAX_BATCH, RunResult, iter_scenarios, simulate_batch
 from model.schema import REGION, REGION_COLUMNS, STATE_COLUMNS, STATE_SLOTS, STATE_VARIABLES, Partner, column_names
 
 EVENTS_FROM = 2024
@@ -164,17 +164,23 @@ def run_group_parquet(group: tuple[Batch, ...], data: ModelData) -> list[tuple[b
     """Run batches of one or more scenarios with the same replicas (:func:`same_replicas`); returns each batch's wide
     record and event years (:func:`batch_tables`) as Parquet bytes.
 
-    The runs go through :func:`model.run.simulate_scenarios`: the scenarios after the first start from its state at
-    the end of the record when their inputs agree up to then, so a scenario costs its forecast years only, and every
-    record is the one the batch would give alone. Both tables are encoded in the worker: a tenth of the bytes to send
+    The runs go through :func:`model.run.iter_scenarios`: the scenarios after the first start from its state at the
+    end of the record when their inputs agree up to then, so a scenario costs its forecast years only, and every
+    record is the one the batch would give alone (batches larger than the model's ``MAX_BATCH`` run one by one). Both tables are encoded in the worker: a tenth of the bytes to send
     back, and the main process, which only writes them, stays off the cores the workers need.
     """
     params, draws, seeds = _replicas(group[0])
     if any(not same_replicas(group[0], b) for b in group[1:]):
         raise ValueError("run_group_parquet: the batches of a group must run the same draws, seeds and parameters")
-    runs = simulate_scenarios([(params, b.drivers) for b in group], data, group[0].root_seed, draws=draws, seeds=seeds)
+    scenarios = [(params, b.drivers) for b in group]
+    if len(params) > MAX_BATCH:  # a batch larger than the model's: no shared years, each batch in pieces
+        runs = (simulate_batch(p, data, d, group[0].root_seed, draws=draws, seeds=seeds) for p, d in scenarios)
+    else:
+        runs = iter_scenarios(scenarios, data, group[0].root_seed, draws=draws, seeds=seeds)
     out = []
-    for batch, batch_runs in zip(group, runs, strict=True):
-        record, events = batch_tables(batch, batch_runs, data)
+    for batch in group:
+        # One scenario's records at a time: each is encoded, then let go before the next is run.
+        record, events = batch_tables(batch, next(runs), data)
         out.append((parquet_bytes(record), parquet_bytes(events)))
+        del record, events
     return out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,38 +109,51 @@ def simulate_scenarios(scenarios: Sequence[tuple[ModelParams | Sequence[ModelPar
                        data: ModelData, root_seed: int | Sequence[int], draws: int | Sequence[int] = 0,
                        seeds: int | Sequence[int] = 0, shared_until: int = HIST_END) -> list[list[RunResult]]:
     """The same replicas (root seeds, draws, seeds) under several scenarios, each a (params, drivers) pair as
-    :func:`simulate_batch` takes them; returns each scenario's records, each equal to its own :func:`simulate_batch`.
+    :func:`simulate_batch` takes them; returns each scenario's records, each equal to its own :func:`simulate_batch`
+    (:func:`iter_scenarios`, in pieces of at most ``MAX_BATCH`` replicas)."""
+    keys = [v for v in (root_seed, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
+    size = len(keys[0]) if keys else max((len(v) for pair in scenarios for v in pair
+                                          if isinstance(v, (list, tuple, np.ndarray))), default=1)
+
+    def part(v, a):
+        return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
+
+    pieces = [list(iter_scenarios([(part(p, a), part(d, a)) for p, d in scenarios], data, part(root_seed, a),
+                                  part(draws, a), part(seeds, a), shared_until)) for a in range(0, size, MAX_BATCH)]
+    return [[run for piece in pieces for run in piece[j]] for j in range(len(scenarios))]
+
+
+def iter_scenarios(scenarios: Sequence[tuple[ModelParams | Sequence[ModelParams], Drivers | Sequence[Drivers]]],
+                   data: ModelData, root_seed: int | Sequence[int], draws: int | Sequence[int] = 0,
+                   seeds: int | Sequence[int] = 0, shared_until: int = HIST_END) -> Iterator[list[RunResult]]:
+    """:func:`simulate_scenarios` for one batch (at most ``MAX_BATCH`` replicas), each scenario's records as soon as
+    they are done: a caller that keeps only what it needs of them holds one scenario's records at a time.
 
     Scenarios differ only in their future: the first runs every year and keeps its state at the end of
     ``shared_until``; each other scenario whose inputs agree with the first's up to then
     (:meth:`DefenceTiesModel.shares_history`: parameters, constants, noise, drivers and US switches) starts from that
     state and runs only the later years. The others run in full, so the result never depends on the check.
     """
-    keys = [v for v in (root_seed, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
-    size = len(keys[0]) if keys else max((len(v) for pair in scenarios for v in pair
-                                          if isinstance(v, (list, tuple, np.ndarray))), default=1)
-    if size > MAX_BATCH:
-        def part(v, a):
-            return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
-
-        pieces = [simulate_scenarios([(part(p, a), part(d, a)) for p, d in scenarios], data, part(root_seed, a),
-                                     part(draws, a), part(seeds, a), shared_until) for a in range(0, size, MAX_BATCH)]
-        return [[run for piece in pieces for run in piece[j]] for j in range(len(scenarios))]
-    out, history = [], None
+    history = None
     for params, drivers in scenarios:
         model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
+        if model.replicas > MAX_BATCH:
+            model.release()
+            raise ValueError(f"iter_scenarios: {model.replicas} replicas; allowed: at most {MAX_BATCH} "
+                             "(simulate_scenarios runs more in pieces)")
         try:
             if history is not None and model.shares_history(history):
                 model.restore(history)
             shared = int(np.searchsorted(model.years, shared_until, side="right"))
             for _ in range(model.t, len(model.years)):
-                if history is None and model.t == shared and len(scenarios) > 1:
+                if history is None and 0 < model.t == shared and len(scenarios) > 1:
                     history = model.history()
                 model.step()
-            out.append(_results(model, data))
+            runs = _results(model, data)
         finally:
             model.release()
-    return out
+        yield runs
+        del runs  # before the next scenario runs
 
 
 def simulate(params: ModelParams, data: ModelData, drivers: Drivers, root_seed: int, draw: int = 0,

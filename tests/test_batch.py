@@ -136,3 +136,27 @@ def test_scenarios_of_the_same_replicas_share_their_record_years_and_match_their
                 assert np.array_equal(a.deals[name], b.deals[name]), name
     # The scenarios differ after 2023, so sharing the record years was not trivial.
     assert not np.array_equal(got[0][0].states, got[1][0].states)
+
+
+def test_a_forecast_group_gives_each_batch_the_tables_it_gives_alone(draws, data, monkeypatch):
+    """run_group_parquet: the shared record years (a group within the model's batch size) and batches run one by one
+    (larger) give the same Parquet tables, scenario by scenario."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from test_scenarios import drivers_of
+
+    import experiments.ensemble as E
+
+    group = tuple(E.Batch(label, 0, (draws[1], draws[2]), (0, 1), 2, ROOT, drivers_of(*names), 2000)
+                  for label, names in (("baseline", ("baseline",)), ("red", ("us_hard_red_lines",))))
+    shared = E.run_group_parquet(group, data)
+    monkeypatch.setattr(E, "MAX_BATCH", 3)  # 4 replicas a batch: each batch alone, in pieces
+    alone = E.run_group_parquet(group, data)
+    def frame(part: bytes):
+        return pq.read_table(pa.BufferReader(part)).to_pandas()
+
+    for a, b in zip(shared, alone, strict=True):
+        for x, y in zip(a, b, strict=True):
+            pd.testing.assert_frame_equal(frame(x), frame(y), check_exact=True)
+    assert not frame(shared[0][0]).equals(frame(shared[1][0]))
