@@ -166,8 +166,9 @@ def run_group_parquet(group: tuple[Batch, ...], data: ModelData) -> list[tuple[b
 
     The runs go through :func:`model.run.iter_scenarios`: the scenarios after the first start from its state at the
     end of the record when their inputs agree up to then, so a scenario costs its forecast years only, and every
-    record is the one the batch would give alone (batches larger than the model's ``MAX_BATCH`` run one by one). Both tables are encoded in the worker: a tenth of the bytes to send
-    back, and the main process, which only writes them, stays off the cores the workers need.
+    record is the one the batch would give alone (batches larger than the model's ``MAX_BATCH`` run one by one).
+    Both tables are encoded in the worker: a tenth of the bytes to send back, and the main process, which only writes
+    them, stays off the cores the workers need.
     """
     params, draws, seeds = _replicas(group[0])
     if any(not same_replicas(group[0], b) for b in group[1:]):
