@@ -73,23 +73,16 @@ def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData,
     :func:`simulate` (``tests/test_batch.py``). The model is released at the end (:meth:`DefenceTiesModel.release`) so
     that thousands of runs in one process keep memory flat (DESIGN.md §9: Mesa 3.3.1's ``Agent._ids`` trap).
     """
-    lists = [v for v in (params, drivers, root_seed, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
-    size = len(lists[0]) if lists else 1
-    if size > MAX_BATCH:
-        # A replica's record does not depend on its batch, so a long batch runs in pieces (memory stays bounded).
-        def part(v, a):
-            return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
+    return simulate_scenarios([(params, drivers)], data, root_seed, draws, seeds)[0]
 
-        return [run for a in range(0, size, MAX_BATCH)
-                for run in simulate_batch(part(params, a), data, part(drivers, a), part(root_seed, a),
-                                          part(draws, a), part(seeds, a))]
-    model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
-    try:
-        for _ in range(len(model.years)):
-            model.step()
-        return _results(model, data)
-    finally:
-        model.release()
+
+def _is_seq(v) -> bool:
+    return isinstance(v, (list, tuple, np.ndarray))
+
+
+def _replica_count(*values) -> int:
+    """The batch's number of replicas: the length of its per-replica values (1 when every value is shared)."""
+    return next((len(v) for v in values if _is_seq(v)), 1)
 
 
 def _results(model: DefenceTiesModel, data: ModelData) -> list[RunResult]:
@@ -111,13 +104,12 @@ def simulate_scenarios(scenarios: Sequence[tuple[ModelParams | Sequence[ModelPar
     """The same replicas (root seeds, draws, seeds) under several scenarios, each a (params, drivers) pair as
     :func:`simulate_batch` takes them; returns each scenario's records, each equal to its own :func:`simulate_batch`
     (:func:`iter_scenarios`, in pieces of at most ``MAX_BATCH`` replicas)."""
-    keys = [v for v in (root_seed, draws, seeds) if isinstance(v, (list, tuple, np.ndarray))]
-    size = len(keys[0]) if keys else max((len(v) for pair in scenarios for v in pair
-                                          if isinstance(v, (list, tuple, np.ndarray))), default=1)
+    size = _replica_count(root_seed, draws, seeds, *(v for pair in scenarios for v in pair))
 
     def part(v, a):
-        return v[a:a + MAX_BATCH] if isinstance(v, (list, tuple, np.ndarray)) else v
+        return v[a:a + MAX_BATCH] if _is_seq(v) else v
 
+    # A replica's record does not depend on its batch, so a long batch runs in pieces (memory stays bounded).
     pieces = [list(iter_scenarios([(part(p, a), part(d, a)) for p, d in scenarios], data, part(root_seed, a),
                                   part(draws, a), part(seeds, a), shared_until)) for a in range(0, size, MAX_BATCH)]
     return [[run for piece in pieces for run in piece[j]] for j in range(len(scenarios))]
@@ -134,13 +126,13 @@ def iter_scenarios(scenarios: Sequence[tuple[ModelParams | Sequence[ModelParams]
     (:meth:`DefenceTiesModel.shares_history`: parameters, constants, noise, drivers and US switches) starts from that
     state and runs only the later years. The others run in full, so the result never depends on the check.
     """
+    size = _replica_count(root_seed, draws, seeds, *(v for pair in scenarios for v in pair))
+    if size > MAX_BATCH:
+        raise ValueError(f"iter_scenarios: {size} replicas; allowed: at most {MAX_BATCH} (simulate_scenarios runs "
+                         "more in pieces)")
     history = None
     for params, drivers in scenarios:
         model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
-        if model.replicas > MAX_BATCH:
-            model.release()
-            raise ValueError(f"iter_scenarios: {model.replicas} replicas; allowed: at most {MAX_BATCH} "
-                             "(simulate_scenarios runs more in pieces)")
         try:
             if history is not None and model.shares_history(history):
                 model.restore(history)

@@ -160,3 +160,11 @@ def test_a_forecast_group_gives_each_batch_the_tables_it_gives_alone(draws, data
         for x, y in zip(a, b, strict=True):
             pd.testing.assert_frame_equal(frame(x), frame(y), check_exact=True)
     assert not frame(shared[0][0]).equals(frame(shared[1][0]))
+
+
+def test_iter_scenarios_refuses_more_replicas_than_one_batch(draws, data, drivers, monkeypatch):
+    import model.run
+
+    monkeypatch.setattr(model.run, "MAX_BATCH", 3)
+    with pytest.raises(ValueError, match="iter_scenarios: 4 replicas; allowed: at most 3"):
+        next(model.run.iter_scenarios([(draws[0], drivers)], data, ROOT, draws=0, seeds=[0, 1, 2, 3]))
