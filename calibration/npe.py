@@ -61,6 +61,9 @@ SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "estimator", "en
 ESTIMATORS = ("nsf", "maf")
 # Quantile scale kept off 0 and 1, where logit(u) is infinite.
 U_EDGE = 1e-6
+# Parameter sets a model batch holds when the prior simulations run (times `seeds` runs); the batched kernels'
+# per-run cost levels off by 64 runs (benchmarks/results/latest.json: run_ms_batched at R = 64).
+CHUNK_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,11 @@ def prior_units(n: int, dims: int, seed: int) -> np.ndarray:
 def _simulate_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Statistics (sets, seeds, targets) and SIPRI totals (sets, seeds, totals) of one chunk's parameter sets."""
     problem, priors, units = args
-    runs = [problem.simulate(values) for values in posterior_frame(priors, units).drop(columns="weight")
-            .to_dict("records")]
+    particles = posterior_frame(priors, units).drop(columns="weight").to_dict("records")
+    # Sets run as model batches, each run as it would be alone (calibration.problem): the same records, less
+    # per-run overhead.
+    runs = [x for a in range(0, len(particles), CHUNK_BATCH)
+            for x in problem.simulate_particles(particles[a:a + CHUNK_BATCH])]
     return np.stack([r["stats"] for r in runs]), np.stack([r["sipri"] for r in runs])
 
 

@@ -90,6 +90,16 @@ def test_prior_simulations_resume_and_refuse_other_settings(problem, tmp_path):
         N.simulate_prior(problem, PRIORS, N.parse_npe({**SMALL, "seed": 4}), tmp_path, progress=quiet)
 
 
+def test_a_chunk_runs_its_sets_in_batches_each_as_alone(problem):
+    units = N.prior_units(N.CHUNK_BATCH + 3, len(PRIORS), 7)
+    stats, sipri = N._simulate_chunk((problem, PRIORS, units))
+    particles = N.posterior_frame(PRIORS, units).drop(columns="weight").to_dict("records")
+    for k in (0, N.CHUNK_BATCH - 1, N.CHUNK_BATCH, N.CHUNK_BATCH + 2):
+        alone = problem.simulate(particles[k])
+        assert np.array_equal(stats[k], alone["stats"], equal_nan=True)
+        assert np.array_equal(sipri[k], alone["sipri"])
+
+
 def test_observed_check_places_the_record_among_the_runs(problem):
     n_f = len(N.feature_ids(problem))
     x = np.tile(np.arange(10.0)[:, None, None], (1, 2, n_f))  # 10 sets x 2 seeds, every feature 0..9
