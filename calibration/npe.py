@@ -56,8 +56,9 @@ from common.provenance import manifest, write_atomically, write_json
 from model.data import HIST_END, HIST_START
 from model.params import ConfigError, check_keys, check_number
 
-SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "estimator", "ensemble", "training_batch_size",
-            "stop_after_epochs", "max_epochs", "posterior_samples", "extra_truths", "hindcast_cut", "seed", "workers")
+SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "sipri_error", "estimator", "ensemble",
+            "training_batch_size", "stop_after_epochs", "max_epochs", "posterior_samples", "extra_truths",
+            "hindcast_cut", "seed", "workers")
 ESTIMATORS = ("nsf", "maf")
 # Quantile scale kept off 0 and 1, where logit(u) is infinite.
 U_EDGE = 1e-6
@@ -74,6 +75,7 @@ class NpeSettings:
     seeds: int
     chunk: int
     statement_error: float
+    sipri_error: float
     estimator: str
     ensemble: int
     training_batch_size: int
@@ -96,6 +98,7 @@ def parse_npe(cfg: Mapping) -> NpeSettings:
                           "extra_truths": (0, 100_000), "seed": (0, 2**63 - 1), "workers": (1, 1024)}.items():
         s[key] = int(check_number(f"npe.{key}", s[key], lo, hi, integer=True))
     s["statement_error"] = float(check_number("npe.statement_error", s["statement_error"], 0.0, 0.5))
+    s["sipri_error"] = float(check_number("npe.sipri_error", s["sipri_error"], 0.0, 5.0))
     s["hindcast_cut"] = int(check_number("npe.hindcast_cut", s["hindcast_cut"], 0, HIST_END - 3, integer=True))
     if 0 < s["hindcast_cut"] < HIST_START + 5:
         raise ConfigError(f"npe.hindcast_cut: {s['hindcast_cut']} leaves under five years to fit; allowed: 0 (no "
@@ -114,12 +117,13 @@ def validate(config: Mapping) -> None:
 
 
 def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.random.Generator,
-             statement_error: float = 0.0) -> np.ndarray:
+             statement_error: float = 0.0, sipri_error: float = 0.0) -> np.ndarray:
     """The record as the observations state it, per run: (runs, targets + SIPRI totals).
 
     Statement rows: whether the statement held (1/0), read wrongly with probability ``statement_error`` (the record's
     own error on statements). Value rows: the statistic plus a uniform error within the row's tolerance (from
-    ``rng``). SIPRI totals: log1p(TIV m).
+    ``rng``). SIPRI totals: log1p(TIV m), plus a normal error of standard deviation ``sipri_error`` when it is
+    positive (drawn last, so the other rows' errors do not depend on it).
     """
     stats = np.atleast_2d(np.asarray(stats, dtype=float))
     statement = np.array([rule(t) == "brier" for t in problem.targets])
@@ -130,7 +134,10 @@ def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.ran
         held = np.where(rng.random(held.shape) < statement_error, 1.0 - held, held)
     # A statistic the run cannot compute (no event to date a year by) reads as 0, its own "did not happen" value.
     values = np.where(statement, held, np.nan_to_num(noisy, nan=0.0))
-    return np.concatenate([values, np.log1p(np.maximum(np.atleast_2d(sipri), 0.0))], axis=1)
+    totals = np.log1p(np.maximum(np.atleast_2d(sipri), 0.0))
+    if sipri_error > 0:
+        totals = totals + rng.normal(0.0, sipri_error, totals.shape)
+    return np.concatenate([values, totals], axis=1)
 
 
 def observed_features(problem: Problem) -> np.ndarray:
@@ -188,7 +195,7 @@ def simulate_prior(problem: Problem, priors: list[Prior], s: NpeSettings, out_di
             rng = np.random.default_rng([s.seed, k])
             st, sp = part["stats"], part["sipri"]
             xs.append(features(problem, st.reshape(-1, st.shape[-1]), sp.reshape(-1, sp.shape[-1]), rng,
-                               s.statement_error)
+                               s.statement_error, s.sipri_error)
                       .reshape(st.shape[0], st.shape[1], -1))
     return units, np.concatenate(xs)
 
@@ -298,7 +305,7 @@ def truths_and_records(problem: Problem, priors: list[Prior], rec, s: NpeSetting
         # The harness's sets keep its record seed (their records are the ABC harness's); the others get their own.
         run = replace(one, root_seed=rec.seed + (0 if k < rec.sets else k)).simulate(truth)
         records.append(features(problem, run["stats"], run["sipri"], np.random.default_rng([s.seed, 2, k]),
-                                s.statement_error)[0])
+                                s.statement_error, s.sipri_error)[0])
     return truths, np.stack(records)
 
 
@@ -356,7 +363,8 @@ def diagnostics_markdown(table: pd.DataFrame, training: Mapping, s: NpeSettings)
         f"({training['pairs']} pairs, {training['features']} features); epochs per flow "
         f"{', '.join(map(str, training['epochs']))}; best validation loss per flow "
         f"{', '.join(f'{v:.2f}' for v in training['best_validation_loss'])}; statements read wrongly with "
-        f"probability {s.statement_error}. The posterior is {s.posterior_samples} equally weighted draws.", "",
+        f"probability {s.statement_error}, SIPRI totals with a normal error of {s.sipri_error} on log1p(TIV m). "
+        f"The posterior is {s.posterior_samples} equally weighted draws.", "",
         parameters_markdown(table)])
 
 

@@ -30,9 +30,9 @@ from model.params import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORS = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
-SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "statement_error": 0.0, "estimator": "nsf", "ensemble": 2,
-         "training_batch_size": 32, "stop_after_epochs": 2, "max_epochs": 3, "posterior_samples": 100,
-         "extra_truths": 0, "hindcast_cut": 0, "seed": 3, "workers": 1}
+SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "statement_error": 0.0, "sipri_error": 0.0,
+         "estimator": "nsf", "ensemble": 2, "training_batch_size": 32, "stop_after_epochs": 2, "max_epochs": 3,
+         "posterior_samples": 100, "extra_truths": 0, "hindcast_cut": 0, "seed": 3, "workers": 1}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,10 @@ def test_features_state_the_record_as_the_observations_do(problem):
     clean = N.features(problem, many, np.repeat(run["sipri"], 500, axis=0), np.random.default_rng(1))
     assert (flipped[:, :n_t][:, statement] != clean[:, :n_t][:, statement]).mean() == pytest.approx(0.1, abs=0.01)
     assert np.array_equal(flipped[:, n_t:], clean[:, n_t:])
+    # An error on the SIPRI totals moves them by about that standard deviation and leaves the other rows as they were.
+    blurred = N.features(problem, many, np.repeat(run["sipri"], 500, axis=0), np.random.default_rng(1), 0.1, 0.5)
+    assert np.array_equal(blurred[:, :n_t], flipped[:, :n_t])
+    assert np.std(blurred[:, n_t:] - clean[:, n_t:]) == pytest.approx(0.5, abs=0.01)
     observed = N.observed_features(problem)
     assert (observed[:n_t][statement] == 1.0).all()
     assert np.array_equal(observed[:n_t][~statement], [t.value for t in problem.targets if rule(t) != "brier"])
@@ -120,6 +124,7 @@ def test_observed_check_places_the_record_among_the_runs(problem):
     (["npe.simulations=10"], "npe.simulations: 10 is out of range"),
     (["npe.seeds=0"], "npe.seeds: 0 is out of range"),
     (["npe.statement_error=0.7"], "npe.statement_error: 0.7 is out of range"),
+    (["npe.sipri_error=-1"], "npe.sipri_error: -1"),
     (["+npe.colour=red"], "npe.colour: unknown key"),
     (["npe.ensemble=0"], "npe.ensemble: 0 is out of range"),
     (["npe.hindcast_cut=2002"], "npe.hindcast_cut: 2002 leaves under five years to fit; allowed: 0 (no hindcast fit) "
