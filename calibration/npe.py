@@ -62,8 +62,8 @@ SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "sipri_error", "
 ESTIMATORS = ("nsf", "maf")
 # Quantile scale kept off 0 and 1, where logit(u) is infinite.
 U_EDGE = 1e-6
-# Parameter sets a model batch holds when the prior simulations run (times `seeds` runs); the batched kernels'
-# per-run cost levels off by 64 runs (benchmarks/results/latest.json: run_ms_batched at R = 64).
+# Parameter sets a model batch holds when the prior simulations run (times `seeds` runs): 64 runs at the default 2
+# seeds, the batch size of the benchmark's batched figure (benchmarks/results/latest.json: run_ms_batched, R = 64).
 CHUNK_BATCH = 32
 
 
