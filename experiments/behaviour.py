@@ -8,7 +8,9 @@ seed across scenarios):
 * the responsive links: per year 2005-2040 the 5th-95th percentiles of US pressure, LAC-mean US leverage and China's
   boldness, and the share of run-years within 0.01 of a bound (0 or 1);
 * the arms market of 2000-2023: Chinese deals signed, failed and vetoed per run, the buyers' shares, how often
-  Venezuela is the largest buyer and the share of deals with states the article does not name as buyers;
+  Venezuela is the largest buyer and the share of deals with states the article does not name as buyers; and, out of
+  fit, the deals the other suppliers sign that begin delivering, by state, against SIPRI's count of deals ordered in
+  the same years (``ModelData.sipri_deals_ordered``);
 * participation: states training, attending forums and with Chinese surveillance, delegation visits, exercises;
 * the tension scenario against the baseline at 2030: paired differences of pressure, boldness, vetoes and Chinese
   deals by state, and how often the set of states offered Chinese arms changes.
@@ -32,16 +34,18 @@ from common.posterior import load_posterior
 from common.provenance import manifest, write_atomically
 from experiments.forecast import ForecastSettings, compose_model, draw_parameters, draw_table
 from model.agents import CHN_IDX
-from model.data import ModelData, load_data
+from model.data import DEALS_ORDERED, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError
 from model.run import RunResult, simulate_batch
-from model.schema import ARMS_CATEGORIES, REGION_SLOTS, STATE_SLOTS, Partner
+from model.schema import ARMS_CATEGORIES, REGION_SLOTS, STATE_SLOTS, SUPPLIERS, Partner
 
 # The article's Chinese arms buyers 2000-2023 (Analysis section: Venezuela, Bolivia, Ecuador, Peru, Argentina,
 # Mexico, the Bahamas' patrol boats); donations are not deals.
 NAMED_BUYERS = ("ARG", "BHS", "BOL", "ECU", "MEX", "PER", "VEN")
 LINKS = ("us_pressure", "us_leverage", "china_boldness")
+# The suppliers whose deals SIPRI's file leaves out of the deal counts: China (held out) and the state's own industry.
+OWN_SUPPLIERS = np.array([CHN_IDX, SUPPLIERS.index(Partner.DOMESTIC)])
 NEAR_BOUND = 0.01
 
 
@@ -54,6 +58,10 @@ class Runs:
     region: np.ndarray
     states: np.ndarray
     china_deals: list[dict[str, np.ndarray]]
+    # (run, state): deals with suppliers other than China (imports only) signed in DEALS_ORDERED that delivered
+    # anything, as SIPRI lists a deal once deliveries begin.
+    import_deals: np.ndarray
+    sipri_deals: np.ndarray
 
     def state_series(self, name: str, partner: Partner = Partner.CHN) -> np.ndarray:
         return self.states[:, :, :, STATE_SLOTS[(name, partner)]]
@@ -83,12 +91,16 @@ def run_scenario(scenario: str, draws: int, seeds: int, data: ModelData, posteri
     results: list[RunResult] = simulate_batch([p for p in params for _ in range(seeds)], data, drivers, root_seed,
                                               draws=[d for d in range(len(params)) for _ in range(seeds)],
                                               seeds=list(range(seeds)) * len(params))
-    deals = []
+    deals, imports = [], []
     for r in results:
-        chinese = (r.deals["supplier"] == CHN_IDX) & ~r.deals["donation"]
-        deals.append({k: v[chinese] for k, v in r.deals.items()})
+        d = r.deals
+        chinese = (d["supplier"] == CHN_IDX) & ~d["donation"]
+        deals.append({k: v[chinese] for k, v in d.items()})
+        counted = (~np.isin(d["supplier"], OWN_SUPPLIERS) & (d["signed"] >= DEALS_ORDERED[0])
+                   & (d["signed"] <= DEALS_ORDERED[1]) & (d["delivered"] > 0))
+        imports.append(np.bincount(d["state"][counted], minlength=len(data.iso3)))
     return Runs(results[0].years, data.iso3, np.stack([r.region for r in results]),
-                np.stack([r.states for r in results]), deals)
+                np.stack([r.states for r in results]), deals, np.stack(imports), data.sipri_deals_ordered)
 
 
 def link_bounds(runs: Runs, first: int = 2005, last: int = 2040) -> dict:
@@ -127,7 +139,24 @@ def arms_market(runs: Runs, last_year: int = 2023) -> dict:
         "venezuela_largest_buyer": round(float(np.mean((largest == ven) & (by_state[:, ven] > 0))), 4),
         "runs_without_chinese_deal": round(float(np.mean(signed == 0)), 4),
         "buyer_shares": {runs.iso3[i]: round(float(shares[i]), 4) for i in top if shares[i] > 0},
+        f"other_suppliers_deals_{DEALS_ORDERED[0]}_{DEALS_ORDERED[1]}": deal_counts(runs),
     }
+
+
+def deal_counts(runs: Runs, min_deals: int = 20) -> dict:
+    """The deals other suppliers sign (and begin delivering) against SIPRI's count: the region's total and each state
+    with at least ``min_deals`` in SIPRI or in the median run, as [5%, median, 95%] over runs and SIPRI's count, and
+    how many of the 33 states' counts lie within their run's 5-95% range. Out of fit: no calibration row is a deal
+    count, so this checks how the model turns its fitted TIV into contracts."""
+    q = np.percentile(runs.import_deals, [5, 50, 95], axis=0)
+    total = np.percentile(runs.import_deals.sum(axis=1), [5, 50, 95])
+    inside = (runs.sipri_deals >= q[0]) & (runs.sipri_deals <= q[2])
+    shown = np.flatnonzero((runs.sipri_deals >= min_deals) | (q[1] >= min_deals))
+    return {"lac": {"model_q05_median_q95": [float(v) for v in total], "sipri": int(runs.sipri_deals.sum())},
+            "states_inside_90": int(inside.sum()),
+            "by_state": {runs.iso3[i]: {"model_q05_median_q95": [float(v) for v in q[:, i]],
+                                         "sipri": int(runs.sipri_deals[i])}
+                         for i in shown[np.argsort(-runs.sipri_deals[shown], kind="stable")]}}
 
 
 def participation(runs: Runs) -> dict:

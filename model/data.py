@@ -102,6 +102,9 @@ class ModelData:
         legacy_deliveries: the part of ``sipri_imports`` from deals ordered before 2000: the pipeline the model
             inherits.
         sipri_deals_by_category: SIPRI 2000-2023 deal counts and TIV by model category.
+        sipri_deals_ordered: per state, SIPRI's deals (suppliers other than China) ordered in ``DEALS_ORDERED``
+            (the years whose deals have all had time to begin delivering by the file's last delivery year): an
+            out-of-fit check of how many contracts the model signs (experiments.behaviour), not a calibration target.
         space_schedule: scheduled space events (CBERS launches) 0/1 over (2000-2023, state).
         space_last_year: last scheduled event per state (0 where a state has no scheduled programme).
         embargo: 1 where a supplier does not sell to a state, over (2000-2023, state, IMPORT_SUPPLIERS).
@@ -128,6 +131,7 @@ class ModelData:
     sipri_imports: np.ndarray
     legacy_deliveries: np.ndarray
     sipri_deals_by_category: pd.DataFrame
+    sipri_deals_ordered: np.ndarray
     space_schedule: np.ndarray
     space_last_year: np.ndarray
     embargo: np.ndarray
@@ -337,7 +341,7 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
     budget = military_budget(gdp, milex_share, milex_constant)
     alignment = _unga(data_dir, hashes)
     exposure = _aiddata(data_dir, hashes)
-    installed, imports, legacy, categories, early_deals = _sipri(data_dir, hashes)
+    installed, imports, legacy, categories, early_deals, ordered = _sipri(data_dir, hashes)
     rel = "space_schedule.csv"
     sched_df = _read(data_dir, rel, ("iso3", "year", "event") + SOURCED, hashes)
     _check_iso3(sched_df, rel)
@@ -360,7 +364,8 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         import_intensity=import_intensity(installed.sum(axis=1), budget[FIRST_BUDGETS].sum(axis=0)),
         resource_dependence=_resource_dependence(data_dir, hashes),
         contract_size=contract_size(early_deals, budget[FIRST_BUDGETS].mean(axis=0)),
-        sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories, space_schedule=schedule,
+        sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories,
+        sipri_deals_ordered=ordered, space_schedule=schedule,
         space_last_year=last, embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
         hashes=dict(sorted(hashes.items())),
     )
@@ -613,12 +618,18 @@ def _sipri(data_dir: Path,
         raise _fail(rel, None, "Order date",
                     f"{int((early_deals.tiv > 0).sum())} deals with TIV > 0 ordered 1995-1999; "
                     f"allowed: at least {MIN_EARLY_DEALS} (the contract-size law is fitted on them)")
-    return installed, imports, legacy, deals, early_deals
+    counted = df[df.ordered.between(*DEALS_ORDERED)].groupby("iso3").deal.nunique()
+    ordered = counted.reindex(list(ISO3), fill_value=0).to_numpy(dtype=np.int64)
+    return installed, imports, legacy, deals, early_deals, ordered
 
 
 # The budgets nearest the 1995-1999 deliveries and orders that the drivers cover (2000-2004).
 FIRST_BUDGETS = slice(0, 5)
 
+# The order years of the deal counts checked against the model (ModelData.sipri_deals_ordered): SIPRI lists a deal
+# once deliveries begin, and the model's contracts begin delivering within arms.lag_max years of signing (4, fixed), so
+# deals ordered after 2019 may be missing from a file whose deliveries end in 2024.
+DEALS_ORDERED = (HIST_START, 2019)
 # Fewest pre-sample deals the contract-size regression (two coefficients and a residual sd) is fitted on.
 MIN_EARLY_DEALS = 3
 

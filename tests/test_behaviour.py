@@ -170,6 +170,25 @@ def test_the_tension_scenario_raises_boldness_by_at_least_005(ensembles):
     assert d["china_boldness"]["median"] >= 0.05
 
 
+def test_deal_counts_set_each_state_against_sipri():
+    from experiments.behaviour import Runs, deal_counts
+
+    n = len(ISO3)
+    counts = np.zeros((20, n), dtype=np.int64)
+    counts[:, 0] = np.arange(20)  # 0..19: 5-95% range [0.95, 18.05]
+    counts[:, 1] = 30  # every run 30
+    sipri = np.zeros(n, dtype=np.int64)
+    sipri[0], sipri[1], sipri[2] = 25, 30, 1
+    runs = Runs(np.arange(2000, 2041), ISO3, np.zeros((20, 41, 1)), np.zeros((20, 41, n, 1)), [], counts, sipri)
+    d = deal_counts(runs)
+    assert d["lac"] == {"model_q05_median_q95": [30.95, 39.5, 48.05], "sipri": 56}
+    # Inside: the second state (30 in 30), every state with none in SIPRI and none in the runs; outside: the first (25
+    # above 18.05) and the third (1 above 0).
+    assert d["states_inside_90"] == n - 2
+    assert list(d["by_state"]) == [ISO3[1], ISO3[0]]  # at least 20 in SIPRI or in the median run, most in SIPRI first
+    assert d["by_state"][ISO3[1]] == {"model_q05_median_q95": [30.0, 30.0, 30.0], "sipri": 30}
+
+
 @pytest.mark.slow
 def test_venezuela_is_the_largest_chinese_buyer_in_most_runs(ensembles):
     m = arms_market(ensembles["baseline"])

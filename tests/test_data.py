@@ -173,6 +173,18 @@ def test_sipri_tiv_total_matches_raw_file(data: ModelData, recipient: str, iso3:
     assert data.sipri_imports[:, _j(iso3), :].sum() == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
+@pytest.mark.parametrize(("recipient", "iso3"), [("Venezuela", "VEN"), ("Colombia", "COL"), ("Saint Lucia", "LCA")])
+def test_sipri_deals_ordered_count_the_raw_files_deals(data: ModelData, recipient: str, iso3: str) -> None:
+    """Distinct SIPRI deal ids ordered 2000-2019, one per deal however many delivery rows it has."""
+    expected = {r["SIPRI AT Database ID"] for r in _rows(SIPRI_RAW)
+                if r["Recipient"] == recipient and HIST_START <= int(r["Order date"]) <= 2019}
+    assert data.sipri_deals_ordered[_j(iso3)] == len(expected)
+    rows = sum(1 for r in _rows(SIPRI_RAW)
+               if r["Recipient"] == recipient and HIST_START <= int(r["Order date"]) <= 2019)
+    if iso3 != "LCA":  # a deal delivered over several years has several rows: the count is of deals, not rows
+        assert rows > len(expected) > 0
+
+
 def test_brazil_us_tiv_by_year_matches_raw_file(data: ModelData) -> None:
     us_suppliers = {r["supplier"] for r in _rows("sipri_supplier_map.csv") if r["partner"] == "USA"}
     expected = np.zeros(N_YEARS)
