@@ -19,7 +19,8 @@ far more truths than ABC's ten fits afford.
   records) plus ``npe.extra_truths`` draws from the prior, each with a record of its own.
 
 Writes ``npe_recovery.csv`` (truth x parameter, as ``recovery.csv``), ``npe_recovery.md``, ``observed_check.csv``
-(where the real record falls among the simulations, feature by feature), ``posterior_npe.parquet`` (the real record's
+(where the real record falls among the simulations, feature by feature), ``row_conflicts.csv`` (pairs of fit rows
+the prior's runs seldom meet together, :func:`row_conflicts`), ``posterior_npe.parquet`` (the real record's
 posterior, equal weights), ``manifest.json`` and the training curves (``training_log/``) into ``out_dir``; with
 ``npe.hindcast_cut`` also the posterior of the record up to that year (``hindcast_fit/``, for ``calibration.hindcast
 fitted=``); with ``ship=true`` the real record's posterior, its diagnostics and the recovery table go to
@@ -331,6 +332,53 @@ def markdown(summary: pd.DataFrame, harness: pd.DataFrame, n_sets: int, training
     return "\n".join(lines) + "\n"
 
 
+def prior_hits(problem: Problem, s: NpeSettings, out_dir: Path) -> np.ndarray:
+    """Whether each fit row held (within its tolerance) in each stored prior run, (sets x seeds, targets): the record's
+    rows as the prior's runs meet them, without the record's error models of :func:`features`."""
+    paths = [out_dir / "sims" / f"chunk_{k:05d}.npz" for k in range(-(-s.simulations // s.chunk))]
+    held = []
+    for path in paths:
+        with np.load(path) as part:
+            st = part["stats"]
+            held.append(target_losses(problem.targets, st.reshape(-1, st.shape[-1])) == 0.0)
+    return np.concatenate(held)
+
+
+def row_conflicts(problem: Problem, held: np.ndarray, max_lift: float = 0.5,
+                  min_expected: float = 10.0) -> pd.DataFrame:
+    """Pairs of fit rows that the prior's runs seldom meet together: the share of runs meeting both over the share
+    independence would give (``lift``), for pairs with ``lift <= max_lift`` among those independence would have met
+    together in at least ``min_expected`` runs, fewest first.
+
+    A record whose rows conflict in the model's own runs is one the model reaches only by a compromise: an inference
+    that weighs every row, such as NPE, may give up a row that the prior's runs meet most of the time (docs/ODD.md
+    §10.18). The table names where the model's structure, not its parameters, stands between it and the record.
+    """
+    n = len(held)
+    p = held.mean(axis=0)
+    both = (held.T.astype(np.float64) @ held.astype(np.float64)) / n
+    a, b = np.triu_indices(len(p), k=1)
+    expected = p[a] * p[b]
+    keep = expected * n >= min_expected
+    a, b, expected = a[keep], b[keep], expected[keep]
+    lift = both[a, b] / expected
+    ids = np.array([t.id for t in problem.targets])
+    table = pd.DataFrame({"row_a": ids[a], "row_b": ids[b], "p_a": p[a], "p_b": p[b], "p_both": both[a, b],
+                          "runs_both": np.rint(both[a, b] * n).astype(np.int64), "lift": lift})
+    return table[table.lift <= max_lift].sort_values(["lift", "row_a", "row_b"], kind="stable").reset_index(drop=True)
+
+
+def conflicts_markdown(conflicts: pd.DataFrame, runs: int, top: int = 10) -> str:
+    """The strongest conflicts in a few lines (row_conflicts.csv has them all)."""
+    lines = ["", "## Rows of the record the prior's runs seldom meet together", "",
+             f"Pairs of fit rows met together in at most half as many of the {runs} prior runs as independence would "
+             f"give: {len(conflicts)} (`row_conflicts.csv`). The strongest {min(top, len(conflicts))}:", "",
+             "| row a | row b | P(a) | P(b) | P(a and b) | lift |", "|---|---|---|---|---|---|"]
+    for r in conflicts.head(top).itertuples():
+        lines.append(f"| {r.row_a} | {r.row_b} | {r.p_a:.4f} | {r.p_b:.4f} | {r.p_both:.5f} | {r.lift:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def observed_markdown(check: pd.DataFrame, shipped: bool) -> str:
     """The real record among the simulations, in a few lines (observed_check.csv has every feature)."""
     statement = check[check["observed"].isin([0.0, 1.0]) & (check["sim_q05"] >= 0) & (check["sim_q95"] <= 1)]
@@ -426,6 +474,8 @@ def command(cfg: DictConfig) -> None:
     table = recovery_table(priors, truths, frames)
     observed = observed_features(problem)
     check = observed_check(problem, x, observed)
+    held = prior_hits(problem, s, out_dir)
+    conflicts = row_conflicts(problem, held)
     real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples, s.seed))
     summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
     wall = round(time.perf_counter() - start, 1)
@@ -442,10 +492,12 @@ def command(cfg: DictConfig) -> None:
            "posterior_samples": s.posterior_samples, "training": training, "simulation_wall_s": simulated}
     record["fit"] = {**fit, "last_year": settings.last_year,
                      "wall_s": None if simulated is None else round(simulated + wall - simulating, 1)}
-    report = markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check, setup.config["ship"])
+    report = (markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check, setup.config["ship"])
+              + conflicts_markdown(conflicts, len(held)))
     write_atomically(out_dir, {"npe_recovery.csv": lambda p: table.to_csv(p, index=False),
                                "npe_recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
                                "observed_check.csv": lambda p: check.to_csv(p, index=False),
+                               "row_conflicts.csv": lambda p: conflicts.to_csv(p, index=False),
                                "posterior_npe.parquet": lambda p: real.to_parquet(p, index=False),
                                "manifest.json": lambda p: write_json(p, json.loads(json.dumps(record)))})
     if s.hindcast_cut:
