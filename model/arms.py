@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import expit, logit, ndtri
 
 from model import rules
-from model.data import ModelData, buildup_term
+from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED, FAILED, Pipeline
@@ -52,10 +52,10 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
     # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in proportion
     # to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
     # A state without armed forces buys through its police and coast guard: arms.no_army_target of the rule's target.
-    buildup = buildup_term(dr.orientation, dr.commodity_index, data.resource_dependence)
+    boom = dr.commodity_index[:, None] * data.resource_dependence
     target = (ap.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
               * data.import_intensity ** ap.intensity_weight
-              * np.exp(ap.buildup * buildup)
+              * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
               * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target))
     legacy = np.zeros((len(years), n, n_sup))
     legacy[:, :, IMPORT_COLUMNS] = dr.legacy_deliveries
@@ -85,10 +85,9 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
         static[:, :, CHN_IDX] += ap.beta_tech_transfer * dr.china_tech_offer * tech
 
     # Contracts are sized like SIPRI's deals (data.contract_size): a median that grows with the buyer's spending and a
-    # heavy lognormal tail, larger under a buildup as SIPRI's deals are (data.buildup_size); the yearly order volume
-    # divided by the mean size sets how many are signed.
+    # heavy lognormal tail; the yearly order volume divided by the mean size sets how many are signed.
     intercept, elasticity, _ = data.contract_size
-    median = np.exp(intercept + elasticity * np.log(np.maximum(dr.milex_usd_m, 1.0)) + data.buildup_size[0] * buildup)
+    median = np.exp(intercept + elasticity * np.log(np.maximum(dr.milex_usd_m, 1.0)))
     weights = np.asarray(ap.category_weights)
     category_mean = float(weights @ np.asarray(ap.category_size)) / float(weights.sum())
     cdf = np.cumsum(weights) / weights.sum()

@@ -98,9 +98,6 @@ class ModelData:
             region's highest, in [0, 1] (:func:`_resource_dependence`): how much a commodity boom finances its budget.
         contract_size: intercept, budget elasticity and residual sd of log deal size (TIV m) on log yearly spending
             (US$ m), from SIPRI's deals ordered 1995-1999 (:func:`contract_size`).
-        buildup_size: how much larger a buyer's deals are under a commodity-financed buildup: the slope of SIPRI's
-            deals' log size, beyond the contract-size law, on the buildup term ``max(o, 0)^2 x commodity x r``, with
-            its standard error and the number of deals (:func:`buildup_size`).
         sipri_imports: SIPRI TIV delivered 2000-2023 by (year, state, IMPORT_SUPPLIERS); CHN column is zero (held out).
         legacy_deliveries: the part of ``sipri_imports`` from deals ordered before 2000: the pipeline the model
             inherits.
@@ -131,7 +128,6 @@ class ModelData:
     import_intensity: np.ndarray
     resource_dependence: np.ndarray
     contract_size: tuple[float, float, float]
-    buildup_size: tuple[float, float, int]
     sipri_imports: np.ndarray
     legacy_deliveries: np.ndarray
     sipri_deals_by_category: pd.DataFrame
@@ -345,9 +341,7 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
     budget = military_budget(gdp, milex_share, milex_constant)
     alignment = _unga(data_dir, hashes)
     exposure = _aiddata(data_dir, hashes)
-    installed, imports, legacy, categories, early_deals, ordered, fitted_deals = _sipri(data_dir, hashes)
-    resource = _resource_dependence(data_dir, hashes)
-    size_law = contract_size(early_deals, budget[FIRST_BUDGETS].mean(axis=0))
+    installed, imports, legacy, categories, early_deals, ordered = _sipri(data_dir, hashes)
     rel = "space_schedule.csv"
     sched_df = _read(data_dir, rel, ("iso3", "year", "event") + SOURCED, hashes)
     _check_iso3(sched_df, rel)
@@ -368,9 +362,8 @@ def load_data(data_dir: Path = DATA_DIR) -> ModelData:
         china_capacity=china_capacity, finance_exposure=exposure, installed_base_1995_1999=installed,
         budget_usd_m=budget,
         import_intensity=import_intensity(installed.sum(axis=1), budget[FIRST_BUDGETS].sum(axis=0)),
-        resource_dependence=resource, contract_size=size_law,
-        buildup_size=buildup_size(fitted_deals, size_law, budget,
-                                  buildup_term(orientation, drivers["commodity_index"], resource)),
+        resource_dependence=_resource_dependence(data_dir, hashes),
+        contract_size=contract_size(early_deals, budget[FIRST_BUDGETS].mean(axis=0)),
         sipri_imports=imports, legacy_deliveries=legacy, sipri_deals_by_category=categories,
         sipri_deals_ordered=ordered, space_schedule=schedule,
         space_last_year=last, embargo=_embargoes(data_dir, hashes), us_deflator=_us_deflator(data_dir, hashes),
@@ -627,12 +620,7 @@ def _sipri(data_dir: Path,
                     f"allowed: at least {MIN_EARLY_DEALS} (the contract-size law is fitted on them)")
     counted = df[df.ordered.between(*DEALS_ORDERED)].groupby("iso3").deal.nunique()
     ordered = counted.reindex(list(ISO3), fill_value=0).to_numpy(dtype=np.int64)
-    # Whole deals ordered in the years the buildup's size term is fitted on.
-    fit = df[df.ordered.between(*BUILDUP_SIZE_YEARS)].groupby("deal").agg(
-        iso3=("iso3", "first"), ordered=("ordered", "first"), tiv=("tiv", "sum"))
-    fitted_deals = pd.DataFrame({"state": fit.iso3.map(state_index).to_numpy(),
-                                 "year": fit.ordered.astype(int).to_numpy(), "tiv": fit.tiv.to_numpy()})
-    return installed, imports, legacy, deals, early_deals, ordered, fitted_deals
+    return installed, imports, legacy, deals, early_deals, ordered
 
 
 # The budgets nearest the 1995-1999 deliveries and orders that the drivers cover (2000-2004).
@@ -642,9 +630,6 @@ FIRST_BUDGETS = slice(0, 5)
 # once deliveries begin, and the model's contracts begin delivering within arms.lag_max years of signing (4, fixed), so
 # deals ordered after 2019 may be missing from a file whose deliveries end in 2024.
 DEALS_ORDERED = (HIST_START, 2019)
-# The order years the buildup's size term is fitted on: the hindcast's fit years (calibration.hindcast fits to 2015),
-# so the hindcast sees no later deal through it.
-BUILDUP_SIZE_YEARS = (HIST_START, 2015)
 # Fewest pre-sample deals the contract-size regression (two coefficients and a residual sd) is fitted on.
 MIN_EARLY_DEALS = 3
 
@@ -664,35 +649,6 @@ def import_intensity(imports: np.ndarray, budget: np.ndarray, pseudo: float = IN
     """
     regional = imports.sum() / budget.sum()
     return (imports + pseudo * regional) / (budget + pseudo) / regional
-
-
-def buildup_term(orientation: np.ndarray, commodity: np.ndarray, resource: np.ndarray) -> np.ndarray:
-    """The commodity-financed buildup's driver, (years, states): squared anti-US orientation x the commodity index x
-    the state's resource dependence (docs/ODD.md §7.9); ``arms.buildup`` scales the capability target by
-    ``exp(buildup x term)`` and the deals' size grows by ``exp(buildup_size x term)``."""
-    return np.maximum(orientation, 0.0) ** 2 * commodity[:, None] * resource
-
-
-def buildup_size(deals: pd.DataFrame, law: tuple[float, float, float], budget: np.ndarray,
-                 term: np.ndarray) -> tuple[float, float, int]:
-    """Least squares of SIPRI deals' log size beyond the contract-size law on the buildup term of the buyer's order
-    year: (slope, its standard error, deals).
-
-    ``deals`` holds whole deals (``state``, ``year`` ordered, ``tiv``) ordered in ``BUILDUP_SIZE_YEARS``; ``budget``
-    and ``term`` are (2000-2023, states). The law, fitted on 1995-1999 when no buyer was in a buildup, sizes a deal by
-    the buyer's spending alone. The residual's intercept absorbs any drift of deal sizes since then, so only the
-    slope is kept: how much larger the deals of a buyer in a buildup are. Under a buildup SIPRI shows fewer, larger
-    deals (Venezuela's 2005-2014 orders), where a larger volume of deals of ordinary size would multiply the count.
-    """
-    intercept, elasticity, _ = law
-    keep = deals.tiv.to_numpy() > 0
-    state, year = deals.state.to_numpy()[keep], deals.year.to_numpy()[keep] - HIST_START
-    resid = np.log(deals.tiv.to_numpy()[keep]) - intercept - elasticity * np.log(np.maximum(budget[year, state], 1.0))
-    design = np.column_stack([np.ones(len(resid)), term[year, state]])
-    coef, *_ = np.linalg.lstsq(design, resid, rcond=None)
-    rest = resid - design @ coef
-    cov = rest @ rest / (len(resid) - 2) * np.linalg.inv(design.T @ design)
-    return float(coef[1]), float(np.sqrt(cov[1, 1])), len(resid)
 
 
 def contract_size(deals: pd.DataFrame, budget: np.ndarray) -> tuple[float, float, float]:

@@ -218,10 +218,7 @@ def test_contracts_by_hand(model_at, params):
     need = ap.need_intercept - ap.need_fiscal * dr.fiscal_stress[t] + ap.need_gap * gap
     volume = ap.deal_share * gap * m._target[t] / (1 + np.exp(-need))
     a, b, _ = m.data.contract_size
-    # Larger under a commodity-financed buildup (squared anti-US orientation x commodity index x resource rents).
-    term = np.maximum(dr.orientation[t], 0.0) ** 2 * dr.commodity_index[t] * m.data.resource_dependence
-    assert term[m.data.iso3.index("VEN")] > 0.5 and term[m.data.iso3.index("COL")] == 0
-    median = np.exp(a + b * np.log(np.maximum(dr.milex_usd_m[t], 1.0)) + m.data.buildup_size[0] * term)
+    median = np.exp(a + b * np.log(np.maximum(dr.milex_usd_m[t], 1.0)))
     weights, sizes = np.array(ap.category_weights), np.array(ap.category_size)
     mean = median * (weights @ sizes / weights.sum()) * np.exp(ap.deal_sigma ** 2 / 2)
     lam, u = volume / mean, m._u_contracts[t]

@@ -30,7 +30,6 @@ from model.data import (
     DataError,
     ModelData,
     _us_deflator,
-    buildup_size,
     contract_size,
     import_intensity,
     load_data,
@@ -242,38 +241,6 @@ def test_contract_size_is_least_squares_on_log_budget() -> None:
     resid = y - (intercept + slope * x)
     assert (a, b) == pytest.approx((intercept, slope))
     assert sd == pytest.approx(np.sqrt(resid @ resid / 2))
-
-
-def test_buildup_size_is_the_slope_of_the_laws_residuals_on_the_buildup_term() -> None:
-    import pandas as pd
-
-    law = (0.5, 0.25, 1.0)
-    budget = np.array([[100.0, 1000.0], [400.0, 1000.0]])  # (2000-2001, two states)
-    term = np.array([[0.0, 0.0], [1.0, 0.0]])
-    # Deals at the law's size, times exp(1.5 x term) and a drift of exp(-0.2) for all: slope 1.5, the drift ignored.
-    deals = pd.DataFrame({"state": [0, 0, 1, 1, 0], "year": [2000, 2001, 2000, 2001, 2001],
-                          "tiv": [0.0, 0.0, 0.0, 0.0, 0.0]})
-    law_size = np.exp(law[0] + law[1] * np.log(budget[deals.year - HIST_START, deals.state]))
-    deals["tiv"] = law_size * np.exp(1.5 * term[deals.year - HIST_START, deals.state] - 0.2)
-    deals.loc[4, "tiv"] *= 2.0  # noise on one deal of the buildup year: the slope moves, the error is no longer 0
-    slope, se, n = buildup_size(pd.concat([deals, pd.DataFrame({"state": [1], "year": [2000], "tiv": [0.0]})]),
-                                law, budget, term)
-    x = term[deals.year - HIST_START, deals.state]
-    y = np.log(deals.tiv) - np.log(law_size)
-    expected, _ = np.polyfit(x, y, 1)
-    assert n == 5 and slope == pytest.approx(expected) and se > 0  # the zero-TIV deal is left out
-
-
-def test_shipped_buildup_size_counts_the_deals_of_its_years(data: ModelData) -> None:
-    slope, se, n = data.buildup_size
-    deals = {}
-    for r in _rows(SIPRI_RAW):
-        if HIST_START <= int(r["Order date"]) <= 2015:
-            deal = r["SIPRI AT Database ID"]
-            deals[deal] = deals.get(deal, 0.0) + float(r["TIV delivery values"])
-    assert n == sum(v > 0 for v in deals.values())
-    # Venezuela's 2005-2014 orders were fewer and larger than its spending alone implies (docs/ODD.md §10.18).
-    assert slope > 2 * se > 0
 
 
 def test_shipped_contract_law_and_intensity(data: ModelData) -> None:
