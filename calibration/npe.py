@@ -332,28 +332,30 @@ def markdown(summary: pd.DataFrame, harness: pd.DataFrame, n_sets: int, training
     return "\n".join(lines) + "\n"
 
 
-def prior_hits(problem: Problem, s: NpeSettings, out_dir: Path) -> np.ndarray:
-    """Whether each fit row held (within its tolerance) in each stored prior run, (sets x seeds, targets): the record's
-    rows as the prior's runs meet them, without the record's error models of :func:`features`."""
+def prior_statistics(s: NpeSettings, out_dir: Path) -> np.ndarray:
+    """Each fit row's statistic in each stored prior run, (sets x seeds, targets), without the record's error models
+    of :func:`features`; whether a row held is ``target_losses(...) == 0``."""
     paths = [out_dir / "sims" / f"chunk_{k:05d}.npz" for k in range(-(-s.simulations // s.chunk))]
-    held = []
+    stats = []
     for path in paths:
         with np.load(path) as part:
-            st = part["stats"]
-            held.append(target_losses(problem.targets, st.reshape(-1, st.shape[-1])) == 0.0)
-    return np.concatenate(held)
+            stats.append(part["stats"].reshape(-1, part["stats"].shape[-1]))
+    return np.concatenate(stats)
 
 
-def row_conflicts(problem: Problem, held: np.ndarray, max_lift: float = 0.5,
+def row_conflicts(problem: Problem, stats: np.ndarray, max_lift: float = 0.5,
                   min_expected: float = 10.0) -> pd.DataFrame:
     """Pairs of fit rows that the prior's runs seldom meet together: the share of runs meeting both over the share
     independence would give (``lift``), for pairs with ``lift <= max_lift`` among those independence would have met
-    together in at least ``min_expected`` runs, fewest first.
+    together in at least ``min_expected`` runs, fewest first. Row a is the rarer of the two, and each pair also gives
+    the median of row b's statistic in the runs that meet row a and in the others: what meeting the rarer row does to
+    the other.
 
     A record whose rows conflict in the model's own runs is one the model reaches only by a compromise: an inference
     that weighs every row, such as NPE, may give up a row that the prior's runs meet most of the time (docs/ODD.md
     §10.18). The table names where the model's structure, not its parameters, stands between it and the record.
     """
+    held = target_losses(problem.targets, stats) == 0.0
     n = len(held)
     p = held.mean(axis=0)
     both = (held.T.astype(np.float64) @ held.astype(np.float64)) / n
@@ -361,11 +363,20 @@ def row_conflicts(problem: Problem, held: np.ndarray, max_lift: float = 0.5,
     expected = p[a] * p[b]
     keep = expected * n >= min_expected
     a, b, expected = a[keep], b[keep], expected[keep]
+    rarer = p[a] <= p[b]
+    a, b = np.where(rarer, a, b), np.where(rarer, b, a)
     lift = both[a, b] / expected
     ids = np.array([t.id for t in problem.targets])
     table = pd.DataFrame({"row_a": ids[a], "row_b": ids[b], "p_a": p[a], "p_b": p[b], "p_both": both[a, b],
-                          "runs_both": np.rint(both[a, b] * n).astype(np.int64), "lift": lift})
-    return table[table.lift <= max_lift].sort_values(["lift", "row_a", "row_b"], kind="stable").reset_index(drop=True)
+                          "runs_both": np.rint(both[a, b] * n).astype(np.int64), "lift": lift, "ia": a, "ib": b})
+    table = table[table.lift <= max_lift].sort_values(["lift", "row_a", "row_b"], kind="stable")
+    # A statistic a run cannot compute (NaN: no event to date a year by) is left out of its median.
+    with np.errstate(all="ignore"):
+        table["b_median_given_a"] = [np.nanmedian(stats[held[:, i], j]) if held[:, i].any() else np.nan
+                                     for i, j in zip(table.ia, table.ib, strict=True)]
+        table["b_median_otherwise"] = [np.nanmedian(stats[~held[:, i], j]) if (~held[:, i]).any() else np.nan
+                                       for i, j in zip(table.ia, table.ib, strict=True)]
+    return table.drop(columns=["ia", "ib"]).reset_index(drop=True)
 
 
 def conflicts_markdown(conflicts: pd.DataFrame, runs: int, top: int = 10) -> str:
@@ -373,9 +384,11 @@ def conflicts_markdown(conflicts: pd.DataFrame, runs: int, top: int = 10) -> str
     lines = ["", "## Rows of the record the prior's runs seldom meet together", "",
              f"Pairs of fit rows met together in at most half as many of the {runs} prior runs as independence would "
              f"give: {len(conflicts)} (`row_conflicts.csv`). The strongest {min(top, len(conflicts))}:", "",
-             "| row a | row b | P(a) | P(b) | P(a and b) | lift |", "|---|---|---|---|---|---|"]
+             "| row a | row b | P(a) | P(b) | P(a and b) | lift | median of b's statistic where a holds / elsewhere |",
+             "|---|---|---|---|---|---|---|"]
     for r in conflicts.head(top).itertuples():
-        lines.append(f"| {r.row_a} | {r.row_b} | {r.p_a:.4f} | {r.p_b:.4f} | {r.p_both:.5f} | {r.lift:.2f} |")
+        lines.append(f"| {r.row_a} | {r.row_b} | {r.p_a:.4f} | {r.p_b:.4f} | {r.p_both:.5f} | {r.lift:.2f} | "
+                     f"{r.b_median_given_a:.4g} / {r.b_median_otherwise:.4g} |")
     return "\n".join(lines) + "\n"
 
 
@@ -474,8 +487,8 @@ def command(cfg: DictConfig) -> None:
     table = recovery_table(priors, truths, frames)
     observed = observed_features(problem)
     check = observed_check(problem, x, observed)
-    held = prior_hits(problem, s, out_dir)
-    conflicts = row_conflicts(problem, held)
+    prior_stats = prior_statistics(s, out_dir)
+    conflicts = row_conflicts(problem, prior_stats)
     real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples, s.seed))
     summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
     wall = round(time.perf_counter() - start, 1)
@@ -493,7 +506,7 @@ def command(cfg: DictConfig) -> None:
     record["fit"] = {**fit, "last_year": settings.last_year,
                      "wall_s": None if simulated is None else round(simulated + wall - simulating, 1)}
     report = (markdown(summary, harness, rec.sets, training, s, wall) + observed_markdown(check, setup.config["ship"])
-              + conflicts_markdown(conflicts, len(held)))
+              + conflicts_markdown(conflicts, len(prior_stats)))
     write_atomically(out_dir, {"npe_recovery.csv": lambda p: table.to_csv(p, index=False),
                                "npe_recovery.md": lambda p: p.write_text(report, encoding="utf-8"),
                                "observed_check.csv": lambda p: check.to_csv(p, index=False),

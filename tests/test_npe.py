@@ -84,12 +84,12 @@ def test_prior_simulations_resume_and_refuse_other_settings(problem, tmp_path):
     again_units, again_x = N.simulate_prior(problem, PRIORS, s, tmp_path, progress=said.append)
     assert said[0].startswith("npe: simulating 1 of 2 chunks")
     assert np.array_equal(units, again_units) and np.array_equal(x, again_x)
-    # The rows as the stored runs meet them: each chunk's statistics through the targets' own losses, sets x seeds.
-    held = N.prior_hits(problem, s, tmp_path)
+    # Each row's statistic in the stored runs, sets x seeds, as the chunks hold them.
+    stats = N.prior_statistics(s, tmp_path)
     with np.load(chunks[1]) as part:
-        second = target_losses(problem.targets, part["stats"].reshape(-1, part["stats"].shape[-1])) == 0.0
-    assert held.shape == (128, len(problem.targets)) and held.dtype == bool
-    assert np.array_equal(held[64:], second)
+        second = part["stats"].reshape(-1, part["stats"].shape[-1])
+    assert stats.shape == (128, len(problem.targets))
+    assert np.array_equal(stats[64:], second, equal_nan=True)
     # Each chunk carries the wall time it took; a chunk stored without one (an older run) leaves the total unknown.
     assert N.simulation_seconds(tmp_path, s) > 0
     with np.load(chunks[0]) as part:
@@ -126,25 +126,33 @@ def test_observed_check_places_the_record_among_the_runs(problem):
 
 
 def test_row_conflicts_name_the_rows_the_runs_seldom_meet_together(problem):
+    from dataclasses import replace
+
     n_t = len(problem.targets)
     ids = [t.id for t in problem.targets]
+    # Rows that hold when their statistic is 1, so the statistics are the pattern of rows held.
+    problem = replace(problem, targets=[replace(t, relation="eq", value=1.0, tolerance=0.0) for t in problem.targets])
     rng = np.random.default_rng(0)
     held = rng.random((4000, n_t)) < 0.5  # independent rows: lift about 1, never listed
-    held[:, 1] = ~held[:, 0]  # never together
+    held[:, 1] = rng.random(4000) < 0.3
+    held[:, 0] = ~held[:, 1]  # never together; row 1, the rarer, is row a
     held[:, 2] = held[:, 3] & (rng.random(4000) < 0.3)  # only together with row 3: lift above 1, not listed
     held[:, 4] = False
     held[:4, 4] = True  # too rare: independence would meet it with any row in under 10 runs
-    table = N.row_conflicts(problem, held)
+    table = N.row_conflicts(problem, held.astype(float))
     first = table.iloc[0]
-    assert (first.row_a, first.row_b, first.lift, first.runs_both) == (ids[0], ids[1], 0.0, 0)
-    assert first.p_a == held[:, 0].mean() and first.p_b == held[:, 1].mean()
+    assert (first.row_a, first.row_b, first.lift, first.runs_both) == (ids[1], ids[0], 0.0, 0)
+    # Where row 1 holds, row 0's statistic is 0; elsewhere 1.
+    assert (first.b_median_given_a, first.b_median_otherwise) == (0.0, 1.0)
+    assert first.p_a == held[:, 1].mean() and first.p_b == held[:, 0].mean()
     assert (table.lift <= 0.5).all() and table.lift.is_monotonic_increasing
     assert ids[4] not in set(table.row_a) | set(table.row_b)
     assert len(table) < 5  # of the 4,000-odd independent pairs, none strays from lift 1 by half at these counts
     lift = table.p_both / (table.p_a * table.p_b)
     assert np.allclose(table.lift, lift)
     text = N.conflicts_markdown(table, len(held), top=1)
-    assert f"| {ids[0]} | {ids[1]} |" in text and "4000 prior runs" in text and text.count("\n| ") == 2
+    assert f"| {ids[1]} | {ids[0]} |" in text and "| 0 / 1 |" in text and "4000 prior runs" in text
+    assert text.count("\n| ") == 2
 
 
 @pytest.mark.parametrize(("args", "says"), [
