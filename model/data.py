@@ -550,8 +550,8 @@ def _resource_dependence(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     return mean / mean.max()
 
 
-def _sipri(data_dir: Path,
-           hashes: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+def _sipri(data_dir: Path, hashes: dict[str, str]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame, np.ndarray]:
     rel = RAW_FILES["sipri"]
     cols = ("Supplier", "Recipient", "Armament category", "Order date", "Delivery year", "TIV delivery values",
             "SIPRI AT Database ID")
