@@ -59,7 +59,7 @@ from model.params import ConfigError, check_keys, check_number
 
 SETTINGS = ("simulations", "seeds", "chunk", "statement_error", "sipri_error", "estimator", "ensemble",
             "training_batch_size", "stop_after_epochs", "max_epochs", "posterior_samples", "extra_truths",
-            "hindcast_cut", "seed", "workers")
+            "hindcast_cut", "seed", "workers", "conflicts_only")
 ESTIMATORS = ("nsf", "maf")
 # Quantile scale kept off 0 and 1, where logit(u) is infinite.
 U_EDGE = 1e-6
@@ -87,6 +87,7 @@ class NpeSettings:
     hindcast_cut: int
     seed: int
     workers: int
+    conflicts_only: bool
 
 
 def parse_npe(cfg: Mapping) -> NpeSettings:
@@ -106,6 +107,9 @@ def parse_npe(cfg: Mapping) -> NpeSettings:
                           f"hindcast fit) or {HIST_START + 5}-{HIST_END - 3}")
     if s["estimator"] not in ESTIMATORS:
         raise ConfigError(f"npe.estimator: {s['estimator']!r}; allowed: {', '.join(ESTIMATORS)}")
+    if not isinstance(s["conflicts_only"], bool):
+        raise ConfigError(f"npe.conflicts_only: {s['conflicts_only']!r}; allowed: true (simulate the prior and write "
+                          "row_conflicts only) or false")
     return NpeSettings(**s)
 
 
@@ -114,7 +118,9 @@ def validate(config: Mapping) -> None:
     from calibration.recovery import validate as validate_recovery
 
     validate_recovery(config)
-    parse_npe(config["npe"])
+    if parse_npe(config["npe"]).conflicts_only and config.get("ship"):
+        raise ConfigError("ship: true with npe.conflicts_only; allowed: false (a conflicts-only run trains no "
+                          "posterior to ship)")
 
 
 def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.random.Generator,
@@ -479,6 +485,23 @@ def command(cfg: DictConfig) -> None:
     except ConfigError as exc:
         fail(str(exc))
     simulating = time.perf_counter() - begin
+    prior_stats = prior_statistics(s, out_dir)
+    conflicts = row_conflicts(problem, prior_stats)
+    hashes = dict(setup.data.hashes)
+    hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
+    if s.conflicts_only:
+        # The screen of a model change against the record (docs/ODD.md §10.18): the prior's runs only, no training,
+        # so neither sbi nor torch is needed.
+        record = manifest(setup.config, {"root_seed": settings.root_seed, "npe_seed": s.seed}, hashes)
+        record["npe"] = {"conflicts_only": True, "runs": len(prior_stats),
+                         "wall_s": round(time.perf_counter() - start, 1)}
+        text = "# Rows of the record against the prior's runs\n" + conflicts_markdown(conflicts, len(prior_stats))
+        write_atomically(out_dir, {"row_conflicts.csv": lambda p: conflicts.to_csv(p, index=False),
+                                   "row_conflicts.md": lambda p: p.write_text(text, encoding="utf-8"),
+                                   "manifest.json": lambda p: write_json(p, json.loads(json.dumps(record)))})
+        print(f"npe: {len(prior_stats)} prior runs, {len(conflicts)} pairs of rows with lift <= 0.5; "
+              f"{time.perf_counter() - start:.0f} s; report in {out_dir / 'row_conflicts.md'}")
+        return
     print(f"npe: {len(units)} sets simulated; training", flush=True)
     posterior, keep, training = train(units, x, s, out_dir / "training_log")
     truths, records = truths_and_records(problem, priors, rec, s)
@@ -487,14 +510,10 @@ def command(cfg: DictConfig) -> None:
     table = recovery_table(priors, truths, frames)
     observed = observed_features(problem)
     check = observed_check(problem, x, observed)
-    prior_stats = prior_statistics(s, out_dir)
-    conflicts = row_conflicts(problem, prior_stats)
     real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples, s.seed))
     summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
     wall = round(time.perf_counter() - start, 1)
     simulated = simulation_seconds(out_dir, s)
-    hashes = dict(setup.data.hashes)
-    hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     record = manifest(setup.config, {"root_seed": settings.root_seed, "recovery_seed": rec.seed, "npe_seed": s.seed},
                       hashes)
     record["npe"] = {"wall_s": wall, "harness_sets": rec.sets, "truths": len(truths)}

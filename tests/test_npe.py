@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PRIORS = parse_priors(yaml.safe_load((ROOT / "configs" / "calibration" / "default.yaml").read_text())["priors"])
 SMALL = {"simulations": 64, "seeds": 2, "chunk": 32, "statement_error": 0.0, "sipri_error": 0.0,
          "estimator": "nsf", "ensemble": 2, "training_batch_size": 32, "stop_after_epochs": 2, "max_epochs": 3,
-         "posterior_samples": 100, "extra_truths": 0, "hindcast_cut": 0, "seed": 3, "workers": 1}
+         "posterior_samples": 100, "extra_truths": 0, "hindcast_cut": 0, "seed": 3, "workers": 1,
+         "conflicts_only": False}
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +168,8 @@ def test_row_conflicts_name_the_rows_the_runs_seldom_meet_together(problem):
     (["npe.hindcast_cut=2002"], "npe.hindcast_cut: 2002 leaves under five years to fit; allowed: 0 (no hindcast fit) "
                                 "or 2005-2020"),
     (["npe.hindcast_cut=2021"], "npe.hindcast_cut: 2021 is out of range"),
+    (["npe.conflicts_only=maybe"], "npe.conflicts_only: 'maybe'; allowed: true"),
+    (["npe.conflicts_only=true", "ship=true"], "ship: true with npe.conflicts_only; allowed: false"),
 ])
 def test_bad_command_lines(args, says, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["npe", *args])
@@ -174,6 +178,32 @@ def test_bad_command_lines(args, says, monkeypatch, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+
+
+def test_a_conflicts_only_run_screens_the_prior_without_training(tmp_path):
+    """The command with npe.conflicts_only: the prior's runs, row_conflicts.{csv,md} and a manifest, no posterior, no
+    torch; run again, it reads its stored runs and writes the same table."""
+    out = tmp_path / "screen"
+    args = [sys.executable, "-m", "calibration.npe", f"out_dir={out}", "npe.conflicts_only=true",
+            "npe.simulations=64", "npe.chunk=32", "npe.workers=1", "npe.hindcast_cut=0"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # -X importtime lists every module imported, on stderr: neither torch nor sbi may be among them.
+    done = subprocess.run([args[0], "-X", "importtime", *args[1:]], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+    assert "numpy" in imported and not {"torch", "sbi"} & imported
+    assert "128 prior runs" in done.stdout and "pairs of rows with lift <= 0.5" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "row_conflicts.csv", "row_conflicts.md", "sims"]
+    table = pd.read_csv(out / "row_conflicts.csv")
+    assert list(table.columns) == ["row_a", "row_b", "p_a", "p_b", "p_both", "runs_both", "lift", "b_median_given_a",
+                                   "b_median_otherwise"]
+    assert (table.lift <= 0.5).all() and (table.p_a <= table.p_b).all()
+    record = json.loads((out / "manifest.json").read_text())
+    assert record["npe"]["conflicts_only"] is True and record["npe"]["runs"] == 128
+    again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0 and "simulating" not in again.stdout
+    pd.testing.assert_frame_equal(pd.read_csv(out / "row_conflicts.csv"), table)
 
 
 def test_the_hindcast_fit_sees_only_the_record_up_to_its_cut(problem):
