@@ -24,7 +24,8 @@ the prior's runs seldom meet together, :func:`row_conflicts`), ``posterior_npe.p
 posterior, equal weights), ``manifest.json`` and the training curves (``training_log/``) into ``out_dir``; with
 ``npe.hindcast_cut`` also the posterior of the record up to that year (``hindcast_fit/``, for ``calibration.hindcast
 fitted=``); with ``ship=true`` the real record's posterior, its diagnostics and the recovery table go to
-calibration/posterior/ (:func:`ship`).
+calibration/posterior/ (:func:`ship`). With ``npe.conflicts_only=true`` it stops after the prior's runs and writes
+only ``row_conflicts.{csv,md}`` and ``manifest.json``: no training, so neither sbi nor torch is imported.
 """
 
 from __future__ import annotations
