@@ -52,11 +52,14 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
     # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in proportion
     # to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
     # A state without armed forces buys through its police and coast guard: arms.no_army_target of the rule's target.
+    # A budget valued at an official rate at which the currency buys no dollars overstates what it can buy abroad:
+    # exp(arms.nonconvertible_target) of it.
     boom = dr.commodity_index[:, None] * data.resource_dependence
     target = (ap.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
               * data.import_intensity ** ap.intensity_weight
               * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
-              * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target))
+              * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target)
+              * np.where(country["convertible_budget"] > 0, 1.0, np.exp(ap.nonconvertible_target)))
     legacy = np.zeros((len(years), n, n_sup))
     legacy[:, :, IMPORT_COLUMNS] = dr.legacy_deliveries
     # Legacy (pre-2000) deliveries still to come are on order too: at signing time in year t (before the year's

@@ -41,6 +41,7 @@ COUNTRY_ATTRIBUTES: dict[str, tuple] = {
     "has_coast": ("int", 0, 1),
     "is_federal": ("int", 0, 1),
     "armed_forces": ("int", 0, 1),
+    "convertible_budget": ("int", 0, 1),
     "tech_capacity": ("float", 0.0, 1.0),
     "defence_industry": ("float", 0.0, 1.0),
     "insecurity": ("float", 0.0, 1.0),

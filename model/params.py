@@ -234,6 +234,12 @@ class ArmsParams(_Group):
                               "capability target of a state without armed forces, as a share of the rule's (its police "
                               "and coast guard buy for it)",
                               f"{J} (low): 1 treats a police force's budget as an army's; calibrated, prior U(0, 1)")
+    nonconvertible_target: float = p(-3.5, 0,
+                                     "log-multiplier of the capability target of a state whose budget is valued at an "
+                                     "official rate that buys no dollars (countries.csv convertible_budget 0)",
+                                     f"{J} (low): 0 takes the official rate at its word; log(1/24) = -3.18 values the "
+                                     "whole budget at the rate at which the currency bought dollars (Cuba's CADECA "
+                                     "rate, about 24); calibrated, prior U(-3.18, 0)")
     buildup: float = p(0, 5,
                        "log-multiplier of the capability target per unit of squared anti-US orientation x commodity "
                        "index x resource dependence",

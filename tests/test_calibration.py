@@ -201,7 +201,7 @@ def test_problem_is_reproducible_per_particle(params, data):
 
     priors = parse_priors(PRIORS)
     problem = Problem(params, data, drivers, targets, seeds=2, root_seed=5, weights=Weights(), priors=priors)
-    particle = {p.name: 0.3 for p in priors}
+    particle = {p.name: p.low + 0.3 * (p.high - p.low) for p in priors}  # inside every prior's range
     a, b = problem.simulate(particle), problem.simulate(particle)
     assert np.array_equal(a["stats"], b["stats"]) and a["stats"].shape == (2, len(targets))
     assert np.isfinite(problem.distance(a, problem.observed()))

@@ -205,6 +205,20 @@ def test_states_without_armed_forces_scale_their_target(params, data, drivers):
         scaled.release()
 
 
+def test_a_budget_at_a_rate_that_buys_no_dollars_scales_the_target(params, data, drivers):
+    convertible = data.country["convertible_budget"] > 0
+    assert list(np.array(data.iso3)[~convertible]) == ["CUB"]
+    full = DefenceTiesModel(with_overrides(params, {"arms.nonconvertible_target": 0.0}), data, drivers)
+    scaled = DefenceTiesModel(with_overrides(params, {"arms.nonconvertible_target": np.log(1 / 24)}), data, drivers)
+    try:
+        assert np.array_equal(scaled._target[:, convertible], full._target[:, convertible])
+        assert scaled._target[:, ~convertible] == pytest.approx(full._target[:, ~convertible] / 24)
+        assert (scaled._target[:, ~convertible] > 0).all()
+    finally:
+        full.release()
+        scaled.release()
+
+
 def test_contracts_by_hand(model_at, params):
     m = model_at(2010)
     t, ap, dr = m.t, params.arms, m.drivers

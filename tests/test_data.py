@@ -395,7 +395,7 @@ BAD_CASES = [
     case("unknown-iso3", "governments.csv", set_cell(2, "iso3", "XXX"), ["governments.csv", "row 2", "iso3", "XXX"]),
     case("lowercase-iso3", "fiscal_stress.csv", set_cell(3, "iso3", "arg"), ["fiscal_stress.csv", "row 3", "iso3"]),
     case("duplicate-country-row", "countries.csv", append_copy_of(ARG_TECH),
-         ["countries.csv", "row 365", "iso3+attribute", "duplicate"]),
+         ["countries.csv", "row 398", "iso3+attribute", "duplicate"]),
     case("duplicate-recognition-switch", "recognition_switches.csv", append_copy_of(PAN_SWITCH),
          ["recognition_switches.csv", "row 11", "iso3+year", "duplicate"]),
     case("orientation-1.5", "governments.csv", set_cell(2, "orientation", "1.5"),
