@@ -316,9 +316,10 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
 # 50 draws x 4 seeds on posterior:8b79100aabbc with the judgement axes varied, as the forecast runs them; in brackets
-# the posterior before it, 8d7762be3765, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §10.16, §10.19, §12): small or
-# rare, so ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails
-# as soon as one starts to hold, and the list must then shrink. The model-core and inference issues revisit them.
+# the posterior before it, 8d7762be3765, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §10.16, §10.19, §12):
+# small or rare, so ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the
+# test fails as soon as one starts to hold, and the list must then shrink. The model-core and inference issues revisit
+# them.
 WEAK = {
     ("us_china_deterioration", "officers_training.CHN"): "0.575 (0.645): +0.2 tension moves few training decisions",
     ("us_china_deterioration", "forum_attends.CHN"): "0.43 (0.49): as for training",
