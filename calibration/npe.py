@@ -266,14 +266,32 @@ def train(units: np.ndarray, x: np.ndarray, s: NpeSettings, log_dir: Path):
     return posterior, keep, summary
 
 
+# Redraws allowed for flow samples that overflow (a non-finite coordinate) before posterior_units gives up.
+MAX_REDRAWS = 10
+
+
 def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """``n`` posterior draws for the record ``x``, on the quantile scale (n, parameters); torch seeded with ``seed``,
-    so the draws do not depend on what was sampled before."""
+    so the draws do not depend on what was sampled before.
+
+    A flow's inverse can overflow far in its tails (seen on a flow trained for two epochs: one coordinate of one draw
+    of 100 at -inf). Such a draw is no point of the parameter space, and mapped through the logistic it would sit
+    exactly on a prior bound, so it is drawn again from the same torch stream; still non-finite after
+    ``MAX_REDRAWS`` rounds is an error.
+    """
     import torch
 
     torch.manual_seed(seed % 2**32)
-    z = posterior.sample((n,), x=torch.tensor(x[keep], dtype=torch.float32), show_progress_bars=False).numpy()
-    return 1.0 / (1.0 + np.exp(-z.astype(float)))
+    xo = torch.tensor(x[keep], dtype=torch.float32)
+    z = posterior.sample((n,), x=xo, show_progress_bars=False).numpy().astype(float)
+    for attempt in range(MAX_REDRAWS + 1):
+        bad = ~np.isfinite(z).all(axis=1)
+        if not bad.any():
+            return 1.0 / (1.0 + np.exp(-z))
+        if attempt < MAX_REDRAWS:
+            z[bad] = posterior.sample((int(bad.sum()),), x=xo, show_progress_bars=False).numpy()
+    raise ValueError(f"npe posterior: {int(bad.sum())} of {n} draws still non-finite after {MAX_REDRAWS} redraws; "
+                     "allowed: finite draws (train the flows longer)")
 
 
 def posterior_frame(priors: list[Prior], u: np.ndarray) -> pd.DataFrame:

@@ -248,6 +248,34 @@ def test_shipping_replaces_the_abc_fit_in_the_folder(problem, tmp_path):
 
 
 @pytest.mark.slow
+class _Flow:
+    """A posterior whose first draws hold an overflowed coordinate, as a briefly trained flow's can."""
+
+    def __init__(self, bad_rounds: int):
+        self.bad_rounds, self.calls = bad_rounds, []
+
+    def sample(self, shape, x, show_progress_bars):
+        import torch
+
+        self.calls.append(shape[0])
+        z = torch.zeros((shape[0], 2))
+        if len(self.calls) <= self.bad_rounds:
+            z[0, 1] = -float("inf")
+        return z
+
+
+def test_posterior_draws_that_overflow_are_drawn_again_or_refused():
+    pytest.importorskip("torch")
+    keep, x = np.array([True]), np.array([0.0])
+    flow = _Flow(bad_rounds=2)
+    draws = N.posterior_units(flow, keep, x, 5)
+    assert flow.calls == [5, 1, 1] and (draws == 0.5).all()  # only the bad row is drawn again
+    with pytest.raises(ValueError, match="still non-finite after"):
+        N.posterior_units(_Flow(bad_rounds=N.MAX_REDRAWS + 1), keep, x, 5)
+    last = _Flow(bad_rounds=N.MAX_REDRAWS)
+    assert np.isfinite(N.posterior_units(last, keep, x, 5)).all() and len(last.calls) == N.MAX_REDRAWS + 1
+
+
 def test_a_trained_posterior_draws_on_the_quantile_scale(problem, tmp_path):
     if importlib.util.find_spec("sbi") is None:
         if os.environ.get("LACDEF_REQUIRE_OPTIONAL") == "1":
