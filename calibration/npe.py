@@ -294,6 +294,15 @@ def posterior_units(posterior, keep: np.ndarray, x: np.ndarray, n: int, seed: in
                      "allowed: finite draws (train the flows longer)")
 
 
+def _draws(posterior, keep: np.ndarray, x: np.ndarray, s: NpeSettings, seed: int) -> np.ndarray:
+    """:func:`posterior_units` for the command: flows that keep drawing non-finite points stop it with one line that
+    names the training setting to raise."""
+    try:
+        return posterior_units(posterior, keep, x, s.posterior_samples, seed)
+    except ValueError as exc:
+        fail(f"npe.max_epochs: {s.max_epochs} ({exc}); allowed: more training (npe.max_epochs, npe.simulations)")
+
+
 def posterior_frame(priors: list[Prior], u: np.ndarray) -> pd.DataFrame:
     """Points on the quantile scale (rows) as parameter values, equally weighted: posterior draws in the layout of
     calibration.fit's posterior, or prior draws."""
@@ -524,12 +533,12 @@ def command(cfg: DictConfig) -> None:
     print(f"npe: {len(units)} sets simulated; training", flush=True)
     posterior, keep, training = train(units, x, s, out_dir / "training_log")
     truths, records = truths_and_records(problem, priors, rec, s)
-    frames = [posterior_frame(priors, posterior_units(posterior, keep, r, s.posterior_samples, s.seed + 1 + k))
+    frames = [posterior_frame(priors, _draws(posterior, keep, r, s, s.seed + 1 + k))
               for k, r in enumerate(records)]
     table = recovery_table(priors, truths, frames)
     observed = observed_features(problem)
     check = observed_check(problem, x, observed)
-    real = posterior_frame(priors, posterior_units(posterior, keep, observed, s.posterior_samples, s.seed))
+    real = posterior_frame(priors, _draws(posterior, keep, observed, s, s.seed))
     summary, harness = coverage(table), coverage(table[table["set"] < rec.sets])
     wall = round(time.perf_counter() - start, 1)
     simulated = simulation_seconds(out_dir, s)
@@ -556,8 +565,7 @@ def command(cfg: DictConfig) -> None:
         cols = cut_columns(problem, setup.observations, s.hindcast_cut)
         print(f"npe: hindcast fit to {s.hindcast_cut} on {int(cols.sum())} of {len(cols)} features", flush=True)
         cut_posterior, cut_keep, cut_training = train(units, x[..., cols], s, out_dir / "training_log" / "hindcast")
-        cut_frame = posterior_frame(priors, posterior_units(cut_posterior, cut_keep, observed[cols],
-                                                            s.posterior_samples, s.seed))
+        cut_frame = posterior_frame(priors, _draws(cut_posterior, cut_keep, observed[cols], s, s.seed))
         took = time.perf_counter() - begin
         cut_record = {**record, "fit": {**fit, "training": cut_training, "last_year": s.hindcast_cut,
                                         "wall_s": None if simulated is None else round(simulated + took, 1)}}

@@ -276,6 +276,16 @@ def test_posterior_draws_that_overflow_are_drawn_again_or_refused():
     assert np.isfinite(N.posterior_units(last, keep, x, 5)).all() and len(last.calls) == N.MAX_REDRAWS + 1
 
 
+def test_the_command_stops_on_flows_that_keep_overflowing_with_one_line(capsys):
+    pytest.importorskip("torch")
+    s = N.parse_npe(SMALL)
+    with pytest.raises(SystemExit) as stop:
+        N._draws(_Flow(bad_rounds=N.MAX_REDRAWS + 1), np.array([True]), np.array([0.0]), s, 0)
+    err = capsys.readouterr().err
+    assert stop.value.code != 0 and err.count("\n") == 1
+    assert err.startswith(f"error: npe.max_epochs: {s.max_epochs} (") and "allowed: more training" in err
+
+
 def test_a_trained_posterior_draws_on_the_quantile_scale(problem, tmp_path):
     if importlib.util.find_spec("sbi") is None:
         if os.environ.get("LACDEF_REQUIRE_OPTIONAL") == "1":
