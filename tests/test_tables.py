@@ -410,6 +410,23 @@ def test_wilson_matches_the_textbook_95_interval():
     assert (round(float(low), 4), round(float(high), 4)) == (0.1078, 0.6032)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 2000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_column_quantiles_equal_numpys_bit_for_bit_and_leave_the_input_alone(n, dtype, order):
+    rng = np.random.default_rng(n)
+    y = (rng.poisson(2.0, size=(n, 40)) * rng.random(40)).astype(dtype)
+    y[:, 3] = 0.0  # a constant column
+    y[rng.integers(n), 7] = np.nan  # a column with a missing run is NaN at every quantile, as in numpy
+    y = np.asarray(y, order=order)
+    before = y.copy()
+    for qs in (T.QUANTILES, (0.05, 0.5, 0.95), (0.0, 1.0)):
+        expected = np.quantile(before, qs, axis=0)
+        got = T.column_quantiles(y, qs)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(y, before, equal_nan=True)
+
+
 # ------------------------------------------------------------------------------------------------ tripwires
 
 
