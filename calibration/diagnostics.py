@@ -20,6 +20,7 @@ import pandas as pd
 import pyabc
 from omegaconf import DictConfig, OmegaConf
 
+from calibration.fit import truncated_weights
 from calibration.priors import Prior
 from calibration.setup import parse_settings
 from common.cli import fail
@@ -129,9 +130,14 @@ def parameters_markdown(table: pd.DataFrame) -> str:
                       "prior's)", "", markdown_table(table.drop(columns="why")), ""])
 
 
-def markdown(gens: pd.DataFrame, table: pd.DataFrame) -> str:
-    """The diagnostics as Markdown tables."""
-    return "\n".join(["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "",
+def markdown(gens: pd.DataFrame, table: pd.DataFrame, raw: np.ndarray) -> str:
+    """The diagnostics as Markdown tables; ``raw`` is the last generation's weights before truncation."""
+    cap = raw.mean() * np.sqrt(raw.size)
+    ess = pyabc.weighted_statistics.effective_sample_size
+    cut = (f"The posterior's weights are the last generation's truncated at the mean weight times sqrt(N) (Ionides "
+           f"2008): {int((raw > cap).sum())} of {raw.size} particles capped, effective sample {ess(raw):.0f} -> "
+           f"{ess(truncated_weights(raw)):.0f}; the intervals and figures below use the truncated weights.")
+    return "\n".join(["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "", cut, "",
                       parameters_markdown(table)])
 
 
@@ -148,13 +154,14 @@ def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
     if missing:
         raise ConfigError(f"calibration.priors: {missing[0]} is not in {db_path}; allowed: the priors the fit used")
     particles = frame[[p.name for p in priors]].reset_index(drop=True).astype(float)
-    weights = np.asarray(w, dtype=float)
+    raw = np.asarray(w, dtype=float)
+    weights = truncated_weights(raw)  # as the shipped posterior's: the figures and flags describe what forecasts read
     gens = generations(history)
     table = prior_driven(priors, particles, weights)
     figures = {"generations.png": _generations_figure(gens), **posterior_figures(table, priors, particles, weights)}
     writers = {"generations.csv": lambda p: gens.to_csv(p, index=False),
                "prior_driven.csv": lambda p: table.to_csv(p, index=False),
-               "diagnostics.md": lambda p: p.write_text(markdown(gens, table), encoding="utf-8")}
+               "diagnostics.md": lambda p: p.write_text(markdown(gens, table, raw), encoding="utf-8")}
     for name, fig in figures.items():
         writers[name] = lambda p, f=fig: f.savefig(p, dpi=110, format="png")
     paths = write_atomically(out_dir, writers)

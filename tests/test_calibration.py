@@ -305,6 +305,7 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
 
     record = json.loads((tmp_path / "manifest.json").read_text())
     assert record["fit"]["generations"] == 3 and "observations.csv" in record["data_hashes"]
+    assert 0 < record["fit"]["ess_raw"] <= record["fit"]["ess"] <= 20 and record["fit"]["particles_capped"] >= 0
 
     # The posterior predictive and the check report on that posterior.
     common = [f"out_dir={tmp_path}", "calibration=tiny", f"posterior={tmp_path / 'posterior.parquet'}", "draws=3"]
@@ -328,6 +329,7 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     gens = pd.read_csv(tmp_path / "generations.csv")
     assert gens.generation.tolist() == [1, 2, 3] and (gens.ess > 0).all()
     assert len(pd.read_csv(tmp_path / "prior_driven.csv")) == 4
+    assert "truncated at the mean weight times sqrt(N)" in (tmp_path / "diagnostics.md").read_text()
     for name in ("generations.png", "marginals.png", "pairs.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
@@ -451,6 +453,21 @@ def test_a_posterior_fitted_to_other_data_warns(tmp_path, data, capsys):
     assert "countries.csv changed" in capsys.readouterr().err
     (tmp_path / "manifest.json").write_text(json.dumps({"data_hashes": dict(data.hashes)}))
     assert warn_if_data_changed(post, data.hashes) == [] and capsys.readouterr().err == ""
+
+
+def test_truncated_weights_by_hand():
+    from calibration.fit import truncated_weights
+
+    # Four weights, mean 2.5, cap 2.5 * sqrt(4) = 5: the 7 is cut to 5, the rest kept, then normalised over 8.
+    assert truncated_weights(np.array([1.0, 1.0, 1.0, 7.0])) == pytest.approx(np.array([1, 1, 1, 5]) / 8)
+    # A heavy tail: every particle over the cap ends with the cap's share, and the weights keep their order.
+    w = np.random.default_rng(3).pareto(1.2, 1000) + 1e-3
+    cap = w.mean() * np.sqrt(1000)
+    t = truncated_weights(w)
+    assert (w > cap).sum() >= 1 and t.sum() == pytest.approx(1.0)
+    assert t[w > cap] == pytest.approx(cap / np.minimum(w, cap).sum())
+    assert np.all(np.diff(t[np.argsort(w)]) >= 0)
+    assert truncated_weights(np.full(9, 0.5)) == pytest.approx(np.full(9, 1 / 9))  # nothing over the cap
 
 
 def test_weighted_quantiles_and_the_prior_driven_flag_by_hand():
