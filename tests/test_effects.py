@@ -315,30 +315,31 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:8b79100aabbc with the judgement axes varied, as the forecast runs them; in brackets
-# the posterior before it, 8d7762be3765, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §10.16, §10.19, §12):
+# 50 draws x 4 seeds on posterior:5a99a9cffa4a with the judgement axes varied, as the forecast runs them; in brackets
+# the posterior before it, 8b79100aabbc, also axes varied; docs/ODD.md §10.9, §10.10, §10.15, §10.16, §10.19, §10.22,
+# §12):
 # small or rare, so ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the
 # test fails as soon as one starts to hold, and the list must then shrink. The model-core and inference issues revisit
 # them.
 WEAK = {
-    ("us_china_deterioration", "officers_training.CHN"): "0.575 (0.645): +0.2 tension moves few training decisions",
-    ("us_china_deterioration", "forum_attends.CHN"): "0.43 (0.49): as for training",
-    ("detente", "forum_attends.CHN"): "0.62 (0.67)",
-    ("detente", "officers_training.CHN"): "0.655 (0.67)",
-    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.32 (0.325): few Chinese deals after 2024: ties",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.45 (0.415): as above",
-    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.515 (0.53): as above",
-    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.535 (0.625): the supplier quality axes decide it",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.59 (0.52)",
+    ("us_china_deterioration", "officers_training.CHN"): "0.615 (0.575): +0.2 tension moves few training decisions",
+    ("us_china_deterioration", "forum_attends.CHN"): "0.62 (0.43): as for training",
+    ("detente", "forum_attends.CHN"): "0.765 (0.62)",
+    ("detente", "officers_training.CHN"): "0.71 (0.655)",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.36 (0.32): few Chinese deals after 2024: ties",
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.465 (0.45): as above",
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.565 (0.515): as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.52 (0.535): the supplier quality axes decide it",
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.50 (0.59)",
     # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
     # after, with the axes fixed; further below with them varied.
-    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.58 (0.60)",
-    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.65 (0.695)",
-    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.615 (0.675)",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.715 (0.69)",
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.62 (0.58)",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.63 (0.65)",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.565 (0.615)",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.70 (0.715)",
     # Exactly at the bar on c254d141d0ab; on the refit of §10.16 a quarter of the baseline's runs sign no Russian deal
     # in 2025-2040 either (ties).
-    ("russia_exit", "arms_deals_signed.RUS"): "0.745 (0.73)",
+    ("russia_exit", "arms_deals_signed.RUS"): "0.715 (0.745)",
 }
 
 
