@@ -20,7 +20,7 @@ import pandas as pd
 import pyabc
 from omegaconf import DictConfig, OmegaConf
 
-from calibration.fit import truncated_weights
+from calibration.fit import truncated_weights, truncation
 from calibration.priors import Prior
 from calibration.setup import parse_settings
 from common.cli import fail
@@ -132,11 +132,10 @@ def parameters_markdown(table: pd.DataFrame) -> str:
 
 def markdown(gens: pd.DataFrame, table: pd.DataFrame, raw: np.ndarray) -> str:
     """The diagnostics as Markdown tables; ``raw`` is the last generation's weights before truncation."""
-    cap = raw.mean() * np.sqrt(raw.size)
-    ess = pyabc.weighted_statistics.effective_sample_size
+    t = truncation(raw)
     cut = (f"The posterior's weights are the last generation's truncated at the mean weight times sqrt(N) (Ionides "
-           f"2008): {int((raw > cap).sum())} of {raw.size} particles capped, effective sample {ess(raw):.0f} -> "
-           f"{ess(truncated_weights(raw)):.0f}; the intervals and figures below use the truncated weights.")
+           f"2008): {t['particles_capped']} of {raw.size} particles capped, effective sample {t['ess_raw']:.0f} -> "
+           f"{t['ess']:.0f}; the intervals and figures below use the truncated weights.")
     return "\n".join(["# Calibration diagnostics", "", "## Generations", "", markdown_table(gens), "", cut, "",
                       parameters_markdown(table)])
 

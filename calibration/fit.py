@@ -58,8 +58,20 @@ def truncated_weights(weights: np.ndarray) -> np.ndarray:
     proposal that vanishes as N grows (measured on the recovery harness and on several fits: ODD §10.21, §10.22).
     """
     w = np.asarray(weights, dtype=float)
-    capped = np.minimum(w, w.mean() * np.sqrt(w.size))
+    capped = np.minimum(w, _cap(w))
     return capped / capped.sum()
+
+
+def _cap(w: np.ndarray) -> float:
+    return float(w.mean() * np.sqrt(w.size))
+
+
+def truncation(weights: np.ndarray) -> dict:
+    """What the cap did to a generation's raw weights: effective sample before and after, particles capped."""
+    w = np.asarray(weights, dtype=float)
+    ess = pyabc.weighted_statistics.effective_sample_size
+    return {"ess_raw": float(ess(w)), "ess": float(ess(truncated_weights(w))),
+            "particles_capped": int((w > _cap(w)).sum())}
 
 
 def posterior_frame(history: pyabc.History, priors: list[Prior]) -> pd.DataFrame:
@@ -137,15 +149,12 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
                                                   or gain < settings.min_epsilon_gain):
             break
     posterior = posterior_frame(history, list(settings.priors))
-    raw = np.asarray(history.get_distribution()[1], dtype=float)
     record = manifest(config, {"root_seed": settings.root_seed, "seeds_per_particle": settings.seeds_per_particle},
                       data_hashes)
     record["fit"] = {"method": "abc-smc", "last_year": problem.last_year, "generations": t + 1, "simulations": sims,
                      "pilot_simulations": settings.pilot_draws * settings.pilot_seeds, "final_epsilon": float(eps[-1]),
                      "acceptance_rate": rate, "wall_s": round(time.perf_counter() - start, 1), "history": str(db_path),
-                     "ess_raw": pyabc.weighted_statistics.effective_sample_size(raw),
-                     "ess": pyabc.weighted_statistics.effective_sample_size(posterior.weight.to_numpy()),
-                     "particles_capped": int((raw > raw.mean() * np.sqrt(raw.size)).sum())}
+                     **truncation(history.get_distribution()[1])}
     write_atomically(out_dir, {"posterior.parquet": lambda p: posterior.to_parquet(p, index=False),
                                "manifest.json": lambda p: write_json(p, record)})
     return out_dir / "posterior.parquet"

@@ -456,10 +456,13 @@ def test_a_posterior_fitted_to_other_data_warns(tmp_path, data, capsys):
 
 
 def test_truncated_weights_by_hand():
-    from calibration.fit import truncated_weights
+    from calibration.fit import truncated_weights, truncation
 
     # Four weights, mean 2.5, cap 2.5 * sqrt(4) = 5: the 7 is cut to 5, the rest kept, then normalised over 8.
     assert truncated_weights(np.array([1.0, 1.0, 1.0, 7.0])) == pytest.approx(np.array([1, 1, 1, 5]) / 8)
+    # Effective sample (sum w)^2 / sum w^2: 100 / 52 before, 64 / 28 after; one particle capped.
+    assert truncation(np.array([1.0, 1.0, 1.0, 7.0])) == pytest.approx(
+        {"ess_raw": 100 / 52, "ess": 64 / 28, "particles_capped": 1})
     # A heavy tail: every particle over the cap ends with the cap's share, and the weights keep their order.
     w = np.random.default_rng(3).pareto(1.2, 1000) + 1e-3
     cap = w.mean() * np.sqrt(1000)
