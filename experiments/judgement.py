@@ -23,14 +23,18 @@ parameter's meaning; each row gives its reason. Every range lies within the allo
 accepted by :func:`model.params.with_overrides` (checked before any run).
 
 *Measurement.* The central ensemble: ``draws`` posterior draws (as the forecast draws them, central boldness) x
-``seeds`` seeds of ``scenario``, 2000-2040. Outputs: the LAC row of each of the forecast's main columns
+``seeds`` seeds of ``scenario``, 2000-2040; with ``scenario=all``, of every scenario of ``configs/scenario/`` (the
+baseline first), each measured on its own: a parameter's shift on an output is its largest over the scenarios, so a
+fixed parameter has no measured dependence only when no scenario's forecast depends on it. The scenarios of a setting
+run as one batch that shares its 2000-2023 years (:func:`model.run.simulate_scenarios`), so each scenario after the
+first costs its forecast years only. Outputs: the LAC row of each of the forecast's main columns
 (:data:`experiments.tables.MAIN_COLUMNS`) in each of ``years``, aggregated as the forecast's LAC row. For each output,
 m is the central median and w = q95 - q05 its 90% band; a parameter's shift on it is max(|median_low - m|,
 |median_high - m|) / w (0 when both medians equal m, inf when w = 0 and one moves). Verdict: ``no measured
 dependence`` when every shift is below ``threshold``, else ``forecasts depend on it``, naming the output with the
 largest shift. The noise floor is the same statistic between the central ensemble's two halves by seed (seeds
 0..k/2-1 against the rest; by draw when there is one seed): how far medians of runs that differ only by chance lie
-apart. A shift is paired, so its own noise is smaller than that.
+apart (with several scenarios, the highest scenario's). A shift is paired, so its own noise is smaller than that.
 
 *Work folder.* Each setting's outputs (runs x outputs x years) are saved to ``<work_dir>/<key>/<label>.npz`` as soon
 as they are computed, the key a hash of the settings, the posterior file, the data, the experiment and the simulation
@@ -84,7 +88,7 @@ from model.params import (
     parameter_table,
     with_overrides,
 )
-from model.run import MAX_BATCH, RunResult, simulate_batch
+from model.run import MAX_BATCH, RunResult, iter_scenarios
 from model.schema import REGION_COLUMNS, STATE_COLUMNS
 
 SETTINGS = ("posterior", "scenario", "draws", "seeds", "root_seed", "threshold", "workers", "years", "parameters",
@@ -330,13 +334,28 @@ def _writable(key: str, value: object) -> Path:
     return F.writable_root(value, f"judgement.{key}")
 
 
+ALL = "all"
+REFERENCE = "baseline"
+
+
 def _scenario(value: object) -> str:
+    if value == ALL:
+        return value
     parts = [x.strip() for x in value.strip("[]").split(",") if x.strip()] if isinstance(value, str) else []
     known = F.scenario_names()
     if not parts or any(p not in known for p in parts):
-        raise ConfigError(f"judgement.scenario: {value!r}; allowed: one of {', '.join(sorted(known))} "
+        raise ConfigError(f"judgement.scenario: {value!r}; allowed: {ALL} or one of {', '.join(sorted(known))} "
                           "(or [a,b] to compose them)")
     return value
+
+
+def scenario_entries(scenario: str) -> list[str]:
+    """The scenarios a ``scenario`` setting audits: ``all`` gives every scenario of the config folders, the baseline
+    first (the others start from its 2000-2023 state), then by name; any other value is one scenario."""
+    if scenario != ALL:
+        return [scenario]
+    names = F.scenario_names()
+    return [REFERENCE] * (REFERENCE in names) + sorted(names - {REFERENCE})
 
 
 def parse_judgement(cfg: object) -> Settings:
@@ -385,7 +404,8 @@ def parse_judgement(cfg: object) -> Settings:
 def validate(config: Mapping) -> None:
     """Everything the command line can get wrong (for :func:`common.cli.precheck`)."""
     s = parse_judgement(config["judgement"])
-    build_model(F.compose_model([], s.scenario))
+    for entry in scenario_entries(s.scenario):
+        build_model(F.compose_model([], entry))
 
 
 # --- the runs -----------------------------------------------------------------------------------------------------
@@ -393,14 +413,15 @@ def validate(config: Mapping) -> None:
 
 @dataclass(frozen=True)
 class Task:
-    """One setting: every draw (``params``, with ``override`` applied) x ``seeds`` seeds."""
+    """One setting: every draw (each scenario's ``params``, with ``override`` applied) x ``seeds`` seeds of each
+    scenario (its ``drivers``)."""
 
     label: str
     override: tuple[str, float] | None
-    params: tuple[ModelParams, ...]
+    params: tuple[tuple[ModelParams, ...], ...]
     seeds: int
     root_seed: int
-    drivers: Drivers
+    drivers: tuple[Drivers, ...]
     years: tuple[int, ...]
 
 
@@ -416,17 +437,25 @@ def outputs_of(runs: Sequence[RunResult], years: Sequence[int]) -> np.ndarray:
 
 
 def run_setting(task: Task, data: ModelData) -> tuple[np.ndarray, float]:
-    """The outputs of every run of ``task`` (draw-major: run d * seeds + s) and the seconds it took."""
+    """The outputs of every run of ``task``, (scenarios, runs, outputs, years) with the runs draw-major (run
+    d * seeds + s), and the seconds it took."""
     start = time.perf_counter()
-    params = [with_overrides(p, setting_values(p, *task.override)) for p in task.params] if task.override \
-        else list(task.params)
-    runs = [p for p in params for _ in range(task.seeds)]
-    draws = [d for d in range(len(params)) for _ in range(task.seeds)]
-    seeds = list(range(task.seeds)) * len(params)
-    parts = [outputs_of(simulate_batch(runs[a:a + MAX_BATCH], data, task.drivers, task.root_seed,
-                                       draws[a:a + MAX_BATCH], seeds[a:a + MAX_BATCH]), task.years)
-             for a in range(0, len(runs), MAX_BATCH)]
-    return np.concatenate(parts), time.perf_counter() - start
+    changed: dict[int, list[ModelParams]] = {}  # scenarios with the same draws share their changed draws
+    for draws_of in task.params:
+        if id(draws_of) not in changed:
+            changed[id(draws_of)] = [with_overrides(p, setting_values(p, *task.override)) for p in draws_of] \
+                if task.override else list(draws_of)
+    runs = [[p for p in changed[id(d)] for _ in range(task.seeds)] for d in task.params]
+    n = len(runs[0])
+    draws = [d for d in range(n // task.seeds) for _ in range(task.seeds)]
+    seeds = list(range(task.seeds)) * (n // task.seeds)
+    parts = []
+    for a in range(0, n, MAX_BATCH):
+        piece = iter_scenarios([(r[a:a + MAX_BATCH], dr) for r, dr in zip(runs, task.drivers, strict=True)], data,
+                               task.root_seed, draws[a:a + MAX_BATCH], seeds[a:a + MAX_BATCH])
+        # One scenario's records at a time, reduced to the outputs before the next runs.
+        parts.append(np.stack([outputs_of(records, task.years) for records in piece]))
+    return np.concatenate(parts, axis=1), time.perf_counter() - start
 
 
 def output_labels(years: Sequence[int]) -> list[str]:
@@ -434,11 +463,11 @@ def output_labels(years: Sequence[int]) -> list[str]:
     return [f"{c}@{y}" for c in MAIN_COLUMNS for y in years]
 
 
-def work_key(s: Settings, exp: Experiment, posterior_hash: str, data_hashes: Mapping[str, str]) -> str:
+def work_key(s: Settings, exps: Sequence[Experiment], posterior_hash: str, data_hashes: Mapping[str, str]) -> str:
     """Hash of everything a setting's runs depend on but its own value: settings, posterior, experiment, data, the
     simulation code (:func:`experiments.forecast.simulation_code_hash`) and the outputs recorded."""
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in NOT_IN_KEY and k != "posterior"}
-    payload = json.dumps({"settings": settings, "posterior": posterior_hash, "experiment": repr(exp),
+    payload = json.dumps({"settings": settings, "posterior": posterior_hash, "experiments": [repr(e) for e in exps],
                           "data": dict(sorted(data_hashes.items())), "code": F.simulation_code_hash(),
                           "audit": F.source_hash(["experiments/judgement.py"]),
                           "outputs": list(MAIN_COLUMNS)}, sort_keys=True, default=str)
@@ -475,16 +504,20 @@ class Runs:
     reused: int
 
 
-def run_all(s: Settings, ranges: Sequence[Range], exp: Experiment, draw_params: Sequence[ModelParams],
-            data: ModelData, work: Path, progress=None) -> Runs:
-    """Every setting's outputs: from ``work`` where stored, else simulated (in a pool of ``s.workers``) and stored."""
+def run_all(s: Settings, ranges: Sequence[Range], exps: Sequence[Experiment],
+            draw_params: Sequence[Sequence[ModelParams]], data: ModelData, work: Path, progress=None) -> Runs:
+    """Every setting's outputs, (scenarios, runs, outputs, years): from ``work`` where stored, else simulated (in a
+    pool of ``s.workers``) and stored. ``exps`` and ``draw_params`` give each scenario's experiment and draws."""
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     work.mkdir(parents=True, exist_ok=True)
     F.remove_stale_parts(work)
-    drivers = build_drivers(data, exp.drivers, FIRST_YEAR, LAST_YEAR)
-    shape = (s.draws * s.seeds, len(MAIN_COLUMNS), len(s.years))
+    drivers = tuple(build_drivers(data, exp.drivers, FIRST_YEAR, LAST_YEAR) for exp in exps)
+    shape = (len(exps), s.draws * s.seeds, len(MAIN_COLUMNS), len(s.years))
     wanted = [(CENTRAL, None, math.nan)] + [(f"{r.name}__{side}", r.name, getattr(r, side))
                                             for r in ranges for side in SIDES if getattr(r, side) != r.default]
+    # Scenarios with the same draws keep one tuple of them: a setting changes them once (run_setting).
+    same = {id(d): tuple(d) for d in draw_params}
+    params = tuple(same[id(d)] for d in draw_params)
     found: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
     todo = []
@@ -493,12 +526,13 @@ def run_all(s: Settings, ranges: Sequence[Range], exp: Experiment, draw_params: 
         if hit is not None:
             found[label], seconds[label] = hit
         else:
-            todo.append(Task(label, None if name is None else (name, value), tuple(draw_params), s.seeds,
-                             s.root_seed, drivers, s.years))
+            todo.append(Task(label, None if name is None else (name, value), params, s.seeds, s.root_seed, drivers,
+                             s.years))
     values = {label: value for label, _, value in wanted}
     total, start, finished = len(wanted), time.perf_counter(), 0
     progress(f"judgement: {total} settings ({len(ranges)} parameters x low/high, those at their default not rerun, "
-             f"and the central ensemble), {len(todo)} to run, {s.draws} draws x {s.seeds} seed(s) each, in {work}")
+             f"and the central ensemble), {len(todo)} to run, {s.draws} draws x {s.seeds} seed(s) of {len(exps)} "
+             f"scenario(s) each, in {work}")
 
     def done(task: Task, result: tuple[np.ndarray, float]) -> None:
         nonlocal finished
@@ -561,23 +595,56 @@ def noise_floor(central: np.ndarray, draws: int, seeds: int) -> tuple[np.ndarray
     return relative_move(moved, q95 - q05), split
 
 
-def result_table(ranges: Sequence[Range], runs: Runs, years: Sequence[int], threshold: float) -> pd.DataFrame:
-    """One row per audited parameter: its range, the largest shift, the output it is on, the verdict and every
-    output's shift; sorted as the ranges are."""
+def result_table(ranges: Sequence[Range], runs: Runs, years: Sequence[int], threshold: float,
+                 scenarios: Sequence[str]) -> pd.DataFrame:
+    """One row per audited parameter: its range, the largest shift, the output and scenario it is on, the verdict,
+    every output's shift (its largest over the scenarios) and each scenario's largest shift; sorted as the ranges
+    are."""
     labels = output_labels(years)
     n = len(labels)
     rows = []
     for r in ranges:
-        got = shifts(runs.central, runs.settings[r.name]["low"], runs.settings[r.name]["high"]).reshape(n)
+        each = np.stack([shifts(runs.central[j], runs.settings[r.name]["low"][j],
+                                runs.settings[r.name]["high"][j]).reshape(n) for j in range(len(scenarios))])
+        got = each.max(axis=0)
         worst = int(np.argmax(np.where(np.isnan(got), np.inf, got)))
+        on = int(np.argmax(np.where(np.isnan(each[:, worst]), np.inf, each[:, worst])))
         depends = not bool(np.all(got < threshold))
         rows.append({"name": r.name, "default": r.default, "low": r.low, "high": r.high, "rule": r.rule,
                      "confidence": r.confidence, "source": r.source, "max_shift": float(got[worst]),
                      "worst_output": labels[worst] if got[worst] != 0 else "none",
+                     "worst_scenario": scenarios[on] if got[worst] != 0 else "none",
                      "verdict": DEPENDENCE if depends else NO_DEPENDENCE,
                      **{f"shift:{label}": float(v) for label, v in zip(labels, got, strict=True)},
+                     **{f"max_shift:{name}": float(v) for name, v in zip(scenarios, each.max(axis=1), strict=True)},
                      "reason": r.reason})
     return pd.DataFrame(rows)
+
+
+def central_table(runs: Runs, years: Sequence[int], draws: int, seeds: int,
+                  scenarios: Sequence[str]) -> tuple[pd.DataFrame, str]:
+    """Per scenario and output: the central ensemble's median, 90% band and width, its noise floor
+    (:func:`noise_floor`) and, for an output in whole numbers, the median's step over the width; and the split."""
+    labels = output_labels(years)
+    frames = []
+    for j, name in enumerate(scenarios):
+        central = runs.central[j]
+        m, q05, q95 = (x.reshape(-1) for x in band(central))
+        noise, split = noise_floor(central, draws, seeds)
+        whole = np.all(central == np.round(central), axis=0).reshape(-1)
+        unit = 0.5 if len(central) % 2 == 0 else 1.0
+        step = np.where(whole, relative_move(np.full(len(labels), unit), q95 - q05), np.nan)
+        frames.append(pd.DataFrame({"scenario": name, "output": labels, "median": m, "q05": q05, "q95": q95,
+                                    "width": q95 - q05, "noise": noise.reshape(-1), "step": step}))
+    return pd.concat(frames, ignore_index=True), split
+
+
+def noisiest(central: pd.DataFrame) -> pd.DataFrame:
+    """Each output's row of the scenario where its noise floor is highest (the first such scenario on a tie), in the
+    order of the outputs."""
+    order = {label: k for k, label in enumerate(dict.fromkeys(central.output))}
+    rows = central.loc[central.groupby("output", sort=False)["noise"].idxmax()]
+    return rows.sort_values("output", key=lambda c: c.map(order)).reset_index(drop=True)
 
 
 # --- the report ---------------------------------------------------------------------------------------------------
@@ -587,9 +654,18 @@ def _num(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.3g}"
 
 
+def _alone(table: pd.DataFrame, scenarios: Sequence[str], threshold: float) -> str:
+    """The parameters that only one scenario's forecasts depend on, each with that scenario (or ``none``)."""
+    over = table[[f"max_shift:{x}" for x in scenarios]].to_numpy() >= threshold
+    alone = [f"`{name}` ({scenarios[int(np.argmax(row))]})" for name, row in zip(table.name, over, strict=True)
+             if row.sum() == 1]
+    return ", ".join(alone) if alone else "none"
+
+
 def markdown(table: pd.DataFrame, central: pd.DataFrame, excluded: Mapping[str, list[str]], s: Settings,
-             source: str, split: str, total_audited: int, seconds: float) -> str:
-    """The report: what was measured, the settings, the noise floor, the verdicts."""
+             source: str, split: str, total_audited: int, seconds: float, scenarios: Sequence[str]) -> str:
+    """The report: what was measured, the settings, the noise floor, the verdicts (with several scenarios, each
+    parameter's largest shift over them, and how many parameters each scenario's forecasts depend on)."""
     depends = table[table.verdict == DEPENDENCE].sort_values("max_shift", ascending=False)
     others = table[table.verdict == NO_DEPENDENCE].sort_values("max_shift", ascending=False)
     subset = f" (a subset: {len(table)} of the {total_audited} audited parameters)" if s.parameters else ""
@@ -603,8 +679,12 @@ def markdown(table: pd.DataFrame, central: pd.DataFrame, excluded: Mapping[str, 
         "central ensemble's median and w = q95 - q05 its 90% band. A parameter has *no measured dependence* when "
         f"every output's shift is below {s.threshold:g}; otherwise the forecasts depend on it.", "",
         "## Settings", "",
-        f"- Posterior: `{s.posterior}` ({source}); scenario `{s.scenario}`; {s.draws} draws x {s.seeds} seed(s) = "
-        f"{s.draws * s.seeds} runs per setting, 2000-2040, root seed {s.root_seed}.",
+        f"- Posterior: `{s.posterior}` ({source}); "
+        + (f"scenario `{s.scenario}`" if len(scenarios) == 1 else
+           f"scenario `{s.scenario}`: the {len(scenarios)} scenarios {', '.join(f'`{x}`' for x in scenarios)}, "
+           "each measured on its own, a parameter's shift on an output its largest over them")
+        + f"; {s.draws} draws x {s.seeds} seed(s) = {s.draws * s.seeds} runs per setting and scenario, 2000-2040, "
+        f"root seed {s.root_seed}.",
         f"- Outputs: the LAC row of each of the forecast table's main columns in {', '.join(map(str, s.years))} "
         f"({len(MAIN_COLUMNS) * len(s.years)} outputs).",
         f"- Ranges: the rule of `experiments/judgement.py` (integer ±1/2/3; log or logit scale ±0.5/1/2; share "
@@ -620,29 +700,39 @@ def markdown(table: pd.DataFrame, central: pd.DataFrame, excluded: Mapping[str, 
         f"{len(excluded['derived'])} derived from data ({', '.join(excluded['derived'])}).", "",
         "## Noise floor", "",
         f"The same statistic between two halves of the central ensemble ({split}): how far two medians of runs that "
-        "differ by chance alone lie apart, in units of the band. A paired shift (same draws and seeds) carries less "
+        "differ by chance alone lie apart, in units of the band"
+        + ("" if len(scenarios) == 1 else "; each output's row is the scenario where its floor is highest")
+        + ". A paired shift (same draws and seeds) carries less "
         "noise than this, but a shift near the floor is not a measured effect. An output in whole numbers (counts of "
         "states, deals, stations) has a median that moves in steps (0.5 with an even number of runs, else 1): the "
         "last column is that step over w; where it reaches the threshold, a median that moves at all counts as a "
         "dependence.", "",
-        "| output | median | 90% band | w | noise floor | median step / w |", "|---|---|---|---|---|---|"]
-    for row in central.itertuples():
-        lines.append(f"| {row.output} | {_num(row.median)} | [{_num(row.q05)}, {_num(row.q95)}] | {_num(row.width)} | "
-                     f"{_num(row.noise)} | {'–' if np.isnan(row.step) else _num(row.step)} |")
+        "| output | scenario | median | 90% band | w | noise floor | median step / w |",
+        "|---|---|---|---|---|---|---|"]
+    for row in noisiest(central).itertuples():
+        lines.append(f"| {row.output} | {row.scenario} | {_num(row.median)} | [{_num(row.q05)}, {_num(row.q95)}] | "
+                     f"{_num(row.width)} | {_num(row.noise)} | {'–' if np.isnan(row.step) else _num(row.step)} |")
     lines += ["", "## Result", "",
               f"- Forecasts depend on it: {len(depends)} of {len(table)} parameters.",
-              f"- No measured dependence (every shift < {s.threshold:g}): {len(others)} of {len(table)}.", ""]
+              f"- No measured dependence (every shift < {s.threshold:g}): {len(others)} of {len(table)}."]
+    if len(scenarios) > 1:
+        each = {x: int((table[f"max_shift:{x}"] >= s.threshold).sum()) for x in scenarios}
+        lines.append("- Parameters each scenario's forecasts depend on: "
+                     + "; ".join(f"`{x}` {k}" for x, k in each.items())
+                     + ". Parameters only one scenario's forecasts depend on: "
+                     + f"{_alone(table, scenarios, s.threshold)}.")
+    lines.append("")
     if len(depends):
         lines += ["## Parameters the forecasts depend on, by largest shift", "",
-                  "| parameter | default | range | rule | confidence | max shift | on | outputs over the threshold |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| parameter | default | range | rule | confidence | max shift | on | scenario | outputs over the "
+                  "threshold |", "|---|---|---|---|---|---|---|---|---|"]
         cols = [c for c in table.columns if c.startswith("shift:")]
         for row in depends.itertuples(index=False):
             values = dict(zip(table.columns, row, strict=True))
             over = sorted(((values[c], c.removeprefix("shift:")) for c in cols if not values[c] < s.threshold),
                           reverse=True)
             lines.append(f"| `{row.name}` | {row.default:g} | [{row.low:g}, {row.high:g}] | {row.rule} | "
-                         f"{row.confidence} | {_num(row.max_shift)} | {row.worst_output} | "
+                         f"{row.confidence} | {_num(row.max_shift)} | {row.worst_output} | {row.worst_scenario} | "
                          f"{len(over)}: {', '.join(f'{o} {_num(v)}' for v, o in over[:4])}"
                          f"{', ...' if len(over) > 4 else ''} |")
         lines.append("")
@@ -668,7 +758,8 @@ def run(config: Mapping, progress=None) -> dict:
     """Validate, run (resuming from the work folder), write the three files; returns a summary."""
     began = time.perf_counter()
     s = parse_judgement(config["judgement"])
-    exp = build_model(F.compose_model([], s.scenario))
+    scenarios = scenario_entries(s.scenario)
+    exps = [build_model(F.compose_model([], entry)) for entry in scenarios]
     data = load_data()
     posterior, source, posterior_hash = None, "defaults", "defaults"
     if s.posterior != "defaults":
@@ -682,23 +773,21 @@ def run(config: Mapping, progress=None) -> dict:
                                   first_stored_year=FIRST_YEAR, first_table_year=HIST_END + 1, executor="serial",
                                   workers=1, dask_scheduler="", batch_size=s.draws, boldness_scenarios=(),
                                   judgement="fixed", out_root=str(s.work_dir), formats=())
-    draw_params = F.draw_parameters(exp.params, F.draw_table(forecast, posterior), CENTRAL)
-    key = work_key(s, exp, posterior_hash, data.hashes)
+    table_of_draws = F.draw_table(forecast, posterior)
+    # Scenarios change drivers; those that leave the parameters as the first's share its draws.
+    draw_params: list[list[ModelParams]] = []
+    for exp in exps:
+        same = next((d for e, d in zip(exps, draw_params, strict=False) if e.params == exp.params), None)
+        draw_params.append(same if same is not None else F.draw_parameters(exp.params, table_of_draws, CENTRAL))
+    key = work_key(s, exps, posterior_hash, data.hashes)
     work = s.work_dir / key
-    runs = run_all(s, ranges, exp, draw_params, data, work, progress)
-    table = result_table(ranges, runs, s.years, s.threshold)
-    labels = output_labels(s.years)
-    m, q05, q95 = (x.reshape(-1) for x in band(runs.central))
-    noise, split = noise_floor(runs.central, s.draws, s.seeds)
-    whole = np.all(runs.central == np.round(runs.central), axis=0).reshape(-1)
-    unit = 0.5 if len(runs.central) % 2 == 0 else 1.0
-    step = np.where(whole, relative_move(np.full(len(labels), unit), q95 - q05), np.nan)
-    central = pd.DataFrame({"output": labels, "median": m, "q05": q05, "q95": q95, "width": q95 - q05,
-                            "noise": noise.reshape(-1), "step": step})
+    runs = run_all(s, ranges, exps, draw_params, data, work, progress)
+    table = result_table(ranges, runs, s.years, s.threshold, scenarios)
+    central, split = central_table(runs, s.years, s.draws, s.seeds, scenarios)
     statuses = elements()
     excluded = {k: [e.name for e in statuses if e.status == k] for k in ("calibrated", "axis", "derived")}
     simulated = float(sum(runs.seconds.values()))
-    report = markdown(table, central, excluded, s, source, split, len(all_ranges), simulated)
+    report = markdown(table, central, excluded, s, source, split, len(all_ranges), simulated, scenarios)
     record = manifest(config, {"root_seed": s.root_seed}, data.hashes)
     settings_used = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(s).items()}
     per_setting = [v for k, v in runs.seconds.items()]
@@ -710,9 +799,11 @@ def run(config: Mapping, progress=None) -> dict:
         "simulated_now": runs.simulated, "reused": runs.reused, "simulation_s": round(simulated, 1),
         "seconds_per_setting": round(simulated / max(len(per_setting), 1), 3),
         "wall_s": round(time.perf_counter() - began, 1), "noise_split": split,
-        "central": {row.output: {"median": row.median, "q05": row.q05, "q95": row.q95, "noise_floor": row.noise,
-                                 "median_step": None if np.isnan(row.step) else row.step}
-                    for row in central.itertuples()},
+        "scenarios": scenarios,
+        "depend_by_scenario": {x: int((table[f"max_shift:{x}"] >= s.threshold).sum()) for x in scenarios},
+        "central": {x: {row.output: {"median": row.median, "q05": row.q05, "q95": row.q95, "noise_floor": row.noise,
+                                     "median_step": None if np.isnan(row.step) else row.step}
+                        for row in central[central.scenario == x].itertuples()} for x in scenarios},
         "excluded": excluded,
         "overrides": {r.name: r.reason for r in all_ranges if r.rule == "override"}}
     record = json.loads(json.dumps(record, default=str, allow_nan=True))

@@ -191,8 +191,13 @@ def test_end_to_end_writes_three_files_and_a_rerun_simulates_nothing(tmp_path, m
     assert sorted(p.name for p in out.iterdir()) == sorted(J.RESULT_FILES)
     table = pd.read_csv(out / "judgement.csv")
     labels = [f"shift:{c}@{y}" for c in MAIN_COLUMNS for y in (2030, 2040)]
+    # The shipped setting audits every scenario, the baseline first.
+    scenarios = J.scenario_entries("all")
+    assert scenarios[0] == "baseline" and len(scenarios) == len(J.F.scenario_names()) > 1
     assert list(table.columns) == ["name", "default", "low", "high", "rule", "confidence", "source", "max_shift",
-                                   "worst_output", "verdict", *labels, "reason"]
+                                   "worst_output", "worst_scenario", "verdict", *labels,
+                                   *(f"max_shift:{x}" for x in scenarios), "reason"]
+    assert np.allclose(table.max_shift, table[[f"max_shift:{x}" for x in scenarios]].max(axis=1))
     assert set(table.name) == set(FEW) and set(table.verdict) <= {J.DEPENDENCE, J.NO_DEPENDENCE}
     assert np.allclose(table.max_shift, table[labels].max(axis=1))
     for row in table.itertuples():
@@ -202,12 +207,13 @@ def test_end_to_end_writes_three_files_and_a_rerun_simulates_nothing(tmp_path, m
                              "arms.delivery_years.0__high.npz", "forums.onset_year__low.npz",
                              "forums.onset_year__high.npz"])
     with np.load(first["work"] / "central.npz") as part:
-        assert part["outputs"].shape == (4, len(MAIN_COLUMNS), 2)
+        assert part["outputs"].shape == (len(scenarios), 4, len(MAIN_COLUMNS), 2)
     report = (out / "judgement.md").read_text()
     assert report.startswith("# Judgement audit") and "## Noise floor" in report and "3 of the" in report
     record = json.loads((out / "judgement_manifest.json").read_text())
     assert record["seeds"] == {"root_seed": 20240101} and record["data_hashes"] and record["code_version"]
     assert record["judgement"]["parameters"] == 3 and record["judgement"]["posterior_sha256"]
+    assert record["judgement"]["scenarios"] == scenarios and set(record["judgement"]["central"]) == set(scenarios)
 
     def no_simulation(task, data):
         raise AssertionError(f"simulated {task.label} again")
@@ -218,6 +224,26 @@ def test_end_to_end_writes_three_files_and_a_rerun_simulates_nothing(tmp_path, m
     pd.testing.assert_frame_equal(pd.read_csv(out / "judgement.csv"), table)
 
 
+def test_all_scenarios_is_the_union_of_each_scenario_audited_alone(tmp_path):
+    """``scenario=all`` gives each scenario the shifts of its own audit (the scenarios share their 2000-2023 years in
+    one batch, which must not change a record), and a parameter's shifts are their largest over the scenarios."""
+    scenarios = J.scenario_entries("all")
+    together = J.run(_config(_small(tmp_path / "all", "judgement.scenario=all")), progress=lambda line: None)["table"]
+    labels = [c for c in together.columns if c.startswith("shift:")]
+    alone = {x: J.run(_config(_small(tmp_path / x, f"judgement.scenario={x}")), progress=lambda line: None)["table"]
+             for x in scenarios}
+    for x, table in alone.items():
+        assert list(table.name) == list(together.name) and table.worst_scenario.isin([x, "none"]).all()
+        np.testing.assert_array_equal(together[f"max_shift:{x}"], table.max_shift)
+    each = np.stack([alone[x][labels].to_numpy() for x in scenarios])
+    np.testing.assert_array_equal(together[labels].to_numpy(), each.max(axis=0))
+    depends = np.any([alone[x].verdict == J.DEPENDENCE for x in scenarios], axis=0)
+    assert list(together.verdict == J.DEPENDENCE) == list(depends)
+    for row in together.itertuples():
+        if row.max_shift > 0:  # the scenario named is one where the largest shift is
+            assert alone[row.worst_scenario].set_index("name").loc[row.name, "max_shift"] == row.max_shift
+
+
 @pytest.mark.parametrize(("override", "says"), [
     ("judgement.draws=0", "judgement.draws: 0 is out of range"),
     ("judgement.seeds=many", "judgement.seeds: expected int"),
@@ -225,7 +251,7 @@ def test_end_to_end_writes_three_files_and_a_rerun_simulates_nothing(tmp_path, m
     ("judgement.threshold=1.5", "judgement.threshold: 1.5 is out of range"),
     ("judgement.years=[2050]", "judgement.years: 2050 is out of range"),
     ("judgement.years=[2030,2030]", "judgement.years: [2030, 2030] repeats a year"),
-    ("judgement.scenario=atlantis", "judgement.scenario: 'atlantis'; allowed: one of"),
+    ("judgement.scenario=atlantis", "judgement.scenario: 'atlantis'; allowed: all or one of"),
     ("judgement.workers=0", "judgement.workers: 0 is out of range"),
     ("judgement.parameters=[training.intercept]", "judgement.parameters: 'training.intercept' is not an audited"),
     ("judgement.posterior=/nonexistent.parquet", "posterior: /nonexistent.parquet not found"),
