@@ -180,8 +180,9 @@ def command(cfg: DictConfig) -> None:
 
         # The diagnostics go with the shipped posterior: forecasts read its prior-driven flags.
         diagnose(path.parent / "history.db", list(settings.priors), path.parent)
-        names = ["posterior.parquet", "generations.csv", "prior_driven.csv", "diagnostics.md", "generations.png",
-                 "marginals.png", "pairs.png", "weights.csv", "manifest.json"]
+        names = ["posterior.parquet", "generations.csv", "prior_driven.csv", "separability_pairs.csv",
+                 "separability_directions.csv", "diagnostics.md", "generations.png", "marginals.png", "pairs.png",
+                 "weights.csv", "manifest.json"]
         write_atomically(SHIPPED, {n: lambda p, src=path.parent / n: shutil.copy2(src, p) for n in names})
         print(f"fit: shipped to {SHIPPED}")
 

@@ -44,7 +44,13 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy.stats import qmc
 
-from calibration.diagnostics import parameters_markdown, posterior_figures, prior_driven
+from calibration.diagnostics import (
+    parameters_markdown,
+    posterior_figures,
+    prior_driven,
+    separability,
+    separability_markdown,
+)
 from calibration.fit import SHIPPED
 from calibration.objective import Weights, rule, target_losses
 from calibration.observations import OBSERVATIONS_PATH
@@ -450,8 +456,9 @@ def cut_columns(problem: Problem, observations: pd.DataFrame, cut: int) -> np.nd
     return np.array([ends[t.id] <= cut for t in problem.targets] + [i in sipri for i in problem.sipri_ids()])
 
 
-def diagnostics_markdown(table: pd.DataFrame, training: Mapping, s: NpeSettings) -> str:
-    """``diagnostics.md`` of an NPE posterior: the training, then the prior-driven table."""
+def diagnostics_markdown(table: pd.DataFrame, training: Mapping, s: NpeSettings, separable: str) -> str:
+    """``diagnostics.md`` of an NPE posterior: the training, the prior-driven table, then ``separable`` (the
+    separability section)."""
     return "\n".join([
         "# Calibration diagnostics", "", "## Neural posterior estimation", "",
         f"{s.ensemble} x {s.estimator} (sbi) trained on {s.simulations} prior draws x {s.seeds} seeds "
@@ -460,7 +467,7 @@ def diagnostics_markdown(table: pd.DataFrame, training: Mapping, s: NpeSettings)
         f"{', '.join(f'{v:.2f}' for v in training['best_validation_loss'])}; statements read wrongly with "
         f"probability {s.statement_error}, SIPRI totals with a normal error of {s.sipri_error} on log1p(TIV m). "
         f"The posterior is {s.posterior_samples} equally weighted draws.", "",
-        parameters_markdown(table)])
+        parameters_markdown(table), separable])
 
 
 # The ABC fit's own diagnostics, which an NPE posterior does not have: removed when one is shipped, so that nothing
@@ -471,14 +478,19 @@ ABC_ONLY = ("generations.csv", "generations.png", "weights.csv")
 def ship(priors: list[Prior], real: pd.DataFrame, recovery: pd.DataFrame, recovery_report: str, record: Mapping,
          training: Mapping, s: NpeSettings, out: Path) -> None:
     """Make the real record's posterior the shipped calibration in ``out``: the posterior, its manifest, diagnostics
-    (prior_driven.csv, diagnostics.md, marginals.png, pairs.png) and the recovery harness's table and report."""
+    (prior_driven.csv, the separability tables, diagnostics.md, marginals.png, pairs.png) and the recovery harness's
+    table and report."""
     particles, weights = real.drop(columns="weight"), real["weight"].to_numpy()
     table = prior_driven(priors, particles, weights)
+    pairs, directions, summary = separability(priors, particles, weights)
+    report = diagnostics_markdown(table, training, s, separability_markdown(pairs, directions, summary))
     figures = posterior_figures(table, priors, particles, weights)
     writers = {"posterior.parquet": lambda p: real.to_parquet(p, index=False),
                "manifest.json": lambda p: write_json(p, dict(record)),
                "prior_driven.csv": lambda p: table.to_csv(p, index=False),
-               "diagnostics.md": lambda p: p.write_text(diagnostics_markdown(table, training, s), encoding="utf-8"),
+               "separability_pairs.csv": lambda p: pairs.to_csv(p, index=False),
+               "separability_directions.csv": lambda p: directions.to_csv(p, index=False),
+               "diagnostics.md": lambda p: p.write_text(report, encoding="utf-8"),
                "recovery.csv": lambda p: recovery.to_csv(p, index=False),
                "recovery.md": lambda p: p.write_text(recovery_report, encoding="utf-8"),
                "recovery_manifest.json": lambda p: write_json(p, dict(record))}

@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from scipy.stats import binom, qmc
 
 from calibration.check import restated
-from calibration.diagnostics import generations, markdown_table, prior_driven
+from calibration.diagnostics import IDENTIFIED_RATIO, generations, markdown_table, prior_driven
 from calibration.fit import posterior_frame, run_fit
 from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
@@ -46,8 +46,8 @@ from common.provenance import manifest, write_atomically, write_json
 from model.params import ConfigError, check_keys, check_number
 
 SETTINGS = ("sets", "seed", "margin", "population_size", "generations")
-# Identified: the record narrows the 90% interval to at most half the prior's in at least 80% of the sets.
-IDENTIFIED_RATIO = 0.5
+# Identified: the record narrows the 90% interval to at most half the prior's (IDENTIFIED_RATIO) in at least 80% of
+# the sets.
 IDENTIFIED_SETS = 0.8
 # Fresh realisations of each known set scored against its synthetic record: how far the truth itself lies from the
 # record (the noise floor of the distance). Twenty give its median to about a tenth of its spread.

@@ -330,6 +330,9 @@ def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     assert gens.generation.tolist() == [1, 2, 3] and (gens.ess > 0).all()
     assert len(pd.read_csv(tmp_path / "prior_driven.csv")) == 4
     assert "truncated at the mean weight times sqrt(N)" in (tmp_path / "diagnostics.md").read_text()
+    assert "## Separability" in (tmp_path / "diagnostics.md").read_text()
+    assert len(pd.read_csv(tmp_path / "separability_pairs.csv")) == 6  # 4 parameters
+    assert len(pd.read_csv(tmp_path / "separability_directions.csv")) == 4
     for name in ("generations.png", "marginals.png", "pairs.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
@@ -471,6 +474,39 @@ def test_truncated_weights_by_hand():
     assert t[w > cap] == pytest.approx(cap / np.minimum(w, cap).sum())
     assert np.all(np.diff(t[np.argsort(w)]) >= 0)
     assert truncated_weights(np.full(9, 0.5)) == pytest.approx(np.full(9, 1 / 9))  # nothing over the cap
+
+
+def test_separability_finds_a_duplicate_pair_and_its_narrow_combination():
+    from calibration.diagnostics import IDENTIFIED_RATIO, separability, separability_markdown
+    from calibration.priors import Prior
+
+    priors = [Prior(name=f"p{i}", dist="uniform", low=0.0, high=10.0, why="t") for i in range(4)]
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0, 10, 2000)
+    # p1 follows p0 to within a tenth of the prior's sd: the record would fix only their sum; p2, p3 stay at the prior.
+    b = np.clip(a + rng.normal(0, 0.1 * 10 / np.sqrt(12), a.size), 0, 10)
+    particles = pd.DataFrame({"p0": a, "p1": b, "p2": rng.uniform(0, 10, a.size), "p3": rng.uniform(0, 10, a.size)})
+    pairs, directions, summary = separability(priors, particles, np.ones(a.size), draws=100, seed=1)
+    top = pairs.iloc[0]
+    assert (top.parameter_a, top.parameter_b) == ("p0", "p1") and top.correlation > 0.99
+    assert top.traded_off and top.duplicate and summary["duplicates"] == 1 == summary["pairs_traded_off"]
+    assert (np.abs(pairs.correlation.iloc[1:]) < summary["traded_off_threshold"]).all()
+    assert summary["traded_off_threshold"] < 0.2
+    # The narrowest direction is p0 - p1 (sd about a tenth of the prior's along it, over sqrt(2)); the others are not.
+    first = directions.iloc[0]
+    loads = directions[[f"loading:p{i}" for i in range(4)]].to_numpy()
+    assert first.sd_ratio < 0.1 and first.narrowed and first.halved and IDENTIFIED_RATIO == 0.5
+    assert abs(first["loading:p0"]) == pytest.approx(abs(first["loading:p1"]), abs=0.02)
+    assert first["loading:p0"] * first["loading:p1"] < 0 and np.allclose(np.linalg.norm(loads, axis=1), 1.0)
+    assert np.all(loads[np.arange(4), np.argmax(np.abs(loads), axis=1)] > 0)  # each direction's largest loading > 0
+    assert summary["directions_halved"] == summary["directions_narrowed"] == 1
+    assert list(directions.sd_ratio) == sorted(directions.sd_ratio) and summary["ess"] == pytest.approx(2000)
+    report = separability_markdown(pairs, directions, summary)
+    assert "1 of 6 traded off" in report and "| p0 | p1 | +" in report and "1 of 4 narrowed" in report
+    # On draws from the prior itself nothing is traded off, narrowed or duplicated (the null's own levels).
+    prior_only = pd.DataFrame({f"p{i}": rng.uniform(0, 10, 1000) for i in range(4)})
+    _, _, none = separability(priors, prior_only, rng.uniform(0.5, 1.5, 1000), draws=100, seed=2)
+    assert none["pairs_traded_off"] == none["duplicates"] == none["directions_narrowed"] == 0
 
 
 def test_weighted_quantiles_and_the_prior_driven_flag_by_hand():

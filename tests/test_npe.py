@@ -235,8 +235,9 @@ def test_shipping_replaces_the_abc_fit_in_the_folder(problem, tmp_path):
     N.ship(PRIORS, real, recovery, "# Parameter recovery with neural posterior estimation\n", record, training, s,
            tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
-        "posterior.parquet", "manifest.json", "prior_driven.csv", "diagnostics.md", "marginals.png", "pairs.png",
-        "recovery.csv", "recovery.md", "recovery_manifest.json"])
+        "posterior.parquet", "manifest.json", "prior_driven.csv", "separability_pairs.csv",
+        "separability_directions.csv", "diagnostics.md", "marginals.png", "pairs.png", "recovery.csv", "recovery.md",
+        "recovery_manifest.json"])
     assert pd.read_parquet(tmp_path / "posterior.parquet").equals(real)
     table = pd.read_csv(tmp_path / "prior_driven.csv")
     assert list(table.parameter) == [p.name for p in PRIORS]
@@ -244,6 +245,7 @@ def test_shipping_replaces_the_abc_fit_in_the_folder(problem, tmp_path):
     assert not table.prior_driven.any()
     text = (tmp_path / "diagnostics.md").read_text()
     assert "3 x nsf (sbi)" in text and "epochs per flow 3, 4, 3" in text and "1.25" in text
+    assert "## Separability" in text and len(pd.read_csv(tmp_path / "separability_directions.csv")) == len(PRIORS)
     assert json.loads((tmp_path / "manifest.json").read_text())["fit"] == record["fit"]
 
 
