@@ -19,8 +19,8 @@ a posterior of this effective sample shows by chance):
   be merged or reparametrised, at DUPLICATE_CORRELATION or beyond;
 - *directions*: the principal directions of the covariance, each with its standard deviation over the prior's; a
   direction is *narrowed* when that ratio lies below the null's 5% quantile of its smallest ratio, and *halved* when
-  it is also at most IDENTIFIED_RATIO (the bar recovery sets a parameter on the same scale, there over synthetic
-  records; here on the one record fitted).
+  it is also at most IDENTIFIED_RATIO (the bar recovery sets a parameter's 90% interval on the same scale, over
+  synthetic records; here a standard deviation, on the one record fitted: the two ratios agree for a uniform shape).
 """
 
 from __future__ import annotations
