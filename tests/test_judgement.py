@@ -228,7 +228,8 @@ def test_all_scenarios_is_the_union_of_each_scenario_audited_alone(tmp_path):
     """``scenario=all`` gives each scenario the shifts of its own audit (the scenarios share their 2000-2023 years in
     one batch, which must not change a record), and a parameter's shifts are their largest over the scenarios."""
     scenarios = J.scenario_entries("all")
-    together = J.run(_config(_small(tmp_path / "all", "judgement.scenario=all")), progress=lambda line: None)["table"]
+    out = J.run(_config(_small(tmp_path / "all", "judgement.scenario=all")), progress=lambda line: None)
+    together = out["table"]
     labels = [c for c in together.columns if c.startswith("shift:")]
     alone = {x: J.run(_config(_small(tmp_path / x, f"judgement.scenario={x}")), progress=lambda line: None)["table"]
              for x in scenarios}
@@ -242,6 +243,13 @@ def test_all_scenarios_is_the_union_of_each_scenario_audited_alone(tmp_path):
     for row in together.itertuples():
         if row.max_shift > 0:  # the scenario named is one where the largest shift is
             assert alone[row.worst_scenario].set_index("name").loc[row.name, "max_shift"] == row.max_shift
+    # The report counts each scenario's dependences as its own audit does, and its noise-floor table has one row per
+    # output, from the scenario where the floor is highest.
+    report = (tmp_path / "all" / "out" / "judgement.md").read_text()
+    counts = "; ".join(f"`{x}` {int((alone[x].verdict == J.DEPENDENCE).sum())}" for x in scenarios)
+    assert f"Parameters each scenario's forecasts depend on: {counts}." in report
+    floor = report.split("## Noise floor")[1].split("## Result")[0]
+    assert sum(line.startswith("| ") and "@20" in line for line in floor.splitlines()) == len(labels)
 
 
 @pytest.mark.parametrize(("override", "says"), [
