@@ -67,10 +67,14 @@ def _cap(w: np.ndarray) -> float:
 
 
 def truncation(weights: np.ndarray) -> dict:
-    """What the cap did to a generation's raw weights: effective sample before and after, particles capped."""
+    """What the cap did to a generation's raw weights: effective sample before and after, particles capped.
+
+    Both from weights normalised the same way, so that with nothing capped the two are equal to the last bit (pyabc's
+    weights sum to one only up to rounding, and the effective sample of a rescaled copy can differ in the last place).
+    """
     w = np.asarray(weights, dtype=float)
     ess = pyabc.weighted_statistics.effective_sample_size
-    return {"ess_raw": float(ess(w)), "ess": float(ess(truncated_weights(w))),
+    return {"ess_raw": float(ess(w / w.sum())), "ess": float(ess(truncated_weights(w))),
             "particles_capped": int((w > _cap(w)).sum())}
 
 

@@ -474,6 +474,12 @@ def test_truncated_weights_by_hand():
     assert t[w > cap] == pytest.approx(cap / np.minimum(w, cap).sum())
     assert np.all(np.diff(t[np.argsort(w)]) >= 0)
     assert truncated_weights(np.full(9, 0.5)) == pytest.approx(np.full(9, 1 / 9))  # nothing over the cap
+    # Nothing capped: the effective sample is the same number before and after, to the last bit, whatever the scale of
+    # the raw weights (a tiny fit's weights summed to one only up to rounding, and ess_raw came out 1 ulp above ess).
+    raw = np.random.default_rng(3).uniform(0.5, 1.5, 20)
+    raw = raw / raw.sum() * (1 + 2e-16)
+    t = truncation(raw)
+    assert t["particles_capped"] == 0 and t["ess_raw"] == t["ess"]
 
 
 def test_separability_finds_a_duplicate_pair_and_its_narrow_combination():
