@@ -4,7 +4,9 @@ The statistic of an effect in one run is the sum of the variable over the span's
 value when start = end). For a scenario and its reference, run by run with the same draw and seed (common random
 numbers), the paired difference is scenario minus reference; :func:`summarise` reports its median and 5/95%
 quantiles, ``p_declared_sign`` (the share of pairs whose difference has the declared sign strictly; ties count
-against), ``holds`` (``p_declared_sign`` >= :data:`HOLDS`), and which calibrated parameters drive it: the Spearman
+against), ``p_tie`` and ``p_opposite_sign`` (the shares of pairs with no difference and with the other sign: the
+three sum to one, so a weak effect shows whether runs disagree with it or only leave it unmoved), ``holds``
+(``p_declared_sign`` >= :data:`HOLDS`), and which calibrated parameters drive it: the Spearman
 correlation across draws of the draw's mean difference (over seeds) with each parameter; ``driving_parameters`` are
 those with |rho| >= :data:`DRIVER_RHO`, strongest first, and ``prior_driven`` is True when any of them is flagged
 prior-driven in the calibration's ``prior_driven.csv``. :mod:`experiments.tables` builds the ``scenario_effects``
@@ -28,7 +30,8 @@ HOLDS = 0.8
 # (with 500 draws, |rho| >= 0.3 is far beyond chance: its null sd is about 0.045).
 DRIVER_RHO = 0.3
 TABLE_COLUMNS = ("scenario", "variable", "iso3", "year_start", "year_end", "sign", "outcome", "n_pairs", "median",
-                 "q05", "q95", "p_declared_sign", "holds", "prior_driven", "driving_parameters", "why")
+                 "q05", "q95", "p_declared_sign", "p_tie", "p_opposite_sign", "holds", "prior_driven",
+                 "driving_parameters", "why")
 
 
 def statistic(cube: Any, effect: Effect) -> np.ndarray | None:
@@ -80,18 +83,21 @@ def summarise(diff: np.ndarray | None, sign: str, params: pd.DataFrame, prior: M
     docstring); ``params`` holds the draws' varying parameters in draw order; ``prior`` the prior-driven flags."""
     if diff is None:
         return {"n_pairs": 0, "median": np.nan, "q05": np.nan, "q95": np.nan, "p_declared_sign": np.nan,
-                "holds": False, "prior_driven": False, "driving_parameters": ""}
+                "p_tie": np.nan, "p_opposite_sign": np.nan, "holds": False, "prior_driven": False,
+                "driving_parameters": ""}
     flat = diff.ravel()
     flat = flat[np.isfinite(flat)]
     n = int(flat.size)
     if n == 0:
-        q05 = median = q95 = p = np.nan
+        q05 = median = q95 = p = tie = opposite = np.nan
     else:
         q05, median, q95 = (float(v) for v in np.quantile(flat, (0.05, 0.5, 0.95)))
         p = float(((flat > 0) if sign == "+" else (flat < 0)).mean())
+        tie = float((flat == 0).mean())
+        opposite = float(((flat < 0) if sign == "+" else (flat > 0)).mean())
     drivers = drivers_of(diff, params)
-    return {"n_pairs": n, "median": median, "q05": q05, "q95": q95, "p_declared_sign": p,
-            "holds": bool(n > 0 and p >= HOLDS),
+    return {"n_pairs": n, "median": median, "q05": q05, "q95": q95, "p_declared_sign": p, "p_tie": tie,
+            "p_opposite_sign": opposite, "holds": bool(n > 0 and p >= HOLDS),
             "prior_driven": bool(any((prior or {}).get(name, False) for name, _ in drivers)),
             "driving_parameters": ", ".join(f"{name} ({rho:+.2f})" for name, rho in drivers)}
 
@@ -108,7 +114,7 @@ def effect_row(label: str, effect: Effect, diff: np.ndarray | None, params: pd.D
 
 _DTYPES = {"year_start": "int64", "year_end": "int64", "n_pairs": "int64", "outcome": "bool", "holds": "bool",
            "prior_driven": "bool", "median": "float64", "q05": "float64", "q95": "float64",
-           "p_declared_sign": "float64"}
+           "p_declared_sign": "float64", "p_tie": "float64", "p_opposite_sign": "float64"}
 
 
 def empty_table() -> pd.DataFrame:
@@ -127,8 +133,9 @@ def markdown_view(frame: pd.DataFrame) -> pd.DataFrame:
         rows.append({"scenario": r.scenario, "effect": f"`{r.variable}` {r.iso3} {years} {r.sign}",
                      "outcome": "yes" if r.outcome else "no", "pairs": str(r.n_pairs),
                      "difference": f"{num(r.median)} [{num(r.q05)}, {num(r.q95)}]",
-                     "P(sign)": num(r.p_declared_sign), "holds": "yes" if r.holds else "**no**",
+                     "P(sign)": num(r.p_declared_sign), "P(tie)": num(r.p_tie),
+                     "P(opposite)": num(r.p_opposite_sign), "holds": "yes" if r.holds else "**no**",
                      "prior_driven": "true" if r.prior_driven else "false",
                      "driving parameters": r.driving_parameters or "–"})
-    return pd.DataFrame(rows, columns=["scenario", "effect", "outcome", "pairs", "difference", "P(sign)", "holds",
-                                       "prior_driven", "driving parameters"])
+    return pd.DataFrame(rows, columns=["scenario", "effect", "outcome", "pairs", "difference", "P(sign)", "P(tie)",
+                                       "P(opposite)", "holds", "prior_driven", "driving parameters"])

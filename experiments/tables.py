@@ -86,7 +86,8 @@ per run) and ``<work>/draws.parquet`` (one row per draw) and returns seven frame
     One row per (scenario other than the reference, effect it declares; :mod:`experiments.effects`): the paired
     difference (scenario minus reference, same draw and seed) of the effect's statistic (the sum of its variable over
     its years at its row), its median and 5/95% quantiles, ``p_declared_sign`` (share of pairs with the declared sign
-    strictly, ties against), ``holds`` (that share >= 0.8), and the parameters driving it (|Spearman rho| >= 0.3
+    strictly, ties against), ``p_tie`` and ``p_opposite_sign`` (shares with no difference and with the other sign),
+    ``holds`` (``p_declared_sign`` >= 0.8), and the parameters driving it (|Spearman rho| >= 0.3
     between the draw-mean difference and a parameter), ``prior_driven`` when one of them is. Read from the same
     cubes as the other tables.
 
@@ -1187,7 +1188,9 @@ def markdown(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:
             "measured: the effect's statistic is its variable summed over its years at its row; the difference is "
             "scenario minus reference run by run (same draw and seed), median [5%, 95%]; P(sign) is the share of "
             "pairs with the declared sign (ties count against) and the effect holds when it is at least "
-            f"{E.HOLDS:.1f}. Driving parameters have |Spearman rho| >= {E.DRIVER_RHO:.1f} between a draw's mean "
+            f"{E.HOLDS:.1f}; P(tie) and P(opposite) are the shares with no difference and with the other sign, so a "
+            "weak effect shows whether runs contradict it or only leave it unmoved. Driving parameters have "
+            f"|Spearman rho| >= {E.DRIVER_RHO:.1f} between a draw's mean "
             "difference and the parameter; the effect is prior-driven when one of them is. Effects on latent or "
             "driver variables (outcome: no) check the mechanism.\n\n" + _notes_md(t)
             + (_md_table(view) if len(view := E.markdown_view(t)) else

@@ -235,6 +235,7 @@ def test_paired_differences_count_ties_against_the_declared_sign(effects_table):
     forum = t.loc["forum_attends.CHN"]
     # Sorted differences -1, 0, 1, 1, 2, 2, 3, 4: six of eight positive; the tie counts against "+".
     assert forum.n_pairs == 8 and forum.p_declared_sign == 0.75 and not forum.holds
+    assert forum.p_tie == 0.125 and forum.p_opposite_sign == 0.125  # the 0 and the -1
     assert forum["median"] == 1.5
     assert forum.q05 == pytest.approx(-0.65) and forum.q95 == pytest.approx(3.65)
     assert (forum.year_start, forum.year_end, forum.sign, forum.iso3) == (2030, 2031, "+", "ARG")
@@ -242,8 +243,10 @@ def test_paired_differences_count_ties_against_the_declared_sign(effects_table):
     assert pressure.p_declared_sign == 1.0 and pressure.holds and pressure["median"] == pytest.approx(-0.5)
     flat = t.loc["officers_training.CHN"]
     assert flat.n_pairs == 8 and flat.p_declared_sign == 0.0 and not flat.holds and flat["median"] == 0.0
+    assert flat.p_tie == 1.0 and flat.p_opposite_sign == 0.0  # unmoved, not contradicted
     missing = t.loc["delegations.CHN"]
     assert missing.n_pairs == 0 and np.isnan(missing.p_declared_sign) and not missing.holds
+    assert np.isnan(missing.p_tie) and np.isnan(missing.p_opposite_sign)
     notes = effects_table["notes"].query("table == 'scenario_effects'")["note"]
     assert notes.str.contains("delegations.CHN ARG 2024-2040 -: not in the stored ensemble").any()
     assert notes.str.contains("4 draws: a parameter unrelated to an effect reaches").any()
@@ -265,9 +268,11 @@ def test_summarise_by_hand():
     diff = np.array([[-1.0, -2.0], [0.0, -1.0], [-3.0, -5.0]])  # draw means -1.5, -0.5, -4
     out = E.summarise(diff, "-", params, {"b": True})
     assert out["p_declared_sign"] == 5 / 6 and out["holds"] and out["n_pairs"] == 6
+    assert out["p_tie"] == 1 / 6 and out["p_opposite_sign"] == 0.0
     # Ranks of the means 2, 3, 1: rho -0.5 with a (ranks 1, 2, 3), +1 with b (ranks 3, 1, 2).
     assert out["driving_parameters"] == "b (+1.00), a (-0.50)" and out["prior_driven"]
-    assert E.summarise(diff, "+", params, None)["p_declared_sign"] == 0.0
+    plus = E.summarise(diff, "+", params, None)
+    assert plus["p_declared_sign"] == 0.0 and plus["p_tie"] == 1 / 6 and plus["p_opposite_sign"] == 5 / 6
     assert not E.summarise(diff, "-", params, None)["prior_driven"]
 
 
@@ -277,7 +282,8 @@ def test_markdown_and_report_show_the_table(effects_table):
     md = T.markdown(effects_table)
     text = md["scenario_effects"]
     assert text.startswith("# Scenario effects")
-    row = "| shift | `forum_attends.CHN` ARG 2030-2031 + | yes | 8 | 1.5 [-0.65, 3.65] | 0.75 | **no** | true |"
+    row = ("| shift | `forum_attends.CHN` ARG 2030-2031 + | yes | 8 | 1.5 [-0.65, 3.65] | 0.75 | 0.125 | 0.125 | "
+           "**no** | true |")
     assert row in text
     assert "`us_pressure` LAC 2030 -" in text
     page = html_report(md, effects_table, [], {"forecast": {"labels": ["base", "shift"]}})
