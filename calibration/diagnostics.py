@@ -94,12 +94,6 @@ def prior_driven(priors: list[Prior], particles: pd.DataFrame, weights: np.ndarr
     return pd.DataFrame(rows)
 
 
-def _weighted_covariance(u: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted covariance of the rows of ``u`` with normalised weights ``w`` (unbiased for reliability weights)."""
-    d = u - w @ u
-    return (d * w[:, None]).T @ d / (1.0 - float(w @ w))
-
-
 def _correlation(cov: np.ndarray) -> np.ndarray:
     sd = np.sqrt(np.diag(cov))
     return cov / np.outer(sd, sd)
@@ -121,11 +115,11 @@ def separability(priors: list[Prior], particles: pd.DataFrame, weights: np.ndarr
     rng = np.random.default_rng(seed)
     largest, smallest = np.empty(draws), np.empty(draws)
     for k in range(draws):
-        null = 12.0 * _weighted_covariance(rng.random(u.shape), w)
+        null = 12.0 * np.cov(rng.random(u.shape), rowvar=False, aweights=w)
         largest[k] = np.abs(_correlation(null)[upper]).max()
         smallest[k] = np.sqrt(np.linalg.eigvalsh(null)[0])
     traded, floor = float(np.quantile(largest, 0.95)), float(np.quantile(smallest, 0.05))
-    cov = 12.0 * _weighted_covariance(u, w)
+    cov = 12.0 * np.cov(u, rowvar=False, aweights=w)
     r = _correlation(cov)[upper]
     pairs = pd.DataFrame({"parameter_a": np.array(names)[upper[0]], "parameter_b": np.array(names)[upper[1]],
                           "correlation": r, "traded_off": np.abs(r) > traded,
