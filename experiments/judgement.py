@@ -505,9 +505,10 @@ class Runs:
 
 
 def run_all(s: Settings, ranges: Sequence[Range], exps: Sequence[Experiment],
-            draw_params: Sequence[Sequence[ModelParams]], data: ModelData, work: Path, progress=None) -> Runs:
+            draw_params: Sequence[tuple[ModelParams, ...]], data: ModelData, work: Path, progress=None) -> Runs:
     """Every setting's outputs, (scenarios, runs, outputs, years): from ``work`` where stored, else simulated (in a
-    pool of ``s.workers``) and stored. ``exps`` and ``draw_params`` give each scenario's experiment and draws."""
+    pool of ``s.workers``) and stored. ``exps`` and ``draw_params`` give each scenario's experiment and draws
+    (scenarios with the same draws hold the same tuple, which a setting then changes once: :func:`run_setting`)."""
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     work.mkdir(parents=True, exist_ok=True)
     F.remove_stale_parts(work)
@@ -515,9 +516,7 @@ def run_all(s: Settings, ranges: Sequence[Range], exps: Sequence[Experiment],
     shape = (len(exps), s.draws * s.seeds, len(MAIN_COLUMNS), len(s.years))
     wanted = [(CENTRAL, None, math.nan)] + [(f"{r.name}__{side}", r.name, getattr(r, side))
                                             for r in ranges for side in SIDES if getattr(r, side) != r.default]
-    # Scenarios with the same draws keep one tuple of them: a setting changes them once (run_setting).
-    same = {id(d): tuple(d) for d in draw_params}
-    params = tuple(same[id(d)] for d in draw_params)
+    params = tuple(draw_params)
     found: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
     todo = []
@@ -775,10 +774,11 @@ def run(config: Mapping, progress=None) -> dict:
                                   judgement="fixed", out_root=str(s.work_dir), formats=())
     table_of_draws = F.draw_table(forecast, posterior)
     # Scenarios change drivers; those that leave the parameters as the first's share its draws.
-    draw_params: list[list[ModelParams]] = []
+    draw_params: list[tuple[ModelParams, ...]] = []
     for exp in exps:
         same = next((d for e, d in zip(exps, draw_params, strict=False) if e.params == exp.params), None)
-        draw_params.append(same if same is not None else F.draw_parameters(exp.params, table_of_draws, CENTRAL))
+        draw_params.append(same if same is not None else
+                           tuple(F.draw_parameters(exp.params, table_of_draws, CENTRAL)))
     key = work_key(s, exps, posterior_hash, data.hashes)
     work = s.work_dir / key
     runs = run_all(s, ranges, exps, draw_params, data, work, progress)
