@@ -107,7 +107,8 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     if problem.weight_table is None:
         start = time.perf_counter()
         problem = weigh(problem, settings.pilot_draws, settings.pilot_seeds, settings.root_seed)
-        what = "score units" if problem.weights.kind == "score" else "information weights"
+        what = {"score": "score units", "projection": "projected summaries"}.get(problem.weights.kind,
+                                                                                 "information weights")
         print(f"fit: {what} from {settings.pilot_draws} prior draws x {settings.pilot_seeds} seeds in "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     db_path = out_dir / "history.db"
@@ -118,7 +119,10 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
                           f"out_dir (or delete {db_path} to start over)")
     out_dir.mkdir(parents=True, exist_ok=True)
     # Only once the folder is known to be this fit's: a refused fit leaves the other fit's weights in place.
-    write_atomically(out_dir, {"weights.csv": lambda p: problem.weight_table.to_csv(p, index=False)})
+    tables = {"weights.csv": lambda p: problem.weight_table.to_csv(p, index=False)}
+    if problem.weights.projection is not None:
+        tables["projection.csv"] = lambda p: problem.weights.projection.quality.to_csv(p, index=False)
+    write_atomically(out_dir, tables)
     key_path.write_text(key + "\n")
     abc = pyabc.ABCSMC(problem.simulate, distribution(list(settings.priors)), problem.distance,
                        population_size=settings.population_size,

@@ -52,10 +52,12 @@ from calibration.diagnostics import (
     separability_markdown,
 )
 from calibration.fit import SHIPPED
-from calibration.objective import Weights, rule, target_losses
+from calibration.objective import Weights, target_losses
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.priors import Prior
 from calibration.problem import Problem
+from calibration.projection import observed_features as record_observed
+from calibration.projection import record_features, statement_rows
 from calibration.recovery import binomial_band, coverage, known_sets, parse_recovery, recovery_table
 from calibration.setup import prepare
 from calibration.targets import compile_targets
@@ -132,32 +134,31 @@ def validate(config: Mapping) -> None:
 
 def features(problem: Problem, stats: np.ndarray, sipri: np.ndarray, rng: np.random.Generator,
              statement_error: float = 0.0, sipri_error: float = 0.0) -> np.ndarray:
-    """The record as the observations state it, per run: (runs, targets + SIPRI totals).
+    """The record as the observations state it, per run (:func:`calibration.projection.record_features`), with the
+    record's own errors: (runs, targets + SIPRI totals).
 
-    Statement rows: whether the statement held (1/0), read wrongly with probability ``statement_error`` (the record's
-    own error on statements). Value rows: the statistic plus a uniform error within the row's tolerance (from
-    ``rng``). SIPRI totals: log1p(TIV m), plus a normal error of standard deviation ``sipri_error`` when it is
-    positive (drawn last, so the other rows' errors do not depend on it).
+    Value rows get a uniform error within the row's tolerance (from ``rng``; a statistic the run cannot compute stays
+    0); statement rows are read wrongly with probability ``statement_error``; SIPRI totals get a normal error of
+    standard deviation ``sipri_error`` when it is positive (drawn last, so the other rows' errors do not depend on it).
     """
     stats = np.atleast_2d(np.asarray(stats, dtype=float))
-    statement = np.array([rule(t) == "brier" for t in problem.targets])
-    held = (target_losses(problem.targets, stats) == 0.0).astype(float)
+    x = record_features(problem.targets, stats, sipri)
+    n = stats.shape[1]
+    statement = statement_rows(problem.targets)
     tol = np.array([t.tolerance for t in problem.targets])
-    noisy = stats + rng.uniform(-1.0, 1.0, stats.shape) * tol
+    error = np.where(np.isnan(stats), 0.0, rng.uniform(-1.0, 1.0, stats.shape) * tol)
+    x[:, :n] += np.where(statement, 0.0, error)
     if statement_error > 0:
-        held = np.where(rng.random(held.shape) < statement_error, 1.0 - held, held)
-    # A statistic the run cannot compute (no event to date a year by) reads as 0, its own "did not happen" value.
-    values = np.where(statement, held, np.nan_to_num(noisy, nan=0.0))
-    totals = np.log1p(np.maximum(np.atleast_2d(sipri), 0.0))
+        flip = (rng.random(stats.shape) < statement_error) & statement
+        x[:, :n] = np.where(flip, 1.0 - x[:, :n], x[:, :n])
     if sipri_error > 0:
-        totals = totals + rng.normal(0.0, sipri_error, totals.shape)
-    return np.concatenate([values, totals], axis=1)
+        x[:, n:] += rng.normal(0.0, sipri_error, x[:, n:].shape)
+    return x
 
 
 def observed_features(problem: Problem) -> np.ndarray:
     """The real record in the layout of :func:`features`: every statement holds, each value row as recorded."""
-    values = np.array([1.0 if rule(t) == "brier" else t.value for t in problem.targets])
-    return np.concatenate([values, np.log1p(np.maximum(problem.sipri_obs, 0.0))])
+    return record_observed(problem.targets, problem.sipri_obs)
 
 
 def prior_units(n: int, dims: int, seed: int) -> np.ndarray:

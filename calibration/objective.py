@@ -19,16 +19,23 @@ a SIPRI total, each CRPS in units of the prior predictive's score on the same ro
 as they do in R. A particle is scored on what its seeds say together (a probability, a spread), not on how lucky one
 seed was: the seed noise that carried the expected per-seed loss averages out, and the distance a fit minimises is the
 numerator of R.
+
+The *projection* distance (``Weights.kind = "projection"``) reads the record through one summary per parameter, fitted
+on the prior (:mod:`calibration.projection`, semi-automatic ABC).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from calibration.proper import brier, crps_interval
 from calibration.targets import Target
+
+if TYPE_CHECKING:
+    from calibration.projection import Projection
 
 # A miss of five tolerance units already says "wrong"; beyond it the loss stops growing (robust to outliers).
 LOSS_CAP = 5.0
@@ -40,7 +47,7 @@ SIPRI_LOG_SCALE = 0.5
 
 # Kinds whose rows are statements that hold or not (scored by the Brier score).
 BINARY_KINDS = ("event", "pattern")
-DISTANCES = ("loss", "score")
+DISTANCES = ("loss", "score", "projection")
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,15 @@ class Weights:
         sipri: the SIPRI block's base weight, in targets (each of its totals weighs ``sipri / totals``); loss only.
         components: one weight per component (targets, then SIPRI totals) replacing the base weights; ``None`` keeps
             the base weights. For the score distance, one over the prior's score of each CRPS row, 1 for Brier rows.
-        kind: ``loss`` (the expected per-seed loss) or ``score`` (the proper score of the seeds as an ensemble).
+        kind: ``loss`` (the expected per-seed loss), ``score`` (the proper score of the seeds as an ensemble) or
+            ``projection`` (semi-automatic ABC summaries, :mod:`calibration.projection`).
+        projection: the fitted projection (``projection`` only).
     """
 
     sipri: float = 20.0
     components: tuple[float, ...] | None = None
     kind: str = "loss"
+    projection: Projection | None = None
 
 
 DEFAULT_WEIGHTS = Weights()  # frozen, so one shared default is safe
@@ -148,8 +158,8 @@ def score_components(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndar
 
 def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
              sipri_obs: np.ndarray | None = None, weights: Weights = DEFAULT_WEIGHTS) -> float:
-    """Weighted mean over components of the expected loss over seeds, or of the seeds' proper scores
-    (``weights.kind``).
+    """Weighted mean over components of the expected loss over seeds, or of the seeds' proper scores, or the mean
+    distance of the seeds' projected summaries to the record's (``weights.kind``).
 
     Args:
         targets: compiled targets.
@@ -158,6 +168,11 @@ def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | No
         sipri_obs: observed totals.
         weights: the SIPRI block's base weight, or one weight per component.
     """
+    if weights.kind == "projection":
+        if weights.projection is None or sipri_sim is None:
+            raise ValueError("the projection distance needs its projection (calibration.weights.weigh) and the SIPRI "
+                             "totals")
+        return weights.projection.distance(targets, sims, sipri_sim)
     if weights.kind == "score":
         if weights.components is None:
             raise ValueError("the score distance needs component weights (calibration.weights.weigh)")

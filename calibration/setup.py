@@ -74,6 +74,9 @@ def parse_settings(cfg: Mapping) -> FitSettings:
     if s["distance"] == "score" and s["pilot_draws"] == 0:
         raise ConfigError("calibration.pilot_draws: 0 with distance score; allowed: at least 2 (the prior "
                           "predictive's scores put the rows on one scale)")
+    if s["distance"] == "projection" and s["pilot_draws"] == 0:
+        raise ConfigError("calibration.pilot_draws: 0 with distance projection; allowed: enough prior draws for the "
+                          "regression (at least two records per feature)")
     if s["distance"] == "score" and s["seeds_per_particle"] < 2:
         raise ConfigError(f"calibration.seeds_per_particle: {s['seeds_per_particle']} with distance score; allowed: "
                           "at least 2 (a particle's seeds are scored as an ensemble)")

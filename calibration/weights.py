@@ -42,6 +42,7 @@ import pandas as pd
 from calibration.check import prior_draws
 from calibration.objective import SIPRI_LOG_SCALE, Weights, base_weights, rule, score_components
 from calibration.problem import Problem
+from calibration.projection import RUNS_PER_FEATURE, Projection, fit_projection, observed_features, record_features
 from model.params import ConfigError
 from model.run import EFFICIENT_BATCH
 
@@ -59,19 +60,36 @@ SCORE_FLOOR = 0.1
 PILOT_STREAM = 0x9170
 
 
-def pilot_runs(problem: Problem, draws: int, seeds: int, root_seed: int) -> list[dict]:
-    """The simulated summaries of ``draws`` prior draws x ``seeds`` seeds, one per draw as the problem returns it."""
+def pilot_runs(problem: Problem, draws: int, seeds: int, root_seed: int) -> tuple[list[dict], list[dict]]:
+    """``draws`` prior draws and their simulated summaries with ``seeds`` seeds, one per draw as the problem returns
+    it."""
     rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(PILOT_STREAM,)))
     pilot = replace(problem, seeds=seeds)
     particles = prior_draws(problem.priors, draws, rng)
     per_batch = max(1, EFFICIENT_BATCH // seeds)
-    return [x for a in range(0, len(particles), per_batch)
-            for x in pilot.simulate_particles(particles[a:a + per_batch])]
+    return particles, [x for a in range(0, len(particles), per_batch)
+                       for x in pilot.simulate_particles(particles[a:a + per_batch])]
 
 
 def pilot_losses(problem: Problem, draws: int, seeds: int, root_seed: int) -> np.ndarray:
     """Per-seed component losses of ``draws`` prior draws, (draws, seeds, components)."""
-    return np.array([problem.components(x) for x in pilot_runs(problem, draws, seeds, root_seed)])
+    return np.array([problem.components(x) for x in pilot_runs(problem, draws, seeds, root_seed)[1]])
+
+
+def projection(problem: Problem, draws: int, seeds: int, root_seed: int) -> Projection:
+    """The projection distance's summaries (:mod:`calibration.projection`), fitted on the pilot's records."""
+    n_features = len(problem.targets) + int(problem.sipri_keep.sum())
+    if draws * seeds < RUNS_PER_FEATURE * n_features:
+        raise ConfigError(f"calibration.pilot_draws: {draws} draws x {seeds} seeds = {draws * seeds} records for "
+                          f"{n_features} features with distance projection; allowed: at least "
+                          f"{RUNS_PER_FEATURE * n_features} records (more draws)")
+    particles, runs = pilot_runs(problem, draws, seeds, root_seed)
+    names = [p.name for p in problem.priors]
+    units = np.column_stack([p.frozen().cdf(np.array([x[p.name] for x in particles])) for p in problem.priors])
+    units = np.repeat(units, seeds, axis=0)
+    features = np.concatenate([record_features(problem.targets, x["stats"], x["sipri"]) for x in runs])
+    return fit_projection(names, units, features, np.repeat(np.arange(draws), seeds),
+                          observed_features(problem.targets, problem.sipri_obs))
 
 
 def score_units(problem: Problem, runs: list[dict]) -> pd.DataFrame:
@@ -137,14 +155,20 @@ def _groups(ids: list[str]) -> np.ndarray:
 
 def weigh(problem: Problem, draws: int, seeds: int, root_seed: int) -> Problem:
     """``problem`` with its distance's weights from a pilot on the prior, and their table: information weights for
-    the loss distance (``draws`` 0: the base weights), the prior's score units for the score distance."""
+    the loss distance (``draws`` 0: the base weights), the prior's score units for the score distance, the fitted
+    summaries for the projection distance (its table: each component's pull on them)."""
     base = base_weights(problem.targets, int(problem.sipri_keep.sum()), problem.weights.sipri)
     ids = [t.id for t in problem.targets] + problem.sipri_ids()
     kind = problem.weights.kind
+    if kind == "projection":
+        fitted = projection(problem, draws, seeds, root_seed)
+        weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri, kind=kind, projection=fitted))
+        weighted.weight_table = fitted.component_table(ids)
+        return weighted
     if kind == "score":
         if draws < 2:
             raise ConfigError(f"calibration.pilot_draws: {draws} with distance score; allowed: at least 2")
-        table = score_units(problem, pilot_runs(problem, draws, seeds, root_seed))
+        table = score_units(problem, pilot_runs(problem, draws, seeds, root_seed)[1])
         weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri, kind=kind,
                                                     components=tuple(float(w) for w in table.weight)))
     elif draws == 0:

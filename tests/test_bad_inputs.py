@@ -69,11 +69,13 @@ COMMAND_LINES = [
     ("calibrate", ["calibration.pilot_seeds=1"], "calibration.pilot_seeds: 1 is out of range; allowed [2, 100]"),
     ("calibrate", ["calibration.pilot_draws=-3"], "calibration.pilot_draws: -3 is out of range"),
     ("calibrate", ["calibration.pilot_draws=1"], "calibration.pilot_draws: 1; allowed: 0 (base weights) or at least 2"),
-    ("calibrate", ["calibration.distance=l2"], "calibration.distance: 'l2'; allowed: loss, score"),
+    ("calibrate", ["calibration.distance=l2"], "calibration.distance: 'l2'; allowed: loss, score, projection"),
     ("calibrate", ["calibration.distance=score", "calibration.pilot_draws=0"],
      "calibration.pilot_draws: 0 with distance score; allowed: at least 2"),
     ("calibrate", ["calibration.distance=score", "calibration.seeds_per_particle=1"],
      "calibration.seeds_per_particle: 1 with distance score; allowed: at least 2"),
+    ("calibrate", ["calibration.distance=projection", "calibration.pilot_draws=0"],
+     "calibration.pilot_draws: 0 with distance projection; allowed: enough prior draws for the regression"),
 ]
 
 
