@@ -65,6 +65,12 @@ def observed_features(targets: list[Target], sipri_obs: np.ndarray) -> np.ndarra
     return np.concatenate([values, np.log1p(np.maximum(np.ravel(sipri_obs), 0.0))])
 
 
+def _predict(fit: tuple, features: np.ndarray) -> np.ndarray:
+    """The fitted values of a :func:`_ridge` fit for records ``features``."""
+    keep, mean, scale, coef, intercept = fit
+    return (np.atleast_2d(features)[:, keep] - mean) / scale @ coef + intercept
+
+
 def _ridge(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Standardise the features that vary, and solve the ridge regression of ``y`` on them."""
     keep = x.std(axis=0) > 0
@@ -100,7 +106,7 @@ class Projection:
 
     def summaries(self, features: np.ndarray) -> np.ndarray:
         """(runs, parameters): each run's estimate of every parameter's quantile."""
-        return (np.atleast_2d(features)[:, self.keep] - self.mean) / self.scale @ self.coef + self.intercept
+        return _predict((self.keep, self.mean, self.scale, self.coef, self.intercept), features)
 
     def distance(self, targets: list[Target], stats: np.ndarray, sipri: np.ndarray) -> float:
         """Mean over a particle's seeds of the Euclidean distance of the seed's summaries to the record's."""
@@ -139,12 +145,10 @@ def fit_projection(names: list[str], units: np.ndarray, features: np.ndarray, dr
     """
     draws = np.unique(draw)
     scored = np.isin(draw, draws[round(len(draws) * (1.0 - HOLDOUT)):])
-    keep, mean, scale, coef, intercept = _ridge(features[~scored], units[~scored])
-    residual = units[scored] - ((features[scored][:, keep] - mean) / scale @ coef + intercept)
+    residual = units[scored] - _predict(_ridge(features[~scored], units[~scored]), features[scored])
     sd = residual.std(axis=0)
     quality = pd.DataFrame({"parameter": names, "heldout_residual_sd": sd,
                             "width_share": np.minimum(2.0 * Z90 * sd / PRIOR_WIDTH_90, 1.0),
                             "heldout_r2": 1.0 - residual.var(axis=0) / units[scored].var(axis=0)})
-    keep, mean, scale, coef, intercept = _ridge(features, units)
-    projection = Projection(tuple(names), keep, mean, scale, coef, intercept, np.zeros(len(names)), quality)
-    return Projection(tuple(names), keep, mean, scale, coef, intercept, projection.summaries(observed)[0], quality)
+    fit = _ridge(features, units)
+    return Projection(tuple(names), *fit, _predict(fit, observed)[0], quality)
