@@ -40,7 +40,7 @@ from calibration.problem import Problem
 from calibration.setup import FitSettings, prepare
 from calibration.setup import validate as validate_calibration
 from calibration.targets import Target, compile_targets
-from calibration.weights import weigh
+from calibration.weights import check_pilot, weigh
 from common.cli import fail, precheck
 from common.provenance import manifest, write_atomically, write_json
 from model.params import ConfigError, check_keys, check_number
@@ -276,6 +276,7 @@ def command(cfg: DictConfig) -> None:
     hashes["observations.csv"] = hashlib.sha256(OBSERVATIONS_PATH.read_bytes()).hexdigest()
     out_dir = Path(s.config["out_dir"])
     try:
+        check_pilot(problem, settings.pilot_draws, settings.pilot_seeds)
         table, summary, fits = recover(settings, rec, problem, out_dir, s.config, hashes)
     except ConfigError as exc:
         fail(str(exc))

@@ -76,13 +76,19 @@ def pilot_losses(problem: Problem, draws: int, seeds: int, root_seed: int) -> np
     return np.array([problem.components(x) for x in pilot_runs(problem, draws, seeds, root_seed)[1]])
 
 
-def projection(problem: Problem, draws: int, seeds: int, root_seed: int) -> Projection:
-    """The projection distance's summaries (:mod:`calibration.projection`), fitted on the pilot's records."""
+def check_pilot(problem: Problem, draws: int, seeds: int) -> None:
+    """A one-line error when the projection distance's pilot has too few records for its regression (a no-op for the
+    other distances), so that a command can refuse before it writes anything."""
     n_features = len(problem.targets) + int(problem.sipri_keep.sum())
-    if draws * seeds < RUNS_PER_FEATURE * n_features:
+    if problem.weights.kind == "projection" and draws * seeds < RUNS_PER_FEATURE * n_features:
         raise ConfigError(f"calibration.pilot_draws: {draws} draws x {seeds} seeds = {draws * seeds} records for "
                           f"{n_features} features with distance projection; allowed: at least "
                           f"{RUNS_PER_FEATURE * n_features} records (more draws)")
+
+
+def projection(problem: Problem, draws: int, seeds: int, root_seed: int) -> Projection:
+    """The projection distance's summaries (:mod:`calibration.projection`), fitted on the pilot's records."""
+    check_pilot(problem, draws, seeds)
     particles, runs = pilot_runs(problem, draws, seeds, root_seed)
     names = [p.name for p in problem.priors]
     units = np.column_stack([p.frozen().cdf(np.array([x[p.name] for x in particles])) for p in problem.priors])

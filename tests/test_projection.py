@@ -95,3 +95,19 @@ def test_projection_distance_on_the_record(params, data):
     assert weighted.distance(x, {}) == pytest.approx(np.mean(np.linalg.norm(z - projection.observed, axis=1)))
     # The same pilot makes the same projection.
     assert weigh(problem, draws=draws, seeds=2, root_seed=3).weights.projection.digest() == projection.digest()
+
+
+def test_too_small_a_pilot_is_refused_before_anything_is_written(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.test_calibration import ROOT
+
+    out = tmp_path / "recovery"
+    done = subprocess.run([sys.executable, "-m", "calibration.recovery", f"out_dir={out}", "recovery.sets=2",
+                           "calibration.distance=projection", "calibration.pilot_draws=10"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: calibration.pilot_draws: 10 draws x 4 seeds = 40 records"), err
+    assert not out.exists() or not any(out.iterdir())  # no synthetic record, no set folder
