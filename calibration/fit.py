@@ -111,6 +111,12 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
                                                                                  "information weights")
         print(f"fit: {what} from {settings.pilot_draws} prior draws x {settings.pilot_seeds} seeds in "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        if problem.weights.projection is not None:
+            q = problem.weights.projection.quality
+            beyond = q.parameter[q.in_distance & q.observed_pit.isin((0.0, 1.0))].tolist()
+            print(f"fit: {int(q.in_distance.sum())} of {len(q)} summaries in the distance (projection.csv)"
+                  + (f"; the record's lies beyond every pilot record's for {', '.join(beyond)}" if beyond else ""),
+                  file=sys.stderr, flush=True)
     db_path = out_dir / "history.db"
     db = f"sqlite:///{db_path}"
     key, key_path = fit_key(settings, problem, data_hashes), out_dir / "fit_key.txt"

@@ -9,7 +9,14 @@ from calibration.objective import Weights, target_losses
 from calibration.observations import load_observations
 from calibration.priors import parse_priors
 from calibration.problem import Problem
-from calibration.projection import Z90, fit_projection, observed_features, record_features, statement_rows
+from calibration.projection import (
+    MIN_SUPPORT,
+    Z90,
+    fit_projection,
+    observed_features,
+    record_features,
+    statement_rows,
+)
 from calibration.targets import compile_targets
 from model.params import ConfigError
 from tests.test_calibration import PRIORS
@@ -42,6 +49,28 @@ def test_the_projection_is_a_ridge_regression_scored_on_held_out_draws():
     again = fit_projection(["a", "b"], u, x, draw, observed=np.array([2.0, -1.0, 0.0, 7.0]))
     assert again.digest() == p.digest() and repr(again) == repr(p)
     assert fit_projection(["a", "b"], u, x[:, [1, 0, 2, 3]], draw, np.zeros(4)).digest() != p.digest()
+    # Only the summary that reads its parameter on held-out draws is in the distance; the table says which, and where
+    # the record's summary falls among the pilot's.
+    assert p.used.tolist() == [True, False] and p.quality.in_distance.tolist() == [True, False]
+    assert p.quality.observed.tolist() == p.observed.tolist()
+    assert p.quality.observed_pit[0] == pytest.approx((p.summaries(x)[:, 0] < p.observed[0]).mean())
+
+
+def test_a_feature_seen_in_too_few_records_is_left_out():
+    # A statement held in MIN_SUPPORT - 1 pilot records, all with the same high quantile of the one parameter: fitted
+    # on, its coefficient would carry the record (which holds it) far outside the pilot's summaries. With one record
+    # more it enters.
+    rng = np.random.default_rng(1)
+    u = rng.random((600, 1))
+    x = np.column_stack([u[:, 0] + rng.normal(0, 0.3, len(u)), np.zeros(len(u))])
+    rare = np.argsort(u[:, 0])[-MIN_SUPPORT:]
+    x[rare[1:], 1] = 1.0
+    record = np.array([0.5, 1.0])
+    p = fit_projection(["a"], u, x, np.arange(len(u)), record)
+    assert p.keep.tolist() == [True, False]
+    assert np.array_equal(p.summaries(record[None]), p.summaries(np.array([[0.5, 0.0]])))
+    x[rare[0], 1] = 1.0
+    assert fit_projection(["a"], u, x, np.arange(len(u)), record).keep.tolist() == [True, True]
 
 
 def test_records_read_as_the_observations_state_them(params, data):
@@ -92,7 +121,10 @@ def test_projection_distance_on_the_record(params, data):
     # The distance: the mean over the particle's seeds of each seed's summaries' distance to the record's.
     x = weighted.simulate({p.name: p.frozen().ppf(0.6) for p in priors})
     z = projection.summaries(record_features(targets, x["stats"], x["sipri"]))
-    assert weighted.distance(x, {}) == pytest.approx(np.mean(np.linalg.norm(z - projection.observed, axis=1)))
+    used = projection.quality.heldout_r2.to_numpy() >= 0.1
+    assert 0 < used.sum() < len(priors) and np.array_equal(projection.used, used)
+    assert weighted.distance(x, {}) == pytest.approx(np.mean(np.linalg.norm((z - projection.observed)[:, used],
+                                                                            axis=1)))
     # The same pilot makes the same projection.
     assert weigh(problem, draws=draws, seeds=2, root_seed=3).weights.projection.digest() == projection.digest()
 
