@@ -162,10 +162,11 @@ class BlockKernel(pyabc.transition.Transition):
     to three parameters are smooth at 1000 particles; correlations are kept within a block, where the record ties
     parameters together (a channel's intercept and its persistence or peer term).
 
-    Each block's kernel is pyabc's MultivariateNormalTransition (weighted covariance times Silverman's factor at the
-    effective sample size), written with numpy: pyabc's own draws through pandas and scipy cost about 8 ms a proposal
-    here, more than a simulation. Proposals outside the prior's bounds are redrawn inside :meth:`rvs_single`; the
-    truncation's normalising constant is the same for every particle and cancels in pyabc's normalised weights.
+    Each block's kernel is pyabc's MultivariateNormalTransition (weighted covariance times the square of Silverman's
+    factor at the effective sample size, the factor multiplied by ``scale``: pyabc's ``scaling`` is its square), written
+    with numpy: pyabc's own draws through pandas and scipy cost about 8 ms a proposal here, more than a simulation.
+    Proposals outside the prior's bounds are redrawn inside :meth:`rvs_single`; the truncation's normalising constant is
+    the same for every particle and cancels in pyabc's normalised weights.
     """
 
     # Candidates drawn at once by rvs_single: a wide kernel in 27 dimensions puts most draws outside the prior's box
@@ -173,9 +174,10 @@ class BlockKernel(pyabc.transition.Transition):
     CANDIDATES = 32
 
     def __init__(self, blocks: tuple[tuple[str, ...], ...], low: Mapping[str, float],
-                 high: Mapping[str, float]) -> None:
+                 high: Mapping[str, float], scale: float = 1.0) -> None:
         self.blocks = blocks
         self.low, self.high = dict(low), dict(high)
+        self.scale = scale
 
     def fit(self, X: pd.DataFrame, w: np.ndarray) -> None:
         self._names = list(X.columns)
@@ -192,7 +194,7 @@ class BlockKernel(pyabc.transition.Transition):
             idx = np.array([self._names.index(n) for n in block])
             cov = np.atleast_2d(np.cov(self._X[:, idx], aweights=self._w, rowvar=False)) if len(X) > 1 else \
                 np.diag(np.abs(self._X[0, idx]))
-            cov = cov * silverman_rule_of_thumb(ess, len(idx)) ** 2
+            cov = cov * (self.scale * silverman_rule_of_thumb(ess, len(idx))) ** 2
             # A parameter that collapsed to one value still needs a proposal spread.
             cov += np.eye(len(idx)) * 1e-12 * max(1.0, float(np.abs(self._X[:, idx]).max()))
             chol = np.linalg.cholesky(cov)
@@ -228,6 +230,7 @@ class BlockKernel(pyabc.transition.Transition):
         return density
 
 
-def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior]) -> BlockKernel:
-    """The proposal kernel over ``blocks`` inside the priors' bounds (:class:`BlockKernel`)."""
-    return BlockKernel(blocks, {p.name: p.low for p in priors}, {p.name: p.high for p in priors})
+def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0) -> BlockKernel:
+    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's
+    (:class:`BlockKernel`)."""
+    return BlockKernel(blocks, {p.name: p.low for p in priors}, {p.name: p.high for p in priors}, scale)

@@ -178,6 +178,12 @@ def test_block_kernel_is_pyabcs_kernel_density_per_block():
     points = X.iloc[:5] + 0.01
     assert ours.pdf(points) == pytest.approx(theirs.pdf(points), rel=1e-9)
     assert ours.pdf(points.iloc[0]) == pytest.approx(float(theirs.pdf(points.iloc[0])), rel=1e-9)
+    # kernel_scale multiplies the bandwidth: pyabc's scaling multiplies the covariance, by its square.
+    wide = transition(blocks, priors, 1.5)
+    wide.fit(X, w)
+    theirs_wide = pyabc.AggregatedTransition({b: pyabc.MultivariateNormalTransition(scaling=2.25) for b in blocks})
+    theirs_wide.fit(X, w)
+    assert wide.pdf(points) == pytest.approx(theirs_wide.pdf(points), rel=1e-9)
     np.random.seed(0)
     draws = pd.DataFrame([dict(ours.rvs_single()) for _ in range(500)])
     for p in priors:
