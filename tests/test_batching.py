@@ -117,3 +117,18 @@ def test_a_fit_on_the_batched_sampler_stores_each_particles_own_summary(problem,
         alone = tiny.simulate(dict(particle.parameter))
         assert np.array_equal(particle.sum_stat["stats"], alone["stats"])
         assert particle.sum_stat["root_seed"] == alone["root_seed"]
+
+
+def test_each_generations_epsilon_is_the_set_quantile_of_the_last_ones_distances(problem, tmp_path):
+    from pyabc.weighted_statistics import weighted_quantile
+
+    from calibration.fit import run_fit
+
+    settings = parse_settings({**TINY, "epsilon_quantile": 0.2})
+    tiny = Problem(problem.base, problem.data, problem.drivers, problem.targets, settings.seeds_per_particle,
+                   settings.root_seed, Weights(), list(settings.priors))
+    run_fit(settings, tiny, tmp_path, {"calibration": TINY}, {})
+    history = pyabc.History(f"sqlite:///{tmp_path / 'history.db'}")
+    first = history.get_weighted_distances(t=0)
+    expected = weighted_quantile(first.distance.to_numpy(), first.w.to_numpy() / first.w.sum(), alpha=0.2)
+    assert history.get_all_populations().set_index("t").epsilon[1] == pytest.approx(expected)
