@@ -27,6 +27,7 @@ import pandas as pd
 
 from calibration.objective import rule, target_losses
 from calibration.targets import Target
+from model.params import ConfigError
 
 # Ridge penalty on the standardised coefficients (judgement: measured on the record, 6,000 prior runs, 285 features,
 # the held-out residual sd of every parameter moved by less than 0.002 between penalties 1 and 100; the penalty only
@@ -177,4 +178,8 @@ def fit_projection(names: list[str], units: np.ndarray, features: np.ndarray, dr
                             "width_share": np.minimum(2.0 * Z90 * sd / PRIOR_WIDTH_90, 1.0), "heldout_r2": r2,
                             "in_distance": r2 >= MIN_R2, "observed": record,
                             "observed_pit": (_predict(fit, features) < record).mean(axis=0)})
+    if not (r2 >= MIN_R2).any():
+        raise ConfigError(f"calibration.pilot_draws: {len(draws)} draws read no parameter from the record (held-out R² "
+                          f"at most {r2.max():.2f}); allowed: a pilot whose projection reads at least one parameter "
+                          f"(R² >= {MIN_R2}): more draws")
     return Projection(tuple(names), *fit, record, r2 >= MIN_R2, quality)

@@ -56,6 +56,13 @@ def test_the_projection_is_a_ridge_regression_scored_on_held_out_draws():
     assert p.quality.observed_pit[0] == pytest.approx((p.summaries(x)[:, 0] < p.observed[0]).mean())
 
 
+def test_a_pilot_that_reads_no_parameter_is_refused():
+    rng = np.random.default_rng(2)
+    u, x = rng.random((300, 2)), rng.normal(size=(300, 3))
+    with pytest.raises(ConfigError, match=r"^calibration.pilot_draws: 300 draws read no parameter from the record"):
+        fit_projection(["a", "b"], u, x, np.arange(300), np.zeros(3))
+
+
 def test_a_feature_seen_in_too_few_records_is_left_out():
     # A statement held in MIN_SUPPORT - 1 pilot records, all with the same high quantile of the one parameter: fitted
     # on, its coefficient would carry the record (which holds it) far outside the pilot's summaries. With one record
