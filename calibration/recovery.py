@@ -241,12 +241,13 @@ def recover(settings: FitSettings, rec: RecoverySettings, problem: Problem, out_
         if stored.is_file() and json.loads(stored.read_text(encoding="utf-8")) != json.loads(json.dumps(record)):
             raise ConfigError(f"out_dir: {set_dir} was fitted to another synthetic record; allowed: a fresh out_dir, "
                               "or the settings, data and code it was made with")
+        # Weighted once, so that the fit and the noise floor below score with the same distance; before the set's
+        # first write, so that a pilot the distance refuses (no summary reads a parameter) leaves nothing behind.
+        synthetic = weigh(synthetic_problem(problem, stats, sipri), fit_settings.pilot_draws, fit_settings.pilot_seeds,
+                          fit_settings.root_seed)
         write_atomically(set_dir, {"truth.json": lambda p, r=record: write_json(p, r)})
         db = f"sqlite:///{set_dir / 'history.db'}"
         done = (set_dir / "history.db").is_file() and pyabc.History(db).n_populations >= rec.generations
-        # Weighted once, so that the fit and the noise floor below score with the same distance.
-        synthetic = weigh(synthetic_problem(problem, stats, sipri), fit_settings.pilot_draws, fit_settings.pilot_seeds,
-                          fit_settings.root_seed)
         if not done:
             run_fit(fit_settings, synthetic, set_dir, {**config, "recovery_set": {"set": k, "truth": truth}},
                     data_hashes)

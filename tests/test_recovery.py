@@ -200,3 +200,24 @@ def test_tiny_recovery_runs_on_a_dask_cluster(tmp_path):
     record = json.loads((tmp_path / "set_0" / "manifest.json").read_text())
     assert record["config"]["calibration"]["dask_scheduler"] == cluster.scheduler_address
     assert len(pd.read_csv(tmp_path / "recovery.csv")) == 4
+
+
+def test_a_pilot_refused_by_the_distance_leaves_no_set_behind(tmp_path, monkeypatch, capsys):
+    """The projection's refusal of a pilot (no summary reads a parameter) comes at a set's pilot: the set's truth is
+    written only after it, so the refusal leaves the output folder empty."""
+    from hydra import compose, initialize_config_dir
+
+    from calibration import recovery
+
+    def refuse(*args, **kwargs):
+        raise ConfigError("calibration.pilot_draws: 300 draws read no parameter from the record")
+
+    monkeypatch.setattr(recovery, "weigh", refuse)
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("recovery", overrides=[f"out_dir={tmp_path / 'out'}", "calibration=tiny", "recovery.sets=2",
+                                             "recovery.population_size=20", "recovery.generations=2"])
+    with pytest.raises(SystemExit) as info:
+        recovery.command(cfg)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: calibration.pilot_draws: 300 draws read no parameter")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
