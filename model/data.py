@@ -13,6 +13,7 @@ US side. Missing years (Venezuela 2022-2023) carry the state's last value forwar
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -521,11 +522,22 @@ def _unga(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
     return np.clip(centred / 1.0, -1.0, 1.0)
 
 
+# Projects that are outcomes of the model's own channels (satellites, security and surveillance systems, the armed
+# forces and police), by their title.
+CHANNEL_PROJECT = re.compile(r"satellite|\bspace\b|ECU[- ]?911|surveillance|camera|security|militar|\barmy\b|"
+                             r"armed forces|\bnav(?:y|al)\b|police|defen[cs]e|\bPLA\b", re.IGNORECASE)
+
+
 def _aiddata(data_dir: Path, hashes: dict[str, str]) -> np.ndarray:
-    """Chinese official finance committed 2000-2014 (constant 2014 US$), log-scaled to [0, 1] over states."""
+    """Chinese official finance committed 2000-2014 (constant 2014 US$), log-scaled to [0, 1] over states.
+
+    Outside the channels the model simulates (:data:`CHANNEL_PROJECT`): the loans for Bolivia's and Venezuela's
+    satellites, Ecuador's ECU 911 and Bolivia's cameras are fitted events themselves, so counting them in the exposure
+    that raises their probability would make the fit circular (data/README.md, second audit).
+    """
     rel = RAW_FILES["aiddata"]
-    raw = _read(data_dir, rel, ("recipient_iso3", "year", "usd_defl_2014", "recommended_for_research"), hashes)
-    raw = raw[raw.recommended_for_research.str.lower() == "true"]
+    raw = _read(data_dir, rel, ("recipient_iso3", "year", "usd_defl_2014", "recommended_for_research", "title"), hashes)
+    raw = raw[(raw.recommended_for_research.str.lower() == "true") & ~raw.title.str.contains(CHANNEL_PROJECT)]
     usd = pd.to_numeric(raw.usd_defl_2014, errors="coerce").fillna(0.0)
     total = usd.groupby(raw.recipient_iso3).sum().reindex(list(ISO3), fill_value=0.0) / 1e6
     scaled = np.log1p(total.to_numpy())

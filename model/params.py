@@ -97,7 +97,8 @@ class ChinaParams(_Group):
     aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1",
                                      f"{J} (medium): article lists ~4 recipients")
     aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022",
-                                 "article: US$18 m to Peru 2017 [12], Argentina 2018 [11]")
+                                 "derived: median of AidData GCOF v1 grants to LAC armed forces with a stated amount, "
+                                 "2000-2014 (Bolivia 2012 and 2013: 5.8 and 10.0 in 2022 US$; n = 2)")
     aid_persistence: float = p(0, 5, "log-weight of a past aid recipient in the pick of this year's recipients",
                                f"{J} (low): aid follows standing programmes; "
                                "a past recipient is e^1.5 = 4.5 times as likely")
@@ -294,8 +295,8 @@ class ArmsParams(_Group):
     tech_transfer_offer: tuple = p(0, 1, "technology transfer each supplier offers",
                                    "article: China ready for transfers (Argentina)", float, 7)
     supplier_constant: tuple = p(-10, 10, "supplier constants in the logit",
-                                 "derived: log SIPRI 2000-2023 shares net of price and quality utility (CHN, DOMESTIC: "
-                                 "judgement)", float, 7)
+                                 "derived: log SIPRI 1995-1999 (pre-sample) shares net of price and quality utility "
+                                 "(CHN, DOMESTIC: judgement)", float, 7)
     beta_price: float = p(0, 10, "disutility of price", f"{J} (medium)")
     beta_quality: float = p(0, 10, "utility of quality", f"{J} (medium)")
     beta_lockin: float = p(0, 10, "utility of the supplier's share of the installed base",

@@ -1,0 +1,61 @@
+"""Inputs derived from data stay what their derivation gives, and none looks at the years or events the fit scores
+(data/README.md, second audit; docs/ODD.md §6.2, §6.3, §10.27)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.data import CHANNEL_PROJECT, DATA_DIR, load_data
+from model.params import load_default_params
+from model.schema import SUPPLIERS, Partner
+
+RAW = DATA_DIR / "raw"
+
+
+def _aiddata() -> pd.DataFrame:
+    raw = pd.read_csv(RAW / "gcof_v1_lac_projects_2000_2014.csv")
+    return raw.assign(usd_defl_2014=pd.to_numeric(raw.usd_defl_2014, errors="coerce"))
+
+
+def test_supplier_constants_are_the_pre_sample_shares_net_of_price_and_quality():
+    # c_j = log(s_j / s_USA) + price_j - quality_j over SIPRI's 1995-1999 deliveries: the 2000-2023 deliveries are
+    # the scored SIPRI totals, so constants derived from them would make the fit circular.
+    arms = load_default_params().arms
+    raw = pd.read_csv(RAW / "lac_deliveries_1995_2024_excl_china.csv")
+    group = pd.read_csv(DATA_DIR / "sipri_supplier_map.csv").set_index("supplier").partner
+    raw["partner"] = raw.Supplier.map(group).where(raw.Supplier != "United States", Partner.USA.value)
+    early = raw[raw["Delivery year"].between(1995, 1999)]
+    tiv = early.groupby("partner")["TIV delivery values"].sum()
+    for j, partner in enumerate(SUPPLIERS):
+        if partner in (Partner.USA, Partner.CHN, Partner.DOMESTIC):
+            continue
+        derived = np.log(tiv[partner.value] / tiv[Partner.USA.value]) + arms.price[j] - arms.quality[j]
+        assert arms.supplier_constant[j] == pytest.approx(derived, abs=0.005), partner
+
+
+def test_aid_package_is_the_median_grant_to_the_armed_forces_outside_the_scored_years():
+    # AidData's grants to a LAC state's armed forces with a stated amount (2000-2014), in 2022 US$: not the 2017 and
+    # 2018 packages the fit scores.
+    raw = _aiddata()
+    grants = raw[(raw.flow == "Grant") & raw.title.str.contains(r"\barmy\b|armed forces", case=False)
+                 & raw.usd_defl_2014.notna()]
+    assert sorted(grants.year) == [2012, 2013] and set(grants.recipient_iso3) == {"BOL"}
+    usd_2022 = grants.usd_defl_2014 / 1e6 * load_data().us_deflator[2014]
+    assert load_default_params().china.aid_package_usd_m == pytest.approx(np.median(usd_2022), abs=0.05)
+
+
+def test_finance_exposure_leaves_out_the_projects_of_the_models_channels():
+    # The satellite loans, ECU 911 and Bolivia's cameras are fitted events: the exposure that raises their
+    # probability must not count them. Without the rule Bolivia's exposure would be 0.849.
+    raw = _aiddata()
+    left_out = raw[raw.title.str.contains(CHANNEL_PROJECT)]
+    assert {35922, 36270, 38177, 38297, 39281, 36121} <= set(left_out.project_id)
+    recommended = raw.recommended_for_research.astype(str).str.lower() == "true"
+    kept = raw[recommended & ~raw.title.str.contains(CHANNEL_PROJECT)]
+    total = kept.usd_defl_2014.fillna(0.0).groupby(kept.recipient_iso3).sum() / 1e6
+    data = load_data()
+    scaled = np.log1p(total.reindex(list(data.iso3), fill_value=0.0).to_numpy())
+    assert np.allclose(data.finance_exposure, scaled / scaled.max())
+    assert data.finance_exposure[list(data.iso3).index("BOL")] == pytest.approx(0.799, abs=0.001)
