@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from model.arms import CHN_IDX, DOMESTIC_IDX
-from model.params import ConfigError, ModelParams, parameter_table, with_overrides
+from model.params import ConfigError, ModelParams, load_default_params, parameter_table, with_overrides
 
 NO_DEPENDENCE, DEPENDENCE = "no measured dependence", "forecasts depend on it"
 # Columns of the forecast's draw table that hold an axis's value: the prefix and the parameter's name.
@@ -86,7 +86,29 @@ def load_axes(path: Path, exclude: Sequence[str] = (), key: str = "forecast.judg
             raise ConfigError(f"{where}: {row.name}: range [{row.low}, {row.high}] with default {row.default}; "
                               "allowed: finite low <= default <= high")
         out.append(Axis(str(row.name), default, low, high, str(row.rule)))
-    return tuple(sorted(out, key=lambda a: a.name))
+    axes = tuple(sorted(out, key=lambda a: a.name))
+    check_pairs(axes, where)
+    return axes
+
+
+def check_pairs(axes: Sequence[Axis], where: str) -> None:
+    """A one-line ConfigError when two axes at the ends of their ranges make parameters the model refuses.
+
+    The audit checks each range alone on the defaults; the forecast draws the axes together, and the model's
+    constraints between parameters (``arms.lag_min <= arms.lag_max``) are between pairs, so every pair's four corners
+    are checked (on the defaults: no calibrated parameter takes part in such a constraint).
+    """
+    base = load_default_params()
+    for i, a in enumerate(axes):
+        for b in axes[i + 1:]:
+            for va in (a.low, a.high):
+                for vb in (b.low, b.high):
+                    try:
+                        with_overrides(base, axis_overrides(base, {a.name: va, b.name: vb}))
+                    except ConfigError as exc:
+                        raise ConfigError(f"{where}: {a.name} = {va:g} with {b.name} = {vb:g} is refused ({exc}); "
+                                          "allowed: ranges whose ends the model accepts together, narrowed in "
+                                          "experiments/judgement_overrides.csv and audited again") from None
 
 
 def axis_values(axis: Axis, u: np.ndarray) -> np.ndarray:

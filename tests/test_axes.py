@@ -54,6 +54,19 @@ def test_a_malformed_judgement_file_is_a_one_line_error(tmp_path, row, says):
         A.load_axes(tmp_path / "bad.csv")
 
 
+def test_axes_whose_ends_the_model_refuses_together_are_a_one_line_error(tmp_path):
+    # Each range alone is accepted on the defaults (lag_min 3 with lag_max 4; lag_max 2 with lag_min 1), but the
+    # forecast draws both: lag_min 3 with lag_max 2 would stop it at the first such draw.
+    rows = [f"arms.lag_min,1,0,3,integer,medium,s,0.2,x,{A.DEPENDENCE},",
+            f"arms.lag_max,4,2,6,integer,medium,s,0.2,x,{A.DEPENDENCE},"]
+    with pytest.raises(ConfigError, match=r"^forecast\.judgement: .*arms\.lag_max = 2 with arms\.lag_min = 3 is "
+                                          r"refused") as err:
+        A.load_axes(_csv(tmp_path / "judgement.csv", rows))
+    assert "judgement_overrides.csv" in str(err.value) and "\n" not in str(err.value)
+    rows[0] = f"arms.lag_min,1,0,2,override,medium,s,0.2,x,{A.DEPENDENCE},"
+    assert [a.name for a in A.load_axes(_csv(tmp_path / "judgement.csv", rows))] == ["arms.lag_max", "arms.lag_min"]
+
+
 def test_values_are_uniform_on_the_scale_of_their_rule_by_hand():
     u = np.array([0.0, 0.5, 0.999999])
     factor = A.Axis("x", 1.0, 0.5, 2.0, "factor")
