@@ -72,6 +72,8 @@ def load_axes(path: Path, exclude: Sequence[str] = (), key: str = "forecast.judg
                           "python -m experiments.judgement")
     known = {f"{r['name']}.{k}" for r in parameter_table() for k in range(r["length"])} | {
         r["name"] for r in parameter_table() if not r["length"]}
+    # An integer parameter whose range an override narrowed is still drawn as whole numbers.
+    whole = {r["name"] for r in parameter_table() if r["kind"] == "int" and not r["length"]}
     out = []
     for row in table[table["verdict"] == DEPENDENCE].itertuples():
         if row.name in exclude:
@@ -85,7 +87,8 @@ def load_axes(path: Path, exclude: Sequence[str] = (), key: str = "forecast.judg
         if not (math.isfinite(low) and math.isfinite(high)) or not low <= default <= high:
             raise ConfigError(f"{where}: {row.name}: range [{row.low}, {row.high}] with default {row.default}; "
                               "allowed: finite low <= default <= high")
-        out.append(Axis(str(row.name), default, low, high, str(row.rule)))
+        rule = "integer" if row.rule == "override" and row.name in whole else str(row.rule)
+        out.append(Axis(str(row.name), default, low, high, rule))
     axes = tuple(sorted(out, key=lambda a: a.name))
     check_pairs(axes, where)
     return axes

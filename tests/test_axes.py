@@ -63,8 +63,12 @@ def test_axes_whose_ends_the_model_refuses_together_are_a_one_line_error(tmp_pat
                                           r"refused") as err:
         A.load_axes(_csv(tmp_path / "judgement.csv", rows))
     assert "judgement_overrides.csv" in str(err.value) and "\n" not in str(err.value)
+    # Narrowed by an override, lag_min is still drawn as whole numbers (the model takes no other).
     rows[0] = f"arms.lag_min,1,0,2,override,medium,s,0.2,x,{A.DEPENDENCE},"
-    assert [a.name for a in A.load_axes(_csv(tmp_path / "judgement.csv", rows))] == ["arms.lag_max", "arms.lag_min"]
+    axes = A.load_axes(_csv(tmp_path / "judgement.csv", rows))
+    assert [(a.name, a.rule) for a in axes] == [("arms.lag_max", "integer"), ("arms.lag_min", "integer")]
+    drawn = A.sample(axes, 300, 5)["judgement:arms.lag_min"]
+    assert set(drawn) == {0.0, 1.0, 2.0}
 
 
 def test_values_are_uniform_on_the_scale_of_their_rule_by_hand():
