@@ -59,6 +59,27 @@ def mid_pit(samples: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return (x < y).mean(axis=0) + 0.5 * (x == y).mean(axis=0)
 
 
+def pit_mean_reference(samples: np.ndarray, selected: np.ndarray, draws: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """``draws`` means over rows of the mid-PIT a record drawn from the predictive itself would get: the reference
+    the observed mean PIT is read against.
+
+    Each row's observation is one of its own runs, scored against the whole ensemble (for any predictive its mid-PIT
+    then averages 0.5). A ``selected`` row is one the record holds because an event occurred, its value 0 in a run
+    where it did not: its observation is drawn from the runs in which the value is above 0, as the record's was, and
+    where no run has one, the record's value lies above every run (PIT 1).
+    """
+    x = np.asarray(samples, dtype=float)
+    order = np.sort(x, axis=0)
+    means = np.zeros(draws)
+    for j in range(x.shape[1]):
+        own = 0.5 * (np.searchsorted(order[:, j], x[:, j], "left")
+                     + np.searchsorted(order[:, j], x[:, j], "right")) / len(x)
+        pool = own[x[:, j] > 0] if selected[j] else own
+        means += pool[rng.integers(0, len(pool), size=draws)] if len(pool) else 1.0
+    return means / x.shape[1]
+
+
 def covered(pit: np.ndarray, level: float) -> np.ndarray:
     """Whether the observation lies in the predictive's central ``level`` interval (read from its PIT)."""
     return np.abs(np.asarray(pit, dtype=float) - 0.5) <= level / 2.0 + 1e-12

@@ -61,11 +61,11 @@ from calibration.check import (
     restated,
 )
 from calibration.diagnostics import markdown_table
-from calibration.objective import Weights, holds, raw_scores, rule, sipri_crps
-from calibration.observations import check_frozen_targets
+from calibration.objective import BINARY_KINDS, Weights, holds, raw_scores, rule, sipri_crps
+from calibration.observations import check_frozen_targets, load_observations
 from calibration.priors import Prior, parse_priors
 from calibration.problem import Problem
-from calibration.proper import brier, covered, mid_pit, skill_ratio
+from calibration.proper import brier, covered, mid_pit, pit_mean_reference, skill_ratio
 from calibration.recovery import binomial_band, coverage
 from calibration.setup import Setup, prepare
 from calibration.setup import validate as validate_calibration
@@ -77,12 +77,17 @@ from model.data import DataError
 from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number, load_default_params, with_overrides
 
 SETTINGS = ("frozen_dir", "prior_draws", "posterior_draws", "seeds", "oracle_truths", "oracle_runs", "truth_seed",
-            "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast", "reference_priors", "judgement")
+            "bootstrap", "tautological", "min_channel_rows", "recovery", "hindcast", "reference_priors", "judgement",
+            "occurrence_selected")
 SIPRI_CHANNEL = "arms_sipri"
 # scores.judgement: the predictives with every fixed parameter at its default (as the posterior was fitted), or with
 # the forecast's judgement axes drawn over their ranges (common.axes): do the judgement ranges fit the record?
 JUDGEMENT_MODES = ("fixed", "varied")
 PARTS = ("brier", "crps", "sipri")
+# Issue 16's target for the mean PIT of the two-sided numeric rows, read against the reference of
+# :func:`calibration.proper.pit_mean_reference` (REFERENCE_DRAWS means: its quantiles to about 0.005).
+PIT_MEAN_TARGET = (0.35, 0.65)
+REFERENCE_DRAWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class ScoreSettings:
     hindcast: Path
     reference_priors: Path | None = None
     judgement: str = "fixed"
+    occurrence_selected: tuple[str, ...] = ()
 
 
 def _path(key: str, value: object) -> Path:
@@ -132,7 +138,23 @@ def parse_scores(cfg: object) -> ScoreSettings:
     if cfg["judgement"] not in JUDGEMENT_MODES:
         raise ConfigError(f"scores.judgement: {cfg['judgement']!r}; allowed: {', '.join(JUDGEMENT_MODES)}")
     return ScoreSettings(frozen_dir=_path("frozen_dir", cfg["frozen_dir"]), recovery=recovery, hindcast=hindcast,
-                         reference_priors=reference, judgement=cfg["judgement"], **values)
+                         reference_priors=reference, judgement=cfg["judgement"],
+                         occurrence_selected=occurrence_selected(cfg["occurrence_selected"]), **values)
+
+
+def occurrence_selected(value: object) -> tuple[str, ...]:
+    """The ids of ``scores.occurrence_selected``: fit rows scored by the CRPS whose value is 0 unless an event
+    occurred (one-line error for anything else)."""
+    key = "scores.occurrence_selected"
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: {value!r}; allowed: a list of observation ids")
+    obs = load_observations().set_index("id")
+    numeric = obs[(obs.use == "fit") & ~obs.kind.isin(BINARY_KINDS) & (obs.relation == "eq")].index
+    for v in value:
+        if v not in numeric:
+            raise ConfigError(f"{key}: {v!r} is not a fit row scored by the CRPS; allowed: ids of "
+                              "data/observations.csv with use fit, relation eq and a value kind (count, level, trend)")
+    return tuple(value)
 
 
 def judgement_axes(settings: ScoreSettings, posterior_path: Path, calibrated: list[str]) -> tuple[A.Axis, ...]:
@@ -441,6 +463,16 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
                      f"{cov[f'coverage50_{name}']:.2f} | [{cov[f'coverage50_{name}_band'][0]:.2f}, "
                      f"{cov[f'coverage50_{name}_band'][1]:.2f}] | {cov[f'coverage90_{name}']:.2f} | "
                      f"[{cov[f'coverage90_{name}_band'][0]:.2f}, {cov[f'coverage90_{name}_band'][1]:.2f}] |")
+    ref = cov["pit_mean_numeric_reference"]
+    selected = ", ".join(f"`{i}`" for i in ref["occurrence_selected"]) or "none"
+    lines += [
+        "", f"The mean PIT a record drawn from this predictive itself would give the two-sided numeric rows "
+        f"({REFERENCE_DRAWS:,} such records): {ref['mean']:.3f}, 90% range [{ref['range90'][0]:.3f}, "
+        f"{ref['range90'][1]:.3f}], inside the target [{PIT_MEAN_TARGET[0]}, {PIT_MEAN_TARGET[1]}] with probability "
+        f"{ref['p_in_target']:.2f}; the observed {cov['pit_mean_numeric']:.3f} lies at its "
+        f"{ref['quantile_of_observed']:.3f} quantile. The rows the record holds because an event occurred, their value "
+        f"0 in any run where it did not, draw their record from the runs where it occurred "
+        f"(`scores.occurrence_selected`: {selected}): for them even a calibrated predictive puts the record high."]
     rec = result["recovery"]
     lines += [
         "", "## Parameter recovery and hindcast", "",
@@ -608,6 +640,17 @@ def command(cfg: DictConfig) -> None:
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
         "judgement_axes": [a.name for a in axes],
     }
+    numeric = [j for j, t in enumerate(targets) if rule(t) == "crps"]
+    reference_rng = np.random.default_rng(np.random.SeedSequence(s.settings.root_seed, spawn_key=(0x5C10,)))
+    means = pit_mean_reference(posterior.stats[:, numeric],
+                               np.array([targets[j].id in settings.occurrence_selected for j in numeric]),
+                               REFERENCE_DRAWS, reference_rng)
+    observed_mean = result["coverage"]["pit_mean_numeric"]
+    result["coverage"]["pit_mean_numeric_reference"] = {
+        "occurrence_selected": list(settings.occurrence_selected), "mean": float(means.mean()),
+        "range90": [float(q) for q in np.quantile(means, [0.05, 0.95])],
+        "p_in_target": float(((means >= PIT_MEAN_TARGET[0]) & (means <= PIT_MEAN_TARGET[1])).mean()),
+        "quantile_of_observed": float((means < observed_mean).mean() + 0.5 * (means == observed_mean).mean())}
     cov = result["coverage"]
     result.update({k: cov[k] for k in ("coverage90_numeric", "coverage90_numeric_n", "coverage90_sipri",
                                        "coverage90_sipri_n", "pit_mean_numeric")})

@@ -19,7 +19,7 @@ from scipy.stats import norm
 from calibration.objective import holds, raw_scores, rule, statement_range
 from calibration.observations import FROZEN_TARGETS_PATH, check_frozen_targets, fit_snapshot, load_observations
 from calibration.priors import parse_priors
-from calibration.proper import brier, covered, crps_interval, mid_pit, skill_ratio
+from calibration.proper import brier, covered, crps_interval, mid_pit, pit_mean_reference, skill_ratio
 from calibration.scores import (
     Ensemble,
     ScoreSettings,
@@ -103,6 +103,21 @@ def test_pit_coverage_brier_and_the_skill_ratio_by_hand():
     value, low, high = skill_ratio(np.array([0.1, 0.5, -0.2, 0.4]), np.array([0.5, 0.5, 0.5, 0.5]), 2000, rng)
     assert value == pytest.approx(0.4) and low < value < high
     assert np.isnan(skill_ratio(np.array([0.1]), np.array([0.0]), 200, rng)[0])
+
+
+def test_the_mean_pit_reference_by_hand():
+    """A record drawn from the predictive averages PIT 0.5; a row held because its rare event occurred sits high."""
+    rng = np.random.default_rng(3)
+    rare = np.where(rng.random(4000) < 0.02, rng.integers(1, 4, 4000), 0)
+    samples = np.column_stack([rng.normal(size=4000), rng.poisson(3.0, 4000), rare])
+    free = pit_mean_reference(samples, np.array([False, False, False]), 20_000, np.random.default_rng(1))
+    assert abs(free.mean() - 0.5) < 0.005
+    # The third row's record drawn from its runs above 0: each has at least 98% of the runs below it.
+    chosen = pit_mean_reference(samples, np.array([False, False, True]), 20_000, np.random.default_rng(1))
+    assert (0.98 + 1.0) / 6 + 1 / 3 - 0.01 < chosen.mean() < (1.0 + 1.0) / 6 + 1 / 3
+    # No run above 0: the record lies above every run.
+    never = pit_mean_reference(np.zeros((50, 1)), np.array([True]), 10, np.random.default_rng(1))
+    assert (never == 1.0).all()
 
 
 def test_rules_and_ranges_follow_the_statement():
@@ -269,6 +284,11 @@ def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
     assert set(rows.id[rows.tautological]) == set(pd.read_csv(frozen / "tautological.csv").id)
     assert (out2 / "scores_channels.png").is_file() and (out2 / "scores_pit.png").is_file()
     assert "# Proper scores" in (out2 / "scores.md").read_text()
+    reference = two["coverage"]["pit_mean_numeric_reference"]
+    assert reference["occurrence_selected"] == ["arms_mex_single_deal", "aid_per_2017", "aid_arg_2018",
+                                                "surv_ecu_2018_cameras"]
+    assert 0 <= reference["range90"][0] <= reference["mean"] <= reference["range90"][1] <= 1
+    assert "`aid_per_2017`" in (out2 / "scores.md").read_text()
     assert two["reference_priors"]["path"] == "calibration/frozen/priors_57f2c0b.yaml"
     assert "scores: reference prior: 8/8 draws x 2 seeds" in second.stderr
     assert two["judgement_axes"] == [] and two["settings"]["judgement"] == "fixed"
@@ -293,6 +313,7 @@ def test_tiny_scores_run_freezes_then_reproduces(tmp_path):
     ("scores.recovery=/nonexistent.csv", "scores.recovery"), ("scores.extra=1", "scores.extra"),
     ("scores.reference_priors=/nonexistent.yaml", "scores.reference_priors"),
     ("scores.judgement=sometimes", "scores.judgement"),
+    ("scores.occurrence_selected=[del_first_tour_2003]", "scores.occurrence_selected"),
 ])
 def test_bad_scores_settings_are_one_line_errors_with_no_output(tmp_path, override, key):
     out = tmp_path / "out"
