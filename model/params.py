@@ -95,7 +95,9 @@ class ChinaParams(_Group):
     finance_boom: float = p(0, 3, "concessional finance per unit of exposure", f"{J} (medium): CDB loans, article [15]")
     capacity_elasticity: float = p(0, 2, "elasticity of Chinese activity to China's capacity index", f"{J} (medium)")
     aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1",
-                                     f"{J} (medium): article lists ~4 recipients")
+                                     "derived: AidData GCOF v1 grants to LAC armed and security forces 2000-2014, one "
+                                     "per state-year (6: BOL 2012, 2013; CRI 2008, 2011, 2012, 2014) / the sum of "
+                                     "capacity^elasticity 2000-2014 (19.24) = 0.31; GCOF is media-based, an undercount")
     aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022",
                                  "derived: median of AidData GCOF v1 grants to LAC armed forces with a stated amount, "
                                  "2000-2014 (Bolivia 2012 and 2013: 5.8 and 10.0 in 2022 US$; n = 2)")
@@ -111,7 +113,8 @@ class ChinaParams(_Group):
                                "yearly Chinese arms credit line at capacity 1 (TIV m); buyers draw on it in turn",
                                f"{J} (low): CDB credit, article [15]")
     tech_transfer_threshold: float = p(0, 1, "defence-industrial capacity above which a Chinese deal is co-production",
-                                       "article: Argentina VN1/P18, Z-11")
+                                       "derived: the lowest defence_industry (MEX 0.3) among the states SIPRI records "
+                                       "producing imported arms locally on orders before 2000 (ARG, BRA, CHL, MEX)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +227,8 @@ class ArmsParams(_Group):
     initial_gap: float = p(0, 0.9, "capability gap of every state in 2000 (less where pre-2000 orders due exceed it)",
                            f"{J} (medium): a stationary stock sits below its target")
     capability_target: float = p(0.001, 2, "target capability stock per US$ m of military spending (TIV m)",
-                                 "derived: SIPRI LAC imports 2000-2023 (1,091 TIV m a year) / (0.06 decay x "
-                                 "74,204 US$ m milex) = 0.245; 0.3 as stocks sit below target (judgement)")
+                                 "derived: SIPRI LAC imports 1995-1999 (1,202 TIV m a year) / (0.06 decay x 38,906 "
+                                 "US$ m, the 2000-2004 budget net of fiscal stress) = 0.515, pre-sample")
     intensity_weight: float = p(0, 1,
                                 "exponent on the state's 1995-1999 import intensity in its capability target "
                                 "(0: one target per dollar)",
@@ -254,15 +257,16 @@ class ArmsParams(_Group):
     deal_share: float = p(0.01, 1, "share of the gap ordered in a year at full need", f"{J} (medium)")
     deal_sigma: float = p(0, 2, "log-sd of contract size around the buyer's median",
                           "derived: residual sd of log deal TIV on log spending, SIPRI deals ordered 1995-1999 (1.47), "
-                          "less the category factors' spread (1.43)")
+                          "less the category factors' spread (1.39)")
     lag_min: int = p(0, 10, "minimum years from signature to first delivery", "DESIGN.md §4: 1-4 years", int)
     lag_max: int = p(0, 10, "maximum years from signature to first delivery", "DESIGN.md §4: 1-4 years", int)
     delivery_years: tuple = p(1, 10, "years over which a deal delivers, by category",
                               f"{J} (medium): SIPRI delivery spreads", float, 5)
     category_weights: tuple = p(0, 1, "probability of each category in a purchase",
-                                "derived: SIPRI 2000-2023 deal counts by category", float, 5)
+                                "derived: SIPRI deals ordered 1995-1999 by category (19, 31, 36, 116, 30)", float, 5)
     category_size: tuple = p(0.05, 20, "relative deal size by category",
-                             "derived: SIPRI 2000-2023 TIV per deal by category", float, 5)
+                             "derived: SIPRI deals ordered 1995-1999, TIV per deal by category over the mean", float,
+                             5)
     china_redline: tuple = p(0.01, 0.99,
                              "boldness China needs to offer each category to a neutral buyer with no US pressure on it",
                              f"{J} (low): article, China avoids US red lines", float, 5)

@@ -6,17 +6,88 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
-from model.data import CHANNEL_PROJECT, DATA_DIR, load_data
+from model.data import CHANNEL_PROJECT, DATA_DIR, FIRST_BUDGETS, MODEL_CATEGORIES, load_data
 from model.params import load_default_params
 from model.schema import SUPPLIERS, Partner
 
 RAW = DATA_DIR / "raw"
+ROOT = DATA_DIR.parent
 
 
 def _aiddata() -> pd.DataFrame:
     raw = pd.read_csv(RAW / "gcof_v1_lac_projects_2000_2014.csv")
     return raw.assign(usd_defl_2014=pd.to_numeric(raw.usd_defl_2014, errors="coerce"))
+
+
+def _pre_sample_deals() -> pd.DataFrame:
+    # Whole SIPRI deals ordered 1995-1999, every delivery counted: the deals the contract-size law is fitted on.
+    raw = pd.read_csv(RAW / "lac_deliveries_1995_2024_excl_china.csv")
+    category = pd.read_csv(DATA_DIR / "sipri_category_map.csv").set_index("armament_category").model_category
+    raw["category"] = raw["Armament category"].map(category)
+    early = raw[pd.to_numeric(raw["Order date"]).between(1995, 1999)]
+    return early.groupby("SIPRI AT Database ID").agg(category=("category", "first"),
+                                                     tiv=("TIV delivery values", "sum"))
+
+
+def test_category_weights_and_sizes_are_the_pre_sample_deals():
+    # The 2000-2023 deals are the scored SIPRI totals: the shares and sizes come from the deals ordered before them.
+    arms = load_default_params().arms
+    deals = _pre_sample_deals().groupby("category").tiv.agg(["size", "sum"]).reindex(list(MODEL_CATEGORIES))
+    assert deals["size"].tolist() == [19, 31, 36, 116, 30]
+    share = deals["size"] / deals["size"].sum()
+    size = deals["sum"] / deals["size"] / (deals["sum"].sum() / deals["size"].sum())
+    assert np.allclose(arms.category_weights, share, atol=0.0005)
+    assert np.allclose(arms.category_size, size, atol=0.005)
+
+
+def test_deal_sigma_is_the_contract_law_residual_less_the_category_spread():
+    arms = load_default_params().arms
+    residual_sd = load_data().contract_size[2]
+    weights = np.asarray(arms.category_weights) / sum(arms.category_weights)
+    log_size = np.log(arms.category_size)
+    spread = weights @ (log_size - weights @ log_size) ** 2
+    assert residual_sd == pytest.approx(1.47, abs=0.005)
+    assert arms.deal_sigma == pytest.approx(np.sqrt(residual_sd ** 2 - spread), abs=0.005)
+
+
+def test_capability_target_is_the_pre_sample_import_ratio():
+    # Yearly imports 1995-1999 over the depreciation of a stock held at target by the first budgets the drivers
+    # cover, net of fiscal stress as the target is; the calibration prior is centred on it.
+    data, arms = load_data(), load_default_params().arms
+    budget = (data.budget_usd_m[FIRST_BUDGETS] * (1.0 - data.fiscal_stress[FIRST_BUDGETS])).sum(axis=1).mean()
+    ratio = data.installed_base_1995_1999.sum() / 5 / (arms.capability_decay * budget)
+    assert ratio == pytest.approx(0.515, abs=0.0005)
+    assert arms.capability_target == pytest.approx(ratio, abs=0.005)
+    prior = OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml").priors.arms.capability_target
+    assert (prior.low + prior.high) / 2 == pytest.approx(ratio, abs=0.0005)
+
+
+def test_aid_rate_is_the_grants_to_security_forces_per_unit_of_capacity():
+    # Grants to a LAC state's armed or security forces (army, armed forces, police, public security), one per
+    # state-year, 2000-2014, over the capacity China had then: not the ~4 aid recipients the fit scores.
+    raw = _aiddata()
+    forces = raw.title.str.contains(r"\barmy\b|armed forces|police|public security", case=False)
+    elsewhere = raw.title.str.contains(r"peacekeeping|orphanage", case=False)  # Chinese police abroad, not to forces
+    grants = raw[(raw.flow == "Grant") & forces & ~elsewhere].drop_duplicates(["recipient_iso3", "year"])
+    assert sorted(zip(grants.recipient_iso3, grants.year, strict=True)) == [
+        ("BOL", 2012), ("BOL", 2013), ("CRI", 2008), ("CRI", 2011), ("CRI", 2012), ("CRI", 2014)]
+    data, china = load_data(), load_default_params().china
+    capacity = (data.china_capacity[:15] ** china.capacity_elasticity).sum()
+    assert china.aid_packages_per_year == pytest.approx(len(grants) / capacity, abs=0.005)
+
+
+def test_coproduction_threshold_is_the_least_industrial_pre_sample_local_producer():
+    # States SIPRI records producing imported arms under licence on orders before 2000 co-produce; the threshold is
+    # the lowest defence-industrial capacity among them, not a value placed between the fitted buyers.
+    raw = pd.read_csv(RAW / "lac_deliveries_1995_2024_excl_china.csv")
+    local = raw[(pd.to_numeric(raw["Order date"]) < 2000) & (raw["Local production"] == "Yes")]
+    data = load_data()
+    names = {"Argentina": "ARG", "Brazil": "BRA", "Chile": "CHL", "Mexico": "MEX"}
+    assert set(local.Recipient) == set(names)
+    industry = [data.country["defence_industry"][list(data.iso3).index(names[r])] for r in set(local.Recipient)]
+    assert load_default_params().china.tech_transfer_threshold == pytest.approx(min(industry))
 
 
 def test_supplier_constants_are_the_pre_sample_shares_net_of_price_and_quality():
