@@ -273,7 +273,8 @@ def row_table(targets: list[Target], channels: Mapping[str, str], sipri_ids: lis
     frame = pd.DataFrame({
         "id": [t.id for t in targets], "channel": [channels[t.id] for t in targets], "kind": [t.kind for t in targets],
         "relation": [t.relation for t in targets], "part": rules,
-        "prior": _relative(prior_raw, record_unit), "posterior": _relative(post_raw, record_unit),
+        "unit": record_unit, "prior": _relative(prior_raw, record_unit),
+        "posterior": _relative(post_raw, record_unit),
         "oracle_prior": _relative(oracle["targets_prior"], oracle_unit),
         "oracle": _relative(oracle["targets"], oracle_unit),
         "prior_holds": holds(targets, prior.stats), "posterior_holds": holds(targets, posterior.stats),
@@ -281,7 +282,7 @@ def row_table(targets: list[Target], channels: Mapping[str, str], sipri_ids: lis
     sipri_prior = sipri_crps(prior.sipri, sipri_obs)
     sipri = pd.DataFrame({
         "id": sipri_ids, "channel": SIPRI_CHANNEL, "kind": "sipri_total", "relation": "eq", "part": "sipri",
-        "prior": _relative(sipri_prior, sipri_prior),
+        "unit": sipri_prior, "prior": _relative(sipri_prior, sipri_prior),
         "posterior": _relative(sipri_crps(posterior.sipri, sipri_obs), sipri_prior),
         "oracle_prior": _relative(oracle["sipri_prior"], oracle["sipri_prior"]),
         "oracle": _relative(oracle["sipri"], oracle["sipri_prior"]),
@@ -332,9 +333,20 @@ def headline(frame: pd.DataFrame, settings: ScoreSettings) -> dict:
     crps_rows = scored[scored.part.isin(("crps", "sipri"))]
     paired = {"overall": ratio(scored, "attainable_paired"),
               "brier": ratio(scored[scored.part == "brier"], "attainable_paired")}
-    return {"overall": ratio(scored), "brier": parts["brier"], "crps": ratio(crps_rows), "parts": parts,
-            "paired": paired, "by_channel": by_channel,
-            "channel_rows": {c: int(n) for c, n in scored.channel.value_counts().sort_index().items()}}
+    out = {"overall": ratio(scored), "brier": parts["brier"], "crps": ratio(crps_rows), "parts": parts,
+           "paired": paired, "by_channel": by_channel,
+           "channel_rows": {c: int(n) for c, n in scored.channel.value_counts().sort_index().items()}}
+    # The SIPRI totals pooled: each total weighted by the prior's CRPS on the record over the block's mean, so the
+    # block keeps its weight in R and a total the prior already matches counts for what it can gain, not as much as
+    # any other (per row, a near-exact total's ratio is of two near-zero CRPS; docs/ODD.md §10.27-10.28).
+    sipri = scored.part == "sipri"
+    weight = np.ones(len(scored))
+    if sipri.any() and scored.unit[sipri].mean() > 0:
+        weight[sipri.to_numpy()] = scored.unit[sipri] / scored.unit[sipri].mean()
+    pooled = scored.assign(gain=scored.gain * weight, attainable=scored.attainable * weight)
+    out["sipri_pooled"] = ratio(pooled[sipri])
+    out["overall_sipri_pooled"] = ratio(pooled)
+    return out
 
 
 def recovery_summary(path: Path) -> dict:
@@ -426,6 +438,11 @@ def markdown(result: dict, h: dict, frame: pd.DataFrame, drift: list[str], sourc
         f"- R of the Brier rows (events, patterns, bounds): {_fmt(h['brier'])}; of the CRPS rows (values, ranges and "
         f"SIPRI totals): {_fmt(h['crps'])}; of the SIPRI totals alone: {_fmt(h['parts']['sipri'])}; of the "
         f"two-sided numeric rows alone: {_fmt(h['parts']['crps'])}.",
+        f"- The SIPRI totals pooled (each weighted by the prior's CRPS on the record, the block's weight kept): "
+        f"{_fmt(h['sipri_pooled'])}; R overall with them pooled: {_fmt(h['overall_sipri_pooled'])}. Per row, a total "
+        "the prior already matches (a small state's zero) divides two near-zero CRPS and counts as much as any other; "
+        "pooled, it counts for what it can gain. Declared before the posterior it was first computed on "
+        "(docs/ODD.md §10.28); R overall above stays the headline.",
         _reference_line(result["reference_priors"]),
         f"- Lowest channel R (channels with >= {result['settings']['min_channel_rows']} scored rows): "
         f"{result['R_min_channel']:.3f}." if result["R_min_channel"] is not None else "- No channel has enough rows.",
@@ -621,6 +638,9 @@ def command(cfg: DictConfig) -> None:
         "R_brier": h["brier"][0], "R_brier_interval": h["brier"][1:],
         "R_crps": h["crps"][0], "R_crps_interval": h["crps"][1:],
         "R_sipri": h["parts"]["sipri"][0], "R_numeric": h["parts"]["crps"][0],
+        "R_sipri_pooled": h["sipri_pooled"][0], "R_sipri_pooled_interval": h["sipri_pooled"][1:],
+        "R_overall_sipri_pooled": h["overall_sipri_pooled"][0],
+        "R_overall_sipri_pooled_interval": h["overall_sipri_pooled"][1:],
         "R_by_channel": {c: r[0] for c, r in h["by_channel"].items()},
         "R_by_channel_interval": {c: r[1:] for c, r in h["by_channel"].items()},
         "R_min_channel": min((r[0] for r in h["by_channel"].values() if np.isfinite(r[0])), default=None),

@@ -188,7 +188,7 @@ def test_headline_leaves_out_tautological_rows_and_small_channels():
     frame = pd.DataFrame({
         "id": list("abcdef"), "channel": ["x", "x", "y", "y", "z", "x"],
         "part": ["brier", "crps", "brier", "sipri", "brier", "brier"],
-        "gain": [0.1, 0.3, 0.2, 0.0, 0.5, 9.0], "attainable": [0.2, 0.4, 0.4, 0.4, 0.5, 9.0],
+        "gain": [0.1, 0.3, 0.2, 0.0, 0.5, 9.0], "attainable": [0.2, 0.4, 0.4, 0.4, 0.5, 9.0], "unit": 1.0,
         "attainable_paired": [0.1, 0.4, 0.2, 0.4, 0.5, 9.0], "tautological": [False] * 5 + [True]})
     frame["scored"] = ~frame.tautological
     h = headline(frame, _settings())
@@ -197,8 +197,26 @@ def test_headline_leaves_out_tautological_rows_and_small_channels():
     assert h["by_channel"]["x"][0] == pytest.approx(0.4 / 0.6) and h["by_channel"]["y"][0] == pytest.approx(0.2 / 0.8)
     assert "z" not in h["by_channel"] and h["channel_rows"] == {"x": 2, "y": 2, "z": 1}
     assert h["paired"]["overall"][0] == pytest.approx(1.1 / 1.6) and h["paired"]["brier"][0] == pytest.approx(0.8 / 0.8)
+    assert h["sipri_pooled"][0] == pytest.approx(0.0)
     listed = tautological_rows(pd.DataFrame({"id": ["a", "b", "c"], "prior_holds": [0.95, 0.949, 1.0]}), 0.95)
     assert listed.id.tolist() == ["a", "c"]
+
+
+def test_pooled_sipri_totals_weigh_each_by_the_priors_crps_on_the_record():
+    # Two SIPRI totals: one the prior nearly matches (CRPS 0.01) where the posterior doubles its small error, one the
+    # prior misses (CRPS 1.99) where the posterior gains half of the attainable. Per row the first dominates; pooled,
+    # each counts for its share of the prior's error, and the block keeps its weight (2) beside a Brier row.
+    frame = pd.DataFrame({
+        "id": ["s1", "s2", "b"], "channel": ["sipri", "sipri", "x"], "part": ["sipri", "sipri", "brier"],
+        "unit": [0.01, 1.99, 1.0], "gain": [-1.0, 0.25, 0.1], "attainable": [0.02, 0.5, 0.2],
+        "attainable_paired": [0.02, 0.5, 0.2], "tautological": False})
+    frame["scored"] = True
+    h = headline(frame, _settings())
+    assert h["parts"]["sipri"][0] == pytest.approx(-0.75 / 0.52)
+    w = np.array([0.01, 1.99]) / 1.0
+    assert h["sipri_pooled"][0] == pytest.approx((w @ [-1.0, 0.25]) / (w @ [0.02, 0.5]))
+    assert h["overall_sipri_pooled"][0] == pytest.approx((w @ [-1.0, 0.25] + 0.1) / (w @ [0.02, 0.5] + 0.2))
+    assert h["overall"][0] == pytest.approx(-0.65 / 0.72)  # the headline is unchanged by the pooled view
 
 
 def test_the_target_set_is_frozen_and_a_change_is_caught(tmp_path):
