@@ -97,7 +97,8 @@ class ChinaParams(_Group):
     aid_packages_per_year: float = p(0, 5, "expected military aid packages a year at capacity 1",
                                      "derived: AidData GCOF v1 grants to LAC armed and security forces 2000-2014, one "
                                      "per state-year (6: BOL 2012, 2013; CRI 2008, 2011, 2012, 2014) / the sum of "
-                                     "capacity^elasticity 2000-2014 (19.24) = 0.31; GCOF is media-based, an undercount")
+                                     "capacity^elasticity 2000-2014 (19.24) = 0.31; GCOF is media-based, an "
+                                     "undercount, so the floor of its calibration prior")
     aid_package_usd_m: float = p(1, 100, "median aid package, US$ m 2022",
                                  "derived: median of AidData GCOF v1 grants to LAC armed forces with a stated amount, "
                                  "2000-2014 (Bolivia 2012 and 2013: 5.8 and 10.0 in 2022 US$; n = 2)")
