@@ -228,8 +228,8 @@ class ArmsParams(_Group):
     initial_gap: float = p(0, 0.9, "capability gap of every state in 2000 (less where pre-2000 orders due exceed it)",
                            f"{J} (medium): a stationary stock sits below its target")
     capability_target: float = p(0.001, 2, "target capability stock per US$ m of military spending (TIV m)",
-                                 "derived: SIPRI LAC imports 2000-2023 (1,091 TIV m a year) / (0.06 decay x "
-                                 "74,204 US$ m milex) = 0.245; 0.3 as stocks sit below target (judgement)")
+                                 "derived: SIPRI LAC imports 1995-1999 (1,202 TIV m a year) / (0.06 decay x 38,906 "
+                                 "US$ m, the 2000-2004 budget net of fiscal stress) = 0.515, pre-sample")
     intensity_weight: float = p(0, 1,
                                 "exponent on the state's 1995-1999 import intensity in its capability target "
                                 "(0: one target per dollar)",

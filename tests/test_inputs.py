@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
-from model.data import CHANNEL_PROJECT, DATA_DIR, MODEL_CATEGORIES, load_data
+from model.data import CHANNEL_PROJECT, DATA_DIR, FIRST_BUDGETS, MODEL_CATEGORIES, load_data
 from model.params import load_default_params
 from model.schema import SUPPLIERS, Partner
 
 RAW = DATA_DIR / "raw"
+ROOT = DATA_DIR.parent
 
 
 def _aiddata() -> pd.DataFrame:
@@ -48,6 +50,18 @@ def test_deal_sigma_is_the_contract_law_residual_less_the_category_spread():
     spread = weights @ (log_size - weights @ log_size) ** 2
     assert residual_sd == pytest.approx(1.47, abs=0.005)
     assert arms.deal_sigma == pytest.approx(np.sqrt(residual_sd ** 2 - spread), abs=0.005)
+
+
+def test_capability_target_is_the_pre_sample_import_ratio():
+    # Yearly imports 1995-1999 over the depreciation of a stock held at target by the first budgets the drivers
+    # cover, net of fiscal stress as the target is; the calibration prior halves and doubles it.
+    data, arms = load_data(), load_default_params().arms
+    budget = (data.budget_usd_m[FIRST_BUDGETS] * (1.0 - data.fiscal_stress[FIRST_BUDGETS])).sum(axis=1).mean()
+    ratio = data.installed_base_1995_1999.sum() / 5 / (arms.capability_decay * budget)
+    assert ratio == pytest.approx(0.515, abs=0.0005)
+    assert arms.capability_target == pytest.approx(ratio, abs=0.005)
+    prior = OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml").priors.arms.capability_target
+    assert np.sqrt(prior.low * prior.high) == pytest.approx(ratio, abs=0.0005) and prior.high / prior.low == 4.0
 
 
 def test_aid_rate_is_the_grants_to_security_forces_per_unit_of_capacity():
