@@ -411,7 +411,9 @@ def _reference_line(ref: dict | None) -> str:
     return (f"- With the reference prior `{ref['path']}` (sha256 {ref['sha256'][:12]}) as the prior predictive, the "
             f"same posterior and oracle runs: R overall {_fmt([ref['R_overall'], *ref['R_overall_interval']])}, Brier "
             f"rows {ref['R_brier']:.3f}, CRPS rows {ref['R_crps']:.3f}, SIPRI totals {ref['R_sipri']:.3f}, two-sided "
-            f"numeric rows {ref['R_numeric']:.3f} ({ref['n_rows_scored']} rows). A prior wider than the reference "
+            f"numeric rows {ref['R_numeric']:.3f} ({ref['n_rows_scored']} rows); with the SIPRI totals pooled "
+            f"{_fmt([ref['R_overall_sipri_pooled'], *ref['R_overall_sipri_pooled_interval']])} (their part "
+            f"{ref['R_sipri_pooled']:.3f}). A prior wider than the reference "
             "scores worse, so R above it would flatter the fit; R here would not.")
 
 
@@ -631,7 +633,9 @@ def command(cfg: DictConfig) -> None:
                "sha256": hashlib.sha256(settings.reference_priors.read_bytes()).hexdigest(),
                "n_rows_scored": int(ref_frame.scored.sum()),
                "R_overall": hr["overall"][0], "R_overall_interval": hr["overall"][1:], "R_brier": hr["brier"][0],
-               "R_crps": hr["crps"][0], "R_sipri": hr["parts"]["sipri"][0], "R_numeric": hr["parts"]["crps"][0]}
+               "R_crps": hr["crps"][0], "R_sipri": hr["parts"]["sipri"][0], "R_numeric": hr["parts"]["crps"][0],
+               "R_sipri_pooled": hr["sipri_pooled"][0], "R_overall_sipri_pooled": hr["overall_sipri_pooled"][0],
+               "R_overall_sipri_pooled_interval": hr["overall_sipri_pooled"][1:]}
     statements = frame[frame.part != "sipri"]
     result = {
         "R_overall": h["overall"][0], "R_overall_interval": h["overall"][1:],
