@@ -23,7 +23,9 @@ positive in expectation, since a truth's own predictive minimises the expected p
 Brier rows by how much harder the real record is for the prior than the model's own records are: misfit no parameter
 set removes. Ensemble scores are in their fair forms (:mod:`calibration.proper`), so an oracle of 100 runs and a prior
 of 800 compare. Rows that hold with probability >= ``tautological`` under the prior predictive (listed once in
-``<frozen_dir>/tautological.csv``) are reported apart and left out of R.
+``<frozen_dir>/tautological.csv``) are reported apart and left out of R. Beside R, the same ratio with the SIPRI totals
+pooled: each total's gain and attainable gap weighted by the prior's CRPS on the record over the block's mean, so a
+total the prior already matches almost exactly counts for what it can gain (docs/ODD.md §10.28).
 
 Also: PIT values and 50%/90% coverage of the posterior for the numeric rows and the SIPRI totals against their
 binomial bands, the old hit rate (:func:`calibration.check.check_table`) as a secondary column, parameter recovery
