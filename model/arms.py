@@ -8,7 +8,10 @@ replica's pre-drawn uniforms (one per state-year for the number of contracts, on
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 from scipy.special import expit, logit, ndtri
 
 from model import rules
@@ -41,6 +44,7 @@ NEW_SUPPLIER_SHARE = 0.01
 # logistic), which other supplier is best, its failure clock (a unit exponential of cumulative hazard), veto or other
 # failure when it fails, its place in the queue for China's credit line.
 POOL_COLUMNS = ("category", "size", "lag", "choice", "other", "clock", "veto", "queue")
+CATEGORY, SIZE, LAG, CHOICE, OTHER, CLOCK, VETO, QUEUE = range(len(POOL_COLUMNS))
 POOL_ROWS = 1 << 11  # 2,048 rows: a run signs about 1,300 contracts
 
 
@@ -144,12 +148,21 @@ def redline_level(gate: np.ndarray, level: np.ndarray, n_recognising: np.ndarray
     return (gate[:, :, None] * expit(level)).sum(axis=1) / n_recognising[:, None]
 
 
+def pool_rows(stream: np.random.Generator, m: int) -> np.ndarray:
+    """``m`` contract rows from an arms stream: uniforms, but for the size column, a standard normal by inversion, and
+    the clock column, a unit exponential (``-log u``), transformed once when drawn."""
+    rows = stream.random(size=(m, len(POOL_COLUMNS)))
+    rows[:, SIZE] = ndtri(rows[:, SIZE])
+    rows[:, CLOCK] = -np.log(rows[:, CLOCK])
+    return rows
+
+
 def ensure_pool(k, streams: list[np.random.Generator], need: np.ndarray) -> None:
     """Grow each replica's contract pool from its own arms stream when this year's contracts would run past it.
 
-    The pool holds the stream's uniforms in order, so a replica's rows are the same whatever it is batched with and
-    however the pool grew. A replica's pool at least doubles when it grows, and the batch's array only when a pool
-    outgrows it, so growth costs amortised constant time per contract.
+    The pool holds the stream's rows (:func:`pool_rows`) in order, so a replica's rows are the same whatever it is
+    batched with and however the pool grew. A replica's pool at least doubles when it grows, and the batch's array
+    only when a pool outgrows it, so growth costs amortised constant time per contract.
     """
     short = np.flatnonzero(k.pool_used + need > k.pool_size)
     if not len(short):
@@ -161,7 +174,7 @@ def ensure_pool(k, streams: list[np.random.Generator], need: np.ndarray) -> None
         pool[:, :k.pool.shape[1]] = k.pool
         k.pool = pool
     for r, m in zip(short, more, strict=True):
-        k.pool[r, k.pool_size[r]:k.pool_size[r] + m] = streams[r].random(size=(int(m), len(POOL_COLUMNS)))
+        k.pool[r, k.pool_size[r]:k.pool_size[r] + m] = pool_rows(streams[r], int(m))
         k.pool_size[r] += m
 
 
@@ -187,22 +200,10 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     per_replica = counts.sum(axis=1)
     if not per_replica.any():
         return
-    cell = np.repeat(np.arange(n_rep * n), counts.ravel())  # each contract's (replica, buyer), in that order
-    rep, buy = cell // n, cell % n
     ensure_pool(k, streams, per_replica)
-    first = np.concatenate([[0], np.cumsum(per_replica)[:-1]])
-    u = k.pool[rep, k.pool_used[rep] + np.arange(len(cell)) - first[rep]]
-    k.pool_used += per_replica
-    if k.shared_cdf:  # one category law for the whole batch (the usual case): one search, no per-contract gather
-        category = np.searchsorted(k.category_cdf[0], u[:, 0], side="right")
-    else:
-        category = (u[:, :1] >= k.category_cdf[rep]).sum(axis=1)  # = searchsorted(cdf, u, side="right")
-    size = (k.contract_median[rep, t, buy] * k.category_size[rep, category]
-            * np.exp(k.deal_sigma[rep] * ndtri(u[:, 1])))
-    lags = k.lag_min[rep] + (u[:, 2] * k.lag_span[rep]).astype(np.int64)
 
-    # Utility of each supplier for each contract (DESIGN.md §4): the buyer's part once per state; unavailable
-    # suppliers get -inf; the contract's logit noise enters through rules.logit_choice.
+    # Utility of each supplier for each buyer (DESIGN.md §4), once per state; the contracts' own parts (China's red
+    # lines by category, the logit noise, China's finance) enter in _contracts.
     share = s.installed / np.maximum(s.installed.sum(axis=2, keepdims=True), 1e-12)
     hold = (pressure[:, None] * leverage)[:, :, None]
     buyer = (k.static_utility[:, t] + k.beta_lockin[:, None, None] * share
@@ -211,42 +212,89 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
              - k.beta_new_supplier[:, None, None] * (share < NEW_SUPPLIER_SHARE) * k.not_domestic[:, None, :]
              - hold * k.pressure_coef[:, None, :])
     buyer[:, :, USA_IDX] += policy.us_availability_log(t)
-    util = buyer[rep, buy]
-    offered = s.offered[rep, buy, category]
-    util[~offered, CHN_IDX] = -np.inf
-    choice, with_finance = rules.logit_choice(util, u[:, 3], u[:, 4], CHN_IDX, k.beta_finance[rep] * finance[rep, buy])
-    financed = np.flatnonzero(with_finance)
-    if len(financed):
-        # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms:
-        # each gets the finance while credit is left. One row per replica, [credit, sizes in queue order, 0 ...],
-        # subtracted in sequence along the row, as a loop would do, and each row on its own.
-        queue = financed[np.lexsort((u[financed, 7], rep[financed]))]
-        owners, start, length = np.unique(rep[queue], return_index=True, return_counts=True)
-        row = np.repeat(np.arange(len(owners)), length)
-        pos = np.arange(len(queue)) - start[row]
-        grid = np.zeros((len(owners), length.max() + 1))
-        grid[:, 0] = credit[owners]
-        grid[row, pos + 1] = size[queue]
-        left = np.subtract.accumulate(grid, axis=1)
-        granted = left[row, pos] > 0.0  # a prefix of each queue: credit never comes back within a year
-        choice[queue[granted]] = CHN_IDX
-        credit[owners] = left[np.arange(len(owners)), np.bincount(row[granted], minlength=len(owners))]
+    n_sup = len(SUPPLIERS)
+    ordered, signed_by, chn_major = np.zeros((n_rep, n)), np.zeros((n_rep, n, n_sup)), np.zeros((n_rep, n))
+    rep, buy, category, size, lags, choice, u = _contracts(
+        counts, k.pool, k.pool_used, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
+        k.lag_min, k.lag_span, buyer, s.offered, k.beta_finance[:, None] * finance, credit, ordered, signed_by,
+        chn_major)
+    k.pool_used += per_replica
     chinese = choice == CHN_IDX
     pipeline.add(buy, choice, category, size, year, lags, k.delivery_years[rep, category],
-                 veto_exposure=k.veto[rep, category] * chinese, fiscal=fiscal[rep, buy], clock=-np.log(u[:, 5]),
-                 veto_draw=u[:, 6], replica=rep)
-    s.on_order = s.on_order + np.bincount(cell, weights=size, minlength=n_rep * n).reshape(n_rep, n)
-
-    n_sup = len(SUPPLIERS)
-    rec[:, :, S_SIGNED:S_SIGNED + n_sup] = np.bincount(cell * n_sup + choice,
-                                                       minlength=n_rep * n * n_sup).reshape(n_rep, n, n_sup)
-    if chinese.any():
-        signed = np.bincount(cell[chinese], minlength=n_rep * n).reshape(n_rep, n)
+                 veto_exposure=k.veto[rep, category] * chinese, fiscal=fiscal[rep, buy], clock=u[:, CLOCK],
+                 veto_draw=u[:, VETO], replica=rep)
+    s.on_order = s.on_order + ordered
+    rec[:, :, S_SIGNED:S_SIGNED + n_sup] = signed_by
+    signed = signed_by[:, :, CHN_IDX]
+    if signed.any():
         rec[:, :, S_CHN_SIGNED] = signed
-        rec[:, :, S_CHN_MAJOR] = np.bincount(cell[chinese & (category == MAJOR)],
-                                             minlength=n_rep * n).reshape(n_rep, n)
+        rec[:, :, S_CHN_MAJOR] = chn_major
         rec[:, :, S_COPRODUCTION] = signed * k.coproduction
         policy.crossed(t, signed)
+
+
+@njit(cache=True)
+def _contracts(counts, pool, pool_used, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
+               buyer, offered, finance, credit, ordered, signed_by, chn_major):
+    """This year's contracts, in (replica, buyer) order: each one's pool row, category, size, delivery lag and
+    supplier, China's credit line drawn down in place, and the year's tallies into the zeroed arrays ``ordered``
+    (TIV by buyer, summed in contract order), ``signed_by`` (contracts by buyer and supplier) and ``chn_major``
+    (Chinese major platforms).
+
+    A compiled loop over contracts (thousands a year in a batch): array code paid a gather per column and per
+    supplier. Returns the contracts' replica, buyer, category, size, lag, supplier and pool rows.
+    """
+    n_rep, n = counts.shape
+    total = counts.sum()
+    rep = np.empty(total, dtype=np.int64)
+    buy = np.empty(total, dtype=np.int64)
+    u = np.empty((total, pool.shape[2]))
+    c = 0
+    for r in range(n_rep):
+        row = pool_used[r]
+        for b in range(n):
+            for _ in range(counts[r, b]):
+                rep[c], buy[c] = r, b
+                u[c] = pool[r, row]
+                row += 1
+                c += 1
+    category = np.empty(total, dtype=np.int64)
+    size = np.empty(total)
+    lags = np.empty(total, dtype=np.int64)
+    util = np.empty((total, buyer.shape[2]))
+    boost = np.empty(total)
+    for c in range(total):
+        r, b = rep[c], buy[c]
+        cat = 0  # the category's inverse distribution function: the number of cumulative weights <= u
+        for j in range(category_cdf.shape[1]):
+            cat += category_cdf[r, j] <= u[c, CATEGORY]
+        category[c] = cat
+        size[c] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * u[c, SIZE])
+        lags[c] = lag_min[r] + np.int64(u[c, LAG] * lag_span[r])
+        util[c] = buyer[r, b]
+        if not offered[r, b, cat]:
+            util[c, CHN_IDX] = -np.inf
+        boost[c] = finance[r, b]
+    choice, with_finance = rules.logit_choice(util, u[:, CHOICE], u[:, OTHER], CHN_IDX, boost)
+    # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
+    # replica on its own: each gets the finance while credit is left (credit never comes back within a year).
+    financed = np.flatnonzero(with_finance)
+    queue = financed[np.argsort(u[financed, QUEUE], kind="mergesort")]
+    queue = queue[np.argsort(rep[queue], kind="mergesort")]
+    left = credit.copy()
+    for c in queue:
+        r = rep[c]
+        if left[r] > 0.0:
+            choice[c] = CHN_IDX
+            left[r] -= size[c]
+    credit[:] = left
+    for c in range(total):
+        r, b = rep[c], buy[c]
+        ordered[r, b] += size[c]
+        signed_by[r, b, choice[c]] += 1.0
+        if choice[c] == CHN_IDX and category[c] == MAJOR:
+            chn_major[r, b] += 1.0
+    return rep, buy, category, size, lags, choice, u
 
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,
@@ -258,71 +306,96 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     Returns the year's deliveries, (replicas, states, suppliers), legacy (pre-2000) deals included.
     """
     pl = pipeline
-    n_rep, n = s.gate.shape
-    n_sup = len(SUPPLIERS)
     # Deals signed before 2000 deliver as SIPRI records them (initial conditions; China's are unknown, held out).
     delivered = k.legacy[:, t].copy()
-    idx = pl.active
-    if len(idx) == 0:
+    if len(pl.active) == 0:
         return delivered
-    rep, st = pl.replica[idx], pl.state[idx]
-    cell = rep * n + st
-    chinese = pl.supplier[idx] == CHN_IDX
-    # Recognition and the US veto act on Chinese deals only (the others' veto exposure is zero): gathered for those.
-    ch = np.flatnonzero(chinese)
-    rep_ch, st_ch = rep[ch], st[ch]
-    recognised, unrecognised = np.zeros(len(idx), dtype=bool), np.zeros(len(idx), dtype=bool)
-    recognised[ch] = s.gate[rep_ch, st_ch] > 0
-    unrecognised[ch] = s.gate[rep_ch, st_ch] == 0
-    veto = np.zeros(len(idx))
-    veto[ch] = (k.fail_veto * pressure)[rep_ch] * pl.veto_exposure[idx[ch]] * leverage[rep_ch, st_ch]
-    stress = fiscal[rep, st]
-    # Most years no government changes anywhere in the batch: no exposure, and no gathers over every open deal.
-    exposure = (rules.regime_exposure(swing[rep, st], k.supplier_orientation[rep, pl.supplier[idx]]) if swing.any()
-                else 0.0)
-    shock = rules.fiscal_shock(stress, pl.fiscal[idx], k.fail_fiscal[rep])
-    begun = pl.delivered[idx] > 0.0
-    rate = rules.failure_rate(k.fail_base[rep], shock, begun, veto, exposure, k.fail_regime[rep]) * pl.can_fail[idx]
-    pl.fiscal[idx] = np.maximum(pl.fiscal[idx], stress)  # the survivors have now weathered this year's stress
-    # A deal fails in the year its cumulative hazard reaches its unit-exponential clock (drawn at signing): the same
-    # law as a yearly failure with probability 1 - exp(-rate). Competing risks: the failure is a veto with
-    # probability veto / rate (the deal's veto uniform).
-    pl.clock[idx] -= rate
-    hazard_failed = pl.clock[idx] <= 0.0
-    vetoed = recognised & hazard_failed & (pl.veto_draw[idx] * rate < veto)
-    failed = hazard_failed | unrecognised
-    # US red line: undelivered Chinese deals in a banned category fail, as vetoes (donations cannot fail).
-    banned = chinese & policy.banned(t, rep, pl.category[idx]) & (pl.can_fail[idx] > 0)
-    vetoed |= banned & recognised
-    failed |= banned
-    if failed.any():
-        lost = idx[failed]
-        pl.close(lost, FAILED, year)
-        undelivered = np.bincount(cell[failed], weights=pl.size[lost] - pl.delivered[lost],
-                                  minlength=n_rep * n).reshape(n_rep, n)
+    n_rep, n = s.gate.shape
+    undelivered, failed_chn, vetoed = np.zeros((n_rep, n)), np.zeros((n_rep, n)), np.zeros((n_rep, n))
+    new = np.zeros((n_rep, n, len(SUPPLIERS)))
+    pl.active, n_failed = _pipeline_year(
+        pl.active, year, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.delivered,
+        pl.status, pl.closed, pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock,
+        pl.veto_draw, s.gate, fiscal, k.fail_veto * pressure, leverage, swing, k.supplier_orientation, k.fail_base,
+        k.fail_fiscal, k.fail_regime, policy.banned_categories(t), undelivered, failed_chn, vetoed, new,
+        rec[:, :, S_DONATION])
+    if n_failed:
         s.on_order = s.on_order - undelivered
         s.cooling = s.cooling + undelivered
         s.cool_release[np.arange(n_rep), t + k.cooling_years + 1] += undelivered
-        rec[:, :, S_CHN_FAILED] = np.bincount(cell[failed & chinese], minlength=n_rep * n).reshape(n_rep, n)
-        rec[:, :, S_CHN_VETOED] = np.bincount(cell[vetoed], minlength=n_rep * n).reshape(n_rep, n)
-
-    going = ~failed & (pl.start[idx] <= year)
-    di = idx[going]
-    remaining = pl.size[di] - pl.delivered[di]
-    amount = np.minimum(pl.yearly[di] * rules.delivery_pace(shock[going] * pl.can_fail[di], begun[going]), remaining)
-    # The last instalment is what remains, so a deal delivers exactly its size whatever the rounding of its instalments.
-    last = remaining - amount <= 1e-9 * pl.size[di]
-    amount[last] = remaining[last]
-    pl.delivered[di] += amount
-    pl.close(di[last], DELIVERED, year)
-    new = np.bincount(cell[going] * n_sup + pl.supplier[di], weights=amount,
-                      minlength=n_rep * n * n_sup).reshape(n_rep, n, n_sup)
+        rec[:, :, S_CHN_FAILED] = failed_chn
+        rec[:, :, S_CHN_VETOED] = vetoed
     s.on_order = s.on_order - new.sum(axis=2)
     delivered += new
-    donated = going & pl.donation[idx]
-    if donated.any():
-        rec[rep[donated], st[donated], S_DONATION] = 1.0
     return delivered
+
+
+@njit(cache=True)
+def _pipeline_year(active, year, replica, state, supplier, category, size, start, delivered, status, closed, donation,
+                   yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, gate, fiscal, veto_scale, leverage,
+                   swing, orientation, fail_base, fail_fiscal, fail_regime, banned, undelivered, failed_chn, vetoed_n,
+                   new, donated):
+    """One year of the open deals, in index order: each one's failure hazard against its clock, then its delivery.
+
+    A loop over deals, compiled: thousands of open deals in a batch, each a few scalar operations, where array code
+    paid a gather and a scatter per column. Writes the deal columns in place and the year's totals into the zeroed
+    arrays ``undelivered`` (TIV of failed deals), ``failed_chn`` and ``vetoed_n`` (counts) and ``new`` (deliveries by
+    supplier), each summed in deal order; marks ``donated`` where a donation delivers. Returns the deals still open
+    and the number that failed.
+    """
+    keep = np.empty(len(active), dtype=active.dtype)
+    n_keep = n_failed = 0
+    for i in active:
+        r, st, sup = replica[i], state[i], supplier[i]
+        chinese = sup == CHN_IDX
+        # Recognition and the US veto act on Chinese deals only (the others' veto exposure is zero).
+        recognised = chinese and gate[r, st] > 0
+        veto = veto_scale[r] * veto_exposure[i] * leverage[r, st] if chinese else 0.0
+        stress = fiscal[r, st]
+        shock = rules.fiscal_shock(stress, fiscal_met[i], fail_fiscal[r])
+        begun = delivered[i] > 0.0
+        exposure = rules.regime_exposure(swing[r, st], orientation[r, sup])
+        rate = rules.failure_rate(fail_base[r], shock, begun, veto, exposure, fail_regime[r]) * can_fail[i]
+        fiscal_met[i] = max(fiscal_met[i], stress)  # the deal has now weathered this year's stress
+        # A deal fails in the year its cumulative hazard reaches its unit-exponential clock (drawn at signing): the
+        # same law as a yearly failure with probability 1 - exp(-rate). Competing risks: the failure is a veto with
+        # probability veto / rate (the deal's veto uniform).
+        clock[i] -= rate
+        failed = clock[i] <= 0.0
+        vetoed = recognised and failed and veto_draw[i] * rate < veto
+        failed = failed or (chinese and not recognised)
+        # US red line: undelivered Chinese deals in a banned category fail, as vetoes (donations cannot fail).
+        if chinese and banned[r, category[i]] and can_fail[i] > 0:
+            vetoed = vetoed or recognised
+            failed = True
+        if failed:
+            status[i], closed[i] = FAILED, year
+            undelivered[r, st] += size[i] - delivered[i]
+            failed_chn[r, st] += chinese
+            vetoed_n[r, st] += vetoed
+            n_failed += 1
+            continue
+        if start[i] > year:
+            keep[n_keep] = i
+            n_keep += 1
+            continue
+        remaining = size[i] - delivered[i]
+        amount = min(yearly[i] * rules.delivery_pace(shock * can_fail[i], begun), remaining)
+        # The last instalment is what remains, so a deal delivers exactly its size whatever the rounding of its
+        # instalments.
+        last = remaining - amount <= 1e-9 * size[i]
+        if last:
+            amount = remaining
+        delivered[i] += amount
+        new[r, st, sup] += amount
+        if donation[i]:
+            donated[r, st] = 1.0
+        if last:
+            status[i], closed[i] = DELIVERED, year
+        else:
+            keep[n_keep] = i
+            n_keep += 1
+    return keep[:n_keep], n_failed
 
 
 def update_capability(k, s, delivered: np.ndarray) -> None:

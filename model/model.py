@@ -150,7 +150,7 @@ def _draw_noise(streams: dict[str, np.random.Generator], pre: dict[str, np.ndarr
     # uniforms that the run's contracts use in signing order, one row per contract whatever its fate; the pool grows
     # from the same stream if a run signs more (arms.ensure_pool).
     out["u_contracts"] = streams["arms"].random(size=shape)
-    out["pool"] = streams["arms"].random(size=(arms.POOL_ROWS, len(arms.POOL_COLUMNS)))
+    out["pool"] = arms.pool_rows(streams["arms"], arms.POOL_ROWS)
     return out
 
 
@@ -261,7 +261,6 @@ class DefenceTiesModel(mesa.Model):
                                      f"{into.shape[1:]} and {into.dtype}")
                 into[i] = v
         self.k = k = SimpleNamespace(**arrays)
-        k.shared_cdf = bool((k.category_cdf == k.category_cdf[0]).all())
         k.pool_used = np.zeros(r, dtype=np.int64)
         k.pool_size = np.full(r, arms.POOL_ROWS, dtype=np.int64)
         self._arms_streams = [streams["arms"] for streams in all_streams]

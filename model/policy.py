@@ -67,11 +67,9 @@ class USPolicy:
         """China's offers (replicas x states x categories) without the categories the US bans this year."""
         return offered & ~self._ban[:, t][:, None, :]
 
-    def banned(self, t: int, replicas: np.ndarray, categories: np.ndarray) -> np.ndarray:
-        """Whether each deal's category (replica and category indices) is banned this year."""
-        if not self._ban[:, t].any():  # most years of most scenarios: no gather over every open deal
-            return np.zeros(len(replicas), dtype=bool)
-        return self._ban[replicas, t, categories]
+    def banned_categories(self, t: int) -> np.ndarray:
+        """(replicas, categories): whether the US bans each category of Chinese arms this year."""
+        return self._ban[:, t]
 
     def bans_ground_stations(self, t: int) -> np.ndarray:
         return self._ban_ground[:, t]

@@ -6,7 +6,10 @@ from the channel's own stream and passed in, so the rules can be checked against
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit, vectorize
 from scipy.special import ndtri, pdtr
 
 
@@ -61,7 +64,10 @@ def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
     return np.flatnonzero(weighted_pick_mask(weights, log_u, k))
 
 
-def regime_exposure(swing: np.ndarray, supplier_orientation: np.ndarray) -> np.ndarray:
+# The deal pipeline's rules are numpy ufuncs compiled by numba: called with arrays from Python (the by-hand tests), and
+# on scalars from the pipeline's compiled yearly loop over open deals (model.arms), which runs one formula, not two.
+@vectorize(["float64(float64, float64)"], cache=True)
+def regime_exposure(swing: float, supplier_orientation: float) -> float:
     """How far a change of government moves a state away from a supplier's politics: ``max(0, -swing x o_j)``.
 
     ``swing`` is the change of orientation in a year of government change (0 otherwise; positive towards China,
@@ -70,21 +76,22 @@ def regime_exposure(swing: np.ndarray, supplier_orientation: np.ndarray) -> np.n
     and Russian deals, a turn away from it US, Israeli and European ones), and leaves politically neutral suppliers'
     deals alone.
     """
-    return np.maximum(-swing * supplier_orientation, 0.0)
+    return max(-swing * supplier_orientation, 0.0)
 
 
-def fiscal_shock(fiscal: np.ndarray, fiscal_met: np.ndarray, fiscal_coef: float) -> np.ndarray:
+@vectorize(["float64(float64, float64, float64)"], cache=True)
+def fiscal_shock(fiscal: float, fiscal_met: float, fiscal_coef: float) -> float:
     """Hazard of a rise of fiscal stress on an open deal: ``fiscal_coef max(F - F_met, 0)``.
 
     Ability to pay acts at signing, so only a rise above the highest stress the deal has met (at signing or in a year
     it survived) shocks it: a rise is a one-off shock, and a deal that weathered it is not shocked again by the same
     stress.
     """
-    return fiscal_coef * np.maximum(fiscal - fiscal_met, 0.0)
+    return fiscal_coef * max(fiscal - fiscal_met, 0.0)
 
 
-def failure_rate(base: float, shock: np.ndarray, begun: np.ndarray, veto: np.ndarray, regime: np.ndarray,
-                 regime_coef: float) -> np.ndarray:
+@vectorize(["float64(float64, float64, boolean, float64, float64, float64)"], cache=True)
+def failure_rate(base: float, shock: float, begun: bool, veto: float, regime: float, regime_coef: float) -> float:
     """Yearly failure rate of deals; the failure probability is ``1 - exp(-rate)``, of which ``veto / rate`` is the US
     veto.
 
@@ -94,14 +101,15 @@ def failure_rate(base: float, shock: np.ndarray, begun: np.ndarray, veto: np.nda
     ``fail_veto x category exposure x pressure x leverage`` for Chinese deals and zero otherwise (competing risks);
     ``regime`` is the deal's :func:`regime_exposure` this year.
     """
-    return base + np.where(begun, 0.0, shock) + veto + regime_coef * regime
+    return base + (0.0 if begun else shock) + veto + regime_coef * regime
 
 
-def delivery_pace(shock: np.ndarray, begun: np.ndarray) -> np.ndarray:
+@vectorize(["float64(float64, boolean)"], cache=True)
+def delivery_pace(shock: float, begun: bool) -> float:
     """Share of a deal's yearly instalment delivered this year: ``exp(-shock)`` for deals whose deliveries have begun,
     1 otherwise; the rest is delivered after the deal's scheduled end, so a fiscal shock delays a deal in delivery by
     the same probability that it would fail one not yet begun."""
-    return np.where(begun, np.exp(-shock), 1.0)
+    return math.exp(-shock) if begun else 1.0
 
 
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:
@@ -141,6 +149,7 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return k
 
 
+@njit(cache=True)
 def logit_choice(utility: np.ndarray, u_choice: np.ndarray, u_other: np.ndarray, column: int,
                  boost: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial-logit choices of rows of ``utility`` (``-inf`` = unavailable) from two uniforms per row.
@@ -149,28 +158,34 @@ def logit_choice(utility: np.ndarray, u_choice: np.ndarray, u_other: np.ndarray,
     ``boost`` on ``column``), with two draws instead of one per column: the best of the other columns is column ``j``
     with probability proportional to ``exp(V_j)`` (``u_other``), independently of its value ``LSE + Gumbel``; so
     ``column`` beats it when ``V_c - LSE + L > 0`` with ``L`` standard logistic (``u_choice``). Returns the choice
-    without the boost and whether ``column`` wins with it.
+    without the boost and whether ``column`` wins with it. Compiled (numba): the arms market calls it from its loop
+    over contracts.
     """
-    # Supplier-major (columns x rows): the reductions over the few suppliers then run along contiguous rows, and the
-    # running sum is the same sequence of additions as np.cumsum along a row.
-    others = utility.T.copy()
-    others[column] = -np.inf
-    top = np.maximum.reduce(others, axis=0)
-    finite = np.isfinite(top)
-    others -= np.where(finite, top, 0.0)
-    weight = np.exp(others, out=others)
-    cum = weight.copy()
-    for j in range(1, len(cum)):
-        np.add(cum[j - 1], cum[j], out=cum[j])
-    total = cum[-1]
-    best_other = np.minimum(np.count_nonzero(cum < u_other * total, axis=0), utility.shape[1] - 1)
-    # u_other * total can only fall on an unavailable (zero-weight) column if it equals a cumulative sum: skip those.
-    bad = np.flatnonzero(weight[best_other, np.arange(len(total))] <= 0)
-    if len(bad):
-        best_other[bad] = weight[:, bad].argmax(axis=0)
-    with np.errstate(divide="ignore"):
-        lse = np.where(finite, top + np.log(np.where(finite, total, 1.0)), -np.inf)
-        noise = np.log(u_choice) - np.log1p(-u_choice)
-    margin = utility[:, column] - lse + noise
-    choice = np.where(margin > 0, column, np.where(finite, best_other, 0))
+    rows, cols = utility.shape
+    choice = np.empty(rows, dtype=np.int64)
+    margin = np.empty(rows)
+    weight = np.empty(cols)
+    for i in range(rows):
+        top = -np.inf
+        for j in range(cols):
+            if j != column and utility[i, j] > top:
+                top = utility[i, j]
+        finite = np.isfinite(top)
+        shift = top if finite else 0.0
+        total = 0.0
+        for j in range(cols):
+            weight[j] = 0.0 if j == column else math.exp(utility[i, j] - shift)
+            total += weight[j]
+        # The other column whose cumulative weight first reaches u_other x total; it can only fall on an unavailable
+        # (zero-weight) column if it equals a cumulative sum: the heaviest column then.
+        target, cum, best = u_other[i] * total, 0.0, 0
+        for j in range(cols):
+            cum += weight[j]
+            best += cum < target
+        best = min(best, cols - 1)
+        if weight[best] <= 0.0:
+            best = np.argmax(weight)
+        lse = top + math.log(total) if finite else -np.inf
+        margin[i] = utility[i, column] - lse + (math.log(u_choice[i]) - math.log1p(-u_choice[i]))
+        choice[i] = column if margin[i] > 0 else (best if finite else 0)
     return choice, margin + boost > 0
