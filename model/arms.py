@@ -18,7 +18,7 @@ from model import rules
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
-from model.pipeline import DELIVERED, FAILED, Pipeline
+from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
 from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, SUPPLIERS, Partner
 from model.slots import (
     S_CHN_FAILED,
@@ -45,7 +45,9 @@ NEW_SUPPLIER_SHARE = 0.01
 # failure when it fails, its place in the queue for China's credit line.
 POOL_COLUMNS = ("category", "size", "lag", "choice", "other", "clock", "veto", "queue")
 CATEGORY, SIZE, LAG, CHOICE, OTHER, CLOCK, VETO, QUEUE = range(len(POOL_COLUMNS))
-POOL_ROWS = 1 << 11  # 2,048 rows: a run signs about 1,300 contracts
+# 3,072 rows: a 2000-2040 run signs about 2,100 contracts at the defaults and on the posterior's draws (90% of them
+# fewer than 2,900), so the pool seldom grows.
+POOL_ROWS = 3 << 10
 
 
 def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
@@ -202,27 +204,23 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
         return
     ensure_pool(k, streams, per_replica)
 
-    # Utility of each supplier for each buyer (DESIGN.md §4), once per state; the contracts' own parts (China's red
-    # lines by category, the logit noise, China's finance) enter in _contracts.
+    # Each buyer's installed shares by supplier; the utilities follow in _contracts, for the buyers that sign.
     share = s.installed / np.maximum(s.installed.sum(axis=2, keepdims=True), 1e-12)
-    hold = (pressure[:, None] * leverage)[:, :, None]
-    buyer = (k.static_utility[:, t] + k.beta_lockin[:, None, None] * share
-             + k.align_coef[:, None, :] * s.alignment[:, :, None]
-             + k.beta_hedge[:, None, None] * share.max(axis=2, keepdims=True) * (share == 0)
-             - k.beta_new_supplier[:, None, None] * (share < NEW_SUPPLIER_SHARE) * k.not_domestic[:, None, :]
-             - hold * k.pressure_coef[:, None, :])
-    buyer[:, :, USA_IDX] += policy.us_availability_log(t)
     n_sup = len(SUPPLIERS)
-    ordered, signed_by, chn_major = np.zeros((n_rep, n)), np.zeros((n_rep, n, n_sup)), np.zeros((n_rep, n))
-    rep, buy, category, size, lags, choice, u = _contracts(
+    signed_by, chn_major = np.zeros((n_rep, n, n_sup)), np.zeros((n_rep, n))
+    pl = pipeline
+    total = int(per_replica.sum())
+    first = pl.reserve(total)
+    ordered = _contracts(
         counts, k.pool, k.pool_used, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
-        k.lag_min, k.lag_span, buyer, s.offered, k.beta_finance[:, None] * finance, credit, ordered, signed_by,
+        k.lag_min, k.lag_span, k.delivery_years, k.veto, k.static_utility[:, t], share, k.beta_lockin, k.align_coef,
+        s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure[:, None] * leverage,
+        k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance[:, None] * finance, credit, fiscal,
+        year, first, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.signed, pl.status,
+        pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock, pl.veto_draw, signed_by,
         chn_major)
+    pl.opened(total)
     k.pool_used += per_replica
-    chinese = choice == CHN_IDX
-    pipeline.add(buy, choice, category, size, year, lags, k.delivery_years[rep, category],
-                 veto_exposure=k.veto[rep, category] * chinese, fiscal=fiscal[rep, buy], clock=u[:, CLOCK],
-                 veto_draw=u[:, VETO], replica=rep)
     s.on_order = s.on_order + ordered
     rec[:, :, S_SIGNED:S_SIGNED + n_sup] = signed_by
     signed = signed_by[:, :, CHN_IDX]
@@ -235,46 +233,59 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 @njit(cache=True)
 def _contracts(counts, pool, pool_used, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
-               buyer, offered, finance, credit, ordered, signed_by, chn_major):
+               delivery_years, veto, static_utility, share, beta_lockin, align_coef, alignment, beta_hedge,
+               beta_new_supplier, not_domestic, hold, pressure_coef, us_availability_log, offered, finance, credit,
+               fiscal, year, first, replica, state, supplier, category, size, start, signed, status, donation, yearly,
+               veto_exposure, can_fail, fiscal_met, clock, veto_draw, signed_by, chn_major):
     """This year's contracts, in (replica, buyer) order: each one's pool row, category, size, delivery lag and
-    supplier, China's credit line drawn down in place, and the year's tallies into the zeroed arrays ``ordered``
-    (TIV by buyer, summed in contract order), ``signed_by`` (contracts by buyer and supplier) and ``chn_major``
-    (Chinese major platforms).
+    supplier, written into the pipeline's columns from slot ``first`` on (deals that cannot yet have delivered or
+    failed); China's credit line drawn down in place; the year's tallies into the zeroed arrays ``signed_by``
+    (contracts by buyer and supplier) and ``chn_major`` (Chinese major platforms). Returns the TIV ordered by each
+    buyer, summed in contract order.
 
-    A compiled loop over contracts (thousands a year in a batch): array code paid a gather per column and per
-    supplier. Returns the contracts' replica, buyer, category, size, lag, supplier and pool rows.
+    A compiled loop over contracts (thousands a year in a batch), where array code paid a gather per column and per
+    supplier. A buyer's utility of each supplier (DESIGN.md §4) is computed once, for the buyers that sign.
     """
     n_rep, n = counts.shape
+    n_sup = static_utility.shape[2]
     total = counts.sum()
     rep = np.empty(total, dtype=np.int64)
-    buy = np.empty(total, dtype=np.int64)
     u = np.empty((total, pool.shape[2]))
+    util = np.empty((total, n_sup))
+    boost = np.empty(total)
+    buyer = np.empty(n_sup)
     c = 0
     for r in range(n_rep):
         row = pool_used[r]
         for b in range(n):
+            if counts[r, b] == 0:
+                continue
+            top = 0.0
+            for j in range(n_sup):
+                top = max(top, share[r, b, j])
+            for j in range(n_sup):
+                buyer[j] = (static_utility[r, b, j] + beta_lockin[r] * share[r, b, j]
+                            + align_coef[r, j] * alignment[r, b]
+                            + beta_hedge[r] * top * (share[r, b, j] == 0)
+                            - beta_new_supplier[r] * (share[r, b, j] < NEW_SUPPLIER_SHARE) * not_domestic[r, j]
+                            - hold[r, b] * pressure_coef[r, j])
+            buyer[USA_IDX] += us_availability_log[r, b]
             for _ in range(counts[r, b]):
-                rep[c], buy[c] = r, b
+                d = first + c
+                rep[c], replica[d], state[d] = r, r, b
                 u[c] = pool[r, row]
                 row += 1
+                cat = 0  # the category's inverse distribution function: the number of cumulative weights <= u
+                for j in range(category_cdf.shape[1]):
+                    cat += category_cdf[r, j] <= u[c, CATEGORY]
+                category[d] = cat
+                size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * u[c, SIZE])
+                start[d] = year + lag_min[r] + np.int64(u[c, LAG] * lag_span[r])
+                util[c] = buyer
+                if not offered[r, b, cat]:
+                    util[c, CHN_IDX] = -np.inf
+                boost[c] = finance[r, b]
                 c += 1
-    category = np.empty(total, dtype=np.int64)
-    size = np.empty(total)
-    lags = np.empty(total, dtype=np.int64)
-    util = np.empty((total, buyer.shape[2]))
-    boost = np.empty(total)
-    for c in range(total):
-        r, b = rep[c], buy[c]
-        cat = 0  # the category's inverse distribution function: the number of cumulative weights <= u
-        for j in range(category_cdf.shape[1]):
-            cat += category_cdf[r, j] <= u[c, CATEGORY]
-        category[c] = cat
-        size[c] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * u[c, SIZE])
-        lags[c] = lag_min[r] + np.int64(u[c, LAG] * lag_span[r])
-        util[c] = buyer[r, b]
-        if not offered[r, b, cat]:
-            util[c, CHN_IDX] = -np.inf
-        boost[c] = finance[r, b]
     choice, with_finance = rules.logit_choice(util, u[:, CHOICE], u[:, OTHER], CHN_IDX, boost)
     # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
     # replica on its own: each gets the finance while credit is left (credit never comes back within a year).
@@ -286,15 +297,22 @@ def _contracts(counts, pool, pool_used, category_cdf, contract_median, category_
         r = rep[c]
         if left[r] > 0.0:
             choice[c] = CHN_IDX
-            left[r] -= size[c]
+            left[r] -= size[first + c]
     credit[:] = left
+    ordered = np.zeros((n_rep, n))
     for c in range(total):
-        r, b = rep[c], buy[c]
-        ordered[r, b] += size[c]
-        signed_by[r, b, choice[c]] += 1.0
-        if choice[c] == CHN_IDX and category[c] == MAJOR:
+        d = first + c
+        r, b, cat, sup = rep[c], state[d], category[d], choice[c]
+        chinese = sup == CHN_IDX
+        supplier[d], signed[d], status[d], donation[d] = sup, year, ACTIVE, False
+        yearly[d] = size[d] / delivery_years[r, cat]
+        veto_exposure[d], can_fail[d] = veto[r, cat] * chinese, 1.0
+        fiscal_met[d], clock[d], veto_draw[d] = fiscal[r, b], u[c, CLOCK], u[c, VETO]
+        ordered[r, b] += size[d]
+        signed_by[r, b, sup] += 1.0
+        if chinese and cat == MAJOR:
             chn_major[r, b] += 1.0
-    return rep, buy, category, size, lags, choice, u
+    return ordered
 
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,

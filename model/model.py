@@ -291,7 +291,7 @@ class DefenceTiesModel(mesa.Model):
             last_tour=np.full(r, -10_000), installed=k.installed0.copy(), capability=k.capability0.copy(),
             dual_use=zeros.copy(),
         )
-        # Room for the deals a run signs on the posterior (about 1,900), so the pipeline seldom has to grow.
+        # Room for the deals a run signs (arms.POOL_ROWS), so the pipeline seldom has to grow.
         self.pipeline = Pipeline(capacity=arms.POOL_ROWS * r)
         self.recorder = Recorder(years, data.iso3, r)
         self.recorder.all_states[:, :, :, S_RECOGNISES] = self._recognition  # a driver: recorded once

@@ -16,8 +16,8 @@ class Pipeline:
     or one it has already weathered does neither.
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
-    by doubling when full (a 2000-2040 run signs about 1,200 deals with the defaults, 1,900 on the posterior's draws;
-    the model starts a batch with room for 2,048 a replica, so its pipeline seldom grows).
+    by doubling when full (a 2000-2040 run signs about 2,100 deals with the defaults and on the posterior's draws; the
+    model starts a batch with room for ``arms.POOL_ROWS`` a replica, so its pipeline seldom grows).
     """
 
     def __init__(self, capacity: int = 512) -> None:
@@ -72,18 +72,26 @@ class Pipeline:
         k = len(state)
         if k == 0:
             return
-        if self.n + k > len(self.size):
-            self._grow(self.n + k)
-        s = slice(self.n, self.n + k)
+        s = slice(self.reserve(k), self.n + k)
         self.replica[s] = replica
         self.state[s], self.supplier[s], self.category[s], self.size[s] = state, supplier, category, size
         self.start[s], self.signed[s] = year + lag, year
         self.status[s], self.donation[s] = ACTIVE, donation  # `delivered` starts at zero: slots are never reused
-        self.active = np.concatenate([self.active, np.arange(self.n, self.n + k)])
         self.yearly[s] = size / years
         self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
         self.fiscal[s] = fiscal
         self.clock[s], self.veto_draw[s] = clock, veto_draw
+        self.opened(k)
+
+    def reserve(self, k: int) -> int:
+        """Room for ``k`` more deals; returns the first of their slots (a writer fills them, then :meth:`opened`)."""
+        if self.n + k > len(self.size):
+            self._grow(self.n + k)
+        return self.n
+
+    def opened(self, k: int) -> None:
+        """The ``k`` deals written into the slots :meth:`reserve` gave are signed and open."""
+        self.active = np.concatenate([self.active, np.arange(self.n, self.n + k)])
         self.n += k
 
     def close(self, idx: np.ndarray, status: int, year: int) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm, poisson
 
-from model import rules
+from model import arms, rules
 from model.agents import CHN_IDX
 from model.model import DELEGATION, FORUM, DefenceTiesModel
 from model.params import with_overrides
@@ -248,7 +248,7 @@ def test_contracts_by_hand(model_at, params):
     cdf[-1] = 1.0
     rows = m._arms_pool[used:used + n]
     category = np.searchsorted(cdf, rows[:, 0], side="right")
-    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * norm.ppf(rows[:, 1]))
+    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rows[:, 1])  # a normal in the pool (next test)
     lag = ap.lag_min + np.floor(rows[:, 2] * (ap.lag_max - ap.lag_min + 1)).astype(int)
     pl = m.pipeline
     new = np.arange(n0, pl.n)[~pl.donation[n0:pl.n]]
@@ -261,6 +261,15 @@ def test_contracts_by_hand(model_at, params):
             == np.rint(np.array(ap.delivery_years))[category].astype(int).tolist())
     chinese = pl.supplier[new] == CHN_IDX
     assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
+
+
+def test_the_pool_holds_the_streams_uniforms_with_size_and_clock_transformed():
+    rows = arms.pool_rows(np.random.default_rng(5), 300)
+    uniforms = np.random.default_rng(5).random(size=(300, len(arms.POOL_COLUMNS)))
+    plain = [j for j in range(len(arms.POOL_COLUMNS)) if j not in (arms.SIZE, arms.CLOCK)]
+    assert np.array_equal(rows[:, plain], uniforms[:, plain])
+    assert rows[:, arms.SIZE] == pytest.approx(norm.ppf(uniforms[:, arms.SIZE]), rel=1e-12)
+    assert rows[:, arms.CLOCK] == pytest.approx(-np.log(uniforms[:, arms.CLOCK]), rel=1e-12)
 
 
 def test_on_order_matches_the_pipeline_every_year(params, data, drivers):
