@@ -116,7 +116,8 @@ def statistic(target: Target, states: np.ndarray, region: np.ndarray, south_amer
         series = region[:, w, target.region_slot]
         x = series[:, :, None]
     else:
-        x = states[:, w][:, :, target.states][:, :, :, target.slots].sum(axis=3)  # (runs, years, states)
+        # The target's slots first: gathering its states first would copy every slot of the record.
+        x = states[:, w][:, :, :, target.slots][:, :, target.states].sum(axis=3)  # (runs, years, states)
         series = x.sum(axis=2)
     if s == "sum":
         return series.sum(axis=1)
@@ -150,7 +151,7 @@ def statistic(target: Target, states: np.ndarray, region: np.ndarray, south_amer
     if s in ("pct_of_lac_imports", "pct_of_south_america_imports"):
         pool = np.arange(states.shape[2]) if s == "pct_of_lac_imports" else south_america
         # One flat sum per run: a multi-axis sum may group its terms by the batch's shape.
-        total = states[:, w][:, :, pool][:, :, :, _ARMS_IMPORT_SLOTS].reshape(len(states), -1).sum(axis=1)
+        total = states[:, w][:, :, :, _ARMS_IMPORT_SLOTS][:, :, pool].reshape(len(states), -1).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(total > 0, 100.0 * series.sum(axis=1) / total, 0.0)
     raise ValueError(f"statistic {s!r} is not implemented")
