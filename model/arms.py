@@ -3,7 +3,8 @@
 
 ``precompute`` builds one replica's arrays; the kernels work on every replica at once: state arrays are shaped
 (replicas, states[, suppliers]), contracts and deals are flat with a replica column. Every random number comes from the
-replica's pre-drawn uniforms (one per state-year for the number of contracts, one pool row per contract).
+replica's own arms stream (uniforms pre-drawn for the number of contracts, one row per state-year; then one row of
+uniforms per contract, drawn in signing order).
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ NEW_SUPPLIER_SHARE = 0.01
 # A contract's uniforms: category, size (a normal by inversion), lag, China against the best other supplier (a
 # logistic), which other supplier is best, its failure clock (a unit exponential of cumulative hazard), veto or other
 # failure when it fails, its place in the queue for China's credit line.
-POOL_COLUMNS = ("category", "size", "lag", "choice", "other", "clock", "veto", "queue")
-CATEGORY, SIZE, LAG, CHOICE, OTHER, CLOCK, VETO, QUEUE = range(len(POOL_COLUMNS))
-# 3,072 rows: a 2000-2040 run signs about 2,100 contracts at the defaults and on the posterior's draws (90% of them
-# fewer than 2,900), so the pool seldom grows.
-POOL_ROWS = 3 << 10
+ROW_COLUMNS = ("category", "size", "lag", "choice", "other", "clock", "veto", "queue")
+CATEGORY, SIZE, LAG, CHOICE, OTHER, CLOCK, VETO, QUEUE = range(len(ROW_COLUMNS))
+# A 2000-2040 run signs about 2,100 contracts at the defaults and on the posterior's draws (90% of them fewer than
+# 2,900): the model reserves room for this many deals a replica, so its pipeline seldom grows.
+DEALS_PER_RUN = 3 << 10
 
 
 def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
@@ -150,34 +151,18 @@ def redline_level(gate: np.ndarray, level: np.ndarray, n_recognising: np.ndarray
     return (gate[:, :, None] * expit(level)).sum(axis=1) / n_recognising[:, None]
 
 
-def pool_rows(stream: np.random.Generator, m: int) -> np.ndarray:
-    """``m`` contract rows from an arms stream: uniforms, but for the size column, a standard normal by inversion, and
-    the clock column, a unit exponential (``-log u``), transformed once when drawn."""
-    rows = stream.random(size=(m, len(POOL_COLUMNS)))
+def contract_rows(streams: list[np.random.Generator], counts: np.ndarray) -> np.ndarray:
+    """The rows of the next ``counts[r]`` contracts of each replica ``r``, replica after replica, each from its own
+    arms stream: uniforms, but for the size column, a standard normal by inversion, and the clock column, a unit
+    exponential (``-log u``).
+
+    A replica's contracts take the next rows of its own stream, in signing order, so its rows do not depend on its
+    batch nor on how many contracts other replicas sign.
+    """
+    rows = np.concatenate([streams[r].random(size=(c, len(ROW_COLUMNS))) for r, c in enumerate(counts) if c])
     rows[:, SIZE] = ndtri(rows[:, SIZE])
     rows[:, CLOCK] = -np.log(rows[:, CLOCK])
     return rows
-
-
-def ensure_pool(k, streams: list[np.random.Generator], need: np.ndarray) -> None:
-    """Grow each replica's contract pool from its own arms stream when this year's contracts would run past it.
-
-    The pool holds the stream's rows (:func:`pool_rows`) in order, so a replica's rows are the same whatever it is
-    batched with and however the pool grew. A replica's pool at least doubles when it grows, and the batch's array
-    only when a pool outgrows it, so growth costs amortised constant time per contract.
-    """
-    short = np.flatnonzero(k.pool_used + need > k.pool_size)
-    if not len(short):
-        return
-    more = np.maximum(k.pool_used[short] + need[short] - k.pool_size[short], k.pool_size[short])
-    width = int((k.pool_size[short] + more).max())
-    if width > k.pool.shape[1]:
-        pool = np.full((k.pool.shape[0], max(width, 2 * k.pool.shape[1]), len(POOL_COLUMNS)), np.nan)
-        pool[:, :k.pool.shape[1]] = k.pool
-        k.pool = pool
-    for r, m in zip(short, more, strict=True):
-        k.pool[r, k.pool_size[r]:k.pool_size[r] + m] = pool_rows(streams[r], int(m))
-        k.pool_size[r] += m
 
 
 def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, finance: np.ndarray,
@@ -202,7 +187,7 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     per_replica = counts.sum(axis=1)
     if not per_replica.any():
         return
-    ensure_pool(k, streams, per_replica)
+    rows = contract_rows(streams, per_replica)
 
     # Each buyer's installed shares by supplier; the utilities follow in _contracts, for the buyers that sign.
     share = s.installed / np.maximum(s.installed.sum(axis=2, keepdims=True), 1e-12)
@@ -212,7 +197,7 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     total = int(per_replica.sum())
     first = pl.reserve(total)
     ordered = _contracts(
-        counts, k.pool, k.pool_used, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
+        counts, rows, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
         k.lag_min, k.lag_span, k.delivery_years, k.veto, k.static_utility[:, t], share, k.beta_lockin, k.align_coef,
         s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure[:, None] * leverage,
         k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance[:, None] * finance, credit, fiscal,
@@ -220,7 +205,6 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
         pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock, pl.veto_draw, signed_by,
         chn_major)
     pl.opened(total)
-    k.pool_used += per_replica
     s.on_order = s.on_order + ordered
     rec[:, :, S_SIGNED:S_SIGNED + n_sup] = signed_by
     signed = signed_by[:, :, CHN_IDX]
@@ -232,12 +216,12 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 
 @njit(cache=True)
-def _contracts(counts, pool, pool_used, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
+def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
                delivery_years, veto, static_utility, share, beta_lockin, align_coef, alignment, beta_hedge,
                beta_new_supplier, not_domestic, hold, pressure_coef, us_availability_log, offered, finance, credit,
                fiscal, year, first, replica, state, supplier, category, size, start, signed, status, donation, yearly,
                veto_exposure, can_fail, fiscal_met, clock, veto_draw, signed_by, chn_major):
-    """This year's contracts, in (replica, buyer) order: each one's pool row, category, size, delivery lag and
+    """This year's contracts, in (replica, buyer) order: each one's row ``u``, category, size, delivery lag and
     supplier, written into the pipeline's columns from slot ``first`` on (deals that cannot yet have delivered or
     failed); China's credit line drawn down in place; the year's tallies into the zeroed arrays ``signed_by``
     (contracts by buyer and supplier) and ``chn_major`` (Chinese major platforms). Returns the TIV ordered by each
@@ -250,13 +234,11 @@ def _contracts(counts, pool, pool_used, category_cdf, contract_median, category_
     n_sup = static_utility.shape[2]
     total = counts.sum()
     rep = np.empty(total, dtype=np.int64)
-    u = np.empty((total, pool.shape[2]))
     util = np.empty((total, n_sup))
     boost = np.empty(total)
     buyer = np.empty(n_sup)
     c = 0
     for r in range(n_rep):
-        row = pool_used[r]
         for b in range(n):
             if counts[r, b] == 0:
                 continue
@@ -273,8 +255,6 @@ def _contracts(counts, pool, pool_used, category_cdf, contract_median, category_
             for _ in range(counts[r, b]):
                 d = first + c
                 rep[c], replica[d], state[d] = r, r, b
-                u[c] = pool[r, row]
-                row += 1
                 cat = 0  # the category's inverse distribution function: the number of cumulative weights <= u
                 for j in range(category_cdf.shape[1]):
                     cat += category_cdf[r, j] <= u[c, CATEGORY]

@@ -5,9 +5,10 @@ surveillance, relations) as plain functions over arrays.
 One step is one year for every replica: drivers, China's strategy and US pressure, the states' channels, the deal
 pipeline, stocks and alignment, then recording. A replica is one run: its parameters, its drivers and its random
 streams, one generator per channel (common random numbers across scenarios), each derived from (root seed, draw, seed,
-stream name) with ``numpy.random.SeedSequence``. Every stream's noise is drawn for the whole run before the first year,
-and every kernel works on each replica's own rows (no sum or product across replicas), so a replica's record does not
-depend on the batch it runs in (``tests/test_batch.py``). Mesa's own ``model.rng`` is the first replica's ``order``
+stream name) with ``numpy.random.SeedSequence``. Every stream's noise is drawn for the whole run before the first year
+(but the arms contracts' rows, which each replica's contracts take from its own stream as they are signed), and every
+kernel works on each replica's own rows (no sum or product across replicas), so a replica's record does not depend on
+the batch it runs in (``tests/test_batch.py``). Mesa's own ``model.rng`` is the first replica's ``order``
 stream (the rules draw nothing from it).
 
 Drivers past 2023 carry uncertainty: each run draws its own driver path (``model.drivers.apply_shocks``) from the
@@ -146,16 +147,12 @@ def _draw_noise(streams: dict[str, np.random.Generator], pre: dict[str, np.ndarr
     out["u_aid"] = ad.random(size=(ny, 2, n))
     out["log_u_aid"] = np.log(out["u_aid"][:, 0])
     out["aid_size"] = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * ad.standard_normal(size=shape))
-    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion), then rows of
-    # uniforms that the run's contracts use in signing order, one row per contract whatever its fate; the pool grows
-    # from the same stream if a run signs more (arms.ensure_pool).
+    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion); the contracts
+    # then take the stream's next rows as they are signed (arms.sign).
     out["u_contracts"] = streams["arms"].random(size=shape)
-    out["pool"] = arms.pool_rows(streams["arms"], arms.POOL_ROWS)
     return out
 
 
-# The parts of ``k`` a year changes (the contract pool grows from the arms streams as runs sign more): state, not input.
-K_STATE = ("pool", "pool_used", "pool_size")
 POLICY_INPUTS = ("_ban", "_ban_ground", "_ban_surveillance", "_strength", "_years")
 POLICY_STATE = ("_until", "_offence", "_sanctioned")
 
@@ -201,7 +198,7 @@ class DefenceTiesModel(mesa.Model):
     log_u_exercise, n_exercises, n_aid = Viewed("k"), Viewed("k"), Viewed("k")
     _aid_size = Viewed("k", "aid_size")
     _onset, _target, _legacy_due = Viewed("k", "onset"), Viewed("k", "target"), Viewed("k", "legacy_due")
-    _u_contracts, _arms_pool, _arms_used = Viewed("k", "u_contracts"), Viewed("k", "pool"), Viewed("k", "pool_used")
+    _u_contracts = Viewed("k", "u_contracts")
     _static_utility, _space_offer = Viewed("k", "static_utility"), Viewed("k", "space_offer")
     boldness_path = Viewed("k", "boldness")
 
@@ -261,9 +258,9 @@ class DefenceTiesModel(mesa.Model):
                                      f"{into.shape[1:]} and {into.dtype}")
                 into[i] = v
         self.k = k = SimpleNamespace(**arrays)
-        k.pool_used = np.zeros(r, dtype=np.int64)
-        k.pool_size = np.full(r, arms.POOL_ROWS, dtype=np.int64)
         self._arms_streams = [streams["arms"] for streams in all_streams]
+        # Where each arms stream starts the contracts' rows: an input of every year (shares_history).
+        self._arms_start = [g.bit_generator.state for g in self._arms_streams]
         # Drivers the kernels read every year, stacked.
         self._fiscal = np.stack([d.fiscal_stress for d in self.all_drivers])
         # The political move of each change of government (0 in other years): deals on the other side of it are
@@ -291,8 +288,7 @@ class DefenceTiesModel(mesa.Model):
             last_tour=np.full(r, -10_000), installed=k.installed0.copy(), capability=k.capability0.copy(),
             dual_use=zeros.copy(),
         )
-        # Room for the deals a run signs (arms.POOL_ROWS), so the pipeline seldom has to grow.
-        self.pipeline = Pipeline(capacity=arms.POOL_ROWS * r)
+        self.pipeline = Pipeline(capacity=arms.DEALS_PER_RUN * r)
         self.recorder = Recorder(years, data.iso3, r)
         self.recorder.all_states[:, :, :, S_RECOGNISES] = self._recognition  # a driver: recorded once
 
@@ -333,8 +329,8 @@ class DefenceTiesModel(mesa.Model):
         """What a year reads besides the state: parameters, replica keys, constants and noise, drivers, US switches."""
         policy = self.us.policy
         return {"params": self.all_params, "draws": self.draws, "seeds": self.seeds, "years": self.years,
-                **{f"k.{name}": v for name, v in vars(self.k).items() if name not in K_STATE},
-                "k.pool": self.k.pool, "fiscal": self._fiscal, "swing": self._swing, "recognition": self._recognition,
+                **{f"k.{name}": v for name, v in vars(self.k).items()}, "arms_start": self._arms_start,
+                "fiscal": self._fiscal, "swing": self._swing, "recognition": self._recognition,
                 **{f"policy.{name}": getattr(policy, name) for name in POLICY_INPUTS}}
 
     def history(self) -> History:
@@ -343,7 +339,7 @@ class DefenceTiesModel(mesa.Model):
         t = self.t
         state = copy.deepcopy({
             "s": vars(self.s), "pipeline": self.pipeline, "states": self.recorder.all_states[:, :t],
-            "region": self.recorder.all_region[:, :t], "k": {name: getattr(self.k, name) for name in K_STATE},
+            "region": self.recorder.all_region[:, :t],
             "streams": [g.bit_generator.state for g in self._arms_streams],
             "policy": {name: getattr(policy, name) for name in POLICY_STATE},
             "china": vars(self.china.x), "us": vars(self.us.x), "steps": self.steps})
@@ -353,9 +349,9 @@ class DefenceTiesModel(mesa.Model):
         """Whether this batch, not yet stepped, reads exactly ``h``'s inputs in ``h``'s years: then its first
         ``h.t`` years would reach ``h``'s state.
 
-        Arrays with the years on their second axis are compared over ``h``'s years, the others whole; the contract
-        pool over this batch's (unused) rows. Refused, so the batch runs its years itself, when the number of years
-        equals the length of another axis of an input (the years' axis would be ambiguous).
+        Arrays with the years on their second axis are compared over ``h``'s years, the others whole. Refused, so the
+        batch runs its years itself, when the number of years equals the length of another axis of an input (the years'
+        axis would be ambiguous).
         """
         if self.t != 0:
             return False
@@ -377,9 +373,7 @@ class DefenceTiesModel(mesa.Model):
                 if a != b:
                     return False
                 continue
-            if name == "k.pool":
-                b = b[:, :a.shape[1]]
-            elif a.ndim >= 2 and a.shape[1] == ny:
+            if a.ndim >= 2 and a.shape[1] == ny:
                 a, b = a[:, :t], b[:, :t]
             if a.shape != b.shape or a.dtype != b.dtype:
                 return False
@@ -395,8 +389,6 @@ class DefenceTiesModel(mesa.Model):
         self.pipeline = state["pipeline"]
         self.recorder.all_states[:, :h.t] = state["states"]
         self.recorder.all_region[:, :h.t] = state["region"]
-        for name, v in state["k"].items():
-            setattr(self.k, name, v)
         for g, st in zip(self._arms_streams, state["streams"], strict=True):
             g.bit_generator.state = st
         for name, v in state["policy"].items():

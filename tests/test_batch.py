@@ -86,17 +86,6 @@ def test_a_batch_longer_than_max_batch_runs_in_pieces_with_the_same_records(draw
     assert all(np.array_equal(a.states, b.states) for a, b in zip(whole, pieces, strict=True))
 
 
-def test_a_pool_that_grows_gives_the_same_records(draws, data, drivers, monkeypatch):
-    """Contracts take pool rows in signing order; a pool that starts small and grows holds the same uniforms."""
-    import model.arms
-
-    whole = simulate_batch(draws[2], data, drivers, ROOT, draws=2, seeds=[0, 1, 2])
-    monkeypatch.setattr(model.arms, "POOL_ROWS", 16)
-    grown = simulate_batch(draws[2], data, drivers, ROOT, draws=2, seeds=[0, 1, 2])
-    assert all(np.array_equal(a.states, b.states) and np.array_equal(a.deals["size"], b.deals["size"])
-               for a, b in zip(whole, grown, strict=True))
-
-
 @pytest.mark.parametrize("max_batch", [128, 3])
 def test_scenarios_of_the_same_replicas_share_their_record_years_and_match_their_own_batches(draws, data, monkeypatch,
                                                                                             max_batch):

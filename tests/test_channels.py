@@ -6,6 +6,7 @@ the documented equation (docs/ODD.md, Submodels) evaluated here with plain numpy
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -222,7 +223,7 @@ def test_a_budget_at_a_rate_that_buys_no_dollars_scales_the_target(params, data,
 def test_contracts_by_hand(model_at, params):
     m = model_at(2010)
     t, ap, dr = m.t, params.arms, m.drivers
-    used = m._arms_used  # the contracts of this year take the next rows of the run's pool
+    stream = copy.deepcopy(m._arms_streams[0])  # the contracts of this year take the stream's next rows
     cooling = m.cooling - m._cool_release[t]  # failed orders still cooling off count against the gap
     gap = np.maximum(1 - (m.capability + m.on_order + cooling + m._legacy_due[t]) / m._target[t], 0.0)
     n0 = m.pipeline.n
@@ -246,9 +247,9 @@ def test_contracts_by_hand(model_at, params):
     buy = np.repeat(np.arange(m.n), counts)
     cdf = np.cumsum(weights) / weights.sum()
     cdf[-1] = 1.0
-    rows = m._arms_pool[used:used + n]
+    rows = arms.contract_rows([stream], [n])
     category = np.searchsorted(cdf, rows[:, 0], side="right")
-    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rows[:, 1])  # a normal in the pool (next test)
+    size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rows[:, 1])  # a normal in the rows (next test)
     lag = ap.lag_min + np.floor(rows[:, 2] * (ap.lag_max - ap.lag_min + 1)).astype(int)
     pl = m.pipeline
     new = np.arange(n0, pl.n)[~pl.donation[n0:pl.n]]
@@ -263,10 +264,12 @@ def test_contracts_by_hand(model_at, params):
     assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
 
 
-def test_the_pool_holds_the_streams_uniforms_with_size_and_clock_transformed():
-    rows = arms.pool_rows(np.random.default_rng(5), 300)
-    uniforms = np.random.default_rng(5).random(size=(300, len(arms.POOL_COLUMNS)))
-    plain = [j for j in range(len(arms.POOL_COLUMNS)) if j not in (arms.SIZE, arms.CLOCK)]
+def test_contract_rows_are_each_streams_uniforms_with_size_and_clock_transformed():
+    rows = arms.contract_rows([np.random.default_rng(5), np.random.default_rng(6), np.random.default_rng(7)],
+                              np.array([200, 0, 100]))
+    uniforms = np.concatenate([np.random.default_rng(5).random(size=(200, len(arms.ROW_COLUMNS))),
+                               np.random.default_rng(7).random(size=(100, len(arms.ROW_COLUMNS)))])
+    plain = [j for j in range(len(arms.ROW_COLUMNS)) if j not in (arms.SIZE, arms.CLOCK)]
     assert np.array_equal(rows[:, plain], uniforms[:, plain])
     assert rows[:, arms.SIZE] == pytest.approx(norm.ppf(uniforms[:, arms.SIZE]), rel=1e-12)
     assert rows[:, arms.CLOCK] == pytest.approx(-np.log(uniforms[:, arms.CLOCK]), rel=1e-12)
