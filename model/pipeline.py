@@ -7,6 +7,8 @@ import numpy as np
 from model.schema import ARMS_CATEGORIES, SUPPLIERS
 
 ACTIVE, DELIVERED, FAILED = 1, 2, 3
+COLUMNS = ("replica", "state", "supplier", "category", "size", "start", "signed", "delivered", "status", "donation",
+           "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw", "closed")
 
 
 class Pipeline:
@@ -49,13 +51,25 @@ class Pipeline:
         cap = len(self.size)
         while cap < need:
             cap *= 2
-        for name in ("replica", "state", "supplier", "category", "size", "start", "signed", "delivered", "status",
-                     "donation", "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw",
-                     "closed"):
+        self._copy_into(self, cap)
+
+    def _copy_into(self, other: Pipeline, capacity: int) -> None:
+        """Give ``other`` this pipeline's deals in fresh columns of ``capacity`` slots (the room beyond the deals as a
+        new pipeline has it)."""
+        for name in COLUMNS:
             old = getattr(self, name)
-            new = np.full(cap, np.inf) if name == "clock" else np.zeros(cap, dtype=old.dtype)
+            new = np.full(capacity, np.inf) if name == "clock" else np.zeros(capacity, dtype=old.dtype)
             new[: self.n] = old[: self.n]
-            setattr(self, name, new)
+            setattr(other, name, new)
+
+    def __deepcopy__(self, memo: dict) -> Pipeline:
+        """A copy of the deals signed so far; the empty slots are made anew, not copied (a batch's shared history copies
+        its pipeline for every scenario that starts from it)."""
+        other = Pipeline.__new__(Pipeline)
+        memo[id(self)] = other
+        other.n, other.active = self.n, self.active.copy()
+        self._copy_into(other, len(self.size))
+        return other
 
     def add(self, state: np.ndarray, supplier: np.ndarray | int, category: np.ndarray | int, size: np.ndarray,
             year: int, lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
