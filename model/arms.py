@@ -233,7 +233,6 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
     n_rep, n = counts.shape
     n_sup = static_utility.shape[2]
     total = counts.sum()
-    rep = np.empty(total, dtype=np.int64)
     util = np.empty((total, n_sup))
     boost = np.empty(total)
     buyer = np.empty(n_sup)
@@ -254,7 +253,7 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
             buyer[USA_IDX] += us_availability_log[r, b]
             for _ in range(counts[r, b]):
                 d = first + c
-                rep[c], replica[d], state[d] = r, r, b
+                replica[d], state[d] = r, b
                 cat = 0  # the category's inverse distribution function: the number of cumulative weights <= u
                 for j in range(category_cdf.shape[1]):
                     cat += category_cdf[r, j] <= u[c, CATEGORY]
@@ -266,6 +265,7 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
                     util[c, CHN_IDX] = -np.inf
                 boost[c] = finance[r, b]
                 c += 1
+    rep = replica[first:first + total]
     choice, with_finance = rules.logit_choice(util, u[:, CHOICE], u[:, OTHER], CHN_IDX, boost)
     # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
     # replica on its own: each gets the finance while credit is left (credit never comes back within a year).

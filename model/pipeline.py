@@ -19,7 +19,7 @@ class Pipeline:
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
     by doubling when full (a 2000-2040 run signs about 2,100 deals with the defaults and on the posterior's draws; the
-    model starts a batch with room for ``arms.POOL_ROWS`` a replica, so its pipeline seldom grows).
+    model starts a batch with room for ``arms.DEALS_PER_RUN`` a replica, so its pipeline seldom grows).
     """
 
     def __init__(self, capacity: int = 512) -> None:
