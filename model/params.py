@@ -30,6 +30,10 @@ def p(lo: float, hi: float, doc: str, source: str, kind: type = float, length: i
 
 
 J = "judgement"
+# Sources of calibrated base rates whose priors come from a rule, not from the rows they are fitted to (ODD §10.29).
+BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); default: {J} (medium), a start value"
+SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
+ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.29); default: {J} (medium), a start value"
 
 
 class _Group:
@@ -143,7 +147,7 @@ class DelegationParams(_Group):
 
     _prefix: ClassVar[str] = "delegations"
     onset_year: int = p(1995, 2040, "first year of PLA delegations", "article: first delegation 2003 [26]", int)
-    log_rate: float = p(-6, 3, "log yearly visits of a state with no ties", f"{J} (medium): >200 visits 2000-2022 [45]")
+    log_rate: float = p(-8, 3, "log yearly visits of a state with no ties", BASE_RATE)
     relationship: float = p(0, 6, "effect of R_cn on the log rate", f"{J} (medium)")
     exposure: float = p(0, 6, "effect of exposure on the log rate", f"{J} (medium)")
     alignment: float = p(-3, 3, "effect of alignment on the log rate", f"{J} (medium)")
@@ -161,11 +165,10 @@ class TrainingParams(_Group):
     _prefix: ClassVar[str] = "training"
     onset_year: int = p(1995, 2040, "first year LAC officers train in China",
                         f"{J} (medium): 18 states by early 2010s [26]", int)
-    intercept: float = p(-10, 5, "logit intercept", f"{J} (medium)")
+    intercept: float = p(-10, 10, "logit intercept", BASE_RATE)
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
     peer: float = p(0, 10, "effect of the subregion's share already sending", f"{J} (medium)")
-    alignment: float = p(-3, 3, "effect of alignment (weak: Chile and Colombia train)",
-                         "article [26]: US-friendly states train")
+    alignment: float = p(-3, 3, "effect of alignment", SHARED_ALIGNMENT)
     persistence: float = p(0, 10, "effect of having sent officers last year",
                            f"{J} (medium): long-term college agreements [26]")
     us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)",
@@ -178,8 +181,7 @@ class PortCallParams(_Group):
     """PLA Navy port calls: China decides a voyage; hosts by priority and coast."""
 
     _prefix: ClassVar[str] = "port_calls"
-    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach",
-                         f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
+    intercept: float = p(-10, 10, "logit of a voyage with zero naval reach", BASE_RATE)
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
     hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", "article [22]: several hosts per voyage")
     persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts",
@@ -193,7 +195,7 @@ class ExerciseParams(_Group):
     _prefix: ClassVar[str] = "exercises"
     onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
     intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1",
-                         f"{J} (medium): a handful of exercises 2010-2023 [22]")
+                         BASE_RATE)
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
     boldness: float = p(0, 10, "rise of the log yearly exercises per unit of China's boldness", f"{J} (low)")
     alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners, beyond China's priority",
@@ -209,9 +211,9 @@ class ForumParams(_Group):
 
     _prefix: ClassVar[str] = "forums"
     onset_year: int = p(1995, 2040, "first forum", "article: October 2015 logistics forum [29]", int)
-    intercept: float = p(-10, 10, "logit intercept", f"{J} (medium): 11 states in 2015")
+    intercept: float = p(-10, 10, "logit intercept", BASE_RATE)
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
-    peer: float = p(0, 10, "effect of last year's attendance share", f"{J} (medium): 22 states by 2022 [45]")
+    peer: float = p(0, 10, "effect of last year's attendance share", BASE_RATE)
     alignment: float = p(-3, 3, "effect of alignment", f"{J} (medium)")
     persistence: float = p(0, 10, "effect of having attended last year", f"{J} (medium): forums became regular [29]")
     us_pressure: float = p(0, 10, "fall of the logit per unit of US pressure x leverage (exit and ceiling)",
@@ -328,10 +330,11 @@ class SpaceParams(_Group):
 
     _prefix: ClassVar[str] = "space"
     onset_year: int = p(1995, 2040, "first year of non-CBERS space deals", "article: Venesat-1 contract 2008 [15]", int)
-    intercept: float = p(-15, 5, "logit of a project", f"{J} (medium): 4 projects outside Brazil 2008-2012")
+    intercept: float = p(-15, 5, "logit of a project", ALLOWED_RANGE)
     tech: float = p(0, 10, "effect of tech capacity", f"{J} (medium)")
-    alignment: float = p(0, 10, "effect of alignment", f"{J} (medium): Venezuela, Bolivia")
-    finance: float = p(0, 10, "effect of Chinese finance", "article: Tupac Katari financed by CDB [15]")
+    alignment: float = p(0, 10, "effect of alignment", SHARED_ALIGNMENT)
+    finance: float = p(0, 10, "effect of Chinese finance",
+                       f"{J} (medium): the shared finance rule, equal to arms.beta_finance (docs/ODD.md §10.29)")
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
     ground_share: float = p(0, 1, "share of projects that are ground facilities",
                             "article: Espacio Lejano, one of five projects")

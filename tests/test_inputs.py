@@ -130,3 +130,28 @@ def test_finance_exposure_leaves_out_the_projects_of_the_models_channels():
     scaled = np.log1p(total.reindex(list(data.iso3), fill_value=0.0).to_numpy())
     assert np.allclose(data.finance_exposure, scaled / scaled.max())
     assert data.finance_exposure[list(data.iso3).index("BOL")] == pytest.approx(0.799, abs=0.001)
+
+
+def test_channel_effects_follow_the_shared_alignment_and_finance_rules():
+    # One direct alignment effect for every channel's link, one finance effect for every choice the same Chinese
+    # finance variable enters (docs/ODD.md §10.29): space's and training's values were set from their fitted buyers.
+    p = load_default_params()
+    alignment = {p.delegations.alignment, p.training.alignment, p.forums.alignment, p.space.alignment}
+    assert alignment == {0.5}
+    assert p.space.finance == p.arms.beta_finance == 0.5
+
+
+def test_priors_of_base_rates_follow_the_rule_not_the_rows():
+    # The base-rate rule (docs/ODD.md §10.29): a yearly probability's logit spans logit 0.001 to logit 0.999, a yearly
+    # count's log spans ln 0.001 to ln 12 (one a month); a peer effect spans the rule's floor to an even chance.
+    priors = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml"))["priors"]
+    floor = round(float(np.log(0.001)), 1)
+    probability = (floor, -floor)
+    count = (floor, round(float(np.log(12.0)), 1))
+    rule = {("training", "intercept"): probability, ("forums", "intercept"): probability,
+            ("port_calls", "intercept"): probability, ("delegations", "log_rate"): count,
+            ("exercises", "intercept"): count, ("forums", "peer"): (0.0, -floor)}
+    for (group, name), bounds in rule.items():
+        prior = priors[group][name]
+        assert prior["dist"] == "uniform" and (prior["low"], prior["high"]) == bounds, (group, name)
+        assert "rule" in prior["why"]
