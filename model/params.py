@@ -147,7 +147,7 @@ class DelegationParams(_Group):
 
     _prefix: ClassVar[str] = "delegations"
     onset_year: int = p(1995, 2040, "first year of PLA delegations", "article: first delegation 2003 [26]", int)
-    log_rate: float = p(-8, 3, "log yearly visits of a state with no ties", BASE_RATE)
+    log_rate: float = p(-6, 3, "log yearly visits of a state with no ties", f"{J} (medium): >200 visits 2000-2022 [45]")
     relationship: float = p(0, 6, "effect of R_cn on the log rate", f"{J} (medium)")
     exposure: float = p(0, 6, "effect of exposure on the log rate", f"{J} (medium)")
     alignment: float = p(-3, 3, "effect of alignment on the log rate", f"{J} (medium)")
@@ -165,7 +165,7 @@ class TrainingParams(_Group):
     _prefix: ClassVar[str] = "training"
     onset_year: int = p(1995, 2040, "first year LAC officers train in China",
                         f"{J} (medium): 18 states by early 2010s [26]", int)
-    intercept: float = p(-10, 10, "logit intercept", BASE_RATE)
+    intercept: float = p(-10, 5, "logit intercept", f"{J} (medium)")
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
     peer: float = p(0, 10, "effect of the subregion's share already sending", f"{J} (medium)")
     alignment: float = p(-3, 3, "effect of alignment", SHARED_ALIGNMENT)
@@ -181,7 +181,8 @@ class PortCallParams(_Group):
     """PLA Navy port calls: China decides a voyage; hosts by priority and coast."""
 
     _prefix: ClassVar[str] = "port_calls"
-    intercept: float = p(-10, 10, "logit of a voyage with zero naval reach", BASE_RATE)
+    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach",
+                         f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
     hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", "article [22]: several hosts per voyage")
     persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts",
@@ -195,7 +196,7 @@ class ExerciseParams(_Group):
     _prefix: ClassVar[str] = "exercises"
     onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
     intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1",
-                         BASE_RATE)
+                         f"{J} (medium): a handful of exercises 2010-2023 [22]")
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
     boldness: float = p(0, 10, "rise of the log yearly exercises per unit of China's boldness", f"{J} (low)")
     alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners, beyond China's priority",

@@ -142,16 +142,12 @@ def test_channel_effects_follow_the_shared_alignment_and_finance_rules():
 
 
 def test_priors_of_base_rates_follow_the_rule_not_the_rows():
-    # The base-rate rule (docs/ODD.md §10.29): a yearly probability's logit spans logit 0.001 to logit 0.999, a yearly
-    # count's log spans ln 0.001 to ln 12 (one a month); a peer effect spans the rule's floor to an even chance.
+    # The base-rate rule (docs/ODD.md §10.29) where the record bounds a channel from both sides (the forums' counts of
+    # 2015 and 2022): a yearly probability's logit spans logit 0.001 to logit 0.999, a peer effect the rule's floor to
+    # an even chance. Channels whose rows are all minimums keep their priors until a source bounds them from above.
     priors = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml"))["priors"]
-    floor = round(float(np.log(0.001)), 1)
-    probability = (floor, -floor)
-    count = (floor, round(float(np.log(12.0)), 1))
-    rule = {("training", "intercept"): probability, ("forums", "intercept"): probability,
-            ("port_calls", "intercept"): probability, ("delegations", "log_rate"): count,
-            ("exercises", "intercept"): count, ("forums", "peer"): (0.0, -floor)}
-    for (group, name), bounds in rule.items():
-        prior = priors[group][name]
-        assert prior["dist"] == "uniform" and (prior["low"], prior["high"]) == bounds, (group, name)
+    floor = round(float(np.log(0.001 / 0.999)), 1)
+    for name, bounds in {"intercept": (floor, -floor), "peer": (0.0, -floor)}.items():
+        prior = priors["forums"][name]
+        assert prior["dist"] == "uniform" and (prior["low"], prior["high"]) == bounds, name
         assert "rule" in prior["why"]
