@@ -33,6 +33,7 @@ J = "judgement"
 # Sources of calibrated base rates whose priors come from a rule, not from the rows they are fitted to (ODD §10.29).
 BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); default: {J} (medium), a start value"
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
+RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
 ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.29); default: {J} (medium), a start value"
 
 
@@ -333,9 +334,8 @@ class SpaceParams(_Group):
     onset_year: int = p(1995, 2040, "first year of non-CBERS space deals", "article: Venesat-1 contract 2008 [15]", int)
     intercept: float = p(-15, 5, "logit of a project", ALLOWED_RANGE)
     tech: float = p(0, 10, "effect of tech capacity", f"{J} (medium)")
-    alignment: float = p(0, 10, "effect of alignment", SHARED_ALIGNMENT)
-    finance: float = p(0, 10, "effect of Chinese finance",
-                       f"{J} (medium): the shared finance rule, equal to arms.beta_finance (docs/ODD.md §10.29)")
+    alignment: float = p(0, 10, "effect of alignment", RULE_RANGE)
+    finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
     ground_share: float = p(0, 1, "share of projects that are ground facilities",
                             "article: Espacio Lejano, one of five projects")

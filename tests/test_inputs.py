@@ -132,13 +132,17 @@ def test_finance_exposure_leaves_out_the_projects_of_the_models_channels():
     assert data.finance_exposure[list(data.iso3).index("BOL")] == pytest.approx(0.799, abs=0.001)
 
 
-def test_channel_effects_follow_the_shared_alignment_and_finance_rules():
-    # One direct alignment effect for every channel's link, one finance effect for every choice the same Chinese
-    # finance variable enters (docs/ODD.md §10.29): space's and training's values were set from their fitted buyers.
+def test_channel_effects_follow_the_shared_alignment_rule():
+    # One direct alignment effect for the fixed channels' links (docs/ODD.md §10.29): training's value was set so that
+    # the fitted Chilean and Colombian trainees train. Space's alignment and finance terms are calibrated instead, on
+    # the range of the arms market's alignment weight.
     p = load_default_params()
-    alignment = {p.delegations.alignment, p.training.alignment, p.forums.alignment, p.space.alignment}
-    assert alignment == {0.5}
-    assert p.space.finance == p.arms.beta_finance == 0.5
+    assert {p.delegations.alignment, p.training.alignment, p.forums.alignment} == {0.5}
+    priors = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml"))["priors"]
+    arms = priors["arms"]["beta_alignment"]
+    for name in ("alignment", "finance"):
+        prior = priors["space"][name]
+        assert (prior["dist"], prior["low"], prior["high"]) == (arms["dist"], arms["low"], arms["high"]), name
 
 
 def test_priors_of_base_rates_follow_the_rule_not_the_rows():
