@@ -34,7 +34,6 @@ J = "judgement"
 BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); default: {J} (medium), a start value"
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
 RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
-ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.29); default: {J} (medium), a start value"
 
 
 class _Group:
@@ -332,7 +331,7 @@ class SpaceParams(_Group):
 
     _prefix: ClassVar[str] = "space"
     onset_year: int = p(1995, 2040, "first year of non-CBERS space deals", "article: Venesat-1 contract 2008 [15]", int)
-    intercept: float = p(-15, 5, "logit of a project", ALLOWED_RANGE)
+    intercept: float = p(-15, 5, "logit of a project", f"{J} (medium): 4 projects outside Brazil 2008-2012")
     tech: float = p(0, 10, "effect of tech capacity", f"{J} (medium)")
     alignment: float = p(0, 10, "effect of alignment", RULE_RANGE)
     finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)
