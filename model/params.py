@@ -30,7 +30,7 @@ def p(lo: float, hi: float, doc: str, source: str, kind: type = float, length: i
 
 
 J = "judgement"
-# Sources of calibrated base rates whose priors come from a rule, not from the rows they are fitted to (ODD §10.29).
+# Sources stated by a rule that reads no fitted row (ODD §10.29): calibrated priors, and the fixed channels' alignment.
 BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); default: {J} (medium), a start value"
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
 RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
