@@ -233,9 +233,10 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
     n_rep, n = counts.shape
     n_sup = static_utility.shape[2]
     total = counts.sum()
-    util = np.empty((total, n_sup))
-    boost = np.empty(total)
+    choice = np.empty(total, dtype=np.int64)
+    with_finance = np.empty(total, dtype=np.bool_)
     buyer = np.empty(n_sup)
+    weight = np.empty(n_sup)
     c = 0
     for r in range(n_rep):
         for b in range(n):
@@ -251,6 +252,8 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
                             - beta_new_supplier[r] * (share[r, b, j] < NEW_SUPPLIER_SHARE) * not_domestic[r, j]
                             - hold[r, b] * pressure_coef[r, j])
             buyer[USA_IDX] += us_availability_log[r, b]
+            # The other suppliers' side of the choice is the buyer's; only China's utility depends on the category.
+            best, others = rules.logit_others(buyer, CHN_IDX, weight)
             for _ in range(counts[r, b]):
                 d = first + c
                 replica[d], state[d] = r, b
@@ -260,13 +263,11 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
                 category[d] = cat
                 size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * u[c, SIZE])
                 start[d] = year + lag_min[r] + np.int64(u[c, LAG] * lag_span[r])
-                util[c] = buyer
-                if not offered[r, b, cat]:
-                    util[c, CHN_IDX] = -np.inf
-                boost[c] = finance[r, b]
+                china = buyer[CHN_IDX] if offered[r, b, cat] else -np.inf
+                choice[c], margin = rules.logit_pick(china, weight, best, others, u[c, CHOICE], u[c, OTHER], CHN_IDX)
+                with_finance[c] = margin + finance[r, b] > 0
                 c += 1
     rep = replica[first:first + total]
-    choice, with_finance = rules.logit_choice(util, u[:, CHOICE], u[:, OTHER], CHN_IDX, boost)
     # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
     # replica on its own: each gets the finance while credit is left (credit never comes back within a year).
     financed = np.flatnonzero(with_finance)

@@ -8,6 +8,7 @@ decisions. No function here draws a random number.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from model import rules
 from model.data import ModelData
@@ -85,21 +86,34 @@ def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, pe
 
     A sum over the ten features in a fixed order (not a matrix product, whose rounding may follow the batch's shape).
     """
-    features = (s.r_china, s.alignment, s.exposure, s.training_prev, s.forum_prev, peer, finance, s.trust, None,
-                us_hold)
-    out = k.bias[:, :, None] + k.tech_term  # (replicas, channels, states)
-    for j, f in enumerate(features):
-        if f is not None:
-            out += f[:, None, :] * k.coef[:, :, j, None]
+    out = _feature_sums(k.bias, k.tech_term, k.coef, s.r_china, s.alignment, s.exposure, s.training_prev,
+                        s.forum_prev, peer, finance, s.trust, us_hold)
     forum_share = (s.forum_prev * s.gate).sum(axis=1) / k.n_recognising[:, t]
     out[:, FORUM] += (k.forum_peer * forum_share)[:, None]
     return out.transpose(0, 2, 1)
 
 
+@njit(cache=True)
+def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9):
+    """(replicas, channels, states): ``bias + tech_term`` plus each feature times its coefficient, added feature by
+    feature in the order of their columns (the technology feature, column 8, is in ``tech_term``); compiled, one pass
+    where numpy made twenty arrays."""
+    n_rep, n_ch, n = tech_term.shape
+    out = np.empty((n_rep, n_ch, n))
+    for r in range(n_rep):
+        for c in range(n_ch):
+            w = coef[r, c]
+            for i in range(n):
+                out[r, c, i] = (bias[r, c] + tech_term[r, c, i] + f0[r, i] * w[0] + f1[r, i] * w[1] + f2[r, i] * w[2]
+                                + f3[r, i] * w[3] + f4[r, i] * w[4] + f5[r, i] * w[5] + f6[r, i] * w[6]
+                                + f7[r, i] * w[7] + f9[r, i] * w[9])
+    return out
+
+
 def delegations(k, s, t: int, year: int, log_rate: np.ndarray, priority: np.ndarray) -> np.ndarray:
     """Poisson visits (pre-drawn unit-exponential arrivals within the rate, capped) plus recurring high-level tours."""
     rate = np.exp(log_rate) * k.delegation_scale[:, t]
-    visits = np.count_nonzero(k.arrivals[:, t] <= rate[:, :, None], axis=2).astype(float)
+    visits = _arrivals_within(k.arrivals, t, rate)
     started = year >= k.delegation_onset
     regular = ((year >= k.tour_from) & (year - s.last_tour >= k.tour_gap) & (k.u_tour[:, t] < k.tour_probability))
     touring = started & ((s.last_tour < k.delegation_onset) | regular)
@@ -107,6 +121,24 @@ def delegations(k, s, t: int, year: int, log_rate: np.ndarray, priority: np.ndar
                                     np.where(touring, k.tour_size, 0)).astype(float)
     s.last_tour = np.where(tour.any(axis=1), year, s.last_tour)
     return visits + tour, tour
+
+
+@njit(cache=True)
+def _arrivals_within(arrivals: np.ndarray, t: int, rate: np.ndarray) -> np.ndarray:
+    """(replicas, states): how many of year ``t``'s cumulative arrivals (replicas, years, states, MAX_VISITS) are at
+    most ``rate``; compiled, since numpy counts along a short last axis slowly. The arrivals are running sums of
+    non-negative draws, so the count stops at the first beyond the rate."""
+    n_rep, n = rate.shape
+    out = np.zeros((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            c = 0
+            for a in arrivals[r, t, i]:
+                if not a <= rate[r, i]:  # (a NaN rate counts none, as a comparison would)
+                    break
+                c += 1
+            out[r, i] = c
+    return out
 
 
 def exercises(k, s, t: int, log_weight: np.ndarray, priority: np.ndarray) -> np.ndarray:

@@ -9,8 +9,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, vectorize
-from scipy.special import ndtri, pdtr
+from llvmlite import binding
+from numba import njit, types, vectorize
+from numba.extending import get_cython_function_address
+
+# scipy's own Poisson distribution function and normal quantile, called from compiled code by their C entry points
+# (the ufuncs scipy.special.pdtr and ndtri run the same functions, so the values are the same to the bit). Named
+# symbols, not function pointers, so that numba can cache the functions that call them.
+for _name in ("pdtr", "ndtri"):
+    binding.add_symbol(f"scipy_special_{_name}", get_cython_function_address("scipy.special.cython_special", _name))
+# The last argument of cython_special's C functions is Cython's skip-dispatch flag (0).
+_pdtr = types.ExternalFunction("scipy_special_pdtr", types.float64(types.float64, types.float64, types.intc))
+_ndtri = types.ExternalFunction("scipy_special_ndtri", types.float64(types.float64, types.intc))
 
 
 def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -50,13 +60,50 @@ def weighted_pick_mask(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray | i
     fewer are eligible. The ``k``-th largest key comes from a sort along the states' axis, so each row's sample is its
     own (keys are continuous: ties have probability zero).
     """
-    k = np.minimum(k, np.count_nonzero(weights, axis=-1))
-    # Zero weights get keys near -1e300 (below every eligible key) without a division warning.
-    keys = log_u / np.maximum(weights, 1e-300)
-    ranked = np.sort(keys, axis=-1)  # ascending: the k-th largest is at position n - k
-    rows = keys.reshape(-1, keys.shape[-1])
-    kth = ranked.reshape(rows.shape)[np.arange(len(rows)), rows.shape[-1] - np.maximum(np.ravel(k), 1)]
-    return (keys >= kth.reshape(keys.shape[:-1])[..., None]) & (np.asarray(k) > 0)[..., None]
+    weights, log_u = np.asarray(weights, dtype=float), np.asarray(log_u, dtype=float)
+    if weights.ndim == 2 and weights.shape == log_u.shape and np.shape(k) == weights.shape[:1]:
+        # The model's calls: (replicas, states), one k per replica; no broadcasting to pay for.
+        return _pick_rows(weights, log_u, np.asarray(k, dtype=np.int64))
+    shape = np.broadcast_shapes(weights.shape, log_u.shape)
+    rows = (-1, shape[-1])
+    ks = np.broadcast_to(np.asarray(k, dtype=np.int64), shape[:-1]).reshape(-1)
+    mask = _pick_rows(np.broadcast_to(weights, shape).reshape(rows), np.broadcast_to(log_u, shape).reshape(rows), ks)
+    return mask.reshape(shape)
+
+
+@njit(cache=True)
+def _pick_rows(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """:func:`weighted_pick_mask` on rows, compiled (four calls a year, each a handful of array operations in numpy).
+
+    Zero weights get keys near -1e300 (below every eligible key) without a division by zero. The ``k``-th largest key
+    comes from a descending list of the ``k`` largest so far (``k`` is small), the same value a sort gives.
+    """
+    rows, n = weights.shape
+    mask = np.zeros((rows, n), dtype=np.bool_)
+    keys = np.empty(n)
+    top = np.empty(n)
+    for i in range(rows):
+        eligible = 0
+        for j in range(n):
+            keys[j] = log_u[i, j] / max(weights[i, j], 1e-300)
+            eligible += weights[i, j] != 0.0
+        m = min(k[i], eligible)
+        if m <= 0:
+            continue
+        size = 0
+        for j in range(n):
+            key = keys[j]
+            if size == m and key <= top[m - 1]:
+                continue
+            pos = min(size, m - 1)
+            while pos > 0 and top[pos - 1] < key:
+                top[pos] = top[pos - 1]
+                pos -= 1
+            top[pos] = key
+            size = min(size + 1, m)
+        for j in range(n):
+            mask[i, j] = keys[j] >= top[m - 1]
+    return mask
 
 
 def weighted_pick(weights: np.ndarray, log_u: np.ndarray, k: int) -> np.ndarray:
@@ -126,26 +173,29 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     two steps), so the cost does not grow with the count.
     """
     lam = np.asarray(lam, dtype=float)
-    k = np.zeros(lam.shape, dtype=np.int64)
-    flat_u, flat_lam = u.ravel(), lam.ravel()
-    idx = np.flatnonzero(flat_u > np.exp(-flat_lam))
-    if len(idx):
-        ui, li = flat_u[idx], flat_lam[idx]
-        ki = np.maximum(np.floor(li + np.sqrt(li) * ndtri(ui)), 0.0)
-        # Steps only on the counts still moving; a count that stepped up is at its quantile (its last step was below
-        # u), so only the others may need to step down.
-        move = np.flatnonzero(pdtr(ki, li) < ui)
-        stepped_up = np.zeros(len(ki), dtype=bool)
-        stepped_up[move] = True
-        while len(move):
-            ki[move] += 1.0
-            move = move[pdtr(ki[move], li[move]) < ui[move]]
-        move = np.flatnonzero(~stepped_up & (ki > 0))
-        move = move[pdtr(ki[move] - 1.0, li[move]) >= ui[move]]
-        while len(move):
-            ki[move] -= 1.0
-            move = move[(ki[move] > 0) & (pdtr(ki[move] - 1.0, li[move]) >= ui[move])]
-        k.ravel()[idx] = ki.astype(np.int64)
+    u = np.broadcast_to(np.asarray(u, dtype=float), lam.shape)
+    # numpy's exp, not the compiled code's: the two may differ in the last bit.
+    return _poisson_quantile(u.ravel(), lam.ravel(), np.exp(-lam).ravel()).reshape(lam.shape)
+
+
+@njit(cache=True)
+def _poisson_quantile(u: np.ndarray, lam: np.ndarray, zero_cdf: np.ndarray) -> np.ndarray:
+    """:func:`poisson_quantile` on flat arrays, compiled; ``zero_cdf`` is ``exp(-lam)``. A count that steps up is at
+    its quantile once ``pdtr`` reaches ``u`` (its last step was below); only the others may need to step down."""
+    k = np.zeros(len(u), dtype=np.int64)
+    for i in range(len(u)):
+        ui, li = u[i], lam[i]
+        if not ui > zero_cdf[i]:
+            continue
+        ki = max(np.floor(li + np.sqrt(li) * _ndtri(ui, 0)), 0.0)
+        if _pdtr(ki, li, 0) < ui:
+            ki += 1.0
+            while _pdtr(ki, li, 0) < ui:
+                ki += 1.0
+        else:
+            while ki > 0 and _pdtr(ki - 1.0, li, 0) >= ui:
+                ki -= 1.0
+        k[i] = np.int64(ki)
     return k
 
 
@@ -158,34 +208,52 @@ def logit_choice(utility: np.ndarray, u_choice: np.ndarray, u_other: np.ndarray,
     ``boost`` on ``column``), with two draws instead of one per column: the best of the other columns is column ``j``
     with probability proportional to ``exp(V_j)`` (``u_other``), independently of its value ``LSE + Gumbel``; so
     ``column`` beats it when ``V_c - LSE + L > 0`` with ``L`` standard logistic (``u_choice``). Returns the choice
-    without the boost and whether ``column`` wins with it. Compiled (numba): the arms market calls it from its loop
-    over contracts.
+    without the boost and whether ``column`` wins with it. Compiled (numba); the arms market calls its two parts
+    (:func:`logit_others`, :func:`logit_pick`) from its loop over contracts, the first once per buyer.
     """
     rows, cols = utility.shape
     choice = np.empty(rows, dtype=np.int64)
     margin = np.empty(rows)
     weight = np.empty(cols)
     for i in range(rows):
-        top = -np.inf
-        for j in range(cols):
-            if j != column and utility[i, j] > top:
-                top = utility[i, j]
-        finite = np.isfinite(top)
-        shift = top if finite else 0.0
-        total = 0.0
-        for j in range(cols):
-            weight[j] = 0.0 if j == column else math.exp(utility[i, j] - shift)
-            total += weight[j]
-        # The other column whose cumulative weight first reaches u_other x total; it can only fall on an unavailable
-        # (zero-weight) column if it equals a cumulative sum: the heaviest column then.
-        target, cum, best = u_other[i] * total, 0.0, 0
-        for j in range(cols):
-            cum += weight[j]
-            best += cum < target
-        best = min(best, cols - 1)
-        if weight[best] <= 0.0:
-            best = np.argmax(weight)
-        lse = top + math.log(total) if finite else -np.inf
-        margin[i] = utility[i, column] - lse + (math.log(u_choice[i]) - math.log1p(-u_choice[i]))
-        choice[i] = column if margin[i] > 0 else (best if finite else 0)
+        top, total = logit_others(utility[i], column, weight)
+        choice[i], margin[i] = logit_pick(utility[i, column], weight, top, total, u_choice[i], u_other[i], column)
     return choice, margin + boost > 0
+
+
+@njit(cache=True)
+def logit_others(utility: np.ndarray, column: int, weight: np.ndarray) -> tuple[float, float]:
+    """The other columns' part of :func:`logit_choice` for one row of utilities, which the choices of every contract
+    of a buyer share: their weights ``exp(V_j - max)`` into ``weight`` (0 at ``column``), their best utility (``-inf``
+    when none is available) and the weights' total."""
+    top = -np.inf
+    for j in range(len(utility)):
+        if j != column and utility[j] > top:
+            top = utility[j]
+    shift = top if np.isfinite(top) else 0.0
+    total = 0.0
+    for j in range(len(utility)):
+        weight[j] = 0.0 if j == column else math.exp(utility[j] - shift)
+        total += weight[j]
+    return top, total
+
+
+@njit(cache=True)
+def logit_pick(value: float, weight: np.ndarray, top: float, total: float, u_choice: float, u_other: float,
+               column: int) -> tuple[int, float]:
+    """One choice of :func:`logit_choice` from its row's :func:`logit_others` and ``column``'s utility ``value``: the
+    choice and ``column``'s margin over the best other (positive when ``column`` wins)."""
+    cols = len(weight)
+    finite = np.isfinite(top)
+    # The other column whose cumulative weight first reaches u_other x total; it can only fall on an unavailable
+    # (zero-weight) column if it equals a cumulative sum: the heaviest column then.
+    target, cum, best = u_other * total, 0.0, 0
+    for j in range(cols):
+        cum += weight[j]
+        best += cum < target
+    best = min(best, cols - 1)
+    if weight[best] <= 0.0:
+        best = np.argmax(weight)
+    lse = top + math.log(total) if finite else -np.inf
+    margin = value - lse + (math.log(u_choice) - math.log1p(-u_choice))
+    return (column if margin > 0 else (best if finite else 0)), margin
