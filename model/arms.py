@@ -139,11 +139,27 @@ def offers(k, s, boldness: np.ndarray, pressure: np.ndarray, leverage: np.ndarra
     logit(r_c) + l_r P lambda_i - a_r a_i - tau_r Theta_i``; a US ban (a policy switch) removes the category.
     Returns (offered: replicas x states x categories, level in logits: the same shape).
     """
-    level = (k.redline_logit[:, None, :] + (k.redline_leverage * pressure)[:, None, None] * leverage[:, :, None]
-             - k.redline_alignment[:, None, None] * s.alignment[:, :, None]
-             - k.trust_redline[:, None, None] * s.trust[:, :, None])
-    bold = logit(boldness)[:, None, None]
-    return policy.allow_offers(t, (bold > level) & (s.gate[:, :, None] > 0)), level
+    offered, level = _redlines(k.redline_logit, k.redline_leverage * pressure, leverage, k.redline_alignment,
+                               s.alignment, k.trust_redline, s.trust, logit(boldness), s.gate)
+    return policy.allow_offers(t, offered), level
+
+
+@njit(cache=True)
+def _redlines(redline_logit, leverage_coef, leverage, alignment_coef, alignment, trust_coef, trust, bold, gate):
+    """:func:`offers` before the US bans, compiled: each line's level and whether China's boldness clears it, where the
+    state recognises Beijing (``leverage_coef`` is already ``l_r P`` per replica)."""
+    n_rep, n = gate.shape
+    n_cat = redline_logit.shape[1]
+    offered = np.empty((n_rep, n, n_cat), dtype=np.bool_)
+    level = np.empty((n_rep, n, n_cat))
+    for r in range(n_rep):
+        for i in range(n):
+            for c in range(n_cat):
+                v = (redline_logit[r, c] + leverage_coef[r] * leverage[r, i] - alignment_coef[r] * alignment[r, i]
+                     - trust_coef[r] * trust[r, i])
+                level[r, i, c] = v
+                offered[r, i, c] = bold[r] > v and gate[r, i] > 0
+    return offered, level
 
 
 def redline_level(gate: np.ndarray, level: np.ndarray, n_recognising: np.ndarray) -> np.ndarray:

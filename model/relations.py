@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from model import rules
 from model.arms import CHN_IDX, USA_IDX
@@ -46,11 +47,24 @@ def china_contacts(k, visits, training, exercise, port, forums, aid, dual_use) -
 
 def update(k, s, contacts_cn: np.ndarray, dual_use: np.ndarray, delivered: np.ndarray, us_factor: np.ndarray) -> None:
     """Stocks of ties with China and the US and dual-use trust: decay, then contacts close part of the gap to 1."""
-    w_arms = k.contact_weights[:, 7, None]
-    contacts = np.stack([
-        (contacts_cn + w_arms * (delivered[:, :, CHN_IDX] > 0)) * s.gate,
-        (k.us_contact_rate[:, None] * (1.0 - s.alignment) * 0.5 + w_arms * (delivered[:, :, USA_IDX] > 0)) * us_factor,
-        dual_use,
-    ])
+    contacts = _contacts(contacts_cn, k.contact_weights, delivered, s.gate, k.us_contact_rate, s.alignment, us_factor,
+                         dual_use)
     s.stock = rules.update_stock(s.stock, contacts, k.decays.T[:, :, None])
     s.r_china, s.r_us, s.trust = s.stock
+
+
+@njit(cache=True)
+def _contacts(contacts_cn, weights, delivered, gate, us_rate, alignment, us_factor, dual_use):
+    """(3, replicas, states): the year's contacts with China (arms deliveries included, behind the gate), with the US
+    (its contact rate x disalignment plus its deliveries, times the sanctions' factor) and dual-use contacts."""
+    n_rep, n = gate.shape
+    out = np.empty((3, n_rep, n))
+    for r in range(n_rep):
+        w_arms = weights[r, 7]
+        for i in range(n):
+            chinese = 1.0 if delivered[r, i, CHN_IDX] > 0 else 0.0
+            american = 1.0 if delivered[r, i, USA_IDX] > 0 else 0.0
+            out[0, r, i] = (contacts_cn[r, i] + w_arms * chinese) * gate[r, i]
+            out[1, r, i] = (us_rate[r] * (1.0 - alignment[r, i]) * 0.5 + w_arms * american) * us_factor[r, i]
+            out[2, r, i] = dual_use[r, i]
+    return out

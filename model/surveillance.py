@@ -4,6 +4,7 @@ a ceiling (ODD §7.14)."""
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from model import rules
 from model.data import ModelData
@@ -27,24 +28,65 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
 
 
 def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.ndarray:
-    """This year's adoptions (1 where a state adopts a national or subnational system), cameras updated."""
-    n = s.gate.shape[1]
-    on = (k.surveillance_on[:, t] & ~policy.bans_surveillance(t))[:, None]  # US red line: no national system
+    """This year's adoptions (1 where a state adopts a national or subnational system), cameras updated.
+
+    The national hazard is :func:`model.rules.bass_hazard` with the adopters' share and finance and insecurity as its
+    push, cut by US pressure x leverage for every state (a ceiling below the 33, smoothly); a US red line allows no
+    national system. The arithmetic around the hazard's and the cut's exponentials runs compiled (:func:`_adopt`).
+    """
     level = s.surveillance_level
-    push = k.sv_finance[:, None] * finance + k.insecurity_push
-    # US pressure x leverage cuts the hazard of every state (a ceiling below the 33), smoothly.
-    national = np.count_nonzero(level == 2.0, axis=1)[:, None]
-    h_nat = (rules.bass_hazard(k.sv_innovation[:, None], k.sv_imitation[:, None], national / n, push)
-             * np.exp(-k.sv_us_pressure[:, None] * us_hold) * s.gate * (level < 2))
-    u = k.u_surveillance[:, t]
-    new_nat = on & (u[:, 0] < h_nat)
-    new_sub = (k.surveillance_on[:, t][:, None] & (u[:, 1] < k.subnational_hazard * s.gate * (level == 0))
-               & ~new_nat)
-    level = np.where(new_nat, 2.0, np.where(new_sub, 1.0, level))
-    s.surveillance_level = level
-    ceiling = k.camera_base * np.where(level == 2.0, 1.0, np.where(level == 1.0, k.level_factor[:, 1:2], 0.0))
-    # The ceiling only rises and cameras start at zero, so cameras never exceed it (so no clipping is needed).
-    s.cameras = s.cameras + k.sv_growth[:, None] * (ceiling - s.cameras)
-    adopted = (new_nat | new_sub).astype(float)
+    n = level.shape[1]
+    push = _push(k.sv_finance, finance, k.insecurity_push)
+    national = _national_share(level) / n
+    h_nat = rules.bass_hazard(k.sv_innovation[:, None], k.sv_imitation[:, None], national[:, None], push)
+    cut = np.exp(-k.sv_us_pressure[:, None] * us_hold)
+    on = k.surveillance_on[:, t]
+    s.surveillance_level, s.cameras, adopted = _adopt(
+        h_nat, cut, s.gate, level, k.u_surveillance[:, t], on & ~policy.bans_surveillance(t), on,
+        k.subnational_hazard, k.camera_base, k.level_factor, k.sv_growth, s.cameras)
     policy.crossed(t, adopted)
     return adopted
+
+
+@njit(cache=True)
+def _push(coef: np.ndarray, finance: np.ndarray, insecurity_push: np.ndarray) -> np.ndarray:
+    """(replicas, states): ``coef x finance + insecurity push``."""
+    out = np.empty(finance.shape)
+    for r in range(finance.shape[0]):
+        for i in range(finance.shape[1]):
+            out[r, i] = coef[r] * finance[r, i] + insecurity_push[r, i]
+    return out
+
+
+@njit(cache=True)
+def _national_share(level: np.ndarray) -> np.ndarray:
+    """(replicas,): the number of states with a national system (level 2)."""
+    out = np.zeros(level.shape[0])
+    for r in range(level.shape[0]):
+        for i in range(level.shape[1]):
+            out[r] += level[r, i] == 2.0
+    return out
+
+
+@njit(cache=True)
+def _adopt(h_nat, cut, gate, level, u, national_on, on, subnational_hazard, camera_base, level_factor, growth,
+           cameras):
+    """New national systems (hazard x cut x gate, states not yet national, where national systems are allowed) and
+    subnational ones (federal states with none, where no national system is adopted), the new levels, cameras towards
+    the level's ceiling (which only rises, so cameras never exceed it), and the adoptions (1.0 where a state adopts)."""
+    n_rep, n = level.shape
+    new_level, new_cameras, adopted = np.empty((n_rep, n)), np.empty((n_rep, n)), np.zeros((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            lv = level[r, i]
+            h = h_nat[r, i] * cut[r, i] * gate[r, i] * (1.0 if lv < 2 else 0.0)
+            new_nat = national_on[r] and u[r, 0, i] < h
+            new_sub = (on[r] and u[r, 1, i] < subnational_hazard[r, i] * gate[r, i] * (1.0 if lv == 0 else 0.0)
+                       and not new_nat)
+            lv = 2.0 if new_nat else (1.0 if new_sub else lv)
+            new_level[r, i] = lv
+            ceiling = camera_base[r, i] * (1.0 if lv == 2.0 else (level_factor[r, 1] if lv == 1.0 else 0.0))
+            new_cameras[r, i] = cameras[r, i] + growth[r] * (ceiling - cameras[r, i])
+            if new_nat or new_sub:
+                adopted[r, i] = 1.0
+    return new_level, new_cameras, adopted
