@@ -34,6 +34,9 @@ J = "judgement"
 BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); default: {J} (medium), a start value"
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
 RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
+ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.30); default: {J} (medium), a start value"
+BASS_RULE = (f"calibrated: prior from none to the Bass model's mean innovation coefficient (docs/ODD.md §10.30); "
+             f"default: {J} (medium), a start value")
 
 
 class _Group:
@@ -110,8 +113,7 @@ class ChinaParams(_Group):
                                f"{J} (low): aid follows standing programmes; "
                                "a past recipient is e^1.5 = 4.5 times as likely")
     aid_size_sigma: float = p(0, 2, "log-sd of aid package size", f"{J} (low)")
-    donation_share: float = p(0, 1, "probability an aid package includes donated light arms",
-                              "article: Bahamas, Bolivia 2018 donations")
+    donation_share: float = p(0, 1, "probability an aid package includes donated light arms", ALLOWED_RANGE)
     tiv_per_usd_m: float = p(0, 2, "TIV m per US$ m of donated light equipment",
                              f"{J} (low): TIV values light vehicles below price")
     arms_credit_tiv: float = p(0, 2000,
@@ -336,8 +338,7 @@ class SpaceParams(_Group):
     alignment: float = p(0, 10, "effect of alignment", RULE_RANGE)
     finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
-    ground_share: float = p(0, 1, "share of projects that are ground facilities",
-                            "article: Espacio Lejano, one of five projects")
+    ground_share: float = p(0, 1, "share of projects that are ground facilities", ALLOWED_RANGE)
     cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule",
                                   "article [39]: no new launch declared")
 
@@ -355,7 +356,7 @@ class SurveillanceParams(_Group):
     us_pressure: float = p(0, 10, "log-hazard cut per unit of US pressure x leverage (a ceiling below the 33 states)",
                            f"{J} (low): the US campaigns against Chinese surveillance systems (article Analysis); at "
                            "2, a state under full pressure and leverage adopts at e^-2 = 0.14 of the rate")
-    subnational: float = p(0, 1, "subnational hazard for federal states", "article: Mexico City 2007 [20]")
+    subnational: float = p(0, 1, "subnational hazard for federal states", BASS_RULE)
     growth: float = p(0, 1, "yearly approach of cameras to their ceiling",
                       "article: Ecuador 4,300 cameras by 2018 [25]")
     cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system",

@@ -155,3 +155,16 @@ def test_priors_of_base_rates_follow_the_rule_not_the_rows():
         prior = priors["forums"][name]
         assert prior["dist"] == "uniform" and (prior["low"], prior["high"]) == bounds, name
         assert "rule" in prior["why"]
+
+
+def test_shares_and_the_subnational_hazard_have_priors_by_rule():
+    # docs/ODD.md §10.30: two shares whose values cited the fitted donations and ground station are calibrated on their
+    # allowed range; the subnational hazard, set from Mexico City's fitted purchase, on the national innovation
+    # coefficient's prior (the Bass model's published mean, not a row).
+    priors = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml"))["priors"]
+    for group, name in (("china", "donation_share"), ("space", "ground_share")):
+        prior = priors[group][name]
+        assert (prior["dist"], prior["low"], prior["high"]) == ("uniform", 0.0, 1.0), name
+    national, subnational = priors["surveillance"]["innovation"], priors["surveillance"]["subnational"]
+    assert (subnational["dist"], subnational["low"], subnational["high"]) == (
+        national["dist"], national["low"], national["high"])
