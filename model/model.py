@@ -16,8 +16,8 @@ Drivers past 2023 carry uncertainty: each run draws its own driver path (``model
 switches (US red lines and sanctions, domestic preference, Chinese technology offers) arrive as driver arrays.
 
 Speed (DESIGN.md §9): everything that depends only on parameters, drivers and pre-drawn noise is computed once per
-distinct (parameters, driver path) and stacked (``self.k``), so a year costs about two hundred numpy calls for the
-whole batch.
+distinct (parameters, driver path) and stacked (``self.k``), so a year is a fixed set of numpy calls and compiled
+kernels for the whole batch, whatever its size (docs/ODD.md §10.30).
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.
     """
     level = s.surveillance_level
     n = level.shape[1]
-    push = _push(k.sv_finance, finance, k.insecurity_push)
-    national = _national_share(level) / n
+    push = k.sv_finance[:, None] * finance + k.insecurity_push
+    national = _national_count(level) / n
     h_nat = rules.bass_hazard(k.sv_innovation[:, None], k.sv_imitation[:, None], national[:, None], push)
     cut = np.exp(-k.sv_us_pressure[:, None] * us_hold)
     on = k.surveillance_on[:, t]
@@ -49,17 +49,7 @@ def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.
 
 
 @njit(cache=True)
-def _push(coef: np.ndarray, finance: np.ndarray, insecurity_push: np.ndarray) -> np.ndarray:
-    """(replicas, states): ``coef x finance + insecurity push``."""
-    out = np.empty(finance.shape)
-    for r in range(finance.shape[0]):
-        for i in range(finance.shape[1]):
-            out[r, i] = coef[r] * finance[r, i] + insecurity_push[r, i]
-    return out
-
-
-@njit(cache=True)
-def _national_share(level: np.ndarray) -> np.ndarray:
+def _national_count(level: np.ndarray) -> np.ndarray:
     """(replicas,): the number of states with a national system (level 2)."""
     out = np.zeros(level.shape[0])
     for r in range(level.shape[0]):
