@@ -285,17 +285,28 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
                 c += 1
     rep = replica[first:first + total]
     # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
-    # replica on its own: each gets the finance while credit is left (credit never comes back within a year).
-    financed = np.flatnonzero(with_finance)
-    queue = financed[np.argsort(u[financed, QUEUE], kind="mergesort")]
-    queue = queue[np.argsort(rep[queue], kind="mergesort")]
-    left = credit.copy()
-    for c in queue:
-        r = rep[c]
-        if left[r] > 0.0:
-            choice[c] = CHN_IDX
-            left[r] -= size[first + c]
-    credit[:] = left
+    # replica on its own: each gets the finance while credit is left (credit never comes back within a year). The
+    # contracts are in replica order, so each replica's queue is a block, put in order by an insertion sort (stable:
+    # equal uniforms keep contract order), which compiles in a fraction of the time numba's argsort takes.
+    queue = np.empty(total, dtype=np.int64)
+    lo = 0
+    while lo < total:
+        r = rep[lo]
+        hi, m = lo, 0
+        while hi < total and rep[hi] == r:
+            if with_finance[hi]:
+                key, j = u[hi, QUEUE], m
+                while j > 0 and u[queue[j - 1], QUEUE] > key:
+                    queue[j] = queue[j - 1]
+                    j -= 1
+                queue[j] = hi
+                m += 1
+            hi += 1
+        for q in range(m):
+            if credit[r] > 0.0:
+                choice[queue[q]] = CHN_IDX
+                credit[r] -= size[first + queue[q]]
+        lo = hi
     ordered = np.zeros((n_rep, n))
     for c in range(total):
         d = first + c
