@@ -8,11 +8,20 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from model.params import ConfigError
+from model.params import PROJECT_ROOT, ConfigError
+
+
+def default_prior_driven_path(settings: Any) -> Path:
+    """``prior_driven.csv`` beside the posterior file (calibration/posterior for ``posterior: defaults``)."""
+    post = str(getattr(settings, "posterior", "defaults"))
+    base = Path("calibration/posterior/posterior.parquet") if post == "defaults" else Path(post)
+    base = base if base.is_absolute() else PROJECT_ROOT / base
+    return base.parent / "prior_driven.csv"
 
 
 def warn_if_data_changed(path: Path, hashes: dict[str, str]) -> list[str]:

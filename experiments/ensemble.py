@@ -12,31 +12,36 @@ scenarios (common random numbers: scenario differences are paired). Per run it a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from model.agents import CHN_IDX
+from common.events import EVENTS_FROM, event_names
 from model.data import ISO3, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
-from model.run import MAX_BATCH, RunResult, iter_scenarios, simulate_batch
-from model.schema import REGION, REGION_COLUMNS, STATE_COLUMNS, STATE_SLOTS, STATE_VARIABLES, Partner, column_names
+from model.schema import (
+    REGION,
+    REGION_COLUMNS,
+    STATE_COLUMNS,
+    STATE_SLOTS,
+    STATE_VARIABLES,
+    SUPPLIERS,
+    Partner,
+    column_names,
+)
 
-EVENTS_FROM = 2024
+if TYPE_CHECKING:
+    from model.run import RunResult
+
 # The 2022 forum participation the article reports (Results: 22 states): the event is exceeding it.
 FORUM_LEVEL_2022 = 22
 MAJOR = 4  # model.schema.ARMS_CATEGORIES index of major platforms
+CHN_IDX = SUPPLIERS.index(Partner.CHN)
 
-
-
-def event_names() -> tuple[str, ...]:
-    """The events whose first year each run records."""
-    per_state = tuple(f"national_surveillance.{c}" for c in ISO3)
-    return ("china_arms_deal.BRA", "china_arms_deal.CHL", "completed_major_deal.ARG", "china_major_platform_sale",
-            "new_space_ground_facility", "forums_above_2022") + per_state
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,10 @@ def run_group_parquet(group: tuple[Batch, ...], data: ModelData) -> list[tuple[b
     Both tables are encoded in the worker: a tenth of the bytes to send back, and the main process, which only writes
     them, stays off the cores the workers need.
     """
+    # The model's run code is imported here, by the workers that run it: the forecast's main process and its tables'
+    # workers use this module's batches and names only (the run code holds about 120 MB resident a process).
+    from model.run import MAX_BATCH, iter_scenarios, simulate_batch
+
     params, draws, seeds = _replicas(group[0])
     if any(not same_replicas(group[0], b) for b in group[1:]):
         raise ValueError("run_group_parquet: the batches of a group must run the same draws, seeds and parameters")

@@ -30,7 +30,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,14 +45,16 @@ from common import axes as A
 from common.cli import CONFIG_DIR, config_dirs, fail, precheck, searchpath_override, split_args
 from common.config import Experiment, build_model, compose_scenario, scenario_effects
 from common.effects import Effect
-from common.posterior import load_posterior, warn_if_data_changed
+from common.posterior import default_prior_driven_path, load_posterior, warn_if_data_changed
 from common.provenance import manifest, write_atomically, write_json
-from experiments.ensemble import Batch, run_group_parquet, same_replicas
 from experiments.executor import EXECUTORS, LocalPool, dask_client, run_tasks
 from experiments.post import post_task
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, check_number, with_overrides
+
+if TYPE_CHECKING:
+    from experiments.ensemble import Batch
 
 FORMATS = ("parquet", "csv", "md", "png", "html")
 SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "first_table_year", "executor", "workers",
@@ -454,6 +457,8 @@ def _write_part(content: bytes, path: Path) -> None:
 def batches(settings: ForecastSettings, ensembles: list[Ensemble], table: pd.DataFrame, data: ModelData,
             work: Path) -> list[Batch]:
     """Every batch not yet on disk (a batch is done when its record part exists; events are written first)."""
+    from experiments.ensemble import Batch
+
     out = []
     # Scenarios that change only the drivers share their base parameters: each draw's set is built once for them.
     drawn: dict[tuple[ModelParams, str], list[ModelParams]] = {}
@@ -478,6 +483,8 @@ def groups(todo: list[Batch]) -> list[tuple[Batch, ...]]:
     """The batches as worker tasks: the batches of different scenarios that run the same replicas (the same draws
     with the same parameters: every scenario but the boldness variants) form one task, which runs their shared
     record years once (:func:`experiments.ensemble.run_group_parquet`)."""
+    from experiments.ensemble import same_replicas
+
     out: list[list[Batch]] = []
     for b in todo:
         for g in out:
@@ -568,6 +575,8 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
             _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
             progress.add(len(batch.draws) * settings.seeds)
 
+    from experiments.ensemble import run_group_parquet
+
     run_tasks(run_group_parquet, groups(todo), data, settings.executor, settings.workers, done, client)
     job = {"labels": [e.label for e in ensembles], "scenarios": [e.scenario for e in ensembles],
            "boldness": [e.boldness for e in ensembles], "param_source": source}
@@ -648,10 +657,6 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     Everything is first written into a temporary folder (:func:`common.provenance.write_atomically`), so a failure
     or a kill leaves the previous outputs, or none, never a half-written file.
     """
-    from experiments.findings import key_findings
-    from experiments.report import html_report
-    from experiments.tables import assemble_tables, default_prior_driven_path, markdown
-
     declared = record.get("scenario_effects_declared") or {}
     effects = {label: declared.get(scenario, [])
                for label, scenario in zip(job["labels"], job["scenarios"], strict=True)}
@@ -674,7 +679,10 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     if kept is not None:
         _say(f"tables, figures and report unchanged: {len(kept)} files kept")
         return kept
-    todo = [(f, ("tables", work, settings, job, label, effects))
+    # The settings the tables read, as a plain namespace: a ForecastSettings would make each worker import this
+    # module, and with it the model's run code, to unpickle its task (about 120 MB resident a worker).
+    table_settings = SimpleNamespace(**{k: getattr(settings, k) for k in TABLE_SETTINGS})
+    todo = [(f, ("tables", work, table_settings, job, label, effects))
             for f, label in zip(part_files, labels, strict=True) if not f.is_file()]
     if draw:
         todo += [(f, ("fan", work, job, label)) for f, label in zip(fan_files, labels, strict=True) if not f.is_file()]
@@ -682,6 +690,11 @@ def write_outputs(work: Path, settings: ForecastSettings, job: dict, record: dic
     with LocalPool(settings.workers) as pool:
         _post_stage("tables (sensitivity included) and chart statistics", settings, [t for _, t in todo], pool,
                     [f for f, _ in todo])
+        # Imported once the workers' tables are done (the tables' peak of memory is behind us; see experiments.post).
+        from experiments.findings import key_findings
+        from experiments.report import html_report
+        from experiments.tables import assemble_tables, markdown
+
         tables = assemble_tables(work, settings, job, [_load(f) for f in part_files], effects=effects)
         texts = markdown(tables)
         writers: dict[str, Callable[[Path], None]] = {}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments import report as R
-from experiments.tables import scenario_tables
 from model.data import ModelData
 
 
@@ -19,6 +17,12 @@ def post_task(task: tuple, _data: ModelData | None) -> Any:
 
     Each depends only on the ensemble on disk and its own arguments, so the order and the worker do not change it.
     """
+    # Imported here, in the worker: the main process only pickles this function by name, and the tables' and
+    # figures' modules (SciPy's statistics, SALib, matplotlib) would cost it about 70 MB resident through the runs
+    # and the tables, when the forecast's memory peaks.
+    from experiments import report as R
+    from experiments.tables import scenario_tables
+
     kind, *args = task
     if kind == "tables":
         work, settings, job, label, effects = args

@@ -122,10 +122,10 @@ except ImportError:  # a dependency of scikit-learn; without it BLAS keeps its t
 
 from common.axes import PREFIX as AXIS_PREFIX
 from common.effects import Effect
+from common.events import EVENTS_FROM, event_names
+from common.posterior import default_prior_driven_path
 from experiments import effects as E
-from experiments.ensemble import EVENTS_FROM, event_names
 from model.data import ISO3
-from model.params import PROJECT_ROOT
 from model.schema import ALL_VARIABLES, REGION, Variable, column_names
 
 LAST_YEAR = 2040
@@ -468,14 +468,6 @@ def load_prior_driven(path: Path | None) -> tuple[dict[str, bool] | None, str]:
         return None, f"{path} lacks the columns parameter and prior_driven: prior_driven False everywhere"
     flags = frame["prior_driven"].map(lambda v: str(v).strip().lower() in ("true", "1", "yes"))
     return dict(zip(frame["parameter"].astype(str), flags.astype(bool), strict=True)), ""
-
-
-def default_prior_driven_path(settings: Any) -> Path:
-    """``prior_driven.csv`` beside the posterior file (calibration/posterior for ``posterior: defaults``)."""
-    post = str(getattr(settings, "posterior", "defaults"))
-    base = Path("calibration/posterior/posterior.parquet") if post == "defaults" else Path(post)
-    base = base if base.is_absolute() else PROJECT_ROOT / base
-    return base.parent / "prior_driven.csv"
 
 
 def effective_parameters(draws: pd.DataFrame, boldness: str) -> pd.DataFrame:

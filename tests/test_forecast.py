@@ -380,8 +380,8 @@ def test_the_work_key_changes_with_the_simulation_code(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_rerun_reuses_the_tables_and_figures_and_recomputes_when_their_code_changes(posterior_file, tmp_path,
                                                                                       monkeypatch):
-    import experiments.post as P
     import experiments.report as R
+    import experiments.tables as T  # experiments.post imports it at each task
 
     ov = _small(posterior_file, tmp_path, "forecast.executor=serial", "forecast.boldness_scenarios=[]",
                 "forecast.formats=[parquet,csv,md,png]")
@@ -395,8 +395,8 @@ def test_a_rerun_reuses_the_tables_and_figures_and_recomputes_when_their_code_ch
         raise AssertionError("recomputed although nothing changed")
 
     computed = []
-    real_tables = P.scenario_tables
-    for module, name in ((P, "scenario_tables"), (R, "fan_statistics"), (R, "draw_fan_figures"),
+    real_tables = T.scenario_tables
+    for module, name in ((T, "scenario_tables"), (R, "fan_statistics"), (R, "draw_fan_figures"),
                          (R, "comparison_charts"), (R, "sensitivity_chart")):
         monkeypatch.setattr(module, name, refuse)
     stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file() and "cache" not in p.parts}
@@ -417,11 +417,11 @@ def test_a_rerun_reuses_the_tables_and_figures_and_recomputes_when_their_code_ch
     parts[0].unlink()
     for marker in (work / "cache").glob("outputs-*.json"):
         marker.unlink()
-    monkeypatch.setattr(P, "scenario_tables", lambda *a, **k: computed.append(a[3]) or real_tables(*a, **k))
+    monkeypatch.setattr(T, "scenario_tables", lambda *a, **k: computed.append(a[3]) or real_tables(*a, **k))
     F.write_outputs(*run_ensemble(_config(ov), ov))
     assert computed == [run_ensemble(_config(ov), ov)[2]["labels"][1]]
     assert {p.relative_to(work): p.read_bytes() for p in (work / "tables").iterdir()} == first
-    monkeypatch.setattr(P, "scenario_tables", refuse)
+    monkeypatch.setattr(T, "scenario_tables", refuse)
     # A change in the tables' code changes the key: the tables (and figures) are computed again.
     real = F.source_hash
     monkeypatch.setattr(F, "source_hash", lambda code: real(code) + ("x" if code == F.TABLES_CODE else ""))
