@@ -249,10 +249,11 @@ def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, se
     # Every cell is written exactly once or the read fails below, so nothing needs a fill (0.47 s of a scenario's
     # tables went to filling cubes with NaN).
     values = np.empty((n_y * draws * seeds * n_i, n_c), dtype=np.float32)
-    count = np.zeros(n_y * draws * seeds * n_i, dtype=np.int32)
-    # The last row written to each cell: a row repeated within a batch finds another row's number there (a fancy
-    # assignment writes a repeated cell once, so the count alone would miss it).
-    writer = np.full(n_y * draws * seeds * n_i, -1, dtype=np.int64)
+    # The last row written to each cell (-1: none yet), and whether a cell was written more than once: a row repeated
+    # within a batch finds another row's number there (a fancy assignment writes a repeated cell once), one repeated
+    # across batches finds a number already there. Five bytes a cell, where a count and the writer took twelve.
+    writer = np.full(n_y * draws * seeds * n_i, -1, dtype=np.int32)
+    repeated = np.zeros(n_y * draws * seeds * n_i, dtype=bool)
     rows_seen = 0
     if n_y:
         lo = min(years)
@@ -278,16 +279,16 @@ def read_cube(dset: ds.Dataset, label: str, years: Sequence[int], draws: int, se
             for j, c in enumerate(columns):
                 block[:, j] = batch.column(c).to_numpy(zero_copy_only=False)
             values[flat] = block
-            count[flat] += 1
-            row = np.arange(rows_seen, rows_seen + flat.size)
+            earlier = writer[flat] >= 0
+            row = np.arange(rows_seen, rows_seen + flat.size, dtype=np.int32)
             writer[flat] = row
-            repeated = writer[flat] != row
-            count[flat[repeated]] += 1  # repeats within a batch counted once above
+            repeated[flat[earlier | (writer[flat] != row)]] = True
             rows_seen += flat.size
     # Arrow keeps the scan's buffers in its pool for reuse: hand them back, the cube is all that is kept.
     pa.default_memory_pool().release_unused()
-    if (count != 1).any():
-        raise ValueError(f"ensemble {label}: {int((count == 0).sum())} missing and {int((count > 1).sum())} repeated "
+    missing = writer < 0
+    if missing.any() or repeated.any():
+        raise ValueError(f"ensemble {label}: {int(missing.sum())} missing and {int(repeated.sum())} repeated "
                          f"(draw, seed, year, iso3) rows in years {years[0]}-{years[-1]}; is the forecast complete?")
     return Cube(years, tuple(iso3), tuple(columns), values.reshape(n_y, draws, seeds, n_i, n_c))
 
@@ -572,13 +573,29 @@ def _period_sums(ctx: _Context, label: str, cube: Cube) -> dict[tuple[int, int],
     return sums
 
 
-def _cumulative(ctx: _Context, label: str, cube: Cube, ref: Cube | None = None) -> pd.DataFrame:
-    """Run-by-run totals of the flow variables over each of CUMULATIVE_PERIODS (module docstring); with the
-    reference's ``ref`` (a scenario other than the reference), the paired differences of the totals too. ``cube``
-    and ``ref`` hold the flow columns (:func:`flow_columns`) of ``ctx``'s columns, in that order."""
+def _flow_sums(ctx: _Context, label: str, cube: Cube) -> dict[tuple[int, int], np.ndarray]:
+    """:func:`_period_sums` of ``cube``'s flow columns (:func:`flow_columns` of ``ctx``'s columns, in that order).
+
+    Called on a cube as it is read, so that only its totals outlive it: the scenario's and the reference's flow cubes
+    are never held together (they were the tables' memory peak). A cube with more columns is summed whole and the
+    totals' flow columns kept: no copy of its flow columns (each total is its own cell's, in year order either way).
+    """
+    flows = flow_columns(ctx.columns)
+    sums = _period_sums(ctx, label, cube)
+    if tuple(cube.columns) == flows:
+        return sums
+    keep = [cube.columns.index(c) for c in flows]
+    n = ctx.draws * ctx.seeds
+    return {k: v.reshape(n, len(cube.iso3), -1)[:, :, keep].reshape(n, -1) for k, v in sums.items()}
+
+
+def _cumulative(ctx: _Context, label: str, own: dict[tuple[int, int], np.ndarray],
+                base: dict[tuple[int, int], np.ndarray] | None = None) -> pd.DataFrame:
+    """Run-by-run totals of the flow variables over each of CUMULATIVE_PERIODS (module docstring), from ``own``'s
+    :func:`_flow_sums`; with the reference's ``base`` (a scenario other than the reference), the paired differences
+    of the totals too."""
     flows = replace(ctx, columns=flow_columns(ctx.columns))
-    own = _period_sums(flows, label, cube)
-    base = _period_sums(flows, label, ref) if ref is not None else {}
+    base = base or {}
     parts = []
     for (start, end), y in own.items():
         cells = np.flatnonzero(~np.isnan(y).any(axis=0))
@@ -985,8 +1002,9 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
         # The totals' paired differences need every forecast year of the reference, its flow columns only.
         flows = flow_columns(ctx.columns)
         span = [y for y in setup.years if y >= CUMULATIVE_PERIODS[0][0]]
-        frames["cumulative"] = _cumulative(ctx, label, read_cube(ens, label, span, draws, ctx.seeds, ctx.iso3, flows),
-                                           read_cube(ens, ctx.reference, span, draws, ctx.seeds, ctx.iso3, flows))
+        frames["cumulative"] = _cumulative(
+            ctx, label, _flow_sums(ctx, label, read_cube(ens, label, span, draws, ctx.seeds, ctx.iso3, flows)),
+            _flow_sums(ctx, label, read_cube(ens, ctx.reference, span, draws, ctx.seeds, ctx.iso3, flows)))
     cube = read_cube(ens, label, setup.years, draws, ctx.seeds, ctx.iso3, ctx.columns)
     if prior is None:
         basis = None
@@ -1008,9 +1026,7 @@ def _scenario_tables(work: Path, settings: Any, job: Mapping, label: str, prior_
                  "draws: too few draws for a response surface, NaN")
     frames["forecast"] = _forecast(ctx, label, cube, basis, judgement_basis)
     if label == ctx.reference:
-        flows = [ctx.columns.index(c) for c in flow_columns(ctx.columns)]
-        frames["cumulative"] = _cumulative(ctx, label, Cube(cube.years, cube.iso3, flow_columns(ctx.columns),
-                                                            cube.values[..., flows]))
+        frames["cumulative"] = _cumulative(ctx, label, _flow_sums(ctx, label, cube))
     frames["events"] = _events(ctx, label, events, ens)
     frames["sensitivity"] = _sensitivity(ctx, label, cube, params)
     return {"frames": frames, "effect_rows": effect_rows, "notes": ctx.notes + later}
