@@ -11,6 +11,7 @@ scenarios (common random numbers: scenario differences are paired). Per run it a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.events import EVENTS_FROM, event_names
-from model.data import ISO3, ModelData
+from model.data import HIST_END, ISO3, ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
@@ -114,8 +115,14 @@ def _replicas(batch: Batch) -> tuple[list[ModelParams], list[int], list[int]]:
     return [p for p in batch.params for _ in seeds], [d for d in batch.draws for _ in seeds], seeds * len(batch.draws)
 
 
-def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[pa.Table, pa.Table]:
-    """``batch``'s runs as the wide record and the per-run event years (Arrow tables)."""
+def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[pa.Table, pa.Table, list[int]]:
+    """``batch``'s runs as the wide record and the per-run event years (Arrow tables), and the record's row groups.
+
+    The record's rows come in two blocks, each run by run (year, then iso3, within a run): the record period's years
+    (to HIST_END), then the forecast's. Each block is a row group of its own (:func:`parquet_bytes`), with the years'
+    range in its statistics, so a scan of forecast years (every table but the hindcast's) skips the record period's
+    rows undecoded: a scenario's 17 table years read in 0.33 s instead of 0.81 s (2,000 runs, every column).
+    """
     n_states = len(data.iso3)
     keys = [(run.draw, run.seed) for run in runs]
     full = np.stack([run.states for run in runs])
@@ -129,32 +136,47 @@ def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[
     block[:, :, n_states, :n_s] = lac_rows(states)
     block[:, :, n_states, n_s:] = np.stack([run.region[keep] for run in runs])
     years = np.arange(batch.first_stored_year, batch.drivers.years[-1] + 1, dtype=np.int16)
-    n_rows_run = len(years) * (n_states + 1)
-    draws = np.repeat(np.array([k[0] for k in keys], dtype=np.int32), n_rows_run)
-    seeds = np.repeat(np.array([k[1] for k in keys], dtype=np.int16), n_rows_run)
-    year_col = np.tile(np.repeat(years, n_states + 1), len(keys))
-    codes = np.tile(np.arange(n_states + 1, dtype=np.int8), len(years) * len(keys))
-    iso = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(data.iso3) + [REGION]))
+    names = column_names()
     # Column-major, so that each column is one contiguous buffer Arrow takes without a copy.
-    values = np.ascontiguousarray(block.reshape(-1, len(column_names())).T)
-    columns = {"draw": draws, "seed": seeds, "year": year_col, "iso3": iso}
-    columns.update({name: values[j] for j, name in enumerate(column_names())})
+    values = np.empty((len(names), block[..., 0].size), dtype=np.float32)
+    draws, seeds, year_col, codes, groups = [], [], [], [], []
+    for part in (years <= HIST_END, years > HIST_END):
+        ys = years[part]
+        if not ys.size:
+            continue
+        n_rows_run, start = len(ys) * (n_states + 1), sum(groups)
+        values[:, start:start + n_rows_run * len(keys)] = block[:, part].reshape(-1, len(names)).T
+        draws.append(np.repeat(np.array([k[0] for k in keys], dtype=np.int32), n_rows_run))
+        seeds.append(np.repeat(np.array([k[1] for k in keys], dtype=np.int16), n_rows_run))
+        year_col.append(np.tile(np.repeat(ys, n_states + 1), len(keys)))
+        codes.append(np.tile(np.arange(n_states + 1, dtype=np.int8), len(ys) * len(keys)))
+        groups.append(n_rows_run * len(keys))
+    iso = pa.DictionaryArray.from_arrays(pa.array(np.concatenate(codes)), pa.array(list(data.iso3) + [REGION]))
+    columns = {"draw": np.concatenate(draws), "seed": np.concatenate(seeds), "year": np.concatenate(year_col),
+               "iso3": iso}
+    columns.update({name: values[j] for j, name in enumerate(names)})
     event_cols = {"draw": np.array([k[0] for k in keys], dtype=np.int32),
                   "seed": np.array([k[1] for k in keys], dtype=np.int16)}
     event_cols.update({name: ev[:, j] for j, name in enumerate(event_names())})
-    return pa.table(columns), pa.table(event_cols)
+    return pa.table(columns), pa.table(event_cols), groups
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """``table`` as the bytes of a Parquet file (zstd level 1), as the forecast stores its parts.
+def parquet_bytes(table: pa.Table, groups: Sequence[int] | None = None) -> bytes:
+    """``table`` as the bytes of a Parquet file (zstd level 1), as the forecast stores its parts; ``groups`` are the
+    row groups' sizes, in order (one group by default).
 
     Dictionary encoding only for ``iso3``: tried on every float column (Arrow's default), it wrote a part in 137 ms
     to 3.2 MB, read back in 67 ms; without it, 79 ms, 2.5 MB and 38 ms (a batch of 100 runs, 2000-2040).
     """
     sink = pa.BufferOutputStream()
     keys = [c for c in ("draw", "seed", "year") if c in table.column_names]
-    pq.write_table(table, sink, compression="zstd", compression_level=1,
-                   use_dictionary=[c for c in ("iso3",) if c in table.column_names], write_statistics=keys)
+    with pq.ParquetWriter(sink, table.schema, compression="zstd", compression_level=1,
+                          use_dictionary=[c for c in ("iso3",) if c in table.column_names],
+                          write_statistics=keys) as writer:
+        start = 0
+        for size in groups or [table.num_rows]:
+            writer.write_table(table.slice(start, size), row_group_size=max(size, 1))
+            start += size
     return sink.getvalue().to_pybytes()
 
 
@@ -190,7 +212,7 @@ def run_group_parquet(group: tuple[Batch, ...], data: ModelData) -> list[tuple[b
     out = []
     for batch in group:
         # One scenario's records at a time: each is encoded, then let go before the next is run.
-        record, events = batch_tables(batch, next(runs), data)
-        out.append((parquet_bytes(record), parquet_bytes(events)))
+        record, events, groups = batch_tables(batch, next(runs), data)
+        out.append((parquet_bytes(record, groups), parquet_bytes(events)))
         del record, events
     return out
