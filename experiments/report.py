@@ -184,14 +184,18 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "scenario"
 
 
-def read_scenario(work: Path, label: str, columns: Sequence[str], places: Sequence[str] = PLACES) -> pd.DataFrame:
-    """The rows of one scenario at ``places``: columns ``draw, seed, year, iso3`` and ``columns`` (wide names).
+def read_scenario(work: Path, label: str, columns: Sequence[str], places: Sequence[str] = PLACES,
+                  from_year: int | None = None) -> pd.DataFrame:
+    """The rows of one scenario at ``places`` (from ``from_year`` on, if given): columns ``draw, seed, year, iso3``
+    and ``columns`` (wide names). A read of forecast years skips the record period's row group of each part.
 
     Raises:
         ValueError: the ensemble has no rows of ``label``.
     """
     dataset = ds.dataset(work / "ensemble", partitioning="hive")
     flt = (pc.field("scenario") == label) & pc.field("iso3").isin(list(places))
+    if from_year is not None:
+        flt &= pc.field("year") >= from_year
     # One fragment and batch read ahead, as the tables read: the default read-ahead held about 500 MB of decoded
     # batches in Arrow's pool for a fan chart's 140 MB (a worker's memory peak).
     table = dataset.to_table(columns=["draw", "seed", "year", "iso3", *columns], filter=flt, fragment_readahead=1,
@@ -592,7 +596,8 @@ def difference_statistics(work: Path, job: Mapping, label: str) -> pd.DataFrame:
     """
     columns = [column_of(v) for v in COMPARISON_VARIABLES]
     keys = ["draw", "seed", "year"]
-    own, ref = (read_scenario(work, lab, columns, places=(REGION,)) for lab in (label, job["labels"][0]))
+    own, ref = (read_scenario(work, lab, columns, places=(REGION,), from_year=HIST_END + 1)
+                for lab in (label, job["labels"][0]))
     own, ref = (f[f["year"] > HIST_END].sort_values(keys).reset_index(drop=True) for f in (own, ref))
     if not own[keys].equals(ref[keys]):
         raise ValueError(f"{work / 'ensemble'}: scenario {label!r} and the reference do not hold the same runs; "
