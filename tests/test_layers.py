@@ -31,6 +31,20 @@ def test_model_never_imports_hydra_or_omegaconf():
     assert out.strip() == "[]"
 
 
+# Each worker of `python -m experiments.forecast` re-imports the command's module (multiprocessing's spawn), and the
+# tables' workers import the tables and figures: none of them may pull in the model's run code (numba, Mesa and the
+# kernels, about 120 MB a process), which only the run workers need (docs/ODD.md §10.31: the forecast's memory).
+RUN_CODE = ("numba", "mesa", "model.run", "model.model")
+
+
+@pytest.mark.parametrize("imported", ["experiments.forecast",
+                                      "experiments.post, experiments.tables, experiments.report, experiments.ensemble"])
+def test_the_forecast_command_and_its_tables_workers_do_not_import_the_run_code(imported):
+    code = f"import sys, {imported}; print(sorted(m for m in {RUN_CODE!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 # pyabc draws its proposals from the global state: a forked sampler worker must reseed it, as pyabc's own workers do
 # (else both processes would propose the same particles). No model or table code draws from it.
 GLOBAL_STATE_RESEEDED = {"calibration/batching.py": ["np.random.seed", "import random"]}
