@@ -136,11 +136,13 @@ def test_a_forecast_group_gives_each_batch_the_tables_it_gives_alone(draws, data
     from test_scenarios import drivers_of
 
     import experiments.ensemble as E
+    import model.run
 
     group = tuple(E.Batch(label, 0, (draws[1], draws[2]), (0, 1), 2, ROOT, drivers_of(*names), 2000)
                   for label, names in (("baseline", ("baseline",)), ("red", ("us_hard_red_lines",))))
     shared = E.run_group_parquet(group, data)
-    monkeypatch.setattr(E, "MAX_BATCH", 3)  # 4 replicas a batch: each batch alone, in pieces
+    # 4 replicas a batch: each batch alone, in pieces (run_group_parquet reads the model's limit when it runs)
+    monkeypatch.setattr(model.run, "MAX_BATCH", 3)
     alone = E.run_group_parquet(group, data)
     def frame(part: bytes):
         return pq.read_table(pa.BufferReader(part)).to_pandas()
