@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from model.params import ConfigError, ModelParams, load_default_params, parameter_table, with_overrides
-from model.schema import SUPPLIERS, Partner
+from model.schema import CHN_IDX, DOMESTIC_IDX
 
 NO_DEPENDENCE, DEPENDENCE = "no measured dependence", "forecasts depend on it"
 # Columns of the forecast's draw table that hold an axis's value: the prefix and the parameter's name.
@@ -147,12 +147,12 @@ def setting_values(p: ModelParams, name: str, value: float) -> dict[str, float]:
     industry's constant is a judgement, not derived from shares: its price and quality vary alone.
     """
     group, field, *index = name.split(".")
-    if group != "arms" or field not in ("price", "quality") or int(index[0]) == SUPPLIERS.index(Partner.DOMESTIC):
+    if group != "arms" or field not in ("price", "quality") or int(index[0]) == DOMESTIC_IDX:
         return {name: value}
     j = int(index[0])
     ap = p.arms
     if field == "price":
-        share = 1.0 - (p.china.discount if j == SUPPLIERS.index(Partner.CHN) else 0.0)
+        share = 1.0 - (p.china.discount if j == CHN_IDX else 0.0)
         utility = -ap.beta_price * share * (value - ap.price[j])
     else:
         utility = ap.beta_quality * (value - ap.quality[j])

@@ -25,12 +25,12 @@ from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import DELIVERED
 from model.schema import (
+    CHN_IDX,
     REGION,
     REGION_COLUMNS,
     STATE_COLUMNS,
     STATE_SLOTS,
     STATE_VARIABLES,
-    SUPPLIERS,
     Partner,
     column_names,
 )
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 # The 2022 forum participation the article reports (Results: 22 states): the event is exceeding it.
 FORUM_LEVEL_2022 = 22
 MAJOR = 4  # model.schema.ARMS_CATEGORIES index of major platforms
-CHN_IDX = SUPPLIERS.index(Partner.CHN)
 
 
 

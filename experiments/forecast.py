@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,14 +47,12 @@ from common.config import Experiment, build_model, compose_scenario, scenario_ef
 from common.effects import Effect
 from common.posterior import default_prior_driven_path, load_posterior, warn_if_data_changed
 from common.provenance import manifest, write_atomically, write_json
+from experiments.ensemble import Batch, run_group_parquet, same_replicas
 from experiments.executor import EXECUTORS, LocalPool, dask_client, run_tasks
 from experiments.post import post_task
 from model.data import DataError, ModelData, load_data
 from model.drivers import FIRST_YEAR, LAST_YEAR, build_drivers
 from model.params import PROJECT_ROOT, ConfigError, ModelParams, check_keys, check_number, with_overrides
-
-if TYPE_CHECKING:
-    from experiments.ensemble import Batch
 
 FORMATS = ("parquet", "csv", "md", "png", "html")
 SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "first_table_year", "executor", "workers",
@@ -457,8 +455,6 @@ def _write_part(content: bytes, path: Path) -> None:
 def batches(settings: ForecastSettings, ensembles: list[Ensemble], table: pd.DataFrame, data: ModelData,
             work: Path) -> list[Batch]:
     """Every batch not yet on disk (a batch is done when its record part exists; events are written first)."""
-    from experiments.ensemble import Batch
-
     out = []
     # Scenarios that change only the drivers share their base parameters: each draw's set is built once for them.
     drawn: dict[tuple[ModelParams, str], list[ModelParams]] = {}
@@ -483,8 +479,6 @@ def groups(todo: list[Batch]) -> list[tuple[Batch, ...]]:
     """The batches as worker tasks: the batches of different scenarios that run the same replicas (the same draws
     with the same parameters: every scenario but the boldness variants) form one task, which runs their shared
     record years once (:func:`experiments.ensemble.run_group_parquet`)."""
-    from experiments.ensemble import same_replicas
-
     out: list[list[Batch]] = []
     for b in todo:
         for g in out:
@@ -574,8 +568,6 @@ def _run_ensemble(config: Mapping, settings: ForecastSettings, ensembles: list[E
             _write_part(events, part_path(work, "events", batch.label, batch.index))
             _write_part(record, part_path(work, "ensemble", batch.label, batch.index))
             progress.add(len(batch.draws) * settings.seeds)
-
-    from experiments.ensemble import run_group_parquet
 
     run_tasks(run_group_parquet, groups(todo), data, settings.executor, settings.workers, done, client)
     job = {"labels": [e.label for e in ensembles], "scenarios": [e.scenario for e in ensembles],

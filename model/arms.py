@@ -20,7 +20,15 @@ from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import ACTIVE, DELIVERED, FAILED, Pipeline
-from model.schema import ARMS_CATEGORIES, IMPORT_SUPPLIERS, SUPPLIERS, Partner
+from model.schema import (
+    ARMS_CATEGORIES,
+    CHN_IDX,
+    DOMESTIC_IDX,
+    IMPORT_SUPPLIERS,
+    RUS_IDX,
+    SUPPLIERS,
+    USA_IDX,
+)
 from model.slots import (
     S_CHN_FAILED,
     S_CHN_MAJOR,
@@ -32,10 +40,6 @@ from model.slots import (
     S_SIGNED,
 )
 
-CHN_IDX = SUPPLIERS.index(Partner.CHN)
-USA_IDX = SUPPLIERS.index(Partner.USA)
-RUS_IDX = SUPPLIERS.index(Partner.RUS)
-DOMESTIC_IDX = SUPPLIERS.index(Partner.DOMESTIC)
 LIGHT = ARMS_CATEGORIES.index("light")
 MAJOR = ARMS_CATEGORIES.index("major_platform")
 IMPORT_COLUMNS = np.array([SUPPLIERS.index(s) for s in IMPORT_SUPPLIERS])

@@ -45,6 +45,9 @@ class Partner(StrEnum):
 # Arms suppliers in the order of the model's supplier axis. CHN is last so that the non-Chinese block is a prefix.
 SUPPLIERS = (Partner.USA, Partner.RUS, Partner.EUR, Partner.ISR, Partner.OTHER, Partner.DOMESTIC, Partner.CHN)
 IMPORT_SUPPLIERS = tuple(s for s in SUPPLIERS if s is not Partner.DOMESTIC)
+# Suppliers' positions in SUPPLIERS (the last axis of the arms arrays).
+CHN_IDX, USA_IDX, RUS_IDX = (SUPPLIERS.index(p) for p in (Partner.CHN, Partner.USA, Partner.RUS))
+DOMESTIC_IDX = SUPPLIERS.index(Partner.DOMESTIC)
 ARMS_CATEGORIES = ("light", "artillery_radar", "air_defence_uav", "aircraft", "major_platform")
 
 
