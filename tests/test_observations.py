@@ -101,17 +101,19 @@ def test_tolerance_rule_comes_first_and_statistics_are_documented() -> None:
 # --- the article's facts ---------------------------------------------------------------------------------------------
 
 
-def _check(row: pd.Series, years: tuple[int, int], iso3: str, variable: str, relation: str, value: float) -> None:
+def _check(row: pd.Series, years: tuple[int, int], iso3: str, variable: str, relation: str, value: float,
+           use: str = "fit") -> None:
     assert (row["year_start"], row["year_end"]) == years
     assert row["iso3"] == iso3
     assert row["variable"] == variable
     assert row["relation"] == relation
     assert row["value"] == value
-    assert row["use"] == "fit"
+    assert row["use"] == use
 
 
 def test_delegations(obs: pd.DataFrame) -> None:
-    _check(_row(obs, "del_2003_tour"), (2003, 2003), "LAC", "delegation_tour", "eq", 9)
+    # Context since docs/ODD.md §10.32: the tour's nine states are the input delegations.tour_size.
+    _check(_row(obs, "del_2003_tour"), (2003, 2003), "LAC", "delegation_tour", "eq", 9, use="context")
     row = _row(obs, "del_visits_2000_2022")
     _check(row, (2000, 2022), "LAC", "delegations", "ge", 200)
     assert row["tolerance"] == 20
