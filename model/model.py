@@ -36,7 +36,7 @@ from numba import njit
 from model import aid, arms, contacts, relations, space, surveillance
 from model.agents import China, LACState, Supplier, UnitedStates, Viewed, china_precompute, us_precompute
 from model.contacts import DECIDED, DELEGATION, EXERCISE, FORUM, SPACE, TRAINING  # noqa: F401  (public constants)
-from model.data import HIST_END, HIST_START, SUBREGIONS, ModelData
+from model.data import HIST_START, SUBREGIONS, ModelData
 from model.drivers import Drivers, apply_shocks
 from model.params import ModelParams
 from model.pipeline import Pipeline
@@ -131,8 +131,9 @@ def _draw_noise(streams: dict[str, np.random.Generator], pre: dict[str, np.ndarr
     sched = np.zeros(shape)
     hist = years <= HIST_START + len(data.space_schedule) - 1
     sched[hist] = data.space_schedule[years[hist] - HIST_START]
-    # The article (2023): no launch declared after CBERS-4A, so continuation starts after the record ends.
-    last = np.maximum(data.space_last_year, HIST_END) * (data.space_last_year > 0)
+    # Continuation from the year after the last scheduled launch (DESIGN.md §4), so the record's years after CBERS-4A
+    # test the hazard instead of holding no launch by construction (docs/ODD.md §10.32).
+    last = data.space_last_year
     out["space_scheduled"] = np.maximum(
         sched, ((last > 0) & (years[:, None] > last)) * (sp[:, -1:] < p.space.cbers_continuation))
     out["u_surveillance"] = streams["surveillance"].random(size=(ny, 2, n))

@@ -35,6 +35,9 @@ BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); def
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
 RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
 ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.30); default: {J} (medium), a start value"
+ALLOWED_RANGE_32 = f"calibrated: prior the allowed range (docs/ODD.md §10.32); default: {J} (medium), a start value"
+# An article fact read as an input; the row that states it is context, not a target (docs/ODD.md §10.32).
+OF_RECORD = "an input of record, its row context (docs/ODD.md §10.32)"
 BASS_RULE = (f"calibrated: prior from none to the Bass model's mean innovation coefficient (docs/ODD.md §10.30); "
              f"default: {J} (medium), a start value")
 
@@ -148,16 +151,20 @@ class DelegationParams(_Group):
     """PLA delegations: a Poisson count per state, plus recurring high-level tours."""
 
     _prefix: ClassVar[str] = "delegations"
-    onset_year: int = p(1995, 2040, "first year of PLA delegations", "article: first delegation 2003 [26]", int)
+    onset_year: int = p(1995, 2040, "first year of PLA delegations",
+                       f"article: first delegation 2003 [26]; {OF_RECORD}", int)
     log_rate: float = p(-6, 3, "log yearly visits of a state with no ties", f"{J} (medium): >200 visits 2000-2022 [45]")
     relationship: float = p(0, 6, "effect of R_cn on the log rate", f"{J} (medium)")
     exposure: float = p(0, 6, "effect of exposure on the log rate", f"{J} (medium)")
     alignment: float = p(-3, 3, "effect of alignment on the log rate", f"{J} (medium)")
-    tour_size: int = p(1, 33, "states visited by a high-level tour", "article: 2003 tour to nine states [26]", int)
-    tour_regular_from: int = p(2000, 2040, "year from which tours recur", "article: regular after 2009 [26]", int)
-    tour_min_gap: int = p(1, 10, "minimum years between tours", "article: every 2-3 years [26]", int)
+    tour_size: int = p(1, 33, "states visited by a high-level tour",
+                       f"article: 2003 tour to nine states [26]; {OF_RECORD}", int)
+    tour_regular_from: int = p(2000, 2040, "year from which tours recur",
+                               f"article: regular after 2009 [26]; {OF_RECORD}", int)
+    tour_min_gap: int = p(1, 10, "minimum years between tours", f"article: every 2-3 years [26]; {OF_RECORD}", int)
     tour_probability: float = p(0, 1, "yearly tour probability once the gap has passed",
-                                "article: every 2-3 years [26]")
+                                "article: every 2-3 years [26]: at a minimum gap of 2, 0.6 makes 84% of gaps 2 or 3 "
+                                f"years; {OF_RECORD}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +193,7 @@ class PortCallParams(_Group):
     intercept: float = p(-10, 5, "logit of a voyage with zero naval reach",
                          f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
-    hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", "article [22]: several hosts per voyage")
+    hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", ALLOWED_RANGE_32)
     persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts",
                            f"{J} (low): navies reuse ports with standing port-visit arrangements")
 
@@ -196,7 +203,8 @@ class ExerciseParams(_Group):
     """Joint exercises, proposed by China where ties and boldness suffice."""
 
     _prefix: ClassVar[str] = "exercises"
-    onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
+    onset_year: int = p(1995, 2040, "first year of joint exercises",
+                       f"article: Peace Angel 2010 [22]; {OF_RECORD}", int)
     intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1",
                          f"{J} (medium): a handful of exercises 2010-2023 [22]")
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
@@ -213,7 +221,8 @@ class ForumParams(_Group):
     """Attendance at China's LAC defence forums (one attendance decision for both series of forums)."""
 
     _prefix: ClassVar[str] = "forums"
-    onset_year: int = p(1995, 2040, "first forum", "article: October 2015 logistics forum [29]", int)
+    onset_year: int = p(1995, 2040, "first forum", f"article: October 2015 logistics forum [29]; {OF_RECORD}",
+                       int)
     intercept: float = p(-10, 10, "logit intercept", BASE_RATE)
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
     peer: float = p(0, 10, "effect of last year's attendance share", BASE_RATE)
@@ -259,7 +268,7 @@ class ArmsParams(_Group):
     need_intercept: float = p(-10, 5, "need logit with no capability gap",
                               f"{J} (medium): low regional tension, article")
     need_gap: float = p(0, 20, "effect of the capability gap on buying", f"{J} (medium)")
-    need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", "article: Argentina's budget constraints [5,6]")
+    need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", ALLOWED_RANGE_32)
     deal_share: float = p(0.01, 1, "share of the gap ordered in a year at full need", f"{J} (medium)")
     deal_sigma: float = p(0, 2, "log-sd of contract size around the buyer's median",
                           "derived: residual sd of log deal TIV on log spending, SIPRI deals ordered 1995-1999 (1.47), "
@@ -339,8 +348,7 @@ class SpaceParams(_Group):
     finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
     ground_share: float = p(0, 1, "share of projects that are ground facilities", ALLOWED_RANGE)
-    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule",
-                                  "article [39]: no new launch declared")
+    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule", ALLOWED_RANGE_32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,16 +359,16 @@ class SurveillanceParams(_Group):
     onset_year: int = p(1995, 2040, "first year Chinese systems are on offer", "article: Mexico City 2007 [20]", int)
     innovation: float = p(0, 1, "Bass innovation hazard (national)", f"{J} (medium)")
     imitation: float = p(0, 5, "Bass imitation per share of adopters", f"{J} (medium)")
-    finance: float = p(0, 5, "hazard per unit of Chinese finance", "article: Ecuador's loan 2012 [25]")
+    finance: float = p(0, 5, "hazard per unit of Chinese finance",
+                       "calibrated: prior from none to the Bass model's mean innovation coefficient per unit of "
+                       f"finance (docs/ODD.md §10.32); default: {J} (medium), a start value")
     insecurity: float = p(0, 5, "hazard per unit of insecurity", "Feldstein 2019")
     us_pressure: float = p(0, 10, "log-hazard cut per unit of US pressure x leverage (a ceiling below the 33 states)",
                            f"{J} (low): the US campaigns against Chinese surveillance systems (article Analysis); at "
                            "2, a state under full pressure and leverage adopts at e^-2 = 0.14 of the rate")
     subnational: float = p(0, 1, "subnational hazard for federal states", BASS_RULE)
-    growth: float = p(0, 1, "yearly approach of cameras to their ceiling",
-                      "article: Ecuador 4,300 cameras by 2018 [25]")
-    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system",
-                                   "article: Ecuador 4,300 cameras [25]")
+    growth: float = p(0, 1, "yearly approach of cameras to their ceiling", ALLOWED_RANGE_32)
+    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system", ALLOWED_RANGE_32)
     subnational_scale: float = p(0, 1, "subnational ceiling relative to national", f"{J} (medium)")
 
 

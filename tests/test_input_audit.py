@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 AUDIT = ROOT / "data" / "input_audit.csv"
 KINDS = {"parameter", "prior", "data", "code"}
 # What each verdict leaves to do: the three kinds of circular input are open until recoded; a citation that neither
-# sets nor decides a target is reviewed.
-STATUS = {"circular": {"open", "recoded"}, "by_construction": {"open", "recoded"},
+# sets nor decides a target is reviewed. An article fact kept as an input of record closes its audit row only when the
+# rows it made true become context, not targets (status context; docs/ODD.md §10.32).
+STATUS = {"circular": {"open", "recoded", "context"}, "by_construction": {"open", "recoded", "context"},
           "derived_from_scored": {"open", "recoded"}, "prior_cites_target": {"open", "recoded"},
           "cites_only": {"reviewed"}, "independent": {"reviewed"}}
 CITES_ARTICLE = re.compile(r"article|\[\d+(?:[,-]\d+)*\]", re.IGNORECASE)
@@ -60,10 +61,12 @@ def test_audit_rows_name_what_exists(audit):
 def test_overlaps_are_fitted_rows_and_verdicts_say_what_is_left(audit):
     observations = load_observations()
     fitted = set(observations.id[observations.use == "fit"]) | {SIPRI_BLOCK}
+    context = set(observations.id[observations.use == "context"])
     for row in audit.itertuples():
         assert row.verdict in STATUS and row.status in STATUS[row.verdict], (row.input, row.verdict, row.status)
         overlaps = row.overlaps.split()
-        assert set(overlaps) <= fitted, (row.input, sorted(set(overlaps) - fitted))
+        rows = context if row.status == "context" else fitted
+        assert set(overlaps) <= rows, (row.input, row.status, sorted(set(overlaps) - rows))
         assert row.note.strip(), row.input
         if row.verdict in ("circular", "by_construction", "derived_from_scored", "prior_cites_target"):
             assert overlaps, f"{row.input}: a {row.verdict} input names the fitted rows it overlaps"
@@ -75,3 +78,12 @@ def test_a_recoded_parameter_no_longer_cites_the_article(audit):
     assert len(recoded) >= 2
     for row in recoded.itertuples():
         assert not CITES_ARTICLE.search(sources[row.input]), (row.input, sources[row.input])
+
+
+def test_an_input_of_record_says_so_and_its_rows_are_no_targets(audit):
+    # docs/ODD.md §10.32: a parameter kept at an article fact cites it and says its row is context.
+    sources = {t["name"]: t["source"] for t in parameter_table()}
+    kept = audit[(audit.kind == "parameter") & (audit.status == "context")]
+    assert len(kept) >= 2
+    for row in kept.itertuples():
+        assert CITES_ARTICLE.search(sources[row.input]) and "input of record" in sources[row.input], row.input

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -168,3 +170,19 @@ def test_shares_and_the_subnational_hazard_have_priors_by_rule():
     national, subnational = priors["surveillance"]["innovation"], priors["surveillance"]["subnational"]
     assert (subnational["dist"], subnational["low"], subnational["high"]) == (
         national["dist"], national["low"], national["high"])
+
+
+def test_inputs_that_cited_their_rows_have_priors_by_rule():
+    # docs/ODD.md §10.32: the voyage's hosts, the fiscal term of arms need, CBERS's continuation and surveillance's
+    # camera build-up cited fitted rows (the hosts of 2002-2015, Argentina's failed purchases, no launch after CBERS-4A,
+    # Ecuador's cameras); each is calibrated on its allowed range. Surveillance's finance term, from Ecuador's fitted
+    # loan, takes the national innovation coefficient's prior (the Bass model's published mean, not a row).
+    params = load_default_params()
+    priors = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml"))["priors"]
+    for group, name in (("port_calls", "hosts_mean"), ("arms", "need_fiscal"), ("space", "cbers_continuation"),
+                        ("surveillance", "growth"), ("surveillance", "cameras_per_million")):
+        allowed = {f.name: f.metadata["range"] for f in dataclasses.fields(getattr(params, group))}[name]
+        prior = priors[group][name]
+        assert (prior["dist"], prior["low"], prior["high"]) == ("uniform", *allowed), name
+    national, finance = priors["surveillance"]["innovation"], priors["surveillance"]["finance"]
+    assert (finance["dist"], finance["low"], finance["high"]) == (national["dist"], national["low"], national["high"])

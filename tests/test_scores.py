@@ -342,7 +342,7 @@ def test_bad_scores_settings_are_one_line_errors_with_no_output(tmp_path, overri
 
 
 def test_the_reference_prior_covers_todays_calibrated_parameters():
-    """The 57f2c0b priors name the same 33 parameters as today's: 22 with a prior, 11 held at 57f2c0b's values."""
+    """The 57f2c0b priors name the same 39 parameters as today's: 22 with a prior, 17 held at 57f2c0b's values."""
     from calibration.scores import load_reference
 
     priors, fixed = load_reference(FROZEN / "priors_57f2c0b.yaml")
@@ -351,7 +351,9 @@ def test_the_reference_prior_covers_todays_calibrated_parameters():
     assert fixed == {"arms.fail_base": 0.02, "arms.fail_fiscal": 1.5, "arms.fail_veto": 1.5, "arms.no_army_target": 1.0,
                      "arms.nonconvertible_target": 0.0, "china.aid_packages_per_year": 1.0, "space.alignment": 2.0,
                      "space.finance": 2.0, "china.donation_share": 0.15, "space.ground_share": 0.25,
-                     "surveillance.subnational": 0.03}
+                     "surveillance.subnational": 0.03, "port_calls.hosts_mean": 3.0, "arms.need_fiscal": 6.0,
+                     "space.cbers_continuation": 0.15, "surveillance.finance": 0.02, "surveillance.growth": 0.3,
+                     "surveillance.cameras_per_million": 300.0}
 
 
 ONE_PRIOR = "priors: {arms: {need_intercept: {dist: uniform, low: -6.0, high: 0.0, why: x}}}\n"
