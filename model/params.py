@@ -203,8 +203,7 @@ class ExerciseParams(_Group):
     """Joint exercises, proposed by China where ties and boldness suffice."""
 
     _prefix: ClassVar[str] = "exercises"
-    onset_year: int = p(1995, 2040, "first year of joint exercises",
-                       f"article: Peace Angel 2010 [22]; {OF_RECORD}", int)
+    onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
     intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1",
                          f"{J} (medium): a handful of exercises 2010-2023 [22]")
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
@@ -221,8 +220,7 @@ class ForumParams(_Group):
     """Attendance at China's LAC defence forums (one attendance decision for both series of forums)."""
 
     _prefix: ClassVar[str] = "forums"
-    onset_year: int = p(1995, 2040, "first forum", f"article: October 2015 logistics forum [29]; {OF_RECORD}",
-                       int)
+    onset_year: int = p(1995, 2040, "first forum", "article: October 2015 logistics forum [29]", int)
     intercept: float = p(-10, 10, "logit intercept", BASE_RATE)
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
     peer: float = p(0, 10, "effect of last year's attendance share", BASE_RATE)
