@@ -340,3 +340,17 @@ def test_aid_packages_and_donation_sizes(model_at, params):
     # Sizes are lognormal around the article's US$18 m packages: the median of all pre-drawn sizes is near it.
     assert np.median(m._aid_size) == pytest.approx(cp.aid_package_usd_m, rel=0.1)
     assert math.isclose(np.log(m._aid_size).std(), cp.aid_size_sigma, rel_tol=0.1)
+
+
+def test_cbers_continues_from_the_year_after_its_last_scheduled_launch(model_at, params, data):
+    # DESIGN.md §4, docs/ODD.md §10.32: the hazard runs from 2020, the year after CBERS-4A (2019), so the record's years
+    # without a launch test it. Non-CBERS projects are switched off, so Brazil's projects are the schedule's.
+    bra = data.iso3.index("BRA")
+    quiet = {"space.intercept": -15.0}
+    runs = {c: model_at(2024, with_overrides(params, quiet | {"space.cbers_continuation": c})) for c in (0.0, 1.0)}
+    years = runs[0.0].recorder.years
+    projects = {c: m.recorder.states[:, bra, slot("space_project")] for c, m in runs.items()}
+    after = (years >= 2020) & (years <= 2023)
+    assert (projects[1.0][after] == 1).all() and (projects[0.0][after] == 0).all()
+    assert (projects[0.0][years == 2019] == 1).all()  # CBERS-4A, scheduled
+    assert np.array_equal(projects[0.0][years < 2020], projects[1.0][years < 2020])
