@@ -248,8 +248,9 @@ def test_information_weights_on_the_record(params, data):
     table = weighted.weight_table.set_index("component")
     assert list(table.index) == [t.id for t in targets] + problem.sipri_ids()
     assert len(weighted.weights.components) == len(table) and table.share.sum() == pytest.approx(1.0)
-    # The 2003 tour is in every run: its loss never varies, so it carries no weight; visits vary with the base rate.
-    assert table.loc["del_2003_tour", "weight"] == 0.0
+    # A tour visits Venezuela in every run: its loss never varies, so it carries no weight (the 2003 tour's row, which
+    # held by construction, is context since docs/ODD.md §10.32); visits vary with the base rate.
+    assert table.loc["del_tour_ven", "weight"] == 0.0
     assert table.loc["del_visits_2000_2022", "icc"] > 0.5 and table.loc["del_visits_2000_2022", "weight"] > 0
     # Same pilot, same weights; and the distance is the weighted mean of the components' mean losses.
     assert weigh(problem, draws=24, seeds=2, root_seed=3).weights == weighted.weights

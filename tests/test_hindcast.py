@@ -233,7 +233,7 @@ def test_tiny_hindcast_end_to_end(tmp_path):
         assert np.isfinite(scored[f"{name}_crps"]).all() and (scored[f"{name}_crps"] >= -1e-12).all()
         assert np.isfinite(binary[f"{name}_brier"]).all()
     assert np.isfinite(table.loc[table.kind == "sipri", "data_crps"]).all()
-    assert "arms_peak_2015" in set(binary.id) and "del_2003_tour" not in set(table.id)
+    assert "arms_peak_2015" in set(binary.id) and "ex_2010_peace_angel_per" not in set(table.id)
     record = json.loads((tmp_path / "hindcast_manifest.json").read_text())
     assert record["hindcast"]["last_year"] == 2015 and record["seeds"]["draws"] == 3
     assert json.loads((tmp_path / "manifest.json").read_text())["config"]["calibration"]["last_year"] == 2015
