@@ -321,32 +321,29 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:6285b8d08515 with the judgement axes varied, as the forecast runs them: the 65 axes
-# of the audit over every scenario; in brackets the same on the previous posterior, 7c8655b221f1 with its 54 axes;
-# docs/ODD.md §10.9, §10.10, §10.15, §10.16, §10.19, §10.22, §10.23, §10.27, §10.28, §10.29, §10.30, §12):
-# small or rare, so ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the
-# test fails as soon as one starts to hold, and the list must then shrink. The model-core and inference issues revisit
-# them.
+# 50 draws x 4 seeds on posterior:3fc60f0839a9 with the judgement axes varied, as the forecast runs them: the 40 axes
+# of the audit over every scenario; in brackets the same on the previous posterior, 6285b8d08515 with its 65 axes;
+# docs/ODD.md §10.9, §10.10, §10.15, §10.16, §10.19, §10.22, §10.23, §10.27-§10.30, §10.32, §12): small or rare, so
+# ties (no change in a run) count against them. Tracked, not hidden: each is a strict xfail, so the test fails as soon
+# as one starts to hold, and the list must then shrink (Russian deals under the Russian exit left it at §10.32: 0.805).
+# The model-core and inference issues revisit them.
 WEAK = {
-    ("us_china_deterioration", "officers_training.CHN"): "0.52 (0.535): +0.2 tension moves few training decisions",
-    # Forum attendance near its ceiling (27 states in 2030, 90% band 24-29) leaves most pairs tied.
-    ("us_china_deterioration", "forum_attends.CHN"): "0.275 (0.21): as for training",
-    ("detente", "forum_attends.CHN"): "0.27 (0.26): as above",
-    ("detente", "officers_training.CHN"): "0.625 (0.61)",
-    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.35 (0.335): few Chinese deals after 2024: ties",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.56 (0.455): as above",
-    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.605 (0.515): as above",
-    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.51 (0.55): the supplier quality axes decide it",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.585 (0.505)",
+    ("us_china_deterioration", "officers_training.CHN"): "0.515 (0.52): +0.2 tension moves few training decisions",
+    # Forum attendance near its ceiling (27 states in 2030, 90% band 23-29) leaves most pairs tied.
+    ("us_china_deterioration", "forum_attends.CHN"): "0.205 (0.275): as for training",
+    ("detente", "forum_attends.CHN"): "0.255 (0.27): as above",
+    ("detente", "officers_training.CHN"): "0.63 (0.625)",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.355 (0.35): few Chinese deals after 2024: ties",
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.515 (0.56): as above",
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.52 (0.605): as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.595 (0.51): the supplier quality axes decide it",
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.535 (0.585)",
     # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
     # after, with the axes fixed; further below with them varied.
-    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.665 (0.645)",
-    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.655 (0.635)",
-    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.545 (0.60)",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.755 (0.665)",
-    # Exactly at the bar on c254d141d0ab; on the refit of §10.16 a quarter of the baseline's runs sign no Russian deal
-    # in 2025-2040 either (ties).
-    ("russia_exit", "arms_deals_signed.RUS"): "0.765 (0.68)",
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.625 (0.665)",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.715 (0.655)",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.615 (0.545)",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.755 (0.755)",
 }
 
 
