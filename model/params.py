@@ -34,8 +34,7 @@ J = "judgement"
 BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); default: {J} (medium), a start value"
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
 RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
-ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.30); default: {J} (medium), a start value"
-ALLOWED_RANGE_32 = f"calibrated: prior the allowed range (docs/ODD.md §10.32); default: {J} (medium), a start value"
+ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.30, §10.32); default: {J} (medium), a start"
 # An article fact read as an input; the row that states it is context, not a target (docs/ODD.md §10.32).
 OF_RECORD = "an input of record, its row context (docs/ODD.md §10.32)"
 BASS_RULE = (f"calibrated: prior from none to the Bass model's mean innovation coefficient (docs/ODD.md §10.30); "
@@ -193,7 +192,7 @@ class PortCallParams(_Group):
     intercept: float = p(-10, 5, "logit of a voyage with zero naval reach",
                          f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
-    hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", ALLOWED_RANGE_32)
+    hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", ALLOWED_RANGE)
     persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts",
                            f"{J} (low): navies reuse ports with standing port-visit arrangements")
 
@@ -266,7 +265,7 @@ class ArmsParams(_Group):
     need_intercept: float = p(-10, 5, "need logit with no capability gap",
                               f"{J} (medium): low regional tension, article")
     need_gap: float = p(0, 20, "effect of the capability gap on buying", f"{J} (medium)")
-    need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", ALLOWED_RANGE_32)
+    need_fiscal: float = p(0, 20, "effect of fiscal stress on buying", ALLOWED_RANGE)
     deal_share: float = p(0.01, 1, "share of the gap ordered in a year at full need", f"{J} (medium)")
     deal_sigma: float = p(0, 2, "log-sd of contract size around the buyer's median",
                           "derived: residual sd of log deal TIV on log spending, SIPRI deals ordered 1995-1999 (1.47), "
@@ -346,7 +345,7 @@ class SpaceParams(_Group):
     finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
     ground_share: float = p(0, 1, "share of projects that are ground facilities", ALLOWED_RANGE)
-    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule", ALLOWED_RANGE_32)
+    cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule", ALLOWED_RANGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +364,8 @@ class SurveillanceParams(_Group):
                            f"{J} (low): the US campaigns against Chinese surveillance systems (article Analysis); at "
                            "2, a state under full pressure and leverage adopts at e^-2 = 0.14 of the rate")
     subnational: float = p(0, 1, "subnational hazard for federal states", BASS_RULE)
-    growth: float = p(0, 1, "yearly approach of cameras to their ceiling", ALLOWED_RANGE_32)
-    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system", ALLOWED_RANGE_32)
+    growth: float = p(0, 1, "yearly approach of cameras to their ceiling", ALLOWED_RANGE)
+    cameras_per_million: float = p(0, 5000, "camera ceiling per million people, national system", ALLOWED_RANGE)
     subnational_scale: float = p(0, 1, "subnational ceiling relative to national", f"{J} (medium)")
 
 
