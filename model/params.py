@@ -35,6 +35,8 @@ BASE_RATE = f"calibrated: prior by the base-rate rule (docs/ODD.md §10.29); def
 SHARED_ALIGNMENT = f"{J} (medium): the shared alignment rule, equal to delegations.alignment (docs/ODD.md §10.29)"
 RULE_RANGE = f"calibrated: prior the arms alignment weight's range (docs/ODD.md §10.29); default: {J} (medium), a start"
 ALLOWED_RANGE = f"calibrated: prior the allowed range (docs/ODD.md §10.30, §10.32); default: {J} (medium), a start"
+WORLD_CEILING = (f"calibrated: prior up to China's worldwide total (docs/ODD.md §10.33, data/world_totals.csv); "
+                 f"default: {J} (medium), a start value")
 # An article fact read as an input; the row that states it is context, not a target (docs/ODD.md §10.32).
 OF_RECORD = "an input of record, its row context (docs/ODD.md §10.32)"
 BASS_RULE = (f"calibrated: prior from none to the Bass model's mean innovation coefficient (docs/ODD.md §10.30); "
@@ -173,7 +175,7 @@ class TrainingParams(_Group):
     _prefix: ClassVar[str] = "training"
     onset_year: int = p(1995, 2040, "first year LAC officers train in China",
                         f"{J} (medium): 18 states by early 2010s [26]", int)
-    intercept: float = p(-10, 5, "logit intercept", f"{J} (medium)")
+    intercept: float = p(-10, 10, "logit intercept", BASE_RATE)
     relationship: float = p(0, 10, "effect of R_cn", f"{J} (medium)")
     peer: float = p(0, 10, "effect of the subregion's share already sending", f"{J} (medium)")
     alignment: float = p(-3, 3, "effect of alignment", SHARED_ALIGNMENT)
@@ -189,8 +191,7 @@ class PortCallParams(_Group):
     """PLA Navy port calls: China decides a voyage; hosts by priority and coast."""
 
     _prefix: ClassVar[str] = "port_calls"
-    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach",
-                         f"{J} (medium): visits 2002, 2009, 2012, 2013, 2015 [22]")
+    intercept: float = p(-10, 5, "logit of a voyage with zero naval reach", WORLD_CEILING)
     reach: float = p(0, 10, "effect of PLA Navy reach on the voyage logit", f"{J} (medium)")
     hosts_mean: float = p(1, 10, "mean hosts per voyage at capacity 1", ALLOWED_RANGE)
     persistence: float = p(0, 5, "log-weight of a past host in the pick of hosts",
@@ -204,7 +205,7 @@ class ExerciseParams(_Group):
     _prefix: ClassVar[str] = "exercises"
     onset_year: int = p(1995, 2040, "first year of joint exercises", "article: Peace Angel 2010 [22]", int)
     intercept: float = p(-10, 5, "log of China's yearly exercises in the region at boldness 0 and capacity 1",
-                         f"{J} (medium): a handful of exercises 2010-2023 [22]")
+                         WORLD_CEILING)
     relationship: float = p(0, 10, "log-weight of R_cn in the pick of partners", f"{J} (medium)")
     boldness: float = p(0, 10, "rise of the log yearly exercises per unit of China's boldness", f"{J} (low)")
     alignment: float = p(-3, 5, "log-weight of alignment in the pick of partners, beyond China's priority",
@@ -339,7 +340,7 @@ class SpaceParams(_Group):
 
     _prefix: ClassVar[str] = "space"
     onset_year: int = p(1995, 2040, "first year of non-CBERS space deals", "article: Venesat-1 contract 2008 [15]", int)
-    intercept: float = p(-15, 5, "logit of a project", f"{J} (medium): 4 projects outside Brazil 2008-2012")
+    intercept: float = p(-15, 5, "logit of a project", WORLD_CEILING)
     tech: float = p(0, 10, "effect of tech capacity", f"{J} (medium)")
     alignment: float = p(0, 10, "effect of alignment", RULE_RANGE)
     finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)

@@ -186,3 +186,34 @@ def test_inputs_that_cited_their_rows_have_priors_by_rule():
         assert (prior["dist"], prior["low"], prior["high"]) == ("uniform", *allowed), name
     national, finance = priors["surveillance"]["innovation"], priors["surveillance"]["finance"]
     assert (finance["dist"], finance["low"], finance["high"]) == (national["dist"], national["low"], national["high"])
+
+
+def test_ceilings_of_base_rates_come_from_chinas_world_totals():
+    # docs/ODD.md §10.33: where the region's rows are all minimums, the prior's upper end is China's worldwide total of
+    # the same activity (data/world_totals.csv), which reads no LAC row; the lower end is the base-rate rule's floor
+    # (the allowed range's for a space project, whose rate lies below that floor). Training's world figure is a floor
+    # of near-universal sending, so its prior is the rule's whole span.
+    priors = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "calibration" / "default.yaml"))["priors"]
+    world = pd.read_csv(DATA_DIR / "world_totals.csv").set_index(["figure", "period"]).value
+    data, p = load_data(), load_default_params()
+    years = np.arange(2000, 2000 + len(data.china_capacity))
+    floor = round(float(np.log(0.001 / 0.999)), 1)
+
+    def logit(q: float) -> float:
+        return float(np.log(q / (1 - q)))
+
+    capacity = data.china_capacity ** p.china.capacity_elasticity
+    exercises = np.log(world["exercises", "2002-2010"] / 9 / capacity[(years >= 2002) & (years <= 2010)].mean())
+    reach = data.drivers["pla_navy_reach"][(years >= 2005) & (years <= 2006)].mean()
+    voyage = logit(1 - np.exp(-world["port_call_hosts", "2005-2006"] / 2)) - p.port_calls.reach * reach
+    recognising = data.recognises_beijing[(years >= 2005) & (years <= 2011)].sum(axis=1).min()
+    project = logit(world["satellite_contracts", "2004-12 to 2011-09"] / (81 / 12) / recognising)
+    expected = {("exercises", "intercept"): (floor, round(float(exercises), 2)),
+                ("port_calls", "intercept"): (floor, round(voyage, 2)),
+                ("space", "intercept"): (p.space.__dataclass_fields__["intercept"].metadata["range"][0],
+                                         round(project, 2)),
+                ("training", "intercept"): (floor, -floor)}
+    for (group, name), bounds in expected.items():
+        prior = priors[group][name]
+        assert prior["dist"] == "uniform" and (prior["low"], prior["high"]) == bounds, (group, name)
+    assert world["training_countries", "2005-2006"] / world["military_ties", "2006"] > 0.9
