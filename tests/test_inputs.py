@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
+from scipy.special import logit
 
 from model.data import CHANNEL_PROJECT, DATA_DIR, FIRST_BUDGETS, MODEL_CATEGORIES, load_data
 from model.params import load_default_params
@@ -197,21 +198,17 @@ def test_ceilings_of_base_rates_come_from_chinas_world_totals():
     world = pd.read_csv(DATA_DIR / "world_totals.csv").set_index(["figure", "period"]).value
     data, p = load_data(), load_default_params()
     years = np.arange(2000, 2000 + len(data.china_capacity))
-    floor = round(float(np.log(0.001 / 0.999)), 1)
-
-    def logit(q: float) -> float:
-        return float(np.log(q / (1 - q)))
-
+    floor = round(float(logit(0.001)), 1)
     capacity = data.china_capacity ** p.china.capacity_elasticity
     exercises = np.log(world["exercises", "2002-2010"] / 9 / capacity[(years >= 2002) & (years <= 2010)].mean())
     reach = data.drivers["pla_navy_reach"][(years >= 2005) & (years <= 2006)].mean()
     voyage = logit(1 - np.exp(-world["port_call_hosts", "2005-2006"] / 2)) - p.port_calls.reach * reach
+    allowed = {f.name: f.metadata["range"] for f in dataclasses.fields(p.space)}
     recognising = data.recognises_beijing[(years >= 2005) & (years <= 2011)].sum(axis=1).min()
     project = logit(world["satellite_contracts", "2004-12 to 2011-09"] / (81 / 12) / recognising)
     expected = {("exercises", "intercept"): (floor, round(float(exercises), 2)),
-                ("port_calls", "intercept"): (floor, round(voyage, 2)),
-                ("space", "intercept"): (p.space.__dataclass_fields__["intercept"].metadata["range"][0],
-                                         round(project, 2)),
+                ("port_calls", "intercept"): (floor, round(float(voyage), 2)),
+                ("space", "intercept"): (allowed["intercept"][0], round(float(project), 2)),
                 ("training", "intercept"): (floor, -floor)}
     for (group, name), bounds in expected.items():
         prior = priors[group][name]
