@@ -2,9 +2,10 @@
 (failures and deliveries), capability and installed base (docs/ODD.md §7.7-7.11).
 
 ``precompute`` builds one replica's arrays; the kernels work on every replica at once: state arrays are shaped
-(replicas, states[, suppliers]), contracts and deals are flat with a replica column. Every random number comes from the
-replica's own arms stream (uniforms pre-drawn for the number of contracts, one row per state-year; then one row of
-uniforms per contract, drawn in signing order).
+(replicas, states[, suppliers]), contracts and deals are flat with a replica column. The number of contracts comes
+from the replica's arms stream (one uniform per state-year, pre-drawn); each contract's row is addressed by its year,
+buyer and number among the buyer's contracts that year (:mod:`model.counter`), so it does not depend on the contracts
+signed before it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy.special import expit, logit, ndtri
+from scipy.special import expit, logit
 
-from model import rules
+from model import counter, rules
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
@@ -45,11 +46,12 @@ MAJOR = ARMS_CATEGORIES.index("major_platform")
 IMPORT_COLUMNS = np.array([SUPPLIERS.index(s) for s in IMPORT_SUPPLIERS])
 # A supplier with under 1% of a state's installed base is new to it: the entry barrier applies (interoperability).
 NEW_SUPPLIER_SHARE = 0.01
-# A contract's uniforms: category, size (a normal by inversion), lag, China against the best other supplier (a
-# logistic), which other supplier is best, its failure clock (a unit exponential of cumulative hazard), veto or other
-# failure when it fails, its place in the queue for China's credit line.
-ROW_COLUMNS = ("category", "size", "lag", "choice", "other", "clock", "veto", "queue")
-CATEGORY, SIZE, LAG, CHOICE, OTHER, CLOCK, VETO, QUEUE = range(len(ROW_COLUMNS))
+# A contract's uniforms: category, size (a normal by inversion), lag, its failure clock (a unit exponential of
+# cumulative hazard), veto or other failure when it fails, its place in the queue for China's credit line, then one per
+# supplier for the choice (rules.race_choice). Four Philox blocks.
+ROW_COLUMNS = ("category", "size", "lag", "clock", "veto", "queue", *(f"race_{p}" for p in SUPPLIERS))
+CATEGORY, SIZE, LAG, CLOCK, VETO, QUEUE, RACE = range(7)
+ROW_WIDTH = 16
 # A 2000-2040 run signs about 2,100 contracts at the defaults and on the posterior's draws (90% of them fewer than
 # 2,900): the model reserves room for this many deals a replica, so its pipeline seldom grows.
 DEALS_PER_RUN = 3 << 10
@@ -171,22 +173,24 @@ def redline_level(gate: np.ndarray, level: np.ndarray, n_recognising: np.ndarray
     return (gate[:, :, None] * expit(level)).sum(axis=1) / n_recognising[:, None]
 
 
-def contract_rows(streams: list[np.random.Generator], counts: np.ndarray) -> np.ndarray:
-    """The rows of the next ``counts[r]`` contracts of each replica ``r``, replica after replica, each from its own
-    arms stream: uniforms, but for the size column, a standard normal by inversion, and the clock column, a unit
-    exponential (``-log u``).
+def contract_row(key: np.ndarray, year: int, buyer: int, number: int) -> np.ndarray:
+    """The row of a replica's ``number``-th contract (from 0) of ``buyer`` in ``year`` under its contract key, as the
+    contracts' kernel reads it: uniforms, but for the size column, a standard normal by inversion, and the clock column,
+    a unit exponential (``-log u``)."""
+    row = np.empty(ROW_WIDTH)
+    _row(key, year, buyer, number, row)
+    return row[:len(ROW_COLUMNS)]
 
-    A replica's contracts take the next rows of its own stream, in signing order, so its rows do not depend on its
-    batch nor on how many contracts other replicas sign.
-    """
-    rows = np.concatenate([streams[r].random(size=(c, len(ROW_COLUMNS))) for r, c in enumerate(counts) if c])
-    rows[:, SIZE] = ndtri(rows[:, SIZE])
-    rows[:, CLOCK] = -np.log(rows[:, CLOCK])
-    return rows
+
+@njit(cache=True)
+def _row(key, year, buyer, number, row) -> None:
+    counter.uniforms(key, number, buyer, year, row)
+    row[SIZE] = rules._ndtri(row[SIZE], 0)
+    row[CLOCK] = -math.log(row[CLOCK])
 
 
 def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, finance: np.ndarray,
-         credit: np.ndarray, fiscal: np.ndarray, policy, pipeline: Pipeline, streams, rec: np.ndarray) -> None:
+         credit: np.ndarray, fiscal: np.ndarray, policy, pipeline: Pipeline, rec: np.ndarray) -> None:
     """Need (a yearly order volume), contracts (a Poisson number, sized like SIPRI's deals), supplier choice.
 
     A state orders ``deal_share x gap x target`` a year at full need, scaled by the need logit; the volume is spent in
@@ -207,7 +211,6 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     per_replica = counts.sum(axis=1)
     if not per_replica.any():
         return
-    rows = contract_rows(streams, per_replica)
 
     # Each buyer's installed shares by supplier; the utilities follow in _contracts, for the buyers that sign.
     share = s.installed / np.maximum(s.installed.sum(axis=2, keepdims=True), 1e-12)
@@ -217,7 +220,7 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     total = int(per_replica.sum())
     first = pl.reserve(total)
     ordered = _contracts(
-        counts, rows, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
+        counts, k.contract_key, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
         k.lag_min, k.lag_span, k.delivery_years, k.veto, k.static_utility[:, t], share, k.beta_lockin, k.align_coef,
         s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure[:, None] * leverage,
         k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance[:, None] * finance, credit, fiscal,
@@ -236,16 +239,16 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 
 @njit(cache=True)
-def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
+def _contracts(counts, key, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
                delivery_years, veto, static_utility, share, beta_lockin, align_coef, alignment, beta_hedge,
                beta_new_supplier, not_domestic, hold, pressure_coef, us_availability_log, offered, finance, credit,
                fiscal, year, first, replica, state, supplier, category, size, start, signed, status, donation, yearly,
                veto_exposure, can_fail, fiscal_met, clock, veto_draw, signed_by, chn_major):
-    """This year's contracts, in (replica, buyer) order: each one's row ``u``, category, size, delivery lag and
-    supplier, written into the pipeline's columns from slot ``first`` on (deals that cannot yet have delivered or
-    failed); China's credit line drawn down in place; the year's tallies into the zeroed arrays ``signed_by``
-    (contracts by buyer and supplier) and ``chn_major`` (Chinese major platforms). Returns the TIV ordered by each
-    buyer, summed in contract order.
+    """This year's contracts, in (replica, buyer) order: each one's row (:func:`contract_row`), category, size,
+    delivery lag and supplier, written into the pipeline's columns from slot ``first`` on (deals that cannot yet have
+    delivered or failed); China's credit line drawn down in place; the year's tallies into the zeroed arrays
+    ``signed_by`` (contracts by buyer and supplier) and ``chn_major`` (Chinese major platforms). Returns the TIV ordered
+    by each buyer, summed in contract order.
 
     A compiled loop over contracts (thousands a year in a batch), where array code paid a gather per column and per
     supplier. A buyer's utility of each supplier (DESIGN.md §4) is computed once, for the buyers that sign.
@@ -255,8 +258,10 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
     total = counts.sum()
     choice = np.empty(total, dtype=np.int64)
     with_finance = np.empty(total, dtype=np.bool_)
+    queue_u, clock_e, veto_u = np.empty(total), np.empty(total), np.empty(total)
     buyer = np.empty(n_sup)
     weight = np.empty(n_sup)
+    row = np.empty(ROW_WIDTH)
     c = 0
     for r in range(n_rep):
         for b in range(n):
@@ -272,20 +277,23 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
                             - beta_new_supplier[r] * (share[r, b, j] < NEW_SUPPLIER_SHARE) * not_domestic[r, j]
                             - hold[r, b] * pressure_coef[r, j])
             buyer[USA_IDX] += us_availability_log[r, b]
-            # The other suppliers' side of the choice is the buyer's; only China's utility depends on the category.
-            best, others = rules.logit_others(buyer, CHN_IDX, weight)
-            for _ in range(counts[r, b]):
+            # The buyer's weights are shared by its contracts; only China's availability depends on the category.
+            rules.race_weights(buyer, weight)
+            china_weight = weight[CHN_IDX]
+            for number in range(counts[r, b]):
+                _row(key[r], year, b, number, row)
                 d = first + c
                 replica[d], state[d] = r, b
                 cat = 0  # the category's inverse distribution function: the number of cumulative weights <= u
                 for j in range(category_cdf.shape[1]):
-                    cat += category_cdf[r, j] <= u[c, CATEGORY]
+                    cat += category_cdf[r, j] <= row[CATEGORY]
                 category[d] = cat
-                size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * u[c, SIZE])
-                start[d] = year + lag_min[r] + np.int64(u[c, LAG] * lag_span[r])
-                china = buyer[CHN_IDX] if offered[r, b, cat] else -np.inf
-                choice[c], margin = rules.logit_pick(china, weight, best, others, u[c, CHOICE], u[c, OTHER], CHN_IDX)
+                size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * row[SIZE])
+                start[d] = year + lag_min[r] + np.int64(row[LAG] * lag_span[r])
+                weight[CHN_IDX] = china_weight if offered[r, b, cat] else 0.0
+                choice[c], margin = rules.race_pick(weight, row[RACE:RACE + n_sup], CHN_IDX)
                 with_finance[c] = margin + finance[r, b] > 0
+                queue_u[c], clock_e[c], veto_u[c] = row[QUEUE], row[CLOCK], row[VETO]
                 c += 1
     rep = replica[first:first + total]
     # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
@@ -299,8 +307,8 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
         hi, m = lo, 0
         while hi < total and rep[hi] == r:
             if with_finance[hi]:
-                key, j = u[hi, QUEUE], m
-                while j > 0 and u[queue[j - 1], QUEUE] > key:
+                place, j = queue_u[hi], m
+                while j > 0 and queue_u[queue[j - 1]] > place:
                     queue[j] = queue[j - 1]
                     j -= 1
                 queue[j] = hi
@@ -319,7 +327,7 @@ def _contracts(counts, u, category_cdf, contract_median, category_size, deal_sig
         supplier[d], signed[d], status[d], donation[d] = sup, year, ACTIVE, False
         yearly[d] = size[d] / delivery_years[r, cat]
         veto_exposure[d], can_fail[d] = veto[r, cat] * chinese, 1.0
-        fiscal_met[d], clock[d], veto_draw[d] = fiscal[r, b], u[c, CLOCK], u[c, VETO]
+        fiscal_met[d], clock[d], veto_draw[d] = fiscal[r, b], clock_e[c], veto_u[c]
         ordered[r, b] += size[d]
         signed_by[r, b, sup] += 1.0
         if chinese and cat == MAJOR:

@@ -33,7 +33,7 @@ import mesa
 import numpy as np
 from numba import njit
 
-from model import aid, arms, contacts, relations, space, surveillance
+from model import aid, arms, contacts, counter, relations, space, surveillance
 from model.agents import China, LACState, Supplier, UnitedStates, Viewed, china_precompute, us_precompute
 from model.contacts import DECIDED, DELEGATION, EXERCISE, FORUM, SPACE, TRAINING  # noqa: F401  (public constants)
 from model.data import HIST_START, SUBREGIONS, ModelData
@@ -72,6 +72,8 @@ from model.slots import (
 
 STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space",
            "surveillance")
+# The key of the contracts' rows (model.counter), one per replica: addressed draws, not a stream.
+CONTRACT_KEY = "contracts"
 # The stream of the drivers' shocks past 2023, keyed by seed // seeds_per_path (consecutive seeds share a driver path).
 DRIVER_STREAM = "drivers"
 # Delegation visits per state and year are capped here (P(Poisson(5) > 16) is about 1e-5).
@@ -154,8 +156,8 @@ def _draw_noise(streams: dict[str, np.random.Generator], pre: dict[str, np.ndarr
     out["u_aid"] = ad.random(size=(ny, 2, n))
     out["log_u_aid"] = np.log(out["u_aid"][:, 0])
     out["aid_size"] = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * ad.standard_normal(size=shape))
-    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion); the contracts
-    # then take the stream's next rows as they are signed (arms.sign).
+    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion); each contract's
+    # row is addressed by its year, buyer and number under the replica's contract key (arms.contract_row).
     out["u_contracts"] = streams["arms"].random(size=shape)
     return out
 
@@ -255,7 +257,8 @@ class DefenceTiesModel(mesa.Model):
             key = (id(p), id(dr))
             if key not in cache:
                 cache[key] = _precompute(p, data, dr)
-            row = {**cache[key], **_draw_noise(streams, cache[key], p, data, dr)}
+            row = {**cache[key], **_draw_noise(streams, cache[key], p, data, dr),
+                   "contract_key": counter.key_of(stream_seed(roots[i], draws[i], seeds[i], CONTRACT_KEY))}
             if not arrays:
                 arrays = {name: np.empty((r, *v.shape), dtype=v.dtype) for name, v in row.items()}
             for name, v in row.items():
@@ -265,9 +268,6 @@ class DefenceTiesModel(mesa.Model):
                                      f"{into.shape[1:]} and {into.dtype}")
                 into[i] = v
         self.k = k = SimpleNamespace(**arrays)
-        self._arms_streams = [streams["arms"] for streams in all_streams]
-        # Where each arms stream starts the contracts' rows: an input of every year (shares_history).
-        self._arms_start = [g.bit_generator.state for g in self._arms_streams]
         # Drivers the kernels read every year, stacked.
         self._fiscal = np.stack([d.fiscal_stress for d in self.all_drivers])
         # The political move of each change of government (0 in other years): deals on the other side of it are
@@ -336,7 +336,7 @@ class DefenceTiesModel(mesa.Model):
         """What a year reads besides the state: parameters, replica keys, constants and noise, drivers, US switches."""
         policy = self.us.policy
         return {"params": self.all_params, "draws": self.draws, "seeds": self.seeds, "years": self.years,
-                **{f"k.{name}": v for name, v in vars(self.k).items()}, "arms_start": self._arms_start,
+                **{f"k.{name}": v for name, v in vars(self.k).items()},
                 "fiscal": self._fiscal, "swing": self._swing, "recognition": self._recognition,
                 **{f"policy.{name}": getattr(policy, name) for name in POLICY_INPUTS}}
 
@@ -347,7 +347,6 @@ class DefenceTiesModel(mesa.Model):
         state = copy.deepcopy({
             "s": vars(self.s), "pipeline": self.pipeline, "states": self.recorder.all_states[:, :t],
             "region": self.recorder.all_region[:, :t],
-            "streams": [g.bit_generator.state for g in self._arms_streams],
             "policy": {name: getattr(policy, name) for name in POLICY_STATE},
             "china": vars(self.china.x), "us": vars(self.us.x), "steps": self.steps})
         return History(t, self._inputs(), state)
@@ -396,8 +395,6 @@ class DefenceTiesModel(mesa.Model):
         self.pipeline = state["pipeline"]
         self.recorder.all_states[:, :h.t] = state["states"]
         self.recorder.all_region[:, :h.t] = state["region"]
-        for g, st in zip(self._arms_streams, state["streams"], strict=True):
-            g.bit_generator.state = st
         for name, v in state["policy"].items():
             setattr(self.us.policy, name, v)
         self.china.x, self.us.x = SimpleNamespace(**state["china"]), SimpleNamespace(**state["us"])
@@ -451,7 +448,7 @@ class DefenceTiesModel(mesa.Model):
         port = contacts.port_calls(k, s, t, china.priority)
         aid_usd = aid.packages(k, s, t, y, china.aid_priority, self.pipeline)
         arms.sign(k, s, t, y, us.pressure, us.leverage, china.finance, china.credit, self._fiscal[:, t], policy,
-                  self.pipeline, self._arms_streams, rec)
+                  self.pipeline, rec)
         projects = space.projects(k, s, t, projects, policy)
         adopted = surveillance.adopt(k, s, t, china.finance, us_hold, policy)
         s.dual_use = projects + adopted

@@ -200,60 +200,55 @@ def _poisson_quantile(u: np.ndarray, lam: np.ndarray, zero_cdf: np.ndarray) -> n
 
 
 @njit(cache=True)
-def logit_choice(utility: np.ndarray, u_choice: np.ndarray, u_other: np.ndarray, column: int,
-                 boost: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial-logit choices of rows of ``utility`` (``-inf`` = unavailable) from two uniforms per row.
+def race_choice(utility: np.ndarray, u: np.ndarray, column: int,
+                boost: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial-logit choices of rows of ``utility`` (``-inf`` = unavailable) as an exponential race: column ``j``
+    finishes at ``E_j / exp(V_j)`` with ``E_j = -log u_j`` a unit exponential (``u`` uniform), and the first to
+    finish is chosen.
 
-    The same joint law as adding Gumbel noise to every column and taking the argmax, twice (without and with
-    ``boost`` on ``column``), with two draws instead of one per column: the best of the other columns is column ``j``
-    with probability proportional to ``exp(V_j)`` (``u_other``), independently of its value ``LSE + Gumbel``; so
-    ``column`` beats it when ``V_c - LSE + L > 0`` with ``L`` standard logistic (``u_choice``). Returns the choice
-    without the boost and whether ``column`` wins with it. Compiled (numba); the arms market calls its two parts
-    (:func:`logit_others`, :func:`logit_pick`) from its loop over contracts, the first once per buyer.
+    The same law as adding Gumbel noise to every column and taking the argmax, twice (without and with ``boost`` on
+    ``column``): ``-log E_j`` is a standard Gumbel. One draw per column keeps common random numbers across scenarios:
+    a change of one column's utility moves only the choices that column wins or loses (docs/ODD.md §10.34). Returns
+    the choice without the boost and whether ``column`` wins with it. Compiled (numba); the arms market calls
+    :func:`race_pick` from its loop over contracts, with each buyer's weights computed once.
     """
     rows, cols = utility.shape
     choice = np.empty(rows, dtype=np.int64)
     margin = np.empty(rows)
     weight = np.empty(cols)
     for i in range(rows):
-        top, total = logit_others(utility[i], column, weight)
-        choice[i], margin[i] = logit_pick(utility[i, column], weight, top, total, u_choice[i], u_other[i], column)
+        race_weights(utility[i], weight)
+        choice[i], margin[i] = race_pick(weight, u[i], column)
     return choice, margin + boost > 0
 
 
 @njit(cache=True)
-def logit_others(utility: np.ndarray, column: int, weight: np.ndarray) -> tuple[float, float]:
-    """The other columns' part of :func:`logit_choice` for one row of utilities, which the choices of every contract
-    of a buyer share: their weights ``exp(V_j - max)`` into ``weight`` (0 at ``column``), their best utility (``-inf``
-    when none is available) and the weights' total."""
+def race_weights(utility: np.ndarray, weight: np.ndarray) -> None:
+    """Each column's weight ``exp(V_j - max V)`` into ``weight`` (0 for an unavailable column)."""
     top = -np.inf
     for j in range(len(utility)):
-        if j != column and utility[j] > top:
-            top = utility[j]
+        top = max(top, utility[j])
     shift = top if np.isfinite(top) else 0.0
-    total = 0.0
     for j in range(len(utility)):
-        weight[j] = 0.0 if j == column else math.exp(utility[j] - shift)
-        total += weight[j]
-    return top, total
+        weight[j] = math.exp(utility[j] - shift)
 
 
 @njit(cache=True)
-def logit_pick(value: float, weight: np.ndarray, top: float, total: float, u_choice: float, u_other: float,
-               column: int) -> tuple[int, float]:
-    """One choice of :func:`logit_choice` from its row's :func:`logit_others` and ``column``'s utility ``value``: the
-    choice and ``column``'s margin over the best other (positive when ``column`` wins)."""
-    cols = len(weight)
-    finite = np.isfinite(top)
-    # The other column whose cumulative weight first reaches u_other x total; it can only fall on an unavailable
-    # (zero-weight) column if it equals a cumulative sum: the heaviest column then.
-    target, cum, best = u_other * total, 0.0, 0
-    for j in range(cols):
-        cum += weight[j]
-        best += cum < target
-    best = min(best, cols - 1)
-    if weight[best] <= 0.0:
-        best = np.argmax(weight)
-    lse = top + math.log(total) if finite else -np.inf
-    margin = value - lse + (math.log(u_choice) - math.log1p(-u_choice))
-    return (column if margin > 0 else (best if finite else 0)), margin
+def race_pick(weight: np.ndarray, u: np.ndarray, column: int) -> tuple[int, float]:
+    """One choice of :func:`race_choice` from a row's weights and uniforms: the choice, and ``column``'s margin in
+    utility over the best other (positive when ``column`` wins; ``-inf`` when it is unavailable, ``+inf`` when it
+    alone is available). With no column available the choice is column 0. An unavailable column's exponential is
+    never computed (a third of a contract's logarithms)."""
+    best, best_rate = -1, 0.0
+    for j in range(len(weight)):
+        if j != column and weight[j] > 0.0:
+            rate = weight[j] / -math.log(u[j])
+            if rate > best_rate:
+                best, best_rate = j, rate
+    own = weight[column] / -math.log(u[column]) if weight[column] > 0.0 else 0.0
+    if own == 0.0:
+        return (best if best >= 0 else 0), -np.inf
+    if best < 0:
+        return column, np.inf
+    margin = math.log(own / best_rate)
+    return (column if margin > 0 else best), margin

@@ -6,7 +6,7 @@ the documented equation (docs/ODD.md, Submodels) evaluated here with plain numpy
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -18,7 +18,7 @@ from model.agents import CHN_IDX
 from model.model import DELEGATION, FORUM, DefenceTiesModel
 from model.params import with_overrides
 from model.pipeline import ACTIVE, Pipeline
-from model.schema import STATE_SLOTS, Partner
+from model.schema import RUS_IDX, STATE_SLOTS, Partner
 
 
 def slot(name: str, partner: Partner = Partner.CHN) -> int:
@@ -223,7 +223,6 @@ def test_a_budget_at_a_rate_that_buys_no_dollars_scales_the_target(params, data,
 def test_contracts_by_hand(model_at, params):
     m = model_at(2010)
     t, ap, dr = m.t, params.arms, m.drivers
-    stream = copy.deepcopy(m._arms_streams[0])  # the contracts of this year take the stream's next rows
     cooling = m.cooling - m._cool_release[t]  # failed orders still cooling off count against the gap
     gap = np.maximum(1 - (m.capability + m.on_order + cooling + m._legacy_due[t]) / m._target[t], 0.0)
     n0 = m.pipeline.n
@@ -247,7 +246,9 @@ def test_contracts_by_hand(model_at, params):
     buy = np.repeat(np.arange(m.n), counts)
     cdf = np.cumsum(weights) / weights.sum()
     cdf[-1] = 1.0
-    rows = arms.contract_rows([stream], [n])
+    # Each contract's row is addressed by (year, buyer, its number among the buyer's contracts that year).
+    rows = np.array([arms.contract_row(m.k.contract_key[0], m.years[t], b, j) for b in range(m.n)
+                     for j in range(counts[b])])
     category = np.searchsorted(cdf, rows[:, 0], side="right")
     size = median[buy] * sizes[category] * np.exp(ap.deal_sigma * rows[:, 1])  # a normal in the rows (next test)
     lag = ap.lag_min + np.floor(rows[:, 2] * (ap.lag_max - ap.lag_min + 1)).astype(int)
@@ -260,19 +261,26 @@ def test_contracts_by_hand(model_at, params):
     assert (pl.start[new] - m.years[t]).tolist() == lag.tolist()
     assert (np.rint(pl.size[new] / pl.yearly[new]).astype(int).tolist()
             == np.rint(np.array(ap.delivery_years))[category].astype(int).tolist())
+    assert np.array_equal(pl.veto_draw[new], rows[:, arms.VETO])  # (the clock has run down by this year's hazard)
     chinese = pl.supplier[new] == CHN_IDX
     assert rec[:, slot("china_arms_deal_signed")].sum() == chinese.sum()
 
 
-def test_contract_rows_are_each_streams_uniforms_with_size_and_clock_transformed():
-    rows = arms.contract_rows([np.random.default_rng(5), np.random.default_rng(6), np.random.default_rng(7)],
-                              np.array([200, 0, 100]))
-    uniforms = np.concatenate([np.random.default_rng(5).random(size=(200, len(arms.ROW_COLUMNS))),
-                               np.random.default_rng(7).random(size=(100, len(arms.ROW_COLUMNS)))])
+def test_a_contract_row_is_numpys_philox_at_its_address_with_size_and_clock_transformed():
+    key = np.array([2024, 7], dtype=np.uint64)
+    year, buyer, number = 2031, 12, 3
+    row = arms.contract_row(key, year, buyer, number)
+    # Block j of the row is Philox at counter (j, number, buyer, year); numpy's generator steps its counter first.
+    uniforms = np.concatenate([
+        np.random.Generator(np.random.Philox(counter=(j + (number << 64) + (buyer << 128) + (year << 192)) - 1,
+                                             key=key)).random(4) for j in range(4)])[:len(arms.ROW_COLUMNS)]
     plain = [j for j in range(len(arms.ROW_COLUMNS)) if j not in (arms.SIZE, arms.CLOCK)]
-    assert np.array_equal(rows[:, plain], uniforms[:, plain])
-    assert rows[:, arms.SIZE] == pytest.approx(norm.ppf(uniforms[:, arms.SIZE]), rel=1e-12)
-    assert rows[:, arms.CLOCK] == pytest.approx(-np.log(uniforms[:, arms.CLOCK]), rel=1e-12)
+    assert np.array_equal(row[plain], uniforms[plain])
+    assert row[arms.SIZE] == pytest.approx(norm.ppf(uniforms[arms.SIZE]), rel=1e-12)
+    assert row[arms.CLOCK] == pytest.approx(-np.log(uniforms[arms.CLOCK]), rel=1e-12)
+    # Another address, another row.
+    assert not np.array_equal(row, arms.contract_row(key, year, buyer, number + 1))
+    assert not np.array_equal(row, arms.contract_row(key, year, buyer + 1, number))
 
 
 def test_on_order_matches_the_pipeline_every_year(params, data, drivers):
@@ -354,3 +362,69 @@ def test_cbers_continues_from_the_year_after_its_last_scheduled_launch(model_at,
     assert (projects[1.0][after] == 1).all() and (projects[0.0][after] == 0).all()
     assert (projects[0.0][years == 2019] == 1).all()  # CBERS-4A, scheduled
     assert np.array_equal(projects[0.0][years < 2020], projects[1.0][years < 2020])
+
+
+def test_a_scenario_moves_only_the_contracts_it_changes(params, data, drivers):
+    """Common random numbers contract by contract (docs/ODD.md §10.34): in the first year Russia is closed (here 2008,
+    when it sold most), each contract has the same row in both runs, so only the contracts the baseline gave Russia
+    change supplier (and, through China's credit line, Chinese ones), and every other contract keeps its category,
+    size and supplier."""
+    closed = drivers.russia_availability.copy()
+    first = int(np.argmax(drivers.years >= 2008))
+    closed[first:] = 0.0
+    exit_drivers = dataclasses.replace(drivers, russia_availability=closed)
+    runs = [DefenceTiesModel(params, data, dr, root_seed=7) for dr in (drivers, exit_drivers)]
+    try:
+        for m in runs:
+            for _ in range(first + 1):
+                m.step()
+        deals = []
+        for m in runs:
+            pl = m.pipeline
+            year = np.arange(pl.n)[(pl.signed[:pl.n] == drivers.years[first]) & ~pl.donation[:pl.n]]
+            deals.append({c: getattr(pl, c)[year] for c in ("state", "category", "size", "supplier")})
+        base, after = deals
+        assert len(base["state"]) > 20 and (base["supplier"] == RUS_IDX).sum() > 0
+        for c in ("state", "category", "size"):
+            assert np.array_equal(base[c], after[c])
+        moved = base["supplier"] != after["supplier"]
+        assert (after["supplier"] != RUS_IDX).all()
+        assert moved.any() and ((base["supplier"][moved] == RUS_IDX) | (base["supplier"][moved] == CHN_IDX)
+                                | (after["supplier"][moved] == CHN_IDX)).all()
+        assert (base["supplier"][~moved] != RUS_IDX).all()
+    finally:
+        for m in runs:
+            m.release()
+
+
+def test_a_states_contracts_leave_the_other_states_rows_in_place(params, data, drivers):
+    """A contract's row is addressed by (year, buyer, number), not drawn in signing order: when one state signs fewer
+    contracts, every other state's contracts that year keep their category and size (a stream read in order would
+    shift the rows of every state after it)."""
+    first = int(np.argmax(drivers.years >= 2008))
+    runs = [DefenceTiesModel(params, data, drivers, root_seed=7)]
+    for _ in range(first):
+        runs[0].step()
+    busiest = data.iso3.index("BRA")
+    stressed = drivers.fiscal_stress.copy()
+    stressed[first, busiest] = 1.0
+    runs.append(DefenceTiesModel(params, data, dataclasses.replace(drivers, fiscal_stress=stressed), root_seed=7))
+    try:
+        for _ in range(first):
+            runs[1].step()
+        for m in runs:
+            m.step()
+        deals = []
+        for m in runs:
+            pl = m.pipeline
+            year = np.arange(pl.n)[(pl.signed[:pl.n] == drivers.years[first]) & ~pl.donation[:pl.n]]
+            deals.append({c: getattr(pl, c)[year] for c in ("state", "category", "size")})
+        base, after = deals
+        assert (base["state"] == busiest).sum() > (after["state"] == busiest).sum()
+        others = [d["state"] != busiest for d in deals]
+        assert (base["state"][others[0]] > busiest).any()  # states after it in signing order sign too
+        for c in ("state", "category", "size"):
+            assert np.array_equal(base[c][others[0]], after[c][others[1]])
+    finally:
+        for m in runs:
+            m.release()

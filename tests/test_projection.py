@@ -113,7 +113,10 @@ def test_projection_distance_on_the_record(params, data):
     with pytest.raises(ConfigError, match=r"^calibration.pilot_draws: 10 draws x 2 seeds = 20 records for "
                                           rf"{features} features with distance projection; allowed: at least "):
         weigh(problem, draws=10, seeds=2, root_seed=3)
-    draws = features + 1
+    # Four records a feature: with two (the least allowed) the regression overfits and the held-out fit swings with the
+    # draws (the delegations' summary: 0.44 and 0.22 under the two contract draw schemes of docs/ODD.md §10.34, which
+    # have one law); with four, 0.64 and 0.62.
+    draws = 2 * (features + 1)
     weighted = weigh(problem, draws=draws, seeds=2, root_seed=3)
     projection = weighted.weights.projection
     assert projection.names == tuple(p.name for p in priors) and len(projection.observed) == len(priors)
@@ -121,8 +124,8 @@ def test_projection_distance_on_the_record(params, data):
     assert list(table.component) == [t.id for t in targets] + problem.sipri_ids()
     assert table.share.sum() == pytest.approx(1.0)
     assert (table.weight[~projection.keep] == 0).all() and (table.weight[projection.keep] > 0).all()
-    # Visits vary with the base rate of delegations: its summary is read on held-out draws (with about two records a
-    # feature the regression overfits; 0.41 here), the alignment drift's, which nothing in the record moves, is not.
+    # Visits vary with the base rate of delegations: its summary is read on held-out draws, the alignment drift's, which
+    # nothing in the record moves, is not.
     quality = projection.quality.set_index("parameter")
     assert quality.loc["delegations.log_rate", "heldout_r2"] > 0.25 > quality.loc["relations.kappa", "heldout_r2"]
     # The distance: the mean over the particle's seeds of each seed's summaries' distance to the record's.

@@ -120,26 +120,30 @@ def test_poisson_quantile_is_the_inverse_cdf():
     assert grid.shape == (3, 4) and grid.ravel().tolist() == rules.poisson_quantile(u[:12], lam[:12]).tolist()
 
 
-def test_logit_choice_by_hand():
-    # Two uniforms per row: u_other picks the best other column in proportion to exp(V); column 0 wins when
-    # V_0 - LSE(others) + logit(u_choice) > 0.
-    utility = np.array([[0.0, 0.0, math.log(3.0)], [0.0, -np.inf, 1.0], [-np.inf, 0.0, 0.0]])
-    u_choice = np.array([0.5, 0.5, 0.99])
-    u_other = np.array([0.3, 0.9, 0.6])
-    choice, boosted = rules.logit_choice(utility, u_choice, u_other, column=0, boost=np.array([0.0, 2.0, 5.0]))
-    # Row 0: others weigh 1 and 3 (cdf 0.25, 1.0): 0.3 picks column 2; column 0: 0 - log 4 + 0 < 0.
-    # Row 1: the only other is column 2; 0 - 1 + 0 < 0, but with the boost 2 - 1 > 0.
-    # Row 2: column 0 unavailable: never chosen, whatever the boost; 0.6 of (0.5, 1.0) picks column 2.
-    assert choice.tolist() == [2, 2, 2]
-    assert boosted.tolist() == [False, True, False]
+def test_race_choice_by_hand():
+    # Each column finishes at E_j / exp(V_j - max V), E_j = -log u_j; the first to finish is chosen. Column 0's
+    # margin is log(rate_0 / best other rate), plus the boost.
+    utility = np.array([[0.0, 0.0, math.log(3.0)], [0.0, -np.inf, 1.0], [-np.inf, 0.0, 0.0], [0.0, -np.inf, -np.inf]])
+    e = np.array([[1.0, 0.5, 2.0], [1.0, 1.0, 1.0], [1.0, 3.0, 2.0], [5.0, 1.0, 1.0]])
+    choice, boosted = rules.race_choice(utility, np.exp(-e), column=0, boost=np.array([0.0, 2.0, 5.0, 0.0]))
+    # Row 0: weights 1/3, 1/3, 1 (over the top, 3); rates 1/3, 2/3, 1/2: column 1 first; column 0's margin
+    # log((1/3) / (2/3)) < 0. Row 1: rates e^-1, -, 1: column 2; margin -1, with the boost 2 - 1 > 0.
+    # Row 2: column 0 unavailable: never chosen, whatever the boost; rates -, 1/3, 1/2: column 2.
+    # Row 3: column 0 alone is available: chosen at any draw.
+    assert choice.tolist() == [1, 2, 2, 0]
+    assert boosted.tolist() == [False, True, False, True]
+    half = np.full(3, 0.5)
+    assert rules.race_pick(np.array([0.0, 0.0, 1.0]), half, 2) == (2, np.inf)
+    assert rules.race_pick(np.array([1.0, 0.0, 0.0]), half, 0) == (0, np.inf)
+    assert rules.race_pick(np.zeros(3), half, 1) == (0, -np.inf)
 
 
-def test_logit_choice_has_the_law_of_gumbel_argmax():
+def test_race_choice_has_the_law_of_gumbel_argmax():
     rng = np.random.default_rng(5)
     v = np.array([0.3, -np.inf, 1.0, -0.5, 0.0])
     n = 200_000
     utility = np.tile(v, (n, 1))
-    choice, boosted = rules.logit_choice(utility, rng.random(n), rng.random(n), column=0, boost=0.8)
+    choice, boosted = rules.race_choice(utility, rng.random((n, 5)), column=0, boost=0.8)
     gumbel = utility + rng.gumbel(size=utility.shape)
     plain = gumbel.argmax(axis=1)
     gumbel[:, 0] += 0.8
@@ -150,3 +154,24 @@ def test_logit_choice_has_the_law_of_gumbel_argmax():
     switched_gumbel = (gumbel.argmax(axis=1) == 0) & (plain != 0)
     assert (np.bincount(choice[switched], minlength=5) / switched.sum()
             == pytest.approx(np.bincount(plain[switched_gumbel], minlength=5) / switched_gumbel.sum(), abs=0.01))
+
+
+def test_race_choice_moves_only_the_choices_a_changed_column_wins_or_loses():
+    # Common random numbers across scenarios: with the same exponentials, closing column 1 sends its choices to each
+    # row's next finisher and leaves every other choice as it was; raising column 2 only takes choices to it.
+    rng = np.random.default_rng(11)
+    n = 20_000
+    utility = rng.normal(size=(n, 4))
+    u = rng.random((n, 4))
+    before, _ = rules.race_choice(utility, u, column=0)
+    closed = utility.copy()
+    closed[:, 1] = -np.inf
+    after, _ = rules.race_choice(closed, u, column=0)
+    assert (after[before != 1] == before[before != 1]).all() and (after != 1).all()
+    second = np.argsort(-np.log(u) / np.exp(utility - utility.max(axis=1, keepdims=True)), axis=1)[:, 1]
+    assert (after[before == 1] == second[before == 1]).all()
+    raised = utility.copy()
+    raised[:, 2] += 0.5
+    up, _ = rules.race_choice(raised, u, column=0)
+    moved = up != before
+    assert moved.any() and (up[moved] == 2).all()
