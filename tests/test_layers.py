@@ -8,6 +8,7 @@ uses no global random state.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,25 @@ def test_the_public_names_check_catches_a_private_use(tmp_path):
     bad.write_text("import mesa\nfrom model.data import _sipri\n\ndef f(m):\n    mesa.Agent._ids.clear()\n"
                    "    return m._target\n")
     assert private_uses(bad) == ["bench_bad.py:2 imports model.data._sipri", "bench_bad.py:6 uses ._target"]
+
+
+def test_the_kernels_cache_is_keyed_by_every_model_source(tmp_path):
+    """numba does not refresh a kernel whose callee in another module changed, so the cache folder changes with any
+    source file of the package (model/__init__.py: kernel_cache_dir)."""
+    import shutil
+
+    import model
+
+    package = tmp_path / "model"
+    shutil.copytree(model.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = model.kernel_cache_dir(package)
+    assert before == model.kernel_cache_dir(package) and before.parent == tmp_path / ".numba_cache"
+    rules = package / "rules.py"
+    rules.write_text(rules.read_text(encoding="utf-8") + "\n# a change\n", encoding="utf-8")
+    assert model.kernel_cache_dir(package) != before
+    # A fresh process without the variable caches its kernels there (numba imported after the package sets it).
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    code = "import model.rules; from numba.core import config; print(config.CACHE_DIR)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=model.PACKAGE.parent)
+    assert out.stdout.strip() == str(model.kernel_cache_dir())
