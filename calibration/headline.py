@@ -15,7 +15,7 @@ KEYS = ("posterior", "R_overall", "R_overall_interval", "R_brier", "R_crps", "R_
         "n_rows_scored", "n_tautological", "coverage90_numeric", "coverage90_numeric_n", "coverage90_sipri",
         "coverage90_sipri_n", "pit_mean_numeric", "identified_parameters", "recovery", "recovery_coverage",
         "hindcast_skill_counts_persistence", "hindcast_skill_counts_trend", "hindcast_skill_sipri_persistence",
-        "hindcast_skill_sipri_trend")
+        "hindcast_skill_sipri_trend", "R_by_channel", "reference_priors")
 
 
 def load_headline(posterior_path: Path, source: str) -> dict | None:
@@ -38,6 +38,34 @@ def _learned(r: float) -> str:
     return "most of what knowing the parameters would teach"
 
 
+def meaning(h: Mapping) -> str:
+    """What the scores mean for trust in the forecasts, read from the weakest evidence the scores hold.
+
+    R divides by the prior's score, so a widened prior raises it without the fit learning more; ``scores.json`` also
+    holds R with the priors frozen before the input audits widened some (``reference_priors``, issue 16 item 3), and
+    the verdict follows the lower of the two. Recovery says whether any single parameter is pinned by a record like
+    the real one, and a channel below zero is one whose rows the fit predicts worse than the prior: both are said, not
+    averaged away (docs/ODD.md §10.35).
+    """
+    r = h["R_overall"]
+    ref = h.get("reference_priors") or {}
+    ref_r = ref.get("R_overall")
+    lowest = r if ref_r is None else min(r, ref_r)
+    parts = [f"the calibration has learned {_learned(lowest)}"]
+    if ref_r is not None:
+        low, high = ref["R_overall_interval"]
+        parts.append(f"R is {r:.2f} with the priors it was fitted with and {ref_r:.2f} ({low:.2f} to {high:.2f}) with "
+                     f"the priors frozen before the input audits widened some ({ref.get('path', 'reference priors')})"
+                     + (", so part of R is wider priors, not learning" if ref_r < r else ""))
+    if h.get("identified_parameters") == 0:
+        parts.append("with no parameter identified, no single parameter is pinned by a record like the real one")
+    below = sorted((v, c) for c, v in (h.get("R_by_channel") or {}).items() if v < 0)
+    if below:
+        parts.append("the fit predicts the " + ", ".join(f"{c} rows (R {v:.2f})" for v, c in below)
+                     + " worse than the prior")
+    return "; ".join(parts) + "."
+
+
 def headline_sentence(h: Mapping) -> str:
     """One paragraph: R with its interval and parts, calibration of the predictive, recovery, hindcast, meaning."""
     low, high = h["R_overall_interval"]
@@ -55,4 +83,4 @@ def headline_sentence(h: Mapping) -> str:
         f"{h['hindcast_skill_counts_persistence']:+.0%} against persistence and "
         f"{h['hindcast_skill_counts_trend']:+.0%} against trend on counts, "
         f"{h['hindcast_skill_sipri_persistence']:+.0%} and {h['hindcast_skill_sipri_trend']:+.0%} on SIPRI totals. "
-        f"What this means: the calibration has learned {_learned(h['R_overall'])}.")
+        f"What this means: {meaning(h)}")

@@ -321,6 +321,10 @@ def coverage_summary(frame: pd.DataFrame) -> dict:
     return out
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def headline(frame: pd.DataFrame, settings: ScoreSettings) -> dict:
     """R overall, by part and by channel (with bootstrap 90% intervals), over the non-tautological rows."""
     rng = np.random.default_rng(np.random.SeedSequence(settings.truth_seed, spawn_key=(0xB007,)))
@@ -630,8 +634,7 @@ def command(cfg: DictConfig) -> None:
         # The same rows as the headline: a row the reference prior cannot score (its CRPS 0) is left out of both.
         ref_frame["scored"] = frame.scored & ref_frame[["gain", "attainable"]].notna().all(axis=1)
         hr = headline(ref_frame, settings)
-        ref = {"path": str(settings.reference_priors.relative_to(PROJECT_ROOT))
-               if settings.reference_priors.is_relative_to(PROJECT_ROOT) else str(settings.reference_priors),
+        ref = {"path": _shown(settings.reference_priors),
                "sha256": hashlib.sha256(settings.reference_priors.read_bytes()).hexdigest(),
                "n_rows_scored": int(ref_frame.scored.sum()),
                "R_overall": hr["overall"][0], "R_overall_interval": hr["overall"][1:], "R_brier": hr["brier"][0],
@@ -663,7 +666,8 @@ def command(cfg: DictConfig) -> None:
         "coverage": coverage_summary(frame),
         "recovery": recovery, **hindcast, "calibration_wall_s": fit_wall(Path(s.config["posterior"])),
         "reference_priors": ref, "targets_sha256": targets_hash, "posterior": s.source,
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
+        # Paths inside the project as project paths: a run in a worktree or a fresh clone records the same settings.
+        "settings": {k: _shown(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
         "judgement_axes": [a.name for a in axes],
     }
     numeric = [j for j, t in enumerate(targets) if rule(t) == "crps"]
@@ -682,8 +686,6 @@ def command(cfg: DictConfig) -> None:
                                        "coverage90_sipri_n", "pit_mean_numeric")})
     result.update({k: recovery[k] for k in ("identified_parameters", "recovered_share", "recovery_coverage")})
     result["settings"]["reference_priors"] = ref["path"] if ref else ""
-    result["settings"]["recovery"] = str(settings.recovery.relative_to(PROJECT_ROOT)) \
-        if settings.recovery.is_relative_to(PROJECT_ROOT) else str(settings.recovery)
     result["scores_wall_s"] = round(time.perf_counter() - start, 1)
     seeds = {"root_seed": s.settings.root_seed, "truth_seed": settings.truth_seed}
     result["provenance"] = manifest(s.config, seeds, s.data.hashes)

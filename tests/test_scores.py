@@ -16,6 +16,7 @@ import pytest
 import yaml
 from scipy.stats import norm
 
+from calibration.headline import meaning
 from calibration.objective import holds, raw_scores, rule, statement_range
 from calibration.observations import FROZEN_TARGETS_PATH, check_frozen_targets, fit_snapshot, load_observations
 from calibration.priors import parse_priors
@@ -217,6 +218,31 @@ def test_pooled_sipri_totals_weigh_each_by_the_priors_crps_on_the_record():
     assert h["sipri_pooled"][0] == pytest.approx((w @ [-1.0, 0.25]) / (w @ [0.02, 0.5]))
     assert h["overall_sipri_pooled"][0] == pytest.approx((w @ [-1.0, 0.25] + 0.1) / (w @ [0.02, 0.5] + 0.2))
     assert h["overall"][0] == pytest.approx(-0.65 / 0.72)  # the headline is unchanged by the pooled view
+
+
+def _scores(r: float, reference: float | None, identified: int = 3, channels: dict | None = None) -> dict:
+    ref = None if reference is None else {"R_overall": reference, "path": "calibration/frozen/priors_57f2c0b.yaml",
+                                          "R_overall_interval": [reference - 1, reference + 0.5]}
+    return {"R_overall": r, "reference_priors": ref, "identified_parameters": identified,
+            "R_by_channel": channels or {"arms": 0.4, "aid": 1.2}}
+
+
+def test_the_meaning_follows_the_weaker_r_and_names_what_the_fit_did_not_learn():
+    # Judged by R alone, and by the lower of R and R with the reference priors when there is one.
+    assert "learned most of" in meaning(_scores(0.6, None))
+    assert "learned most of" in meaning(_scores(0.6, 0.55))
+    weaker = meaning(_scores(0.6, 0.3))
+    assert "learned part of" in weaker and "0.60 with the priors it was fitted with and 0.30 (-0.70 to 0.80)" in weaker
+    assert "part of R is wider priors" in weaker
+    assert "learned little of" in meaning(_scores(0.6, -1.05))
+    # A reference above R does not lift the verdict, nor is R then said to come from wider priors.
+    higher = meaning(_scores(0.3, 0.7))
+    assert "learned part of" in higher and "wider priors, not learning" not in higher
+    # No identified parameter and every channel below the prior are said.
+    assert "no parameter identified" in meaning(_scores(0.6, None, identified=0))
+    assert "no parameter identified" not in meaning(_scores(0.6, None, identified=1))
+    below = meaning(_scores(0.6, None, channels={"space": -0.35, "arms": 0.1, "aid": -0.05}))
+    assert "the space rows (R -0.35), aid rows (R -0.05) worse than the prior" in below
 
 
 def test_the_target_set_is_frozen_and_a_change_is_caught(tmp_path):
