@@ -1,8 +1,8 @@
 """Key findings of a forecast in words and numbers, generated from its tables (the report opens with them).
 
 For every scenario but the reference (its central variant): how many of its declared effects hold and each one's
-paired difference and P(declared sign); the largest paired differences of the comparison table (ranked by how surely
-they point one way, P(higher) against P(lower)); what China's boldness variants of it do to the same effects; then
+paired difference and P(declared sign); the paired differences of the comparison table that most surely point one
+way (P(higher) against P(lower), not their size); what China's boldness variants of it do to the same effects; then
 what rests on judgement (the judgement axes the forecast varies and their share of the main regional series'
 variance); warnings (latent links near a bound, main regional series whose variance is mostly prior-driven) and the
 calibration's scores with one line on what they mean for trust in the forecast.
@@ -162,7 +162,8 @@ def key_findings(tables: Mapping[str, pd.DataFrame], record: Mapping) -> str:
             lines.append("No declared effect measured.")
         top = largest_differences(comparison, label) if len(comparison) else comparison
         if len(top):
-            lines += ["", "The largest paired differences (comparison table, 2030/2035/2040):"]
+            lines += ["", "The paired differences that most surely point one way (comparison table, 2030/2035/2040; "
+                      "ranked by |P(higher) - P(lower)|, not by size):"]
             lines += [f"- {_difference_line(r)}" for r in top.to_dict("records")]
         else:
             lines += ["", "No main output differs from the reference in any paired run."]
