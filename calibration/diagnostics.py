@@ -36,7 +36,7 @@ import pandas as pd
 import pyabc
 from omegaconf import DictConfig, OmegaConf
 
-from calibration.fit import truncated_weights, truncation
+from calibration.fit import stored_generations, truncated_weights, truncation
 from calibration.priors import Prior
 from calibration.setup import parse_settings
 from common.cli import fail
@@ -252,9 +252,9 @@ def diagnose(db_path: Path, priors: list[Prior], out_dir: Path) -> list[Path]:
     if not db_path.is_file():
         raise ConfigError(f"out_dir: no history.db in {db_path.parent}; allowed: "
                           "the out_dir of python -m calibration.fit")
-    history = pyabc.History(f"sqlite:///{db_path}")
-    if history.n_populations == 0:
+    if stored_generations(db_path) == 0:
         raise ConfigError(f"out_dir: {db_path} holds no generation yet")
+    history = pyabc.History(f"sqlite:///{db_path}")
     frame, w = history.get_distribution()
     missing = sorted({p.name for p in priors} - set(frame.columns))
     if missing:

@@ -96,6 +96,15 @@ def fit_key(settings: FitSettings, problem: Problem, data_hashes: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def stored_generations(db_path: Path) -> int:
+    """Generations stored in the history at ``db_path``: 0 without one, and for a history that a kill left between
+    its creation and its first generation (pyabc's ``n_populations`` fails on it), so a rerun starts it afresh."""
+    if not db_path.is_file():
+        return 0
+    last = pyabc.History(f"sqlite:///{db_path}").max_t
+    return 0 if last is None else int(last) + 1
+
+
 def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict, data_hashes: dict) -> Path:
     """Run or resume the ABC-SMC and write the posterior; returns the posterior's path.
 
@@ -135,7 +144,7 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
                        transitions=transition(settings.blocks, list(settings.priors), settings.kernel_scale,
                                               settings.defensive),
                        eps=pyabc.QuantileEpsilon(alpha=settings.epsilon_quantile), sampler=_sampler(settings))
-    if db_path.exists() and pyabc.History(db).n_populations > 0:
+    if stored_generations(db_path) > 0:
         abc.load(db, 1)
         print(f"fit: resuming {db_path} at generation {abc.history.max_t + 1}", file=sys.stderr)
     else:

@@ -32,7 +32,7 @@ from scipy.stats import binom, qmc
 
 from calibration.check import restated
 from calibration.diagnostics import IDENTIFIED_RATIO, generations, markdown_table, prior_driven
-from calibration.fit import posterior_frame, run_fit
+from calibration.fit import posterior_frame, run_fit, stored_generations
 from calibration.objective import Weights
 from calibration.observations import OBSERVATIONS_PATH
 from calibration.priors import Prior
@@ -247,7 +247,7 @@ def recover(settings: FitSettings, rec: RecoverySettings, problem: Problem, out_
                           fit_settings.root_seed)
         write_atomically(set_dir, {"truth.json": lambda p, r=record: write_json(p, r)})
         db = f"sqlite:///{set_dir / 'history.db'}"
-        done = (set_dir / "history.db").is_file() and pyabc.History(db).n_populations >= rec.generations
+        done = stored_generations(set_dir / "history.db") >= rec.generations
         if not done:
             run_fit(fit_settings, synthetic, set_dir, {**config, "recovery_set": {"set": k, "truth": truth}},
                     data_hashes)

@@ -398,6 +398,35 @@ def test_score_units_from_the_prior_predictive(params, data):
     assert weighted.distance(x, {}) == pytest.approx(scores @ w / np.count_nonzero(w))
 
 
+def test_a_history_broken_off_at_its_start_counts_as_no_generation(tmp_path, monkeypatch):
+    """pyabc creates a fit's history before it stores the observed data; a fit stopped in between (measured: the
+    harness's working folder removed under it, so pyabc's git lookup failed) leaves a history whose ``n_populations``
+    fails, and the fit, the harness and the diagnostics must read it as no generation, not crash on it."""
+    import pyabc
+
+    from calibration.fit import stored_generations
+
+    db = tmp_path / "history.db"
+    assert stored_generations(db) == 0
+    abc = pyabc.ABCSMC(lambda p: {"x": p["a"]}, pyabc.Distribution(a=pyabc.RV("uniform", 0, 1)),
+                       lambda x, y: abs(x["x"] - y["x"]), population_size=5)
+
+    def lost(*_):
+        raise FileNotFoundError("the working folder is gone")
+
+    with monkeypatch.context() as m:
+        m.setattr(pyabc.storage.history, "git_hash", lost)
+        with pytest.raises(FileNotFoundError):
+            abc.new(f"sqlite:///{db}", {"x": 0.5})
+    with pytest.raises(TypeError):
+        _ = pyabc.History(f"sqlite:///{db}").n_populations
+    assert stored_generations(db) == 0
+    db.unlink()
+    abc.new(f"sqlite:///{db}", {"x": 0.5})
+    abc.run(max_nr_populations=2)
+    assert stored_generations(db) == 2
+
+
 @pytest.mark.slow
 def test_tiny_fit_runs_writes_a_posterior_and_resumes(tmp_path):
     """The whole path: a tiny ABC-SMC (configs/calibration/tiny.yaml), then a rerun continuing to a third generation."""
