@@ -169,15 +169,12 @@ class BlockKernel(pyabc.transition.Transition):
     Proposals outside the prior's bounds are redrawn inside :meth:`rvs_single`; the truncation's normalising constant is
     the same for every particle and cancels in pyabc's normalised weights.
 
-    With ``defensive`` = a > 0 each block's proposal is the mixture (1 - a) x its truncated kernel + a x its prior
-    (defensive importance sampling, Hesterberg 1995, block by block): a particle's weight, prior over proposal, is the
-    product of the blocks' factors, each at most 1 / a, so a particle in a thin tail of one block's kernel (docs/ODD.md
-    §10.21: the arms block's edge) gains at most 1 / a there instead of carrying a fifth of a generation. One mixture
-    over all parameters does not do this in 39 dimensions: the kernels' density there is hundreds of times the prior's,
-    so every accepted draw from the prior outweighs the rest (measured, §10.36). Each block's truncated kernel has its
-    own constant, the share of the block's kernel inside the box, estimated in :meth:`fit` from ``BOX_DRAWS`` draws of
-    a generator seeded by the population (the same population gives the same constant; pyabc's global stream is left
-    alone).
+    With ``defensive`` = a > 0 the proposal is the mixture (1 - a) x the truncated kernel + a x the prior (defensive
+    importance sampling, Hesterberg 1995): a particle's weight, prior over proposal, is then at most 1 / a, where a
+    particle in a thin tail of the kernels could carry a fifth of a generation (docs/ODD.md §10.21, §10.36). The
+    truncated kernel's constant no longer cancels against the prior's part: it is the product over blocks of the share
+    of each block's kernel inside the box, estimated in :meth:`fit` from ``BOX_DRAWS`` draws of a generator seeded by
+    the population (so the same population gives the same constant, and pyabc's global stream is left alone).
     """
 
     # Candidates drawn at once by rvs_single: a wide kernel in 27 dimensions puts most draws outside the prior's box
@@ -220,24 +217,24 @@ class BlockKernel(pyabc.transition.Transition):
             self._parts.append((idx, chol, inv, log_norm))
         if self.defensive > 0:
             self._frozen = [self.priors[n].frozen() for n in self._names]
-            self._inside = self._box_shares()
+            self._inside = self._box_share()
 
-    def _box_shares(self) -> list[float]:
-        """Each block's share of its untruncated kernel (a parent plus the block's noise) inside the box."""
+    def _box_share(self) -> float:
+        """The probability that an untruncated proposal (each block from its parent plus its noise) is inside the
+        box: the product of the blocks' shares, blocks being drawn independently."""
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._X.tobytes() + self._w.tobytes()).digest()))
-        shares = []
+        share = 1.0
         for idx, chol, _, _ in self._parts:
             parent = np.minimum(np.searchsorted(self._cdf, rng.random(self.BOX_DRAWS), side="right"), len(self._X) - 1)
             x = self._X[np.ix_(parent, idx)] + rng.standard_normal((self.BOX_DRAWS, len(idx))) @ chol.T
-            shares.append(max(float(np.all((x >= self._lo[idx]) & (x <= self._hi[idx]), axis=1).mean()),
-                              1.0 / self.BOX_DRAWS))
-        return shares
+            share *= float(np.all((x >= self._lo[idx]) & (x <= self._hi[idx]), axis=1).mean())
+        return max(share, 1.0 / self.BOX_DRAWS)
 
     def rvs_single(self) -> pyabc.Parameter:
         """One proposal: each block from its own parent plus the block's Gaussian noise, the first of a batch of such
         candidates inside the prior's box (the first inside of independent candidates has the truncated law)."""
-        if self.defensive > 0:
-            return self._rvs_defensive()
+        if self.defensive > 0 and np.random.random_sample() < self.defensive:
+            return pyabc.Parameter({n: float(f.rvs()) for n, f in zip(self._names, self._frozen, strict=True)})
         d = len(self._names)
         while True:
             u = np.random.random_sample((self.CANDIDATES, len(self._parts)))
@@ -253,33 +250,14 @@ class BlockKernel(pyabc.transition.Transition):
             return np.array([self._pdf_single(row) for row in x[self._names].to_numpy(dtype=float)])
         return self._pdf_single(np.array([float(x[n]) for n in self._names]))
 
-    def _rvs_defensive(self) -> pyabc.Parameter:
-        """One proposal of the defensive mixture: each block from its prior with probability ``defensive``, else from
-        its parent plus its noise, redrawn until inside the box."""
-        x = np.empty(len(self._names))
-        for idx, chol, _, _ in self._parts:
-            if np.random.random_sample() < self.defensive:
-                x[idx] = [self._frozen[i].rvs() for i in idx]
-                continue
-            while True:
-                parent = np.minimum(np.searchsorted(self._cdf, np.random.random_sample(self.CANDIDATES),
-                                                    side="right"), len(self._X) - 1)
-                block = self._X[np.ix_(parent, idx)] + np.random.standard_normal((self.CANDIDATES, len(idx))) @ chol.T
-                inside = np.flatnonzero(np.all((block >= self._lo[idx]) & (block <= self._hi[idx]), axis=1))
-                if len(inside):
-                    x[idx] = block[inside[0]]
-                    break
-        return pyabc.Parameter(dict(zip(self._names, x.tolist(), strict=True)))
-
     def _pdf_single(self, x: np.ndarray) -> float:
         density = 1.0
-        for b, (idx, _, inv, log_norm) in enumerate(self._parts):
+        for idx, _, inv, log_norm in self._parts:
             z = (x[idx] - self._X[:, idx]) @ inv.T
-            kernel = float(self._w @ np.exp(log_norm - 0.5 * (z * z).sum(axis=1)))
-            if self.defensive > 0:
-                prior = float(np.prod([self._frozen[i].pdf(x[i]) for i in idx]))
-                kernel = (1.0 - self.defensive) * kernel / self._inside[b] + self.defensive * prior
-            density *= kernel
+            density *= float(self._w @ np.exp(log_norm - 0.5 * (z * z).sum(axis=1)))
+        if self.defensive > 0:
+            prior = float(np.prod([f.pdf(v) for f, v in zip(self._frozen, x, strict=True)]))
+            return (1.0 - self.defensive) * density / self._inside + self.defensive * prior
         return density
 
 
