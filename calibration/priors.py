@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,28 +167,17 @@ class BlockKernel(pyabc.transition.Transition):
     with numpy: pyabc's own draws through pandas and scipy cost about 8 ms a proposal here, more than a simulation.
     Proposals outside the prior's bounds are redrawn inside :meth:`rvs_single`; the truncation's normalising constant is
     the same for every particle and cancels in pyabc's normalised weights.
-
-    With ``defensive`` = a > 0 the proposal is the mixture (1 - a) x the truncated kernel + a x the prior (defensive
-    importance sampling, Hesterberg 1995): a particle's weight, prior over proposal, is then at most 1 / a, where a
-    particle in a thin tail of the kernels could carry a fifth of a generation (docs/ODD.md §10.21, §10.36). The
-    truncated kernel's constant no longer cancels against the prior's part: it is the product over blocks of the share
-    of each block's kernel inside the box, estimated in :meth:`fit` from ``BOX_DRAWS`` draws of a generator seeded by
-    the population (so the same population gives the same constant, and pyabc's global stream is left alone).
     """
 
     # Candidates drawn at once by rvs_single: a wide kernel in 27 dimensions puts most draws outside the prior's box
     # (a bandwidth twice Silverman's: 18 ms a proposal drawn one at a time, more than a particle's simulations).
     CANDIDATES = 32
-    # Draws per block for the share of its kernel inside the box: the share to about +-0.004 (binomial sd at 0.5).
-    BOX_DRAWS = 16_384
 
-    def __init__(self, blocks: tuple[tuple[str, ...], ...], priors: Sequence[Prior], scale: float = 1.0,
-                 defensive: float = 0.0) -> None:
+    def __init__(self, blocks: tuple[tuple[str, ...], ...], low: Mapping[str, float],
+                 high: Mapping[str, float], scale: float = 1.0) -> None:
         self.blocks = blocks
-        self.priors = {p.name: p for p in priors}
-        self.low, self.high = {p.name: p.low for p in priors}, {p.name: p.high for p in priors}
+        self.low, self.high = dict(low), dict(high)
         self.scale = scale
-        self.defensive = defensive
 
     def fit(self, X: pd.DataFrame, w: np.ndarray) -> None:
         self._names = list(X.columns)
@@ -215,26 +203,10 @@ class BlockKernel(pyabc.transition.Transition):
             self._block_of[idx] = len(self._parts)
             self._chol[np.ix_(idx, idx)] = chol
             self._parts.append((idx, chol, inv, log_norm))
-        if self.defensive > 0:
-            self._frozen = [self.priors[n].frozen() for n in self._names]
-            self._inside = self._box_share()
-
-    def _box_share(self) -> float:
-        """The probability that an untruncated proposal (each block from its parent plus its noise) is inside the
-        box: the product of the blocks' shares, blocks being drawn independently."""
-        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._X.tobytes() + self._w.tobytes()).digest()))
-        share = 1.0
-        for idx, chol, _, _ in self._parts:
-            parent = np.minimum(np.searchsorted(self._cdf, rng.random(self.BOX_DRAWS), side="right"), len(self._X) - 1)
-            x = self._X[np.ix_(parent, idx)] + rng.standard_normal((self.BOX_DRAWS, len(idx))) @ chol.T
-            share *= float(np.all((x >= self._lo[idx]) & (x <= self._hi[idx]), axis=1).mean())
-        return max(share, 1.0 / self.BOX_DRAWS)
 
     def rvs_single(self) -> pyabc.Parameter:
         """One proposal: each block from its own parent plus the block's Gaussian noise, the first of a batch of such
         candidates inside the prior's box (the first inside of independent candidates has the truncated law)."""
-        if self.defensive > 0 and np.random.random_sample() < self.defensive:
-            return pyabc.Parameter({n: float(f.rvs()) for n, f in zip(self._names, self._frozen, strict=True)})
         d = len(self._names)
         while True:
             u = np.random.random_sample((self.CANDIDATES, len(self._parts)))
@@ -255,14 +227,10 @@ class BlockKernel(pyabc.transition.Transition):
         for idx, _, inv, log_norm in self._parts:
             z = (x[idx] - self._X[:, idx]) @ inv.T
             density *= float(self._w @ np.exp(log_norm - 0.5 * (z * z).sum(axis=1)))
-        if self.defensive > 0:
-            prior = float(np.prod([f.pdf(v) for f, v in zip(self._frozen, x, strict=True)]))
-            return (1.0 - self.defensive) * density / self._inside + self.defensive * prior
         return density
 
 
-def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0,
-               defensive: float = 0.0) -> BlockKernel:
-    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's, a
-    share ``defensive`` of its proposals drawn from the prior (:class:`BlockKernel`)."""
-    return BlockKernel(blocks, priors, scale, defensive)
+def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0) -> BlockKernel:
+    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's
+    (:class:`BlockKernel`)."""
+    return BlockKernel(blocks, {p.name: p.low for p in priors}, {p.name: p.high for p in priors}, scale)

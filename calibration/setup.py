@@ -26,7 +26,7 @@ from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
             "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs",
             "particles_per_batch", "dask_scheduler", "root_seed", "distance", "epsilon_quantile", "kernel_scale",
-            "defensive", "priors", "blocks")
+            "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ class FitSettings:
     distance: str
     epsilon_quantile: float
     kernel_scale: float
-    defensive: float
     priors: tuple[Prior, ...]
     blocks: tuple[tuple[str, ...], ...]
 
@@ -66,7 +65,7 @@ def parse_settings(cfg: Mapping) -> FitSettings:
                                    "last_year": (2005, HIST_END, True), "sipri_weight": (0, 1e3, False),
                                    "n_procs": (0, 256, True), "particles_per_batch": (1, 1024, True),
                                    "root_seed": (0, 2**62, True), "epsilon_quantile": (0.05, 0.95, False),
-                                   "kernel_scale": (0.1, 10, False), "defensive": (0, 0.5, False)}.items():
+                                   "kernel_scale": (0.1, 10, False)}.items():
         s[key] = check_number(f"calibration.{key}", s[key], lo, hi, integer)
     if s["min_generations"] > s["max_generations"]:
         raise ConfigError(f"calibration.min_generations: {s['min_generations']} > max_generations "
