@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyabc
 from pyabc.transition.multivariatenormal import silverman_rule_of_thumb
-from scipy import special, stats
+from scipy import stats
 
 from model.params import GROUPS, ConfigError
 
@@ -230,54 +230,7 @@ class BlockKernel(pyabc.transition.Transition):
         return density
 
 
-class LogitCdfKernel(BlockKernel):
-    """:class:`BlockKernel` on each parameter's logit(prior CDF), z = logit(F(x)), mapped back by x = F^-1(expit(z)).
-
-    On that scale the prior's box has no edges: no proposal falls outside and none is redrawn, so a kernel does not
-    thin out near a bound (docs/ODD.md §10.12, §10.37: the recovery harness's intervals stop short of the prior's 5% and
-    95% quantiles where the record says little, and its truths in the prior's outer tenths fall outside). The
-    proposal's density in x is the kernels' density in z times the Jacobian, prod f(x_i) / (u_i (1 - u_i)) with
-    u = F(x); a particle's weight, prior over proposal, is then prod u_i (1 - u_i) over the kernels' density in z.
-    """
-
-    # CDF values are kept this far inside (0, 1), so that a particle on a bound has a finite z (logit 1e-12 = -27.6).
-    EPS = 1e-12
-
-    def __init__(self, blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0) -> None:
-        super().__init__(blocks, {p.name: -np.inf for p in priors}, {p.name: np.inf for p in priors}, scale)
-        self.frozen = {p.name: p.frozen() for p in priors}
-
-    def _u(self, x: np.ndarray) -> np.ndarray:
-        u = np.column_stack([self.frozen[n].cdf(x[:, j]) for j, n in enumerate(self._names)])
-        return np.clip(u, self.EPS, 1.0 - self.EPS)
-
-    def fit(self, X: pd.DataFrame, w: np.ndarray) -> None:
-        self._names = list(X.columns)
-        z = special.logit(self._u(X.to_numpy(dtype=float)))
-        super().fit(pd.DataFrame(z, columns=self._names), w)
-
-    def rvs_single(self) -> pyabc.Parameter:
-        z = super().rvs_single()
-        return pyabc.Parameter({n: float(self.frozen[n].ppf(special.expit(z[n]))) for n in self._names})
-
-    def pdf(self, x: pd.Series | pd.DataFrame | Mapping) -> float | np.ndarray:
-        single = not isinstance(x, pd.DataFrame)
-        values = (np.array([[float(x[n]) for n in self._names]]) if single
-                  else x[self._names].to_numpy(dtype=float))
-        u = self._u(values)
-        density = np.prod(np.column_stack([self.frozen[n].pdf(values[:, j]) for j, n in enumerate(self._names)]),
-                          axis=1) / np.prod(u * (1.0 - u), axis=1)
-        density *= np.array([self._pdf_single(row) for row in special.logit(u)])
-        return float(density[0]) if single else density
-
-
-KERNEL_SPACES = ("parameter", "cdf_logit")
-
-
-def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0,
-               space: str = "parameter") -> BlockKernel:
-    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's, on
-    the parameters' own scale (:class:`BlockKernel`) or on their logit(prior CDF) (:class:`LogitCdfKernel`)."""
-    if space == "cdf_logit":
-        return LogitCdfKernel(blocks, priors, scale)
+def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0) -> BlockKernel:
+    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's
+    (:class:`BlockKernel`)."""
     return BlockKernel(blocks, {p.name: p.low for p in priors}, {p.name: p.high for p in priors}, scale)
