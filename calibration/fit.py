@@ -90,7 +90,7 @@ def fit_key(settings: FitSettings, problem: Problem, data_hashes: dict) -> str:
     """Hash of what a history's generations depend on: priors, blocks, targets, seeds, weights and data."""
     payload = repr((settings.priors, settings.blocks, settings.seeds_per_particle, settings.root_seed,
                     settings.pilot_draws, settings.pilot_seeds,
-                    settings.population_size, settings.epsilon_quantile, settings.kernel_scale, settings.kernel_space,
+                    settings.population_size, settings.epsilon_quantile, settings.kernel_scale,
                     [(t.id, t.relation, t.value, t.low, t.high, t.tolerance) for t in problem.targets],
                     problem.weights, sorted(data_hashes.items())))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -141,8 +141,7 @@ def run_fit(settings: FitSettings, problem: Problem, out_dir: Path, config: dict
     key_path.write_text(key + "\n")
     abc = pyabc.ABCSMC(problem.simulate, distribution(list(settings.priors)), problem.distance,
                        population_size=settings.population_size,
-                       transitions=transition(settings.blocks, list(settings.priors), settings.kernel_scale,
-                                              settings.kernel_space),
+                       transitions=transition(settings.blocks, list(settings.priors), settings.kernel_scale),
                        eps=pyabc.QuantileEpsilon(alpha=settings.epsilon_quantile), sampler=_sampler(settings))
     if stored_generations(db_path) > 0:
         abc.load(db, 1)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyabc
 from pyabc.transition.multivariatenormal import silverman_rule_of_thumb
-from scipy import special, stats
+from scipy import stats
 
 from model.params import GROUPS, ConfigError
 
@@ -230,78 +230,7 @@ class BlockKernel(pyabc.transition.Transition):
         return density
 
 
-class LogitCdfKernel(BlockKernel):
-    """Block kernels on each parameter's logit(prior CDF), z = logit(F(x)), mapped back by x = F^-1(expit(z)), each
-    block's kernel a Student t with ``DF`` degrees of freedom.
-
-    On that scale the prior's box has no edges: no proposal falls outside and none is redrawn, so a kernel does not
-    thin out near a bound (docs/ODD.md §10.12, §10.36: the recovery harness's truths in the prior's outer tenths fall
-    outside their intervals). There the prior is a logistic density, whose tails are exponential; Gaussian kernels
-    have thinner tails than that, so a particle far out gets a weight (prior over proposal) orders above the rest and
-    the effective sample collapses (§10.37, measured: final ESS 19, 3, 2, 7). A t kernel's tails are polynomial,
-    heavier than the prior's, so that weight stays bounded. The proposal's density in x is the kernels' density in z
-    times the Jacobian, prod f(x_i) / (u_i (1 - u_i)) with u = F(x).
-    """
-
-    # CDF values are kept this far inside (0, 1), so that a particle on a bound has a finite z (logit 1e-12 = -27.6).
-    EPS = 1e-12
-    # judgement: 4 degrees of freedom give tails heavier than any exponential while the kernel keeps a finite
-    # variance, so Silverman's bandwidth (written for a Gaussian) still sets its spread.
-    DF = 4.0
-
-    def __init__(self, blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0) -> None:
-        super().__init__(blocks, {p.name: -np.inf for p in priors}, {p.name: np.inf for p in priors}, scale)
-        self.frozen = {p.name: p.frozen() for p in priors}
-
-    def _u(self, x: np.ndarray) -> np.ndarray:
-        u = np.column_stack([self.frozen[n].cdf(x[:, j]) for j, n in enumerate(self._names)])
-        return np.clip(u, self.EPS, 1.0 - self.EPS)
-
-    def fit(self, X: pd.DataFrame, w: np.ndarray) -> None:
-        self._names = list(X.columns)
-        z = special.logit(self._u(X.to_numpy(dtype=float)))
-        super().fit(pd.DataFrame(z, columns=self._names), w)
-        self._t_norm = [float(special.gammaln((self.DF + len(idx)) / 2) - special.gammaln(self.DF / 2)
-                              - len(idx) / 2 * np.log(self.DF * np.pi) - np.log(np.diag(chol)).sum())
-                        for idx, chol, _, _ in self._parts]
-
-    def rvs_single(self) -> pyabc.Parameter:
-        """One proposal: each block from its own parent plus the block's t noise (a Gaussian over the square root of
-        an independent chi-square over its degrees of freedom), mapped back to the parameters' scale."""
-        d = len(self._names)
-        u = np.random.random_sample(len(self._parts))
-        parent = np.minimum(np.searchsorted(self._cdf, u, side="right"), len(self._X) - 1)
-        mix = np.sqrt(np.random.chisquare(self.DF, len(self._parts)) / self.DF)
-        z = self._X[parent[self._block_of], np.arange(d)] + (self._chol @ np.random.standard_normal(d)) / mix[
-            self._block_of]
-        return pyabc.Parameter({n: float(self.frozen[n].ppf(special.expit(z[j]))) for j, n in enumerate(self._names)})
-
-    def _pdf_single(self, z: np.ndarray) -> float:
-        density = 1.0
-        for (idx, _, inv, _), log_norm in zip(self._parts, self._t_norm, strict=True):
-            r = (z[idx] - self._X[:, idx]) @ inv.T
-            q = (r * r).sum(axis=1)
-            density *= float(self._w @ np.exp(log_norm - (self.DF + len(idx)) / 2 * np.log1p(q / self.DF)))
-        return density
-
-    def pdf(self, x: pd.Series | pd.DataFrame | Mapping) -> float | np.ndarray:
-        single = not isinstance(x, pd.DataFrame)
-        values = (np.array([[float(x[n]) for n in self._names]]) if single
-                  else x[self._names].to_numpy(dtype=float))
-        u = self._u(values)
-        density = np.prod(np.column_stack([self.frozen[n].pdf(values[:, j]) for j, n in enumerate(self._names)]),
-                          axis=1) / np.prod(u * (1.0 - u), axis=1)
-        density *= np.array([self._pdf_single(row) for row in special.logit(u)])
-        return float(density[0]) if single else density
-
-
-KERNEL_SPACES = ("parameter", "cdf_logit")
-
-
-def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0,
-               space: str = "parameter") -> BlockKernel:
-    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's, on
-    the parameters' own scale (:class:`BlockKernel`) or on their logit(prior CDF) (:class:`LogitCdfKernel`)."""
-    if space == "cdf_logit":
-        return LogitCdfKernel(blocks, priors, scale)
+def transition(blocks: tuple[tuple[str, ...], ...], priors: list[Prior], scale: float = 1.0) -> BlockKernel:
+    """The proposal kernel over ``blocks`` inside the priors' bounds, its bandwidths ``scale`` times Silverman's
+    (:class:`BlockKernel`)."""
     return BlockKernel(blocks, {p.name: p.low for p in priors}, {p.name: p.high for p in priors}, scale)

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from calibration.objective import DISTANCES
 from calibration.observations import load_observations
-from calibration.priors import KERNEL_SPACES, Prior, parse_blocks, parse_priors
+from calibration.priors import Prior, parse_blocks, parse_priors
 from common.cli import fail
 from common.config import Experiment, build_model
 from common.posterior import load_posterior, warn_if_data_changed
@@ -26,7 +26,7 @@ from model.params import PROJECT_ROOT, ConfigError, check_keys, check_number
 SETTINGS = ("population_size", "min_generations", "max_generations", "min_acceptance_rate", "min_epsilon_gain",
             "seeds_per_particle", "pilot_draws", "pilot_seeds", "last_year", "sipri_weight", "n_procs",
             "particles_per_batch", "dask_scheduler", "root_seed", "distance", "epsilon_quantile", "kernel_scale",
-            "kernel_space", "priors", "blocks")
+            "priors", "blocks")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ class FitSettings:
     distance: str
     epsilon_quantile: float
     kernel_scale: float
-    kernel_space: str
     priors: tuple[Prior, ...]
     blocks: tuple[tuple[str, ...], ...]
 
@@ -74,8 +73,6 @@ def parse_settings(cfg: Mapping) -> FitSettings:
     if s["pilot_draws"] == 1:
         raise ConfigError("calibration.pilot_draws: 1; allowed: 0 (base weights) "
                           "or at least 2 (a variance between draws)")
-    if s["kernel_space"] not in KERNEL_SPACES:
-        raise ConfigError(f"calibration.kernel_space: {s['kernel_space']!r}; allowed: {', '.join(KERNEL_SPACES)}")
     if s["distance"] not in DISTANCES:
         raise ConfigError(f"calibration.distance: {s['distance']!r}; allowed: {', '.join(DISTANCES)}")
     if s["distance"] == "score" and s["pilot_draws"] == 0:

@@ -70,8 +70,6 @@ COMMAND_LINES = [
     ("calibrate", ["calibration.epsilon_quantile=1"],
      "calibration.epsilon_quantile: 1 is out of range; allowed [0.05, 0.95]"),
     ("calibrate", ["calibration.kernel_scale=0"], "calibration.kernel_scale: 0 is out of range; allowed [0.1, 10]"),
-    ("calibrate", ["calibration.kernel_space=probit"],
-     "calibration.kernel_space: 'probit'; allowed: parameter, cdf_logit"),
     ("calibrate", ["calibration.pilot_draws=-3"], "calibration.pilot_draws: -3 is out of range"),
     ("calibrate", ["calibration.pilot_draws=1"], "calibration.pilot_draws: 1; allowed: 0 (base weights) or at least 2"),
     ("calibrate", ["calibration.distance=l2"], "calibration.distance: 'l2'; allowed: loss, score, projection, hits"),

@@ -212,54 +212,6 @@ def test_block_kernel_is_pyabcs_kernel_density_per_block():
     assert min(ks_2samp(draws[p.name], reference[p.name]).pvalue for p in priors) > 0.01 / len(priors)
 
 
-def test_the_logit_cdf_kernel_is_a_density_on_the_box_with_t_kernels_on_its_scale():
-    """kernel_space cdf_logit: block t kernels on z = logit(F(x)). Every draw is inside the box without a redraw,
-    the draws follow the t mixture's law on z mapped back, and the density in x is the mixture's in z times the
-    Jacobian (so it integrates to one over the box), for a population piled at one edge."""
-    from scipy.special import expit, logit
-    from scipy.stats import ks_2samp
-
-    from calibration.priors import LogitCdfKernel, parse_blocks, transition
-
-    names = ["forums.intercept", "forums.peer"]
-    priors = [p for p in parse_priors(PRIORS) if p.name in names]
-    rng = np.random.default_rng(11)
-    X = pd.DataFrame({p.name: p.low + (p.high - p.low) * rng.beta(1.2, 14, size=300) for p in priors})
-    X[names[1]] = np.clip(X[names[1]] + 0.3 * (X[names[0]] - X[names[0]].mean()), priors[1].low, priors[1].high)
-    w = rng.random(300)
-    kernel = transition(parse_blocks([names], priors), priors, space="cdf_logit")
-    assert isinstance(kernel, LogitCdfKernel)
-    kernel.fit(X, w)
-    u = np.clip(np.column_stack([p.frozen().cdf(X[p.name]) for p in priors]), kernel.EPS, 1 - kernel.EPS)
-    z = logit(u)
-    # The kernels' density in z is a t mixture (a proper density on the whole plane), so the density in x
-    # integrates to one over the box exactly when pdf(x) = mixture(z(x)) x dz/dx: that identity, at random points.
-    points = pd.DataFrame({p.name: p.frozen().rvs(size=500, random_state=rng) for p in priors})
-    up = np.column_stack([p.frozen().cdf(points[p.name]) for p in priors])
-    zp = logit(up)
-    ww = w / w.sum()
-    cov = np.cov(z, aweights=ww, rowvar=False)
-    from pyabc.transition.multivariatenormal import silverman_rule_of_thumb
-
-    cov = cov * silverman_rule_of_thumb(1 / (ww ** 2).sum(), 2) ** 2
-    from scipy.stats import multivariate_t
-
-    t = multivariate_t(loc=[0.0, 0.0], shape=cov, df=kernel.DF)
-    mixture = np.array([ww @ t.pdf(zp_i - z) for zp_i in zp])
-    jac = np.prod([1 / (p.high - p.low) for p in priors]) / np.prod(up * (1 - up), axis=1)
-    assert kernel.pdf(points) == pytest.approx(mixture * jac, rel=1e-9)
-    assert kernel.pdf(points.iloc[0]) == pytest.approx(mixture[0] * jac[0], rel=1e-9)
-    # Draws: inside the box, and the law of a parent's z plus the kernel's noise, mapped back.
-    np.random.seed(2)
-    draws = pd.DataFrame([dict(kernel.rvs_single()) for _ in range(2000)])
-    for p in priors:
-        assert draws[p.name].between(p.low, p.high).all()
-    parents = np.searchsorted(np.cumsum(ww), rng.random(2000))
-    zr = z[np.minimum(parents, len(z) - 1)] + t.rvs(size=2000, random_state=rng)
-    reference = pd.DataFrame({p.name: p.frozen().ppf(expit(zr[:, j])) for j, p in enumerate(priors)})
-    assert min(ks_2samp(draws[n], reference[n]).pvalue for n in names) > 0.005
-
-
 def test_particle_seed_is_stable_and_distinct():
     a = {"arms.beta_lockin": 1.5, "china.boldness_base": 0.3}
     assert particle_seed(1, a) == particle_seed(1, dict(reversed(list(a.items()))))
