@@ -281,25 +281,17 @@ def test_a_particles_statistics_are_each_seeds_own(params, data):
         assert np.array_equal(x["sipri"][seed], sipri)
 
 
-def _weighed_problem(params, data, kind: str):
-    """The record's problem with ``kind``'s distance, weighed on a small pilot (12 prior draws x 2 seeds)."""
-    from calibration.objective import Weights
-    from calibration.weights import weigh
+def test_score_units_from_the_prior_predictive(params, data):
+    from calibration.objective import SIPRI_LOG_SCALE, Weights, rule, score_components
+    from calibration.weights import SCORE_FLOOR, weigh
     from model.drivers import build_drivers, load_default_drivers
 
     drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
     targets = compile_targets(load_observations(), drivers.years, data)
     priors = parse_priors(PRIORS)
-    problem = Problem(params, data, drivers, targets, seeds=4, root_seed=5, weights=Weights(kind=kind),
+    problem = Problem(params, data, drivers, targets, seeds=4, root_seed=5, weights=Weights(kind="score"),
                       priors=priors)
-    return problem, weigh(problem, draws=12, seeds=2, root_seed=3), targets, priors
-
-
-def test_score_units_from_the_prior_predictive(params, data):
-    from calibration.objective import SIPRI_LOG_SCALE, rule, score_components
-    from calibration.weights import SCORE_FLOOR
-
-    problem, weighted, targets, priors = _weighed_problem(params, data, "score")
+    weighted = weigh(problem, draws=12, seeds=2, root_seed=3)
     table = weighted.weight_table.set_index("component")
     assert list(table.index) == [t.id for t in targets] + problem.sipri_ids()
     # Brier rows weigh 1; a CRPS row one over the prior's score, floored; a row the prior never misses weighs 0.
@@ -320,9 +312,16 @@ def test_score_units_from_the_prior_predictive(params, data):
 def test_the_hits_distance_counts_a_failed_statement_once_and_grades_the_rest(params, data):
     """distance hits: an event or pattern that fails costs one unit however far its count misses; a value keeps its
     graded loss; the pilot weighs those losses and the fit's distance is their weighted mean."""
-    from calibration.objective import BINARY_KINDS, components, target_losses
+    from calibration.objective import BINARY_KINDS, Weights, components, target_losses
+    from calibration.weights import weigh
+    from model.drivers import build_drivers, load_default_drivers
 
-    problem, weighted, targets, priors = _weighed_problem(params, data, "hits")
+    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
+    targets = compile_targets(load_observations(), drivers.years, data)
+    priors = parse_priors(PRIORS)
+    problem = Problem(params, data, drivers, targets, seeds=4, root_seed=5, weights=Weights(kind="hits"),
+                      priors=priors)
+    weighted = weigh(problem, draws=12, seeds=2, root_seed=3)
     assert weighted.weights.kind == "hits"
     x = weighted.simulate({p.name: p.frozen().mean() for p in priors})
     graded = target_losses(targets, x["stats"])
