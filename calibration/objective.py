@@ -22,12 +22,6 @@ numerator of R.
 
 The *projection* distance (``Weights.kind = "projection"``) reads the record through one summary per parameter, fitted
 on the prior (:mod:`calibration.projection`, semi-automatic ABC).
-
-The *hits* distance (``Weights.kind = "hits"``) is the loss distance with each statement (a row of kind event or
-pattern) costing one unit when it fails and nothing when it holds, the outcome its Brier score counts, where the loss
-distance grades a statement on a count by how far the count misses (docs/ODD.md §10.38: the region's one Chinese
-station, graded by |stations - 1| at an information weight of 21, held the space channel's intercept where its dated
-events are rare). Values and ranges keep their graded losses, as their CRPS grades them.
 """
 
 from __future__ import annotations
@@ -53,7 +47,7 @@ SIPRI_LOG_SCALE = 0.5
 
 # Kinds whose rows are statements that hold or not (scored by the Brier score).
 BINARY_KINDS = ("event", "pattern")
-DISTANCES = ("loss", "score", "projection", "hits")
+DISTANCES = ("loss", "score", "projection")
 
 
 @dataclass(frozen=True)
@@ -64,9 +58,8 @@ class Weights:
         sipri: the SIPRI block's base weight, in targets (each of its totals weighs ``sipri / totals``); loss only.
         components: one weight per component (targets, then SIPRI totals) replacing the base weights; ``None`` keeps
             the base weights. For the score distance, one over the prior's score of each CRPS row, 1 for Brier rows.
-        kind: ``loss`` (the expected per-seed loss), ``hits`` (the same with statements lost or kept, not graded),
-            ``score`` (the proper score of the seeds as an ensemble) or ``projection`` (semi-automatic ABC summaries,
-            :mod:`calibration.projection`).
+        kind: ``loss`` (the expected per-seed loss), ``score`` (the proper score of the seeds as an ensemble) or
+            ``projection`` (semi-automatic ABC summaries, :mod:`calibration.projection`).
         projection: the fitted projection (``projection`` only).
     """
 
@@ -113,13 +106,9 @@ def base_weights(targets: list[Target], sipri_totals: int, sipri: float) -> np.n
 
 
 def components(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | None = None,
-               sipri_obs: np.ndarray | None = None, hits: bool = False) -> np.ndarray:
-    """Per-seed losses of every component, (seeds, targets + SIPRI totals); with ``hits``, a statement's loss is 1
-    when it fails (the ``hits`` distance)."""
+               sipri_obs: np.ndarray | None = None) -> np.ndarray:
+    """Per-seed losses of every component, (seeds, targets + SIPRI totals)."""
     losses = target_losses(targets, sims)
-    if hits:
-        statement = np.array([t.kind in BINARY_KINDS for t in targets])
-        losses = np.where(statement, (losses > 0.0).astype(float), losses)
     if sipri_sim is None or sipri_obs is None:
         return losses
     return np.concatenate([losses, sipri_losses(sipri_sim, sipri_obs)], axis=1)
@@ -191,7 +180,7 @@ def distance(targets: list[Target], sims: np.ndarray, sipri_sim: np.ndarray | No
         # the CRPS rows' units (one over the prior's score) would make a sum of arbitrary units.
         w = np.asarray(weights.components)
         return float(score_components(targets, sims, sipri_sim, sipri_obs) @ w / np.count_nonzero(w))
-    losses = components(targets, sims, sipri_sim, sipri_obs, hits=weights.kind == "hits").mean(axis=0)
+    losses = components(targets, sims, sipri_sim, sipri_obs).mean(axis=0)
     if weights.components is not None:
         w = np.asarray(weights.components)
     else:

@@ -83,8 +83,7 @@ class Problem:
 
     def components(self, x: dict) -> np.ndarray:
         """Per-seed losses of every component (targets, then SIPRI totals) of a simulated summary."""
-        return components(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :],
-                          hits=self.weights.kind == "hits")
+        return components(self.targets, x["stats"], x["sipri"], self.sipri_obs[None, :])
 
     def distance(self, x: dict, x0: dict) -> float:  # x0 unused: observed values live in the targets
         """pyabc's distance: the weighted expected loss over the particle's seeds."""

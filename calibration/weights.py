@@ -179,14 +179,14 @@ def weigh(problem: Problem, draws: int, seeds: int, root_seed: int) -> Problem:
                                                     components=tuple(float(w) for w in table.weight)))
     elif draws == 0:
         table = pd.DataFrame({"base": base, "icc": np.nan, "snr": np.nan, "sd": np.nan, "weight": base})
-        weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri, kind=kind))
+        weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri))
     else:
         table = information_weights(pilot_losses(problem, draws, seeds, root_seed), base, _groups(ids))
         if not (table.weight > 0).any():
             raise ConfigError(f"calibration.pilot_draws: {draws} prior draws x {seeds} seeds found no component whose "
                               "loss varies with the parameters; allowed: more pilot draws or seeds, "
                               "or 0 for the base weights")
-        weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri, kind=kind,
+        weighted = replace(problem, weights=Weights(sipri=problem.weights.sipri,
                                                     components=tuple(float(w) for w in table.weight)))
     table.insert(0, "component", ids)
     table["share"] = table.weight / table.weight.sum()

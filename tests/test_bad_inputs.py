@@ -72,7 +72,7 @@ COMMAND_LINES = [
     ("calibrate", ["calibration.kernel_scale=0"], "calibration.kernel_scale: 0 is out of range; allowed [0.1, 10]"),
     ("calibrate", ["calibration.pilot_draws=-3"], "calibration.pilot_draws: -3 is out of range"),
     ("calibrate", ["calibration.pilot_draws=1"], "calibration.pilot_draws: 1; allowed: 0 (base weights) or at least 2"),
-    ("calibrate", ["calibration.distance=l2"], "calibration.distance: 'l2'; allowed: loss, score, projection, hits"),
+    ("calibrate", ["calibration.distance=l2"], "calibration.distance: 'l2'; allowed: loss, score, projection"),
     ("calibrate", ["calibration.distance=score", "calibration.pilot_draws=0"],
      "calibration.pilot_draws: 0 with distance score; allowed: at least 2"),
     ("calibrate", ["calibration.distance=score", "calibration.seeds_per_particle=1"],

@@ -309,36 +309,6 @@ def test_score_units_from_the_prior_predictive(params, data):
     assert weighted.distance(x, {}) == pytest.approx(scores @ w / np.count_nonzero(w))
 
 
-def test_the_hits_distance_counts_a_failed_statement_once_and_grades_the_rest(params, data):
-    """distance hits: an event or pattern that fails costs one unit however far its count misses; a value keeps its
-    graded loss; the pilot weighs those losses and the fit's distance is their weighted mean."""
-    from calibration.objective import BINARY_KINDS, Weights, components, target_losses
-    from calibration.weights import weigh
-    from model.drivers import build_drivers, load_default_drivers
-
-    drivers = build_drivers(data, load_default_drivers(), 2000, 2023)
-    targets = compile_targets(load_observations(), drivers.years, data)
-    priors = parse_priors(PRIORS)
-    problem = Problem(params, data, drivers, targets, seeds=4, root_seed=5, weights=Weights(kind="hits"),
-                      priors=priors)
-    weighted = weigh(problem, draws=12, seeds=2, root_seed=3)
-    assert weighted.weights.kind == "hits"
-    x = weighted.simulate({p.name: p.frozen().mean() for p in priors})
-    graded = target_losses(targets, x["stats"])
-    hit = components(targets, x["stats"], x["sipri"], problem.sipri_obs[None, :], hits=True)
-    statement = np.array([t.kind in BINARY_KINDS for t in targets])
-    # Some statement misses by more than one unit here, so the two readings differ where they should.
-    assert (graded[:, statement] > 1.0).any()
-    assert np.array_equal(hit[:, :len(targets)][:, statement], (graded[:, statement] > 0).astype(float))
-    assert np.array_equal(hit[:, :len(targets)][:, ~statement], graded[:, ~statement])
-    assert np.array_equal(hit[:, len(targets):], components(targets, x["stats"], x["sipri"],
-                                                           problem.sipri_obs[None, :])[:, len(targets):])
-    w = np.asarray(weighted.weights.components)
-    assert weighted.distance(x, {}) == pytest.approx(hit.mean(axis=0) @ w / w.sum())
-    # The pilot weighed the hits, not the graded losses.
-    assert np.array_equal(weighted.components(x), hit)
-
-
 def test_a_history_broken_off_at_its_start_counts_as_no_generation(tmp_path, monkeypatch):
     """pyabc creates a fit's history before it stores the observed data; a fit stopped in between (measured: the
     harness's working folder removed under it, so pyabc's git lookup failed) leaves a history whose ``n_populations``
