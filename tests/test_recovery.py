@@ -20,6 +20,7 @@ from calibration.problem import Problem
 from calibration.recovery import (
     binomial_band,
     coverage,
+    edge_coverage,
     known_sets,
     parse_recovery,
     recovery_table,
@@ -115,7 +116,9 @@ def test_coverage_table_by_hand():
     post = pd.DataFrame({"weight": np.full(101, 1 / 101), "a.x": 4.0 + 2.0 * grid, "b.y": grid})
     table = recovery_table(priors, truths, [post, post])
     assert len(table) == 4 and list(table.columns) == ["set", "parameter", "true", "posterior_median", "posterior_q05",
-                                                       "posterior_q95", "inside_90", "width_share"]
+                                                       "posterior_q95", "inside_90", "width_share", "truth_quantile"]
+    # The truths' places on their priors' CDF: x = 5 and 2 of U(0, 10), y = 0.5 of U(0, 1).
+    assert table.truth_quantile.tolist() == pytest.approx([0.5, 0.5, 0.2, 0.5])
     x = table[table.parameter == "a.x"].set_index("set")
     assert x.inside_90.tolist() == [True, False]
     assert x.posterior_median.iloc[0] == pytest.approx(5.0) and x.posterior_q05.iloc[0] == pytest.approx(4.1, abs=0.02)
@@ -133,6 +136,13 @@ def test_coverage_table_by_hand():
     row = coverage(ten).iloc[0]
     assert row.identified and row.narrowed_sets == 0.8 and not row.recovered and binomial_band(10) == (7, 10)
     assert not coverage(ten.assign(width_share=[0.3] * 7 + [0.9] * 3)).iloc[0].identified
+
+
+def test_edge_coverage_splits_the_cases_by_where_the_truth_lies():
+    """Truths at the prior's CDF 0.05, 0.5, 0.95 and 0.1 (the inner 80% includes its ends): inner and outer counts."""
+    table = pd.DataFrame({"truth_quantile": [0.05, 0.5, 0.95, 0.1, 0.9, 0.97],
+                          "inside_90": [False, True, True, True, False, False]})
+    assert edge_coverage(table) == {"inner": 3, "inner_inside": 2, "outer": 3, "outer_inside": 1}
 
 
 def test_width_share_is_measured_on_the_priors_scale():
@@ -168,7 +178,12 @@ def test_tiny_recovery_writes_one_row_per_set_and_parameter_and_resumes(tmp_path
     table = pd.read_csv(tmp_path / "recovery.csv")
     assert len(table) == 2 * 4 and sorted(table.set.unique()) == [0, 1]
     assert table.groupby("set").parameter.nunique().eq(4).all() and table.inside_90.dtype == bool
-    assert "# Parameter recovery" in (tmp_path / "recovery.md").read_text()
+    report = (tmp_path / "recovery.md").read_text()
+    assert "# Parameter recovery" in report
+    edges = edge_coverage(table)
+    assert edges["inner"] + edges["outer"] == len(table)
+    assert (f"inside in {edges['inner_inside']} of {edges['inner']} cases with the truth in the prior's inner 80%, "
+            f"and in {edges['outer_inside']} of {edges['outer']} with it in the outer tenths") in report
     record = json.loads((tmp_path / "manifest.json").read_text())
     assert [f["generations"] for f in record["recovery"]["fits"]] == [2, 2]
     assert all(0 < f["truth_distance_median"] < np.inf for f in record["recovery"]["fits"])
