@@ -27,8 +27,6 @@ from model.pipeline import DELIVERED
 from model.schema import (
     CHN_IDX,
     REGION,
-    REGION_COLUMNS,
-    STATE_COLUMNS,
     STATE_SLOTS,
     STATE_VARIABLES,
     Partner,
@@ -72,9 +70,10 @@ def batch_events(runs: list[RunResult], full: np.ndarray) -> np.ndarray:
     Every run of a batch at once: one run at a time, the per-state loop cost 0.44 ms a run (a twentieth of the run).
     """
     years = runs[0].years
-    late = years >= EVENTS_FROM
-    ys = years[late]
-    st, before = full[:, late], full[:, ~late]
+    # Slices, not masks: views of the record instead of copies of it (the years are in order).
+    split = int(np.searchsorted(years, EVENTS_FROM))
+    ys = years[split:]
+    st, before = full[:, split:], full[:, :split]
 
     def slot(variable: str) -> int:
         return STATE_SLOTS[(variable, Partner.CHN)]
@@ -122,29 +121,26 @@ def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[
     range in its statistics, so a scan of forecast years (every table but the hindcast's) skips the record period's
     rows undecoded: a scenario's 17 table years read in 0.33 s instead of 0.81 s (2,000 runs, every column).
     """
+    from experiments.wide import fill_columns  # compiled: numba is for the workers that run the model
+
     n_states = len(data.iso3)
     keys = [(run.draw, run.seed) for run in runs]
     full = np.stack([run.states for run in runs])
     ev = batch_events(runs, full)
-    keep = runs[0].years >= batch.first_stored_year
-    n_s, n_r = len(STATE_COLUMNS), len(REGION_COLUMNS)
-    # Every run's rows at once, (runs, years, states + LAC, columns) in float32, as the table stores them.
-    states = full[:, keep]
-    block = np.full((*states.shape[:2], n_states + 1, n_s + n_r), np.nan, dtype=np.float32)
-    block[:, :, :n_states, :n_s] = states
-    block[:, :, n_states, :n_s] = lac_rows(states)
-    block[:, :, n_states, n_s:] = np.stack([run.region[keep] for run in runs])
-    years = np.arange(batch.first_stored_year, batch.drivers.years[-1] + 1, dtype=np.int16)
+    region = np.stack([run.region for run in runs])
+    at = np.flatnonzero(runs[0].years >= batch.first_stored_year)
+    years = runs[0].years[at].astype(np.int16)
     names = column_names()
+    means = np.array([v.lac == "mean" for v in STATE_VARIABLES])
     # Column-major, so that each column is one contiguous buffer Arrow takes without a copy.
-    values = np.empty((len(names), block[..., 0].size), dtype=np.float32)
+    values = np.empty((len(names), len(keys) * len(at) * (n_states + 1)), dtype=np.float32)
     draws, seeds, year_col, codes, groups = [], [], [], [], []
     for part in (years <= HIST_END, years > HIST_END):
         ys = years[part]
         if not ys.size:
             continue
         n_rows_run, start = len(ys) * (n_states + 1), sum(groups)
-        values[:, start:start + n_rows_run * len(keys)] = block[:, part].reshape(-1, len(names)).T
+        fill_columns(full, region, at[part], means, values, start)
         draws.append(np.repeat(np.array([k[0] for k in keys], dtype=np.int32), n_rows_run))
         seeds.append(np.repeat(np.array([k[1] for k in keys], dtype=np.int16), n_rows_run))
         year_col.append(np.tile(np.repeat(ys, n_states + 1), len(keys)))
@@ -157,7 +153,14 @@ def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[
     event_cols = {"draw": np.array([k[0] for k in keys], dtype=np.int32),
                   "seed": np.array([k[1] for k in keys], dtype=np.int16)}
     event_cols.update({name: ev[:, j] for j, name in enumerate(event_names())})
-    return pa.table(columns), pa.table(event_cols), groups
+    return _required(pa.table(columns)), _required(pa.table(event_cols)), groups
+
+
+def _required(table: pa.Table) -> pa.Table:
+    """``table`` with every field marked non-null (no copy): its values are numbers, NaN where undefined, never null,
+    and Parquet then writes no definition levels (a batch of 100 runs encoded in 58 ms instead of 83, read in 24 ms
+    instead of 38)."""
+    return pa.Table.from_arrays(table.columns, schema=pa.schema([f.with_nullable(False) for f in table.schema]))
 
 
 def parquet_bytes(table: pa.Table, groups: Sequence[int] | None = None) -> bytes:

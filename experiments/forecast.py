@@ -61,8 +61,8 @@ SETTINGS = ("posterior", "draws", "seeds", "root_seed", "first_stored_year", "fi
 NOT_IN_KEY = ("executor", "workers", "dask_scheduler", "out_root", "formats")
 # The modules whose source decides a run's record: the model, how a batch runs and records, how draws become
 # parameters (this module) and how configs become experiments.
-SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/forecast.py", "common/axes.py",
-                   "common/config.py")
+SIMULATION_CODE = ("model/*.py", "experiments/ensemble.py", "experiments/wide.py", "experiments/forecast.py",
+                   "common/axes.py", "common/config.py")
 # The modules whose source decides the tables, and with them the figures (the work folder's key covers the runs).
 TABLES_CODE = ("experiments/tables.py", "experiments/effects.py", "experiments/post.py", "common/effects.py",
                "model/schema.py")

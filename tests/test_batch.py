@@ -153,6 +153,36 @@ def test_a_forecast_group_gives_each_batch_the_tables_it_gives_alone(draws, data
     assert not frame(shared[0][0]).equals(frame(shared[1][0]))
 
 
+@pytest.mark.parametrize("first_stored_year", [2000, 2021, 2030])
+def test_a_batch_table_holds_each_runs_record_and_its_lac_row(first_stored_year, draws, data, drivers):
+    """batch_tables: every row is its run's record at (year, state) in float32, the LAC row the state slots' sum (or
+    mean) and the region slots, state rows NaN in the region columns; the record period's rows first."""
+    import experiments.ensemble as E
+    from model.schema import REGION, STATE_VARIABLES, column_names
+
+    runs = simulate_batch([draws[0], draws[0], draws[1]], data, drivers, ROOT, draws=[0, 0, 1], seeds=[0, 1, 0])
+    batch = E.Batch("baseline", 0, (draws[0], draws[1]), (0, 1), 2, ROOT, drivers, first_stored_year)
+    table, _, groups = E.batch_tables(batch, runs, data)
+    frame = table.to_pandas()
+    assert sum(groups) == len(frame) == 3 * (2041 - first_stored_year) * (len(data.iso3) + 1)
+    assert frame["year"].iloc[groups[0] - 1] == (2023 if first_stored_year <= 2023 else 2040)
+    names, n_s = list(column_names()), len(STATE_VARIABLES)
+    means = np.array([v.lac == "mean" for v in STATE_VARIABLES])
+    for run in runs:
+        mine = frame[(frame["draw"] == run.draw) & (frame["seed"] == run.seed)].sort_values(["year", "iso3"])
+        at = run.years >= first_stored_year
+        for iso, rows in mine.groupby("iso3", observed=True):
+            values = rows[names].to_numpy()
+            if iso == REGION:
+                lac = run.states[at].sum(axis=1)
+                lac[:, means] /= len(data.iso3)
+                assert np.array_equal(values, np.concatenate([lac, run.region[at]], axis=1).astype(np.float32))
+            else:
+                state = run.states[at, data.iso3.index(iso)]
+                assert np.array_equal(values[:, :n_s], state.astype(np.float32))
+                assert np.isnan(values[:, n_s:]).all()
+
+
 def test_iter_scenarios_refuses_more_replicas_than_one_batch(draws, data, drivers, monkeypatch):
     import model.run
 
