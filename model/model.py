@@ -9,7 +9,8 @@ stream name) with ``numpy.random.SeedSequence``. Every stream's noise is drawn f
 (but the arms contracts' rows, which each replica's contracts take from its own stream as they are signed), and every
 kernel works on each replica's own rows (no sum or product across replicas), so a replica's record does not depend on
 the batch it runs in (``tests/test_batch.py``). Mesa's own ``model.rng`` is the first replica's ``order``
-stream (the rules draw nothing from it).
+stream (the rules draw nothing from it). The streams' raw draws depend on no parameter, input or driver, so a batch of
+the same replicas under another scenario takes them from the first (:class:`RawNoise`) instead of drawing them again.
 
 Drivers past 2023 carry uncertainty: each run draws its own driver path (``model.drivers.apply_shocks``) from the
 ``drivers`` stream, keyed by (root seed, draw, seed // seeds_per_path), before anything reads the drivers; policy
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -112,54 +113,91 @@ def _running_sum(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _draw_noise(streams: dict[str, np.random.Generator], pre: dict[str, np.ndarray], p: ModelParams, data: ModelData,
-                dr: Drivers) -> dict[str, np.ndarray]:
-    """One replica's noise for the whole run, one call (or a few) per stream (DESIGN.md §9)."""
-    years = dr.years
-    ny, n = len(years), len(data.iso3)
+def _raw_noise(streams: dict[str, np.random.Generator], ny: int, n: int) -> dict[str, np.ndarray]:
+    """One replica's draws for the whole run, one call (or a few) per stream (DESIGN.md §9): everything its streams
+    give, before any parameter, input or driver enters (:func:`_noise` does that), so the batches of other scenarios
+    over the same replicas reuse them (:class:`RawNoise`). Names starting with ``_`` are only read by :func:`_noise`."""
     shape = (ny, n)
     out = {}
     sp = streams["space"].random(size=(ny, 2 * n + 1))
     space_noise = np.log(sp[:, :n]) - np.log1p(-sp[:, :n])  # logistic from uniform
     out["u_ground"] = sp[:, n:2 * n]
+    out["_u_continuation"] = sp[:, -1:]
     out["noise"] = np.stack([streams["training"].logistic(size=shape), streams["forums"].logistic(size=shape),
                              space_noise], axis=-1)
-    # Exercises: the year's number as unit-exponential arrivals within China's rate, then partners by weight.
+    # Exercises: the year's number as unit-exponential arrivals (counted within China's rate by _noise), then
+    # partners by weight.
     ex = streams["exercises"]
-    arrivals = np.cumsum(ex.standard_exponential(size=(ny, MAX_EXERCISES)), axis=1)
-    out["n_exercises"] = (arrivals <= pre["exercise_rate"][:, None]).sum(axis=1)
+    out["_exercise_arrivals"] = np.cumsum(ex.standard_exponential(size=(ny, MAX_EXERCISES)), axis=1)
     out["log_u_exercise"] = np.log(ex.random(size=shape))
+    out["u_surveillance"] = streams["surveillance"].random(size=(ny, 2, n))
+    pc = streams["port_calls"].random(size=(ny, n + 1))
+    out["_voyage_z"] = np.log(pc[:, 0]) - np.log1p(-pc[:, 0])
+    out["log_u_hosts"] = np.log(pc[:, 1:])
+    out["_host_arrivals"] = np.cumsum(streams["port_calls"].standard_exponential(size=(ny, MAX_HOSTS)), axis=1)
+    dl = streams["delegations"].random(size=(ny, n + 1))
+    out["u_tour"], out["log_u_tour"] = dl[:, 0], np.log(dl[:, 1:])
+    out["arrivals"] = _running_sum(streams["delegations"].standard_exponential(size=(ny, n, MAX_VISITS)))
+    ad = streams["aid"]
+    out["_aid_arrivals"] = np.cumsum(ad.standard_exponential(size=(ny, MAX_AID_PACKAGES)), axis=1)
+    out["u_aid"] = ad.random(size=(ny, 2, n))
+    out["log_u_aid"] = np.log(out["u_aid"][:, 0])
+    out["_aid_normal"] = ad.standard_normal(size=shape)
+    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion); each contract's
+    # row is addressed by its year, buyer and number under the replica's contract key (arms.contract_row).
+    out["u_contracts"] = streams["arms"].random(size=shape)
+    return out
+
+
+def _noise(raw: Mapping[str, np.ndarray], i: int, pre: dict[str, np.ndarray], p: ModelParams, data: ModelData,
+           dr: Drivers) -> dict[str, np.ndarray]:
+    """Replica ``i``'s noise that its parameters, inputs or drivers shape, from its raw draws (``raw``, stacked)."""
+    years = dr.years
+    out = {}
+    out["n_exercises"] = (raw["_exercise_arrivals"][i] <= pre["exercise_rate"][:, None]).sum(axis=1)
     # Scheduled space programmes: the article's dates up to 2023, then a yearly continuation hazard.
-    sched = np.zeros(shape)
+    sched = np.zeros((len(years), len(data.iso3)))
     hist = years <= HIST_START + len(data.space_schedule) - 1
     sched[hist] = data.space_schedule[years[hist] - HIST_START]
     # Continuation from the year after the last scheduled launch (DESIGN.md §4), so the record's years after CBERS-4A
     # test the hazard instead of holding no launch by construction (docs/ODD.md §10.32).
     last = data.space_last_year
     out["space_scheduled"] = np.maximum(
-        sched, ((last > 0) & (years[:, None] > last)) * (sp[:, -1:] < p.space.cbers_continuation))
-    out["u_surveillance"] = streams["surveillance"].random(size=(ny, 2, n))
-    pc = streams["port_calls"].random(size=(ny, n + 1))
-    voyage_logit = p.port_calls.intercept + p.port_calls.reach * dr.pla_navy_reach
-    out["voyage"] = np.log(pc[:, 0]) - np.log1p(-pc[:, 0]) < voyage_logit
-    out["log_u_hosts"] = np.log(pc[:, 1:])
+        sched, ((last > 0) & (years[:, None] > last)) * (raw["_u_continuation"][i] < p.space.cbers_continuation))
+    out["voyage"] = raw["_voyage_z"][i] < p.port_calls.intercept + p.port_calls.reach * dr.pla_navy_reach
     # Hosts beyond the first as arrivals within (hosts_mean - 1) x China's capacity (its means).
-    arrivals = np.cumsum(streams["port_calls"].standard_exponential(size=(ny, MAX_HOSTS)), axis=1)
-    out["n_hosts"] = 1 + (arrivals <= ((p.port_calls.hosts_mean - 1.0) * pre["capacity"])[:, None]).sum(axis=1)
-    dl = streams["delegations"].random(size=(ny, n + 1))
-    out["u_tour"], out["log_u_tour"] = dl[:, 0], np.log(dl[:, 1:])
-    out["arrivals"] = _running_sum(streams["delegations"].standard_exponential(size=(ny, n, MAX_VISITS)))
-    ad = streams["aid"]
+    out["n_hosts"] = 1 + (raw["_host_arrivals"][i] <= ((p.port_calls.hosts_mean - 1.0) * pre["capacity"])[:, None]
+                          ).sum(axis=1)
     # Package counts as arrivals within the yearly rate, so a scenario's capacity path leaves every draw in place.
-    arrivals = np.cumsum(ad.standard_exponential(size=(ny, MAX_AID_PACKAGES)), axis=1)
-    out["n_aid"] = (arrivals <= (p.china.aid_packages_per_year * pre["capacity"])[:, None]).sum(axis=1)
-    out["u_aid"] = ad.random(size=(ny, 2, n))
-    out["log_u_aid"] = np.log(out["u_aid"][:, 0])
-    out["aid_size"] = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * ad.standard_normal(size=shape))
-    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion); each contract's
-    # row is addressed by its year, buyer and number under the replica's contract key (arms.contract_row).
-    out["u_contracts"] = streams["arms"].random(size=shape)
+    out["n_aid"] = (raw["_aid_arrivals"][i] <= (p.china.aid_packages_per_year * pre["capacity"])[:, None]).sum(axis=1)
+    out["aid_size"] = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * raw["_aid_normal"][i])
     return out
+
+
+@dataclass(frozen=True)
+class RawNoise:
+    """A batch's raw draws (:func:`_raw_noise`, stacked by replica, read-only) and the replicas they belong to: a
+    model of the same replicas under another scenario takes them instead of drawing them again."""
+
+    keys: tuple[tuple[int, int, int], ...]  # (root seed, draw, seed) per replica
+    arrays: dict[str, np.ndarray]
+    contract_key: np.ndarray
+
+
+def draw_raw_noise(keys: Sequence[tuple[int, int, int]], ny: int, n: int) -> RawNoise:
+    """The raw draws (:func:`_raw_noise`) of the replicas ``keys`` ((root seed, draw, seed) each) over ``ny`` years
+    and ``n`` states, each replica from its own streams, stacked."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, (root, d, s) in enumerate(keys):
+        streams = {name: np.random.Generator(np.random.PCG64(stream_seed(root, d, s, name)))
+                   for name in STREAMS if name != "order"}
+        row = _raw_noise(streams, ny, n)
+        if not arrays:
+            arrays = {name: np.empty((len(keys), *v.shape), dtype=v.dtype) for name, v in row.items()}
+        for name, v in row.items():
+            arrays[name][i] = v
+    contract_key = np.array([counter.key_of(stream_seed(root, d, s, CONTRACT_KEY)) for root, d, s in keys])
+    return RawNoise(tuple(keys), arrays, contract_key)
 
 
 POLICY_INPUTS = ("_ban", "_ban_ground", "_ban_surveillance", "_strength", "_years")
@@ -213,7 +251,8 @@ class DefenceTiesModel(mesa.Model):
 
     def __init__(self, params: ModelParams | Sequence[ModelParams], data: ModelData,
                  drivers: Drivers | Sequence[Drivers], root_seed: int | Sequence[int] = 0,
-                 draw: int | Sequence[int] = 0, seed: int | Sequence[int] = 0) -> None:
+                 draw: int | Sequence[int] = 0, seed: int | Sequence[int] = 0,
+                 raw_noise: RawNoise | None = None) -> None:
         sizes = [len(v) for v in (params, drivers, root_seed, draw, seed)
                  if isinstance(v, (list, tuple, np.ndarray))]
         r = sizes[0] if sizes else 1
@@ -225,9 +264,12 @@ class DefenceTiesModel(mesa.Model):
         years = base_drivers[0].years
         if any(not np.array_equal(d.years, years) for d in base_drivers):
             raise ValueError("drivers: every replica of a batch must run the same years")
-        all_streams = [{name: np.random.Generator(np.random.PCG64(stream_seed(root, d, s, name)))
-                        for name in STREAMS} for root, d, s in zip(roots, draws, seeds, strict=True)]
-        super().__init__(rng=all_streams[0]["order"])
+        keys = tuple(zip(roots, draws, seeds, strict=True))
+        if raw_noise is not None and raw_noise.keys != keys:
+            raise ValueError("raw_noise: drawn for other replicas; allowed: the raw noise of a batch with the same "
+                             "root seeds, draws and seeds, in the same order")
+        # Mesa's own generators come from replica 0's order stream (Mesa draws one number from it).
+        super().__init__(rng=np.random.Generator(np.random.PCG64(stream_seed(roots[0], draws[0], seeds[0], "order"))))
         self.replicas, self.replica = r, 0
         self.draws, self.seeds = np.array(draws), np.array(seeds)
         # This run's driver path past 2023, before anything derives a series from the drivers; replicas that share
@@ -249,16 +291,16 @@ class DefenceTiesModel(mesa.Model):
         self.t = 0
         self.year = int(years[0])
         self.members = np.eye(len(SUBREGIONS))[data.country["subregion"].astype(int)]
+        self.raw_noise = raw = raw_noise or draw_raw_noise(keys, len(years), n)
         cache: dict[tuple[int, int], dict] = {}
         arrays: dict[str, np.ndarray] = {}
         # Each replica's row is written into the batch's arrays as it is made (no list of rows to stack: half the
         # memory and one copy fewer).
-        for i, (p, dr, streams) in enumerate(zip(all_params, self.all_drivers, all_streams, strict=True)):
+        for i, (p, dr) in enumerate(zip(all_params, self.all_drivers, strict=True)):
             key = (id(p), id(dr))
             if key not in cache:
                 cache[key] = _precompute(p, data, dr)
-            row = {**cache[key], **_draw_noise(streams, cache[key], p, data, dr),
-                   "contract_key": counter.key_of(stream_seed(roots[i], draws[i], seeds[i], CONTRACT_KEY))}
+            row = {**cache[key], **_noise(raw.arrays, i, cache[key], p, data, dr)}
             if not arrays:
                 arrays = {name: np.empty((r, *v.shape), dtype=v.dtype) for name, v in row.items()}
             for name, v in row.items():
@@ -267,6 +309,9 @@ class DefenceTiesModel(mesa.Model):
                     raise ValueError(f"{name}: replica {i} has shape {v.shape} and dtype {v.dtype}; the batch "
                                      f"{into.shape[1:]} and {into.dtype}")
                 into[i] = v
+        # The raw draws the kernels read as they are: shared, never written, with the batches of other scenarios.
+        arrays.update({name: v for name, v in raw.arrays.items() if not name.startswith("_")})
+        arrays["contract_key"] = raw.contract_key
         self.k = k = SimpleNamespace(**arrays)
         # Drivers the kernels read every year, stacked.
         self._fiscal = np.stack([d.fiscal_stress for d in self.all_drivers])
@@ -375,6 +420,8 @@ class DefenceTiesModel(mesa.Model):
             if name in ("params", "years"):
                 continue
             b = h.inputs[name]
+            if a is b:  # the raw draws, shared by the batches of one set of replicas
+                continue
             if not isinstance(a, np.ndarray):
                 if a != b:
                     return False

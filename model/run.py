@@ -130,9 +130,11 @@ def iter_scenarios(scenarios: Sequence[tuple[ModelParams | Sequence[ModelParams]
     if size > MAX_BATCH:
         raise ValueError(f"iter_scenarios: {size} replicas; allowed: at most {MAX_BATCH} (simulate_scenarios runs "
                          "more in pieces)")
-    history = None
+    history, raw = None, None
     for params, drivers in scenarios:
-        model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds)
+        # The same replicas: the scenarios after the first take its raw draws instead of drawing them again.
+        model = DefenceTiesModel(params, data, drivers, root_seed=root_seed, draw=draws, seed=seeds, raw_noise=raw)
+        raw = model.raw_noise
         try:
             if history is not None and model.shares_history(history):
                 model.restore(history)

@@ -189,3 +189,19 @@ def test_iter_scenarios_refuses_more_replicas_than_one_batch(draws, data, driver
     monkeypatch.setattr(model.run, "MAX_BATCH", 3)
     with pytest.raises(ValueError, match="iter_scenarios: 4 replicas; allowed: at most 3"):
         next(model.run.iter_scenarios([(draws[0], drivers)], data, ROOT, draws=0, seeds=[0, 1, 2, 3]))
+
+
+def test_raw_noise_is_taken_only_by_the_replicas_it_was_drawn_for(params, data, drivers):
+    """A second scenario's model of the same replicas takes the first's raw draws (the kernels read them, never
+    write them); another set of replicas is refused."""
+    first = DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 3])
+    again = DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 3],
+                             raw_noise=first.raw_noise)
+    fresh = DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 3])
+    assert again.k.arrivals is first.k.arrivals
+    for name, value in vars(fresh.k).items():
+        assert np.array_equal(getattr(again.k, name), value), name
+    with pytest.raises(ValueError, match="raw_noise: drawn for other replicas"):
+        DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 4], raw_noise=first.raw_noise)
+    for m in (first, again, fresh):
+        m.release()
