@@ -176,8 +176,10 @@ def _noise(raw: Mapping[str, np.ndarray], i: int, pre: dict[str, np.ndarray], p:
 
 @dataclass(frozen=True)
 class RawNoise:
-    """A batch's raw draws (:func:`_raw_noise`, stacked by replica, read-only) and the replicas they belong to: a
-    model of the same replicas under another scenario takes them instead of drawing them again."""
+    """A batch's raw draws (:func:`_raw_noise`, stacked by replica) and the replicas they belong to: a model of the
+    same replicas under another scenario takes them instead of drawing them again. Shared, so never written: the
+    kernels only read them (a group's records equal its scenarios run apart, ``tests/test_batch.py``); they are not
+    flagged read-only, which would make numba compile every kernel that reads them a second time."""
 
     keys: tuple[tuple[int, int, int], ...]  # (root seed, draw, seed) per replica
     arrays: dict[str, np.ndarray]
