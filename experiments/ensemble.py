@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 # The 2022 forum participation the article reports (Results: 22 states): the event is exceeding it.
 FORUM_LEVEL_2022 = 22
 MAJOR = 4  # model.schema.ARMS_CATEGORIES index of major platforms
+# The state variables whose LAC row is the mean over the states (the others sum).
+LAC_MEANS = np.array([v.lac == "mean" for v in STATE_VARIABLES])
 
 
 
@@ -102,8 +104,7 @@ def lac_rows(states: np.ndarray) -> np.ndarray:
     """The LAC aggregate of every state variable, (..., years, slots) from (..., years, states, slots): sums or means
     by the variable's ``lac`` rule."""
     agg = states.sum(axis=-2)
-    means = np.array([v.lac == "mean" for v in STATE_VARIABLES])
-    agg[..., means] /= states.shape[-2]
+    agg[..., LAC_MEANS] /= states.shape[-2]
     return agg
 
 
@@ -131,7 +132,6 @@ def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[
     at = np.flatnonzero(runs[0].years >= batch.first_stored_year)
     years = runs[0].years[at].astype(np.int16)
     names = column_names()
-    means = np.array([v.lac == "mean" for v in STATE_VARIABLES])
     # Column-major, so that each column is one contiguous buffer Arrow takes without a copy.
     values = np.empty((len(names), len(keys) * len(at) * (n_states + 1)), dtype=np.float32)
     draws, seeds, year_col, codes, groups = [], [], [], [], []
@@ -140,7 +140,7 @@ def batch_tables(batch: Batch, runs: list[RunResult], data: ModelData) -> tuple[
         if not ys.size:
             continue
         n_rows_run, start = len(ys) * (n_states + 1), sum(groups)
-        fill_columns(full, region, at[part], means, values, start)
+        fill_columns(full, region, at[part], LAC_MEANS, values, start)
         draws.append(np.repeat(np.array([k[0] for k in keys], dtype=np.int32), n_rows_run))
         seeds.append(np.repeat(np.array([k[1] for k in keys], dtype=np.int16), n_rows_run))
         year_col.append(np.tile(np.repeat(ys, n_states + 1), len(keys)))

@@ -149,21 +149,26 @@ def _raw_noise(streams: dict[str, np.random.Generator], ny: int, n: int) -> dict
     return out
 
 
-def _noise(raw: Mapping[str, np.ndarray], i: int, pre: dict[str, np.ndarray], p: ModelParams, data: ModelData,
-           dr: Drivers) -> dict[str, np.ndarray]:
-    """Replica ``i``'s noise that its parameters, inputs or drivers shape, from its raw draws (``raw``, stacked)."""
-    years = dr.years
-    out = {}
-    out["n_exercises"] = (raw["_exercise_arrivals"][i] <= pre["exercise_rate"][:, None]).sum(axis=1)
-    # Scheduled space programmes: the article's dates up to 2023, then a yearly continuation hazard.
+def _space_schedule(data: ModelData, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scheduled space programmes by (year, state), the article's dates up to 2023, and where a yearly
+    continuation hazard applies instead: from the year after each state's last scheduled launch (DESIGN.md §4), so
+    the record's years after CBERS-4A test the hazard instead of holding no launch by construction (docs/ODD.md
+    §10.32). The same for every replica of a batch."""
     sched = np.zeros((len(years), len(data.iso3)))
     hist = years <= HIST_START + len(data.space_schedule) - 1
     sched[hist] = data.space_schedule[years[hist] - HIST_START]
-    # Continuation from the year after the last scheduled launch (DESIGN.md §4), so the record's years after CBERS-4A
-    # test the hazard instead of holding no launch by construction (docs/ODD.md §10.32).
     last = data.space_last_year
-    out["space_scheduled"] = np.maximum(
-        sched, ((last > 0) & (years[:, None] > last)) * (raw["_u_continuation"][i] < p.space.cbers_continuation))
+    return sched, (last > 0) & (years[:, None] > last)
+
+
+def _noise(raw: Mapping[str, np.ndarray], i: int, pre: dict[str, np.ndarray], p: ModelParams,
+           schedule: tuple[np.ndarray, np.ndarray], dr: Drivers) -> dict[str, np.ndarray]:
+    """Replica ``i``'s noise that its parameters, inputs or drivers shape, from its raw draws (``raw``, stacked);
+    ``schedule`` is :func:`_space_schedule` of the batch."""
+    out = {}
+    out["n_exercises"] = (raw["_exercise_arrivals"][i] <= pre["exercise_rate"][:, None]).sum(axis=1)
+    sched, continues = schedule
+    out["space_scheduled"] = np.maximum(sched, continues * (raw["_u_continuation"][i] < p.space.cbers_continuation))
     out["voyage"] = raw["_voyage_z"][i] < p.port_calls.intercept + p.port_calls.reach * dr.pla_navy_reach
     # Hosts beyond the first as arrivals within (hosts_mean - 1) x China's capacity (its means).
     out["n_hosts"] = 1 + (raw["_host_arrivals"][i] <= ((p.port_calls.hosts_mean - 1.0) * pre["capacity"])[:, None]
@@ -293,7 +298,8 @@ class DefenceTiesModel(mesa.Model):
         self.t = 0
         self.year = int(years[0])
         self.members = np.eye(len(SUBREGIONS))[data.country["subregion"].astype(int)]
-        self.raw_noise = raw = raw_noise or draw_raw_noise(keys, len(years), n)
+        self.raw_noise = raw = draw_raw_noise(keys, len(years), n) if raw_noise is None else raw_noise
+        schedule = _space_schedule(data, years)
         cache: dict[tuple[int, int], dict] = {}
         arrays: dict[str, np.ndarray] = {}
         # Each replica's row is written into the batch's arrays as it is made (no list of rows to stack: half the
@@ -302,7 +308,7 @@ class DefenceTiesModel(mesa.Model):
             key = (id(p), id(dr))
             if key not in cache:
                 cache[key] = _precompute(p, data, dr)
-            row = {**cache[key], **_noise(raw.arrays, i, cache[key], p, data, dr)}
+            row = {**cache[key], **_noise(raw.arrays, i, cache[key], p, schedule, dr)}
             if not arrays:
                 arrays = {name: np.empty((r, *v.shape), dtype=v.dtype) for name, v in row.items()}
             for name, v in row.items():
