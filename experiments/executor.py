@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from common.config import EXECUTORS
+from common.memory import keep_freed_memory
 from model.data import ModelData
 from model.params import ConfigError
 
@@ -25,6 +26,7 @@ _WORKER_DATA: ModelData | None = None
 def _init_worker(data: ModelData | None) -> None:
     global _WORKER_DATA
     _WORKER_DATA = data
+    keep_freed_memory()  # a worker's batches reuse their pages (common/memory.py)
 
 
 def _call(fn: Callable[[Any, ModelData | None], Any], task: Any) -> Any:
