@@ -23,10 +23,11 @@ T = TypeVar("T")
 _WORKER_DATA: ModelData | None = None
 
 
-def _init_worker(data: ModelData | None) -> None:
+def _init_worker(data: ModelData | None, keep_memory: bool) -> None:
     global _WORKER_DATA
     _WORKER_DATA = data
-    keep_freed_memory()  # a worker's batches reuse their pages (common/memory.py)
+    if keep_memory:
+        keep_freed_memory()
 
 
 def _call(fn: Callable[[Any, ModelData | None], Any], task: Any) -> Any:
@@ -48,18 +49,20 @@ class LocalPool:
     """Local worker processes started at first use and kept for every stage run on them, then shut down on exit.
 
     A stage on a pool of its own pays its workers' start (spawn, then the imports of the task's modules: about 3 s
-    for the tables and figures) each time; stages that share the workers pay it once.
+    for the tables and figures) each time; stages that share the workers pay it once. With ``keep_memory`` the
+    workers keep the memory their tasks free (:func:`common.memory.keep_freed_memory`): for tasks whose blocks repeat
+    in size, such as the model's batches, whose next batch then reuses pages already faulted in.
     """
 
-    def __init__(self, workers: int, data: ModelData | None = None) -> None:
-        self.workers, self.data = workers, data
+    def __init__(self, workers: int, data: ModelData | None = None, keep_memory: bool = False) -> None:
+        self.workers, self.data, self.keep_memory = workers, data, keep_memory
         self._pool: ProcessPoolExecutor | None = None
 
     def get(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn: Mesa makes it the default; forked workers would also inherit pyarrow's threads.
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(self.data,))
+                                             initializer=_init_worker, initargs=(self.data, self.keep_memory))
         return self._pool
 
     def __enter__(self) -> LocalPool:
@@ -77,14 +80,17 @@ def run_tasks(fn: Callable[[T, ModelData | None], Any], tasks: Sequence[T], data
 
     ``fn`` must be a module-level function (pickled by reference). ``client`` is the Dask client for ``dask``,
     connected by the caller before it writes anything, so an unreachable scheduler leaves no output behind. ``pool``
-    (for ``pool``) runs the tasks on workers kept across stages; its ``data`` is the one the tasks get.
+    (for ``pool``) runs the tasks on workers kept across stages; its ``data`` is the one the tasks get. Without it the
+    tasks are the model's batches, whose blocks repeat in size, on a pool of their own whose workers keep their freed
+    memory. The forecast's tables pool does not: each label's cubes differ in size, and what two workers kept raised
+    the forecast's peak by about 700 MB (docs/ODD.md §10.43).
     """
     if executor == "serial" or not tasks:
         for task in tasks:
             done(task, fn(task, data))
         return
     if executor == "pool":
-        with contextlib.nullcontext(pool) if pool is not None else LocalPool(workers, data) as workers_of:
+        with LocalPool(workers, data, keep_memory=True) if pool is None else contextlib.nullcontext(pool) as workers_of:
             futures = {workers_of.get().submit(_call, fn, task): task for task in tasks}
             # Each future is dropped once handled (as_completed lets go of it too): a future kept in the map would hold
             # every batch's record in memory until the end.
