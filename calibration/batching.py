@@ -20,6 +20,8 @@ import numpy as np
 from pyabc.sampler.multicorebase import MultiCoreSampler, get_if_worker_healthy
 from pyabc.sampler.util import get_mp_context
 
+from common.memory import keep_freed_memory
+
 DONE = "Done"
 _ACTIVE: Batcher | None = None
 
@@ -101,6 +103,7 @@ def work(simulate_one, queue, n_eval, n_acc, n: int, check_max_eval: bool, max_e
          sample_factory, threads: int) -> None:
     """A worker process: ``threads`` evaluation loops sharing one batcher; fails if any of them failed."""
     global _ACTIVE
+    keep_freed_memory()  # each batch reuses the pages the last one freed (common/memory.py)
     random.seed()
     np.random.seed()  # as pyabc's workers: the proposals' global state, fresh in each process
     _ACTIVE = batcher = Batcher(threads)
