@@ -1,6 +1,6 @@
 """The allocator's policy in worker processes: freed memory kept in the process for the next batch.
 
-glibc's malloc serves each large block (a batch's noise, a scenario's cube of runs) with its own ``mmap`` and returns
+glibc's malloc serves each large block (a batch's noise and records) with its own ``mmap`` and returns
 it to the kernel on ``free``, so the next batch's block of the same size starts from fresh pages and pays a page fault
 on every 4 kB it touches. On a virtual machine that hands freed guest pages back to its host (free page reporting), a
 fresh page costs about 31 µs (docs/ODD.md §10.42-10.43): more than the arithmetic done on it. A worker that keeps its
