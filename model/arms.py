@@ -198,57 +198,64 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     several suppliers and small ones sign rarely, as in SIPRI (DESIGN.md §4, ODD §10). ``credit`` (replicas,) is
     China's credit line left this year, drawn down in place.
     """
-    n_rep, n = s.gate.shape
     # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land;
     # capability and orders are never negative, so the gap is at most 1. A failed order counts against the gap for
     # arms.cooling_years signing years (cooling-off), then is released.
-    s.cooling = s.cooling - s.cool_release[:, t]
-    gap = np.maximum(1.0 - (s.capability + s.on_order + s.cooling + k.legacy_due[:, t]) * k.inv_target[:, t], 0.0)
+    s.cooling, gap, lam = _need(s.cooling, s.cool_release[:, t], s.capability, s.on_order, k.legacy_due[:, t],
+                                k.inv_target[:, t], k.deal_share, k.target[:, t], k.need_base[:, t], k.need_gap,
+                                k.inv_contract_mean[:, t])
     s.capability_gap = gap
     rec[:, :, S_GAP] = gap
-    volume = k.deal_share[:, None] * gap * k.target[:, t] * expit(k.need_base[:, t] + k.need_gap[:, None] * gap)
-    counts = rules.poisson_quantile(k.u_contracts[:, t], volume * k.inv_contract_mean[:, t])
-    per_replica = counts.sum(axis=1)
-    if not per_replica.any():
+    counts = rules.poisson_quantile(k.u_contracts[:, t], lam)
+    total = int(counts.sum())
+    if total == 0:
         return
 
-    # Each buyer's installed shares by supplier; the utilities follow in _contracts, for the buyers that sign.
-    share = s.installed / np.maximum(s.installed.sum(axis=2, keepdims=True), 1e-12)
-    n_sup = len(SUPPLIERS)
-    signed_by, chn_major = np.zeros((n_rep, n, n_sup)), np.zeros((n_rep, n))
     pl = pipeline
-    total = int(per_replica.sum())
     first = pl.reserve(total)
-    ordered = _contracts(
+    s.on_order, chinese = _contracts(
         counts, k.contract_key, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
-        k.lag_min, k.lag_span, k.delivery_years, k.veto, k.static_utility[:, t], share, k.beta_lockin, k.align_coef,
-        s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure[:, None] * leverage,
-        k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance[:, None] * finance, credit, fiscal,
+        k.lag_min, k.lag_span, k.delivery_years, k.veto, k.static_utility[:, t], s.installed, k.beta_lockin,
+        k.align_coef, s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure, leverage,
+        k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance, finance, credit, fiscal,
         year, first, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.signed, pl.status,
-        pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock, pl.veto_draw, signed_by,
-        chn_major)
+        pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock, pl.veto_draw, s.on_order,
+        k.coproduction, rec)
     pl.opened(total)
-    s.on_order = s.on_order + ordered
-    rec[:, :, S_SIGNED:S_SIGNED + n_sup] = signed_by
-    signed = signed_by[:, :, CHN_IDX]
-    if signed.any():
-        rec[:, :, S_CHN_SIGNED] = signed
-        rec[:, :, S_CHN_MAJOR] = chn_major
-        rec[:, :, S_COPRODUCTION] = signed * k.coproduction
-        policy.crossed(t, signed)
+    if chinese:
+        policy.crossed(t, rec[:, :, S_CHN_SIGNED])
+
+
+@njit(cache=True)
+def _need(cooling, cool_release, capability, on_order, legacy_due, inv_target, deal_share, target, need_base,
+          need_gap, inv_contract_mean):
+    """The need's arithmetic, compiled, in the numpy code's order: the cooling stock after this year's release, the
+    capability gap and the mean number of contracts (a yearly order volume over the mean contract size)."""
+    n_rep, n = cooling.shape
+    cooled, gap, lam = np.empty((n_rep, n)), np.empty((n_rep, n)), np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            c = cooling[r, i] - cool_release[r, i]
+            g = 1.0 - (((capability[r, i] + on_order[r, i]) + c) + legacy_due[r, i]) * inv_target[r, i]
+            g = g if (g >= 0.0 or g != g) else 0.0  # np.maximum(g, 0.0), NaN kept
+            volume = ((deal_share[r] * g) * target[r, i]) * rules._expit(need_base[r, i] + need_gap[r] * g, 0)
+            cooled[r, i], gap[r, i], lam[r, i] = c, g, volume * inv_contract_mean[r, i]
+    return cooled, gap, lam
 
 
 @njit(cache=True)
 def _contracts(counts, key, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
-               delivery_years, veto, static_utility, share, beta_lockin, align_coef, alignment, beta_hedge,
-               beta_new_supplier, not_domestic, hold, pressure_coef, us_availability_log, offered, finance, credit,
-               fiscal, year, first, replica, state, supplier, category, size, start, signed, status, donation, yearly,
-               veto_exposure, can_fail, fiscal_met, clock, veto_draw, signed_by, chn_major):
+               delivery_years, veto, static_utility, installed, beta_lockin, align_coef, alignment, beta_hedge,
+               beta_new_supplier, not_domestic, pressure, leverage, pressure_coef, us_availability_log, offered,
+               beta_finance, finance, credit, fiscal, year, first, replica, state, supplier, category, size, start,
+               signed, status, donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, on_order,
+               coproduction, rec):
     """This year's contracts, in (replica, buyer) order: each one's row (:func:`contract_row`), category, size,
     delivery lag and supplier, written into the pipeline's columns from slot ``first`` on (deals that cannot yet have
-    delivered or failed); China's credit line drawn down in place; the year's tallies into the zeroed arrays
-    ``signed_by`` (contracts by buyer and supplier) and ``chn_major`` (Chinese major platforms). Returns the TIV ordered
-    by each buyer, summed in contract order.
+    delivered or failed); China's credit line drawn down in place; the year's tallies (contracts by buyer and supplier;
+    China's, its major platforms and co-production deals where China signs any) into the year's record ``rec``.
+    Returns the arms on order after the year's contracts (each buyer's TIV added in contract order) and whether China
+    signed any.
 
     A compiled loop over contracts (thousands a year in a batch), where array code paid a gather per column and per
     supplier. A buyer's utility of each supplier (DESIGN.md §4) is computed once, for the buyers that sign.
@@ -261,21 +268,29 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
     queue_u, clock_e, veto_u = np.empty(total), np.empty(total), np.empty(total)
     buyer = np.empty(n_sup)
     weight = np.empty(n_sup)
+    share = np.empty(n_sup)
     row = np.empty(ROW_WIDTH)
     c = 0
     for r in range(n_rep):
         for b in range(n):
             if counts[r, b] == 0:
                 continue
+            # The installed shares by supplier (the sum from zero in supplier order, as numpy sums fewer than 8).
+            base = 0.0
+            for j in range(n_sup):
+                base += installed[r, b, j]
+            base = base if (base >= 1e-12 or base != base) else 1e-12
             top = 0.0
             for j in range(n_sup):
-                top = max(top, share[r, b, j])
+                share[j] = installed[r, b, j] / base
+                top = max(top, share[j])
+            hold = pressure[r] * leverage[r, b]
             for j in range(n_sup):
-                buyer[j] = (static_utility[r, b, j] + beta_lockin[r] * share[r, b, j]
+                buyer[j] = (static_utility[r, b, j] + beta_lockin[r] * share[j]
                             + align_coef[r, j] * alignment[r, b]
-                            + beta_hedge[r] * top * (share[r, b, j] == 0)
-                            - beta_new_supplier[r] * (share[r, b, j] < NEW_SUPPLIER_SHARE) * not_domestic[r, j]
-                            - hold[r, b] * pressure_coef[r, j])
+                            + beta_hedge[r] * top * (share[j] == 0)
+                            - beta_new_supplier[r] * (share[j] < NEW_SUPPLIER_SHARE) * not_domestic[r, j]
+                            - hold * pressure_coef[r, j])
             buyer[USA_IDX] += us_availability_log[r, b]
             # The buyer's weights are shared by its contracts; only China's availability depends on the category.
             rules.race_weights(buyer, weight)
@@ -292,7 +307,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 start[d] = year + lag_min[r] + np.int64(row[LAG] * lag_span[r])
                 weight[CHN_IDX] = china_weight if offered[r, b, cat] else 0.0
                 choice[c], margin = rules.race_pick(weight, row[RACE:RACE + n_sup], CHN_IDX)
-                with_finance[c] = margin + finance[r, b] > 0
+                with_finance[c] = margin + beta_finance[r] * finance[r, b] > 0
                 queue_u[c], clock_e[c], veto_u[c] = row[QUEUE], row[CLOCK], row[VETO]
                 c += 1
     rep = replica[first:first + total]
@@ -320,6 +335,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 credit[r] -= size[first + queue[q]]
         lo = hi
     ordered = np.zeros((n_rep, n))
+    signed_by, chn_major = np.zeros((n_rep, n, n_sup)), np.zeros((n_rep, n))
     for c in range(total):
         d = first + c
         r, b, cat, sup = rep[c], state[d], category[d], choice[c]
@@ -332,7 +348,19 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
         signed_by[r, b, sup] += 1.0
         if chinese and cat == MAJOR:
             chn_major[r, b] += 1.0
-    return ordered
+    chinese_any = False
+    for r in range(n_rep):
+        for b in range(n):
+            for j in range(n_sup):
+                rec[r, b, S_SIGNED + j] = signed_by[r, b, j]
+            chinese_any |= signed_by[r, b, CHN_IDX] > 0.0
+    if chinese_any:
+        for r in range(n_rep):
+            for b in range(n):
+                rec[r, b, S_CHN_SIGNED] = signed_by[r, b, CHN_IDX]
+                rec[r, b, S_CHN_MAJOR] = chn_major[r, b]
+                rec[r, b, S_COPRODUCTION] = signed_by[r, b, CHN_IDX] * coproduction[r, b]
+    return on_order + ordered, chinese_any
 
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,

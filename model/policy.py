@@ -31,6 +31,9 @@ class USPolicy:
         self._years = np.array([d.sanction_years for d in drivers])[:, None]
         with np.errstate(divide="ignore"):
             self._availability_log = np.log1p(-self._strength)  # log(1 - s): a sanctioned buyer's US availability
+        # Years with sanctions in force in some replica; in the others every method below leaves all as it is, so
+        # they return at once (the baseline has none: a third of a run's calls into this object).
+        self._in_force = (self._strength > 0).any(axis=0)
         self._until = np.full((len(drivers), n), -1, dtype=np.int64)
         self._offence = np.zeros((len(drivers), n), dtype=bool)  # this year's crossings
         self._sanctioned = np.zeros((len(drivers), n), dtype=bool)
@@ -51,17 +54,21 @@ class USPolicy:
 
     def start_year(self, t: int, year: int) -> None:
         """Sanctions imposed for crossings up to last year bite this year."""
+        if not self._in_force[t]:
+            return
         on = self._on(t)
         self._sanctioned = np.where(on, self._until >= year, self._sanctioned)
         self._offence &= ~on
 
     def crossed(self, t: int, states: np.ndarray) -> None:
         """Record this year's crossings (a new Chinese deal, space project or system: nonzero entries of ``states``)."""
-        self._offence |= (states > 0) & self._on(t)
+        if self._in_force[t]:
+            self._offence |= (states > 0) & self._on(t)
 
     def end_year(self, t: int, year: int) -> None:
         """This year's crossings are sanctioned from next year for ``sanction_years`` years."""
-        self._until = np.where(self._offence & self._on(t), year + self._years, self._until)
+        if self._in_force[t]:
+            self._until = np.where(self._offence & self._on(t), year + self._years, self._until)
 
     def allow_offers(self, t: int, offered: np.ndarray) -> np.ndarray:
         """China's offers (replicas x states x categories) without the categories the US bans this year."""
@@ -79,8 +86,12 @@ class USPolicy:
 
     def us_availability_log(self, t: int) -> np.ndarray:
         """(replicas, states): the log of each state's US arms availability this year (0 unless sanctioned)."""
+        if not self._in_force[t]:
+            return np.zeros(self._until.shape)
         return np.where(self._sanctioned & self._on(t), self._availability_log[:, t][:, None], 0.0)
 
     def us_contact_factor(self, t: int) -> np.ndarray:
         """(replicas, states): each state's factor on US contacts this year (1 - strength where sanctioned)."""
+        if not self._in_force[t]:
+            return np.ones(self._until.shape)
         return np.where(self._sanctioned & self._on(t), 1.0 - self._strength[:, t][:, None], 1.0)

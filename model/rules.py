@@ -13,14 +13,50 @@ from llvmlite import binding
 from numba import njit, types, vectorize
 from numba.extending import get_cython_function_address
 
-# scipy's own Poisson distribution function and normal quantile, called from compiled code by their C entry points
-# (the ufuncs scipy.special.pdtr and ndtri run the same functions, so the values are the same to the bit). Named
-# symbols, not function pointers, so that numba can cache the functions that call them.
-for _name in ("pdtr", "ndtri"):
-    binding.add_symbol(f"scipy_special_{_name}", get_cython_function_address("scipy.special.cython_special", _name))
+# scipy's own Poisson distribution function, normal quantile, logistic function and logit, called from compiled code
+# by their C entry points (the ufuncs scipy.special.pdtr, ndtri, expit and logit run the same functions, so the values
+# are the same to the bit: tests/test_rules.py). Named symbols, not function pointers, so that numba can cache the
+# functions that call them. expit and logit are fused in cython_special; the double version is the first.
+for _name, _symbol in (("pdtr", "pdtr"), ("ndtri", "ndtri"), ("expit", "__pyx_fuse_0expit"),
+                       ("logit", "__pyx_fuse_0logit")):
+    binding.add_symbol(f"scipy_special_{_name}", get_cython_function_address("scipy.special.cython_special", _symbol))
 # The last argument of cython_special's C functions is Cython's skip-dispatch flag (0).
 _pdtr = types.ExternalFunction("scipy_special_pdtr", types.float64(types.float64, types.float64, types.intc))
 _ndtri = types.ExternalFunction("scipy_special_ndtri", types.float64(types.float64, types.intc))
+_expit = types.ExternalFunction("scipy_special_expit", types.float64(types.float64, types.intc))
+_logit = types.ExternalFunction("scipy_special_logit", types.float64(types.float64, types.intc))
+
+
+@njit(cache=True)
+def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """``a[lo:lo + n].sum()`` to the bit as numpy sums a contiguous row: from its identity 0, eight running sums over
+    blocks of at most 128, halves above (numpy's pairwise summation), so compiled code can sum what numpy summed."""
+    return 0.0 + _pairwise(a, lo, n)
+
+
+@njit(cache=True)
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+        i = 8
+        while i < n - n % 8:
+            r0, r1, r2, r3 = r0 + a[lo + i], r1 + a[lo + i + 1], r2 + a[lo + i + 2], r3 + a[lo + i + 3]
+            r4, r5, r6, r7 = r4 + a[lo + i + 4], r5 + a[lo + i + 5], r6 + a[lo + i + 6], r7 + a[lo + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise(a, lo, half) + _pairwise(a, lo + half, n - half)
 
 
 def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -172,8 +208,9 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     approximation and step to the exact quantile with scipy's Poisson distribution function ``pdtr`` (usually zero to
     two steps), so the cost does not grow with the count.
     """
-    lam = np.asarray(lam, dtype=float)
-    u = np.broadcast_to(np.asarray(u, dtype=float), lam.shape)
+    lam, u = np.asarray(lam, dtype=float), np.asarray(u, dtype=float)
+    if u.shape != lam.shape:
+        u = np.broadcast_to(u, lam.shape)
     # numpy's exp, not the compiled code's: the two may differ in the last bit.
     return _poisson_quantile(u.ravel(), lam.ravel(), np.exp(-lam).ravel()).reshape(lam.shape)
 
