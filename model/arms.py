@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy.special import expit, logit
+from scipy.special import logit
 
 from model import counter, rules
 from model.data import ModelData
@@ -138,39 +138,39 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
 
 
 def offers(k, s, boldness: np.ndarray, pressure: np.ndarray, leverage: np.ndarray, policy, t: int):
-    """China's red lines this year: which categories it would sell each state, and each line's level.
+    """China's red lines this year: which categories it would sell each state, and each line's mean level.
 
     A category is offered when logit(boldness) exceeds the category's red line, raised by US pressure x the buyer's
     leverage, lowered by the buyer's alignment and dual-use trust (no state or year is named): ``logit(b) >
     logit(r_c) + l_r P lambda_i - a_r a_i - tau_r Theta_i``; a US ban (a policy switch) removes the category.
-    Returns (offered: replicas x states x categories, level in logits: the same shape).
+    Returns (offered: replicas x states x categories; the level of each line on the probability scale, averaged over
+    the states recognising Beijing: replicas x categories).
     """
-    offered, level = _redlines(k.redline_logit, k.redline_leverage * pressure, leverage, k.redline_alignment,
-                               s.alignment, k.trust_redline, s.trust, logit(boldness), s.gate)
-    return policy.allow_offers(t, offered), level
+    return _redlines(k.redline_logit, k.redline_leverage, pressure, leverage, k.redline_alignment, s.alignment,
+                     k.trust_redline, s.trust, boldness, s.gate, policy.banned_categories(t), k.n_recognising[:, t])
 
 
 @njit(cache=True)
-def _redlines(redline_logit, leverage_coef, leverage, alignment_coef, alignment, trust_coef, trust, bold, gate):
-    """:func:`offers` before the US bans, compiled: each line's level and whether China's boldness clears it, where the
-    state recognises Beijing (``leverage_coef`` is already ``l_r P`` per replica)."""
+def _redlines(redline_logit, leverage_coef, pressure, leverage, alignment_coef, alignment, trust_coef, trust,
+              boldness, gate, banned, n_recognising):
+    """:func:`offers`, compiled: each line's level and whether China's boldness clears it where the state recognises
+    Beijing and the US does not ban the category; the levels' mean (summed over states in order, as numpy sums)."""
     n_rep, n = gate.shape
     n_cat = redline_logit.shape[1]
     offered = np.empty((n_rep, n, n_cat), dtype=np.bool_)
-    level = np.empty((n_rep, n, n_cat))
+    mean = np.zeros((n_rep, n_cat))
     for r in range(n_rep):
+        bold = rules._logit(boldness[r], 0)
+        coef = leverage_coef[r] * pressure[r]
         for i in range(n):
             for c in range(n_cat):
-                v = (redline_logit[r, c] + leverage_coef[r] * leverage[r, i] - alignment_coef[r] * alignment[r, i]
+                v = (redline_logit[r, c] + coef * leverage[r, i] - alignment_coef[r] * alignment[r, i]
                      - trust_coef[r] * trust[r, i])
-                level[r, i, c] = v
-                offered[r, i, c] = bold[r] > v and gate[r, i] > 0
-    return offered, level
-
-
-def redline_level(gate: np.ndarray, level: np.ndarray, n_recognising: np.ndarray) -> np.ndarray:
-    """(replicas, categories): each red line's mean level (probability scale) over the states recognising Beijing."""
-    return (gate[:, :, None] * expit(level)).sum(axis=1) / n_recognising[:, None]
+                offered[r, i, c] = bold > v and gate[r, i] > 0 and not banned[r, c]
+                mean[r, c] += gate[r, i] * rules._expit(v, 0)
+        for c in range(n_cat):
+            mean[r, c] /= n_recognising[r]
+    return offered, mean
 
 
 def contract_row(key: np.ndarray, year: int, buyer: int, number: int) -> np.ndarray:

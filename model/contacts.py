@@ -73,54 +73,121 @@ def peer_share(members: np.ndarray, flags: np.ndarray, eligible: np.ndarray) -> 
     """(replicas, states): the share of each state's subregion, among eligible states, that has ``flags``.
 
     ``members`` is one-hot (states x groups). Sums run over the states' axis of each replica's own rows (no matrix
-    product over replicas), so a replica's share does not depend on the batch.
+    product over replicas), so a replica's share does not depend on the batch; compiled, summed as numpy sums.
     """
-    groups = members.T[None, :, :]  # (1, groups, states)
-    flagged = (groups * (flags * eligible)[:, None, :]).sum(axis=2)
-    size = np.maximum((groups * eligible[:, None, :]).sum(axis=2), 1.0)
-    return (flagged / size)[:, members.argmax(axis=1)]
+    return _peer_share(members, flags, eligible)
+
+
+@njit(cache=True)
+def _peer_share(members, flags, eligible):
+    n_rep, n = flags.shape
+    n_groups = members.shape[1]
+    group = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        group[i] = np.argmax(members[i])
+    flagged, counted = np.empty(n), np.empty(n)
+    share = np.empty((n_rep, n_groups))
+    for r in range(n_rep):
+        for g in range(n_groups):
+            for i in range(n):
+                flagged[i] = members[i, g] * (flags[r, i] * eligible[r, i])
+                counted[i] = members[i, g] * eligible[r, i]
+            size = rules.pairwise_sum(counted, 0, n)
+            share[r, g] = rules.pairwise_sum(flagged, 0, n) / (size if (size >= 1.0 or size != size) else 1.0)
+    out = np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            out[r, i] = share[r, group[i]]
+    return out
 
 
 def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, peer: np.ndarray) -> np.ndarray:
     """(replicas, states, 5): delegations' log rate, training's, forums' and space's logits, exercises' log-weight.
 
-    A sum over the ten features in a fixed order (not a matrix product, whose rounding may follow the batch's shape).
+    A sum over the ten features in a fixed order (not a matrix product, whose rounding may follow the batch's shape),
+    then the forums' peer term: the share of recognising states that attended last year.
     """
     out = _feature_sums(k.bias, k.tech_term, k.coef, s.r_china, s.alignment, s.exposure, s.training_prev,
-                        s.forum_prev, peer, finance, s.trust, us_hold)
-    forum_share = (s.forum_prev * s.gate).sum(axis=1) / k.n_recognising[:, t]
-    out[:, FORUM] += (k.forum_peer * forum_share)[:, None]
+                        s.forum_prev, peer, finance, s.trust, us_hold, s.gate, k.forum_peer, k.n_recognising[:, t])
     return out.transpose(0, 2, 1)
 
 
+def decisions(k, t: int, logits: np.ndarray) -> np.ndarray:
+    """(3, replicas, states): training, forums and space projects decided (1.0) against each stream's logistic noise,
+    where the channel is open."""
+    return _decisions(k.noise[:, t], logits, k.open[:, t])
+
+
 @njit(cache=True)
-def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9):
+def _decisions(noise, logits, is_open):
+    n_rep, n = noise.shape[:2]
+    out = np.zeros((3, n_rep, n))
+    for c, (channel, gate) in enumerate(((TRAINING, 0), (FORUM, 1), (SPACE, 3))):
+        for r in range(n_rep):
+            for i in range(n):
+                if noise[r, i, c] < logits[r, i, channel] and is_open[r, i, gate]:
+                    out[c, r, i] = 1.0
+    return out
+
+
+@njit(cache=True)
+def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9, gate, forum_peer, n_recognising):
     """(replicas, channels, states): ``bias + tech_term`` plus each feature times its coefficient, added feature by
-    feature in the order of their columns (the technology feature, column 8, is in ``tech_term``); compiled, one pass
-    where numpy made twenty arrays."""
+    feature in the order of their columns (the technology feature, column 8, is in ``tech_term``), then the forums'
+    peer term; compiled, one pass where numpy made twenty arrays."""
     n_rep, n_ch, n = tech_term.shape
     out = np.empty((n_rep, n_ch, n))
+    attended = np.empty(n)
     for r in range(n_rep):
+        for i in range(n):
+            attended[i] = f4[r, i] * gate[r, i]
+        forum_term = forum_peer[r] * (rules.pairwise_sum(attended, 0, n) / n_recognising[r])
         for c in range(n_ch):
             w = coef[r, c]
             for i in range(n):
                 out[r, c, i] = (bias[r, c] + tech_term[r, c, i] + f0[r, i] * w[0] + f1[r, i] * w[1] + f2[r, i] * w[2]
                                 + f3[r, i] * w[3] + f4[r, i] * w[4] + f5[r, i] * w[5] + f6[r, i] * w[6]
                                 + f7[r, i] * w[7] + f9[r, i] * w[9])
+                if c == FORUM:
+                    out[r, c, i] += forum_term
     return out
 
 
 def delegations(k, s, t: int, year: int, log_rate: np.ndarray, priority: np.ndarray) -> np.ndarray:
     """Poisson visits (pre-drawn unit-exponential arrivals within the rate, capped) plus recurring high-level tours."""
-    rate = np.exp(log_rate) * k.delegation_scale[:, t]
-    visits = _arrivals_within(k.arrivals, t, rate)
-    started = year >= k.delegation_onset
-    regular = ((year >= k.tour_from) & (year - s.last_tour >= k.tour_gap) & (k.u_tour[:, t] < k.tour_probability))
-    touring = started & ((s.last_tour < k.delegation_onset) | regular)
-    tour = rules.weighted_pick_mask(priority * k.onset[:, t, DELEGATION:DELEGATION + 1], k.log_u_tour[:, t],
-                                    np.where(touring, k.tour_size, 0)).astype(float)
-    s.last_tour = np.where(tour.any(axis=1), year, s.last_tour)
-    return visits + tour, tour
+    visits, tour, s.last_tour = _delegations(
+        np.exp(log_rate), k.delegation_scale[:, t], k.arrivals, t, year, k.delegation_onset, k.tour_from, s.last_tour,
+        k.tour_gap, k.u_tour[:, t], k.tour_probability, k.tour_size, priority, k.onset[:, t, DELEGATION],
+        k.log_u_tour[:, t])
+    return visits, tour
+
+
+@njit(cache=True)
+def _delegations(rate_factor, scale, arrivals, t, year, onset_year, tour_from, last_tour, tour_gap, u_tour,
+                 tour_probability, tour_size, priority, onset, log_u):
+    """:func:`delegations` after the rate's exponential, compiled: visits plus tours, tours, and the year of each
+    replica's last tour. A tour comes when the channel has begun, at the first year or every ``tour_gap`` years
+    from ``tour_from`` with its probability, to ``tour_size`` states picked by priority."""
+    n_rep, n = rate_factor.shape
+    rate, weight = np.empty((n_rep, n)), np.empty((n_rep, n))
+    size = np.zeros(n_rep, dtype=np.int64)
+    for r in range(n_rep):
+        for i in range(n):
+            rate[r, i] = rate_factor[r, i] * scale[r, i]
+            weight[r, i] = priority[r, i] * onset[r]
+        regular = year >= tour_from[r] and year - last_tour[r] >= tour_gap[r] and u_tour[r] < tour_probability[r]
+        if year >= onset_year[r] and (last_tour[r] < onset_year[r] or regular):
+            size[r] = tour_size[r]
+    visits = _arrivals_within(arrivals, t, rate)
+    picked = rules._pick_rows(weight, log_u, size)
+    tour = np.zeros((n_rep, n))
+    last = last_tour.copy()
+    for r in range(n_rep):
+        for i in range(n):
+            if picked[r, i]:
+                tour[r, i] = 1.0
+                last[r] = year
+    return visits + tour, tour, last
 
 
 @njit(cache=True)
@@ -143,16 +210,33 @@ def _arrivals_within(arrivals: np.ndarray, t: int, rate: np.ndarray) -> np.ndarr
 
 def exercises(k, s, t: int, log_weight: np.ndarray, priority: np.ndarray) -> np.ndarray:
     """China's yearly number of exercises (pre-drawn), allocated to partners by priority, ties and past exercises."""
-    weight = priority * k.open[:, t, :, 2] * np.exp(log_weight + k.exercise_persistence[:, None] * s.exercised)
-    exercise = rules.weighted_pick_mask(weight, k.log_u_exercise[:, t], k.n_exercises[:, t]).astype(float)
-    s.exercised = np.maximum(s.exercised, exercise)
+    ties = np.exp(log_weight + k.exercise_persistence[:, None] * s.exercised)
+    exercise, s.exercised = _allocate(priority, k.open[:, t, :, 2], ties, k.log_u_exercise[:, t], k.n_exercises[:, t],
+                                      s.exercised)
     return exercise
 
 
 def port_calls(k, s, t: int, priority: np.ndarray) -> np.ndarray:
     """A voyage when naval reach allows; hosts by priority among coastal states, past hosts first."""
-    weight = priority * k.coast_weight * np.exp(k.port_persistence[:, None] * s.hosted)
-    port = rules.weighted_pick_mask(weight, k.log_u_hosts[:, t], np.where(k.voyage[:, t], k.n_hosts[:, t], 0))
-    port = port.astype(float)
-    s.hosted = np.maximum(s.hosted, port)
+    ties = np.exp(k.port_persistence[:, None] * s.hosted)
+    port, s.hosted = _allocate(priority, k.coast_weight, ties, k.log_u_hosts[:, t],
+                               np.where(k.voyage[:, t], k.n_hosts[:, t], 0), s.hosted)
     return port
+
+
+@njit(cache=True)
+def _allocate(priority, eligible, ties, log_u, count, before):
+    """A yearly number of events per replica to states weighted ``priority x eligible x ties`` (compiled): which
+    states get one (1.0), and which ever had one."""
+    n_rep, n = priority.shape
+    weight = np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            weight[r, i] = priority[r, i] * eligible[r, i] * ties[r, i]
+    picked = rules._pick_rows(weight, log_u, count)
+    got, ever = np.zeros((n_rep, n)), before.copy()
+    for r in range(n_rep):
+        for i in range(n):
+            if picked[r, i]:
+                got[r, i] = ever[r, i] = 1.0
+    return got, ever

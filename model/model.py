@@ -486,16 +486,15 @@ class DefenceTiesModel(mesa.Model):
         us_hold = us.pressure[:, None] * us.leverage
         peer = contacts.peer_share(self.members, s.training_prev, s.gate)
         logits = contacts.linear_predictors(k, s, t, china.finance, us_hold, peer)
-        s.offered, level = arms.offers(k, s, china.boldness, us.pressure, us.leverage, policy, t)
+        s.offered, self.recorder.all_region[:, t, R_REDLINE] = arms.offers(k, s, china.boldness, us.pressure,
+                                                                           us.leverage, policy, t)
         rec[:, :, S_OFFERED] = s.offered
-        self.recorder.all_region[:, t, R_REDLINE] = arms.redline_level(s.gate, level, k.n_recognising[:, t])
         logits[:, :, SPACE] += k.space_offer[:, t]
 
         visits, tour = contacts.delegations(k, s, t, y, logits[:, :, DELEGATION], china.priority)
         # Training, forums and space projects: decisions against each stream's logistic noise; US pressure x leverage
         # lowers the logit, so states can stop sending and participation has a ceiling below every eligible state.
-        decided = ((k.noise[:, t] < logits[:, :, DECIDED]) & k.open[:, t][:, :, [0, 1, 3]]).astype(float)
-        training, forums, projects = decided[:, :, 0], decided[:, :, 1], decided[:, :, 2]
+        training, forums, projects = contacts.decisions(k, t, logits)
         s.training_prev, s.forum_prev = training, forums
         # Exercises, port calls and aid: China's limited yearly budget, allocated by China's priority (size, exposure,
         # alignment) and ties; past partners weigh more, and every open state keeps a non-zero chance (new partners).

@@ -40,9 +40,19 @@ def alignment(k, s, t: int) -> np.ndarray:
 
 def china_contacts(k, visits, training, exercise, port, forums, aid, dual_use) -> np.ndarray:
     """The year's contact intensity with China from every channel (before arms deliveries and the gate)."""
-    w = k.contact_weights
-    return (w[:, 1, None] * training + w[:, 4, None] * forums + w[:, 0, None] * visits + w[:, 2, None] * exercise
-            + w[:, 3, None] * port + w[:, 5, None] * (aid > 0) + w[:, 6, None] * dual_use)
+    return _china_contacts(k.contact_weights, visits, training, exercise, port, forums, aid, dual_use)
+
+
+@njit(cache=True)
+def _china_contacts(w, visits, training, exercise, port, forums, aid, dual_use):
+    n_rep, n = visits.shape
+    out = np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            out[r, i] = (w[r, 1] * training[r, i] + w[r, 4] * forums[r, i] + w[r, 0] * visits[r, i]
+                         + w[r, 2] * exercise[r, i] + w[r, 3] * port[r, i] + w[r, 5] * (1.0 if aid[r, i] > 0 else 0.0)
+                         + w[r, 6] * dual_use[r, i])
+    return out
 
 
 def update(k, s, contacts_cn: np.ndarray, dual_use: np.ndarray, delivered: np.ndarray, us_factor: np.ndarray) -> None:

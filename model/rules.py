@@ -30,33 +30,58 @@ _logit = types.ExternalFunction("scipy_special_logit", types.float64(types.float
 @njit(cache=True)
 def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
     """``a[lo:lo + n].sum()`` to the bit as numpy sums a contiguous row: from its identity 0, eight running sums over
-    blocks of at most 128, halves above (numpy's pairwise summation), so compiled code can sum what numpy summed."""
-    return 0.0 + _pairwise(a, lo, n)
+    blocks of at most 128, halves above (numpy's pairwise summation), so compiled code can sum what numpy summed.
+
+    The halves are walked with a stack, not by recursion: numba's cache does not reload recursive functions safely
+    (a segmentation fault on this machine)."""
+    if n <= 128:
+        return 0.0 + _block_sum(a, lo, n)
+    # Each node: first slot, length, and how many of its halves are done; sums wait on their own stack.
+    first, length, done = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.int64)
+    sums = np.empty(64)
+    first[0], length[0], done[0] = lo, n, 0
+    depth, ready = 1, 0
+    while depth:
+        i = depth - 1
+        if length[i] <= 128:
+            sums[ready] = _block_sum(a, first[i], length[i])
+            ready += 1
+            depth -= 1
+            continue
+        half = length[i] // 2
+        half -= half % 8
+        if done[i] == 2:
+            sums[ready - 2] += sums[ready - 1]
+            ready -= 1
+            depth -= 1
+            continue
+        first[depth] = first[i] + (half if done[i] else 0)
+        length[depth] = length[i] - half if done[i] else half
+        done[depth] = 0
+        done[i] += 1
+        depth += 1
+    return 0.0 + sums[0]
 
 
 @njit(cache=True)
-def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
+def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
     if n < 8:
         res = 0.0
         for i in range(n):
             res += a[lo + i]
         return res
-    if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
-        while i < n - n % 8:
-            r0, r1, r2, r3 = r0 + a[lo + i], r1 + a[lo + i + 1], r2 + a[lo + i + 2], r3 + a[lo + i + 3]
-            r4, r5, r6, r7 = r4 + a[lo + i + 4], r5 + a[lo + i + 5], r6 + a[lo + i + 6], r7 + a[lo + i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pairwise(a, lo, half) + _pairwise(a, lo + half, n - half)
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0, r1, r2, r3 = r0 + a[lo + i], r1 + a[lo + i + 1], r2 + a[lo + i + 2], r3 + a[lo + i + 3]
+        r4, r5, r6, r7 = r4 + a[lo + i + 4], r5 + a[lo + i + 5], r6 + a[lo + i + 6], r7 + a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
 
 
 def decide(logit: np.ndarray, noise: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -197,7 +222,14 @@ def delivery_pace(shock: float, begun: bool) -> float:
 
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:
     """Bass-style adoption probability ``1 - exp(-max(0, p + q s + push))``; ``push`` holds the state-level terms."""
-    return 1.0 - np.exp(-np.maximum(0.0, innovation + imitation * adopter_share + push))
+    return 1.0 - np.exp(bass_exponent(innovation, imitation, adopter_share, push))
+
+
+@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def bass_exponent(innovation: float, imitation: float, adopter_share: float, push: float) -> float:
+    """:func:`bass_hazard`'s exponent ``-max(0, p + q s + push)`` (a kernel computes it, numpy the exponential)."""
+    x = innovation + imitation * adopter_share + push
+    return -(0.0 if x <= 0.0 else x)  # np.maximum(0.0, x): NaN kept
 
 
 def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:

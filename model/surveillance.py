@@ -32,22 +32,32 @@ def adopt(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, policy) -> np.
 
     The national hazard is :func:`model.rules.bass_hazard` with the adopters' share and finance and insecurity as its
     push, cut by US pressure x leverage for every state (a ceiling below the 33, smoothly); a US red line allows no
-    national system. The arithmetic around the hazard's and the cut's exponentials runs compiled (:func:`_adopt`).
+    national system. The arithmetic around the hazard's and the cut's exponentials (one numpy call for both) runs
+    compiled (:func:`_exponents`, :func:`_adopt`).
     """
-    level = s.surveillance_level
-    n = level.shape[1]
-    push = k.sv_finance[:, None] * finance + k.insecurity_push
-    national = _national_count(level) / n
-    h_nat = rules.bass_hazard(k.sv_innovation[:, None], k.sv_imitation[:, None], national[:, None], push)
-    cut = np.exp(-k.sv_us_pressure[:, None] * us_hold)
+    exponent = _exponents(s.surveillance_level, k.sv_innovation, k.sv_imitation, k.sv_finance, finance,
+                          k.insecurity_push, k.sv_us_pressure, us_hold)
     on = k.surveillance_on[:, t]
     s.surveillance_level, s.cameras, adopted = _adopt(
-        h_nat, cut, s.gate, level, k.u_surveillance[:, t], on & ~policy.bans_surveillance(t), on,
+        np.exp(exponent), s.gate, s.surveillance_level, k.u_surveillance[:, t], on & ~policy.bans_surveillance(t), on,
         k.subnational_hazard, k.camera_base, k.level_factor, k.sv_growth, s.cameras)
     policy.crossed(t, adopted)
     return adopted
 
 
+@njit(cache=True)
+def _exponents(level, innovation, imitation, finance_coef, finance, insecurity_push, pressure_coef, us_hold):
+    """(2, replicas, states): the exponents of the national hazard's complement (:func:`model.rules.bass_exponent`
+    with the adopters' share) and of the cut by US pressure x leverage, for one exponential of both."""
+    n_rep, n = level.shape
+    out = np.empty((2, n_rep, n))
+    share = _national_count(level) / n
+    for r in range(n_rep):
+        for i in range(n):
+            push = finance_coef[r] * finance[r, i] + insecurity_push[r, i]
+            out[0, r, i] = rules.bass_exponent(innovation[r], imitation[r], share[r], push)
+            out[1, r, i] = -pressure_coef[r] * us_hold[r, i]
+    return out
 @njit(cache=True)
 def _national_count(level: np.ndarray) -> np.ndarray:
     """(replicas,): the number of states with a national system (level 2)."""
@@ -59,7 +69,7 @@ def _national_count(level: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _adopt(h_nat, cut, gate, level, u, national_on, on, subnational_hazard, camera_base, level_factor, growth,
+def _adopt(exponential, gate, level, u, national_on, on, subnational_hazard, camera_base, level_factor, growth,
            cameras):
     """New national systems (hazard x cut x gate, states not yet national, where national systems are allowed) and
     subnational ones (federal states with none, where no national system is adopted), the new levels, cameras towards
@@ -69,7 +79,7 @@ def _adopt(h_nat, cut, gate, level, u, national_on, on, subnational_hazard, came
     for r in range(n_rep):
         for i in range(n):
             lv = level[r, i]
-            h = h_nat[r, i] * cut[r, i] * gate[r, i] * (1.0 if lv < 2 else 0.0)
+            h = (1.0 - exponential[0, r, i]) * exponential[1, r, i] * gate[r, i] * (1.0 if lv < 2 else 0.0)
             new_nat = national_on[r] and u[r, 0, i] < h
             new_sub = (on[r] and u[r, 1, i] < subnational_hazard[r, i] * gate[r, i] * (1.0 if lv == 0 else 0.0)
                        and not new_nat)
