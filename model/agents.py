@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from scipy.special import expit
+from numba import njit
 
+from model import rules
 from model.arms import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX
 from model.data import ModelData
 from model.drivers import Drivers
@@ -188,10 +189,10 @@ class China(mesa.Agent):
         t, a = m.t, m.s.alignment
         x.boldness = k.boldness[:, t]
         m.s.exposure = k.exposure[:, t]
-        x.finance = k.finance_base[:, t] * (1.0 + a)
         # Aid goes where exposure and alignment are, whatever the size; channels of prestige also weigh size.
-        x.aid_priority = k.exposure_weight[:, t] * np.exp(k.priority_alignment[:, None] * a)
-        x.priority = x.aid_priority * k.size_weight[:, t]
+        x.finance, x.aid_priority, x.priority = _priorities(k.finance_base[:, t], a, k.exposure_weight[:, t],
+                                                            np.exp(k.priority_alignment[:, None] * a),
+                                                            k.size_weight[:, t])
         x.credit = k.arms_credit * k.capacity[:, t]
 
 
@@ -214,10 +215,10 @@ class UnitedStates(mesa.Agent):
         l_i US share of the installed base). Logistic links, so neither sits at a bound while its drivers move.
         """
         m, k, s = self.model, self.model.k, self.model.s
-        footprint = (s.r_china * s.gate).sum(axis=1) / k.n_recognising[:, m.t]
-        self.x.pressure = expit(k.pressure_base[:, m.t] + k.pressure_footprint * (footprint - 0.5))
-        us_share = s.installed[:, :, USA_IDX] / np.maximum(s.installed.sum(axis=2), 1e-12)
-        self.x.leverage = expit(k.proximity + k.leverage_installed[:, None] * us_share)
+        t = m.t
+        self.x.pressure, self.x.leverage = _pressure(s.r_china, s.gate, k.n_recognising[:, t], k.pressure_base[:, t],
+                                                     k.pressure_footprint, s.installed, k.proximity,
+                                                     k.leverage_installed)
 
 
 class Supplier(mesa.Agent):
@@ -249,3 +250,38 @@ class Supplier(mesa.Agent):
         if self.partner is Partner.RUS:
             return float(self.model.drivers.russia_availability[self.model.t])
         return 1.0
+
+
+@njit(cache=True)
+def _priorities(finance_base, alignment, exposure_weight, alignment_weight, size_weight):
+    """China's finance, aid priority and priority (:meth:`China.set_strategy`), compiled around the exponential."""
+    n_rep, n = alignment.shape
+    finance, aid_priority, priority = np.empty((n_rep, n)), np.empty((n_rep, n)), np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            finance[r, i] = finance_base[r, i] * (1.0 + alignment[r, i])
+            aid_priority[r, i] = exposure_weight[r, i] * alignment_weight[r, i]
+            priority[r, i] = aid_priority[r, i] * size_weight[r, i]
+    return finance, aid_priority, priority
+
+
+@njit(cache=True)
+def _pressure(r_china, gate, n_recognising, pressure_base, pressure_footprint, installed, proximity,
+              leverage_installed):
+    """US pressure and leverage (:meth:`UnitedStates.set_pressure`), compiled: the footprint summed over the states
+    and the installed base over the suppliers as numpy sums them."""
+    n_rep, n, n_sup = installed.shape
+    pressure, leverage = np.empty(n_rep), np.empty((n_rep, n))
+    held = np.empty(n)
+    for r in range(n_rep):
+        for i in range(n):
+            held[i] = r_china[r, i] * gate[r, i]
+        footprint = rules.pairwise_sum(held, 0, n) / n_recognising[r]
+        pressure[r] = rules._expit(pressure_base[r] + pressure_footprint[r] * (footprint - 0.5), 0)
+        for i in range(n):
+            base = 0.0
+            for j in range(n_sup):
+                base += installed[r, i, j]
+            us_share = installed[r, i, USA_IDX] / (base if (base >= 1e-12 or base != base) else 1e-12)
+            leverage[r, i] = rules._expit(proximity[r, i] + leverage_installed[r] * us_share, 0)
+    return pressure, leverage

@@ -373,42 +373,35 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     """
     pl = pipeline
     # Deals signed before 2000 deliver as SIPRI records them (initial conditions; China's are unknown, held out).
-    delivered = k.legacy[:, t].copy()
     if len(pl.active) == 0:
-        return delivered
-    n_rep, n = s.gate.shape
-    undelivered, failed_chn, vetoed = np.zeros((n_rep, n)), np.zeros((n_rep, n)), np.zeros((n_rep, n))
-    new = np.zeros((n_rep, n, len(SUPPLIERS)))
-    pl.active, n_failed = _pipeline_year(
-        pl.active, year, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.delivered,
+        return k.legacy[:, t].copy()
+    pl.active, delivered, s.on_order, s.cooling = _pipeline_year(
+        pl.active, t, year, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.delivered,
         pl.status, pl.closed, pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock,
-        pl.veto_draw, s.gate, fiscal, k.fail_veto * pressure, leverage, swing, k.supplier_orientation, k.fail_base,
-        k.fail_fiscal, k.fail_regime, policy.banned_categories(t), undelivered, failed_chn, vetoed, new,
-        rec[:, :, S_DONATION])
-    if n_failed:
-        s.on_order = s.on_order - undelivered
-        s.cooling = s.cooling + undelivered
-        s.cool_release[np.arange(n_rep), t + k.cooling_years + 1] += undelivered
-        rec[:, :, S_CHN_FAILED] = failed_chn
-        rec[:, :, S_CHN_VETOED] = vetoed
-    s.on_order = s.on_order - new.sum(axis=2)
-    delivered += new
+        pl.veto_draw, s.gate, fiscal, k.fail_veto, pressure, leverage, swing, k.supplier_orientation, k.fail_base,
+        k.fail_fiscal, k.fail_regime, policy.banned_categories(t), k.legacy[:, t], s.on_order, s.cooling,
+        s.cool_release, k.cooling_years, rec)
     return delivered
 
 
 @njit(cache=True)
-def _pipeline_year(active, year, replica, state, supplier, category, size, start, delivered, status, closed, donation,
-                   yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, gate, fiscal, veto_scale, leverage,
-                   swing, orientation, fail_base, fail_fiscal, fail_regime, banned, undelivered, failed_chn, vetoed_n,
-                   new, donated):
+def _pipeline_year(active, t, year, replica, state, supplier, category, size, start, delivered, status, closed,
+                   donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, gate, fiscal, fail_veto,
+                   pressure, leverage, swing, orientation, fail_base, fail_fiscal, fail_regime, banned, legacy,
+                   on_order, cooling, cool_release, cooling_years, rec):
     """One year of the open deals, in index order: each one's failure hazard against its clock, then its delivery.
 
     A loop over deals, compiled: thousands of open deals in a batch, each a few scalar operations, where array code
-    paid a gather and a scatter per column. Writes the deal columns in place and the year's totals into the zeroed
-    arrays ``undelivered`` (TIV of failed deals), ``failed_chn`` and ``vetoed_n`` (counts) and ``new`` (deliveries by
-    supplier), each summed in deal order; marks ``donated`` where a donation delivers. Returns the deals still open
-    and the number that failed.
+    paid a gather and a scatter per column. Writes the deal columns in place; each state's undelivered TIV of failed
+    deals, China's failed and vetoed deals and the deliveries by supplier are summed in deal order. Failed orders
+    leave the supply line for the cooling stock, released ``cooling_years`` later (``cool_release`` in place); the
+    year's failures and donations go into its record ``rec``. Returns the deals still open, the year's deliveries
+    (legacy deals included), the arms on order and the cooling stock.
     """
+    n_rep, n = gate.shape
+    n_sup = legacy.shape[2]
+    undelivered, failed_chn, vetoed_n = np.zeros((n_rep, n)), np.zeros((n_rep, n)), np.zeros((n_rep, n))
+    new = np.zeros((n_rep, n, n_sup))
     keep = np.empty(len(active), dtype=active.dtype)
     n_keep = n_failed = 0
     for i in active:
@@ -416,7 +409,7 @@ def _pipeline_year(active, year, replica, state, supplier, category, size, start
         chinese = sup == CHN_IDX
         # Recognition and the US veto act on Chinese deals only (the others' veto exposure is zero).
         recognised = chinese and gate[r, st] > 0
-        veto = veto_scale[r] * veto_exposure[i] * leverage[r, st] if chinese else 0.0
+        veto = (fail_veto[r] * pressure[r]) * veto_exposure[i] * leverage[r, st] if chinese else 0.0
         stress = fiscal[r, st]
         shock = rules.fiscal_shock(stress, fiscal_met[i], fail_fiscal[r])
         begun = delivered[i] > 0.0
@@ -455,17 +448,46 @@ def _pipeline_year(active, year, replica, state, supplier, category, size, start
         delivered[i] += amount
         new[r, st, sup] += amount
         if donation[i]:
-            donated[r, st] = 1.0
+            rec[r, st, S_DONATION] = 1.0
         if last:
             status[i], closed[i] = DELIVERED, year
         else:
             keep[n_keep] = i
             n_keep += 1
-    return keep[:n_keep], n_failed
+    if n_failed:
+        on_order, cooling = on_order - undelivered, cooling + undelivered
+        for r in range(n_rep):
+            for st in range(n):
+                cool_release[r, t + cooling_years[r] + 1, st] += undelivered[r, st]
+                rec[r, st, S_CHN_FAILED] = failed_chn[r, st]
+                rec[r, st, S_CHN_VETOED] = vetoed_n[r, st]
+    ordered = np.empty((n_rep, n))
+    for r in range(n_rep):
+        for st in range(n):
+            arrived = 0.0
+            for j in range(n_sup):
+                arrived += new[r, st, j]
+            ordered[r, st] = on_order[r, st] - arrived
+    return keep[:n_keep], legacy + new, ordered, cooling
 
 
 def update_capability(k, s, delivered: np.ndarray) -> None:
     """Capability and installed base: depreciation plus the year's deliveries."""
-    s.capability = (1.0 - k.capability_decay[:, None]) * s.capability + delivered.sum(axis=2)
-    s.installed = (1.0 - k.installed_decay[:, None, None]) * s.installed + delivered
+    s.capability, s.installed = _depreciate(k.capability_decay, s.capability, k.installed_decay, s.installed,
+                                            delivered)
+
+
+@njit(cache=True)
+def _depreciate(capability_decay, capability, installed_decay, installed, delivered):
+    """:func:`update_capability`, compiled (a state's deliveries summed over suppliers in order, as numpy sums them)."""
+    n_rep, n, n_sup = installed.shape
+    new_capability, new_installed = np.empty((n_rep, n)), np.empty((n_rep, n, n_sup))
+    for r in range(n_rep):
+        for i in range(n):
+            arrived = 0.0
+            for j in range(n_sup):
+                arrived += delivered[r, i, j]
+                new_installed[r, i, j] = (1.0 - installed_decay[r]) * installed[r, i, j] + delivered[r, i, j]
+            new_capability[r, i] = (1.0 - capability_decay[r]) * capability[r, i] + arrived
+    return new_capability, new_installed
 

@@ -82,6 +82,8 @@ MAX_VISITS = 16
 MAX_AID_PACKAGES = 33
 # China's yearly exercises and extra port-call hosts are capped here (P(Poisson(3) > 12) is about 5e-5).
 MAX_EXERCISES = MAX_HOSTS = 12
+# The first supplier's slot of the deliveries (a slice is not a constant numba can read).
+DELIVERED_FIRST = S_DELIVERED.start
 
 
 def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.SeedSequence:
@@ -111,6 +113,31 @@ def _running_sum(a: np.ndarray) -> np.ndarray:
         for j in range(1, len(row)):
             row[j] += row[j - 1]
     return a
+
+
+@njit(cache=True)
+def _record_channels(rec, visits, tour, training, forums, port, exercise, aid, projects, ground, level, cameras):
+    """The year's channel outcomes into its record (one compiled pass instead of eleven slice assignments)."""
+    n_rep, n = visits.shape
+    for r in range(n_rep):
+        for i in range(n):
+            rec[r, i, S_DELEGATIONS], rec[r, i, S_TOUR] = visits[r, i], tour[r, i]
+            rec[r, i, S_TRAINING], rec[r, i, S_FORUM] = training[r, i], forums[r, i]
+            rec[r, i, S_PORT], rec[r, i, S_EXERCISE], rec[r, i, S_AID] = port[r, i], exercise[r, i], aid[r, i]
+            rec[r, i, S_SPACE], rec[r, i, S_GROUND] = projects[r, i], ground[r, i]
+            rec[r, i, S_SURV_LEVEL], rec[r, i, S_CAMERAS] = level[r, i], cameras[r, i]
+
+
+@njit(cache=True)
+def _record_stocks(rec, delivered, r_china, r_us, leverage, alignment):
+    """The year's deliveries, relationship stocks, US leverage and alignment into its record."""
+    n_rep, n, n_sup = delivered.shape
+    for r in range(n_rep):
+        for i in range(n):
+            for j in range(n_sup):
+                rec[r, i, DELIVERED_FIRST + j] = delivered[r, i, j]
+            rec[r, i, S_R_CHINA], rec[r, i, S_R_US] = r_china[r, i], r_us[r, i]
+            rec[r, i, S_LEVERAGE], rec[r, i, S_ALIGNMENT] = leverage[r, i], alignment[r, i]
 
 
 def _raw_noise(streams: dict[str, np.random.Generator], ny: int, n: int) -> dict[str, np.ndarray]:
@@ -507,17 +534,8 @@ class DefenceTiesModel(mesa.Model):
         adopted = surveillance.adopt(k, s, t, china.finance, us_hold, policy)
         s.dual_use = projects + adopted
 
-        rec[:, :, S_DELEGATIONS] = visits
-        rec[:, :, S_TOUR] = tour
-        rec[:, :, S_TRAINING] = training
-        rec[:, :, S_FORUM] = forums
-        rec[:, :, S_PORT] = port
-        rec[:, :, S_EXERCISE] = exercise
-        rec[:, :, S_AID] = aid_usd
-        rec[:, :, S_SPACE] = projects
-        rec[:, :, S_GROUND] = s.ground_station
-        rec[:, :, S_SURV_LEVEL] = s.surveillance_level
-        rec[:, :, S_CAMERAS] = s.cameras
+        _record_channels(rec, visits, tour, training, forums, port, exercise, aid_usd, projects, s.ground_station,
+                         s.surveillance_level, s.cameras)
         return relations.china_contacts(k, visits, training, exercise, port, forums, aid_usd, s.dual_use)
 
     def run_pipeline(self) -> np.ndarray:
@@ -535,11 +553,7 @@ class DefenceTiesModel(mesa.Model):
         factor = self.us.policy.us_contact_factor(t)
         self.us.policy.end_year(t, self.year)
         relations.update(k, s, contacts_cn, s.dual_use, delivered, factor)
-        rec[:, :, S_DELIVERED] = delivered
-        rec[:, :, S_R_CHINA] = s.r_china
-        rec[:, :, S_R_US] = s.r_us
-        rec[:, :, S_LEVERAGE] = self.us.x.leverage
-        rec[:, :, S_ALIGNMENT] = s.alignment
+        _record_stocks(rec, delivered, s.r_china, s.r_us, self.us.x.leverage, s.alignment)
         self.recorder.all_region[:, t, R_PRESSURE] = self.us.x.pressure
 
     def finish(self) -> None:

@@ -33,9 +33,21 @@ def alignment(k, s, t: int) -> np.ndarray:
     keeps the sum defined at ``a = -+1``. kappa's prior centres on 0 (DESIGN.md §4): with kappa 0 the alignment is its
     data path exactly.
     """
-    data = k.alignment_data[:, t]
-    x = k.kappa[:, None] * (s.r_china - s.r_us) * (1.0 - 1e-9)
-    return np.where(k.kappa[:, None] != 0.0, (data + x) / (1.0 + x * data), data)
+    return _alignment(k.alignment_data[:, t], k.kappa, s.r_china, s.r_us)
+
+
+@njit(cache=True)
+def _alignment(data, kappa, r_china, r_us):
+    n_rep, n = data.shape
+    out = np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            if kappa[r] != 0.0:
+                x = kappa[r] * (r_china[r, i] - r_us[r, i]) * (1.0 - 1e-9)
+                out[r, i] = (data[r, i] + x) / (1.0 + x * data[r, i])
+            else:
+                out[r, i] = data[r, i]
+    return out
 
 
 def china_contacts(k, visits, training, exercise, port, forums, aid, dual_use) -> np.ndarray:

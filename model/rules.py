@@ -108,8 +108,14 @@ def update_stock(stock: np.ndarray, contacts: np.ndarray, decay: float | np.ndar
 
     ``R' = (1-d) R + (1 - (1-d) R) (1 - exp(-c))``: with no contact the stock only decays; it never leaves [0, 1].
     """
+    return stock_step(stock, np.exp(-contacts), decay)
+
+
+@vectorize(["float64(float64, float64, float64)"], cache=True)
+def stock_step(stock: float, no_contact: float, decay: float) -> float:
+    """:func:`update_stock` given ``no_contact = exp(-contacts)`` (numpy computes the exponential)."""
     kept = (1.0 - decay) * stock
-    return kept + (1.0 - kept) * (1.0 - np.exp(-contacts))
+    return kept + (1.0 - kept) * (1.0 - no_contact)
 
 
 def weighted_pick_mask(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray | int) -> np.ndarray:

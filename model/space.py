@@ -4,6 +4,7 @@ and their continuation (ODD §7.13)."""
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from model.data import ModelData
 from model.drivers import Drivers
@@ -19,10 +20,26 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
 
 def projects(k, s, t: int, space: np.ndarray, policy) -> np.ndarray:
     """Ground facilities among this year's projects (dropped under a US ban), then the scheduled launches."""
-    ground = space * (k.u_ground[:, t] < k.ground_share[:, None])
-    banned = policy.bans_ground_stations(t)[:, None]  # US red line: a project that would be a ground facility goes
-    space = np.where(banned, space - ground, space)
-    ground = np.where(banned, 0.0, ground)
-    s.ground_station = np.maximum(s.ground_station, ground)
+    # US red line: a project that would be a ground facility goes.
+    space, s.ground_station, launched = _projects(space, k.u_ground[:, t], k.ground_share,
+                                                  policy.bans_ground_stations(t), s.ground_station,
+                                                  k.space_scheduled[:, t])
     policy.crossed(t, space)  # scheduled CBERS launches are not new projects
-    return np.maximum(space, k.space_scheduled[:, t])
+    return launched
+
+
+@njit(cache=True)
+def _projects(space, u_ground, ground_share, banned, ground_station, scheduled):
+    """:func:`projects`, compiled: the new projects after a ban, the ground stations, and projects with launches."""
+    n_rep, n = space.shape
+    kept, stations, launched = np.empty((n_rep, n)), np.empty((n_rep, n)), np.empty((n_rep, n))
+    for r in range(n_rep):
+        for i in range(n):
+            ground = space[r, i] * (1.0 if u_ground[r, i] < ground_share[r] else 0.0)
+            project = space[r, i] - ground if banned[r] else space[r, i]
+            ground = 0.0 if banned[r] else ground
+            before = ground_station[r, i]
+            stations[r, i] = before if (before >= ground or before != before) else ground  # np.maximum
+            kept[r, i] = project
+            launched[r, i] = project if (project >= scheduled[r, i] or project != project) else scheduled[r, i]
+    return kept, stations, launched
