@@ -203,9 +203,8 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     # arms.cooling_years signing years (cooling-off), then is released.
     s.cooling, gap, lam = _need(s.cooling, s.cool_release[:, t], s.capability, s.on_order, k.legacy_due[:, t],
                                 k.inv_target[:, t], k.deal_share, k.target[:, t], k.need_base[:, t], k.need_gap,
-                                k.inv_contract_mean[:, t])
+                                k.inv_contract_mean[:, t], rec)
     s.capability_gap = gap
-    rec[:, :, S_GAP] = gap
     counts = rules.poisson_quantile(k.u_contracts[:, t], lam)
     total = int(counts.sum())
     if total == 0:
@@ -228,9 +227,10 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 @njit(cache=True)
 def _need(cooling, cool_release, capability, on_order, legacy_due, inv_target, deal_share, target, need_base,
-          need_gap, inv_contract_mean):
+          need_gap, inv_contract_mean, rec):
     """The need's arithmetic, compiled, in the numpy code's order: the cooling stock after this year's release, the
-    capability gap and the mean number of contracts (a yearly order volume over the mean contract size)."""
+    capability gap (recorded) and the mean number of contracts (a yearly order volume over the mean contract
+    size)."""
     n_rep, n = cooling.shape
     cooled, gap, lam = np.empty((n_rep, n)), np.empty((n_rep, n)), np.empty((n_rep, n))
     for r in range(n_rep):
@@ -240,6 +240,7 @@ def _need(cooling, cool_release, capability, on_order, legacy_due, inv_target, d
             g = g if (g >= 0.0 or g != g) else 0.0  # np.maximum(g, 0.0), NaN kept
             volume = ((deal_share[r] * g) * target[r, i]) * rules._expit(need_base[r, i] + need_gap[r] * g, 0)
             cooled[r, i], gap[r, i], lam[r, i] = c, g, volume * inv_contract_mean[r, i]
+            rec[r, i, S_GAP] = g
     return cooled, gap, lam
 
 

@@ -105,10 +105,12 @@ def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, pe
     """(replicas, states, 5): delegations' log rate, training's, forums' and space's logits, exercises' log-weight.
 
     A sum over the ten features in a fixed order (not a matrix product, whose rounding may follow the batch's shape),
-    then the forums' peer term: the share of recognising states that attended last year.
+    then the forums' peer term (the share of recognising states that attended last year) and China's technology offer
+    on the space logit (a policy switch).
     """
     out = _feature_sums(k.bias, k.tech_term, k.coef, s.r_china, s.alignment, s.exposure, s.training_prev,
-                        s.forum_prev, peer, finance, s.trust, us_hold, s.gate, k.forum_peer, k.n_recognising[:, t])
+                        s.forum_prev, peer, finance, s.trust, us_hold, s.gate, k.forum_peer, k.n_recognising[:, t],
+                        k.space_offer[:, t])
     return out.transpose(0, 2, 1)
 
 
@@ -131,10 +133,11 @@ def _decisions(noise, logits, is_open):
 
 
 @njit(cache=True)
-def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9, gate, forum_peer, n_recognising):
+def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9, gate, forum_peer, n_recognising,
+                  space_offer):
     """(replicas, channels, states): ``bias + tech_term`` plus each feature times its coefficient, added feature by
     feature in the order of their columns (the technology feature, column 8, is in ``tech_term``), then the forums'
-    peer term; compiled, one pass where numpy made twenty arrays."""
+    peer term and the space offer; compiled, one pass where numpy made twenty arrays."""
     n_rep, n_ch, n = tech_term.shape
     out = np.empty((n_rep, n_ch, n))
     attended = np.empty(n)
@@ -150,6 +153,8 @@ def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9, gat
                                 + f7[r, i] * w[7] + f9[r, i] * w[9])
                 if c == FORUM:
                     out[r, c, i] += forum_term
+                elif c == SPACE:
+                    out[r, c, i] += space_offer[r, i]
     return out
 
 

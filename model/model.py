@@ -82,8 +82,8 @@ MAX_VISITS = 16
 MAX_AID_PACKAGES = 33
 # China's yearly exercises and extra port-call hosts are capped here (P(Poisson(3) > 12) is about 5e-5).
 MAX_EXERCISES = MAX_HOSTS = 12
-# The first supplier's slot of the deliveries (a slice is not a constant numba can read).
-DELIVERED_FIRST = S_DELIVERED.start
+# The first slots of the deliveries and of the offers (a slice is not a constant numba can read).
+DELIVERED_FIRST, OFFERED_FIRST = S_DELIVERED.start, S_OFFERED.start
 
 
 def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.SeedSequence:
@@ -116,11 +116,15 @@ def _running_sum(a: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _record_channels(rec, visits, tour, training, forums, port, exercise, aid, projects, ground, level, cameras):
-    """The year's channel outcomes into its record (one compiled pass instead of eleven slice assignments)."""
-    n_rep, n = visits.shape
+def _record_channels(rec, offered, visits, tour, training, forums, port, exercise, aid, projects, ground, level,
+                     cameras):
+    """The year's offers and channel outcomes into its record (one compiled pass instead of twelve slice
+    assignments)."""
+    n_rep, n, n_cat = offered.shape
     for r in range(n_rep):
         for i in range(n):
+            for c in range(n_cat):
+                rec[r, i, OFFERED_FIRST + c] = 1.0 if offered[r, i, c] else 0.0
             rec[r, i, S_DELEGATIONS], rec[r, i, S_TOUR] = visits[r, i], tour[r, i]
             rec[r, i, S_TRAINING], rec[r, i, S_FORUM] = training[r, i], forums[r, i]
             rec[r, i, S_PORT], rec[r, i, S_EXERCISE], rec[r, i, S_AID] = port[r, i], exercise[r, i], aid[r, i]
@@ -515,8 +519,6 @@ class DefenceTiesModel(mesa.Model):
         logits = contacts.linear_predictors(k, s, t, china.finance, us_hold, peer)
         s.offered, self.recorder.all_region[:, t, R_REDLINE] = arms.offers(k, s, china.boldness, us.pressure,
                                                                            us.leverage, policy, t)
-        rec[:, :, S_OFFERED] = s.offered
-        logits[:, :, SPACE] += k.space_offer[:, t]
 
         visits, tour = contacts.delegations(k, s, t, y, logits[:, :, DELEGATION], china.priority)
         # Training, forums and space projects: decisions against each stream's logistic noise; US pressure x leverage
@@ -534,8 +536,8 @@ class DefenceTiesModel(mesa.Model):
         adopted = surveillance.adopt(k, s, t, china.finance, us_hold, policy)
         s.dual_use = projects + adopted
 
-        _record_channels(rec, visits, tour, training, forums, port, exercise, aid_usd, projects, s.ground_station,
-                         s.surveillance_level, s.cameras)
+        _record_channels(rec, s.offered, visits, tour, training, forums, port, exercise, aid_usd, projects,
+                         s.ground_station, s.surveillance_level, s.cameras)
         return relations.china_contacts(k, visits, training, exercise, port, forums, aid_usd, s.dual_use)
 
     def run_pipeline(self) -> np.ndarray:

@@ -34,6 +34,7 @@ class USPolicy:
         # Years with sanctions in force in some replica; in the others every method below leaves all as it is, so
         # they return at once (the baseline has none: a third of a run's calls into this object).
         self._in_force = (self._strength > 0).any(axis=0)
+        self._none, self._full = np.zeros((len(drivers), n)), np.ones((len(drivers), n))  # callers never write them
         self._until = np.full((len(drivers), n), -1, dtype=np.int64)
         self._offence = np.zeros((len(drivers), n), dtype=bool)  # this year's crossings
         self._sanctioned = np.zeros((len(drivers), n), dtype=bool)
@@ -87,11 +88,11 @@ class USPolicy:
     def us_availability_log(self, t: int) -> np.ndarray:
         """(replicas, states): the log of each state's US arms availability this year (0 unless sanctioned)."""
         if not self._in_force[t]:
-            return np.zeros(self._until.shape)
+            return self._none
         return np.where(self._sanctioned & self._on(t), self._availability_log[:, t][:, None], 0.0)
 
     def us_contact_factor(self, t: int) -> np.ndarray:
         """(replicas, states): each state's factor on US contacts this year (1 - strength where sanctioned)."""
         if not self._in_force[t]:
-            return np.ones(self._until.shape)
+            return self._full
         return np.where(self._sanctioned & self._on(t), 1.0 - self._strength[:, t][:, None], 1.0)

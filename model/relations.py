@@ -71,8 +71,21 @@ def update(k, s, contacts_cn: np.ndarray, dual_use: np.ndarray, delivered: np.nd
     """Stocks of ties with China and the US and dual-use trust: decay, then contacts close part of the gap to 1."""
     contacts = _contacts(contacts_cn, k.contact_weights, delivered, s.gate, k.us_contact_rate, s.alignment, us_factor,
                          dual_use)
-    s.stock = rules.update_stock(s.stock, contacts, k.decays.T[:, :, None])
+    # rules.update_stock: numpy's exponential, then its step compiled (a ufunc called from Python costs more here).
+    s.stock = _stocks(s.stock, np.exp(-contacts), k.decays)
     s.r_china, s.r_us, s.trust = s.stock
+
+
+@njit(cache=True)
+def _stocks(stock, no_contact, decays):
+    """(3, replicas, states): :func:`model.rules.stock_step` of each stock with its decay (``decays``: replicas x 3)."""
+    n_stock, n_rep, n = stock.shape
+    out = np.empty((n_stock, n_rep, n))
+    for j in range(n_stock):
+        for r in range(n_rep):
+            for i in range(n):
+                out[j, r, i] = rules.stock_step(stock[j, r, i], no_contact[j, r, i], decays[r, j])
+    return out
 
 
 @njit(cache=True)

@@ -89,10 +89,13 @@ def _results(model: DefenceTiesModel, data: ModelData) -> list[RunResult]:
     """Finish a batch that has run all its years and return each replica's record."""
     model.finish()
     pl, rec = model.pipeline, model.recorder
-    # Each replica's deals in signing order: a stable sort by replica keeps the order within each.
-    order = np.argsort(pl.replica[: pl.n], kind="stable")
-    bounds = np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas))
-    columns = {name: np.split(getattr(pl, name)[: pl.n][order], bounds) for name in DEAL_COLUMNS}
+    if model.replicas == 1:
+        columns = {name: [getattr(pl, name)[: pl.n].copy()] for name in DEAL_COLUMNS}
+    else:
+        # Each replica's deals in signing order: a stable sort by replica keeps the order within each.
+        order = np.argsort(pl.replica[: pl.n], kind="stable")
+        bounds = np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas))
+        columns = {name: np.split(getattr(pl, name)[: pl.n][order], bounds) for name in DEAL_COLUMNS}
     return [RunResult(model.years, data.iso3, rec.all_states[r], rec.all_region[r], int(model.draws[r]),
                       int(model.seeds[r]), {name: parts[r] for name, parts in columns.items()})
             for r in range(model.replicas)]
