@@ -349,9 +349,11 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
         signed_by[r, b, sup] += 1.0
         if chinese and cat == MAJOR:
             chn_major[r, b] += 1.0
+    # Loops, not array expressions: numba takes seconds to compile each of those.
     chinese_any = False
     for r in range(n_rep):
         for b in range(n):
+            ordered[r, b] += on_order[r, b]  # (addition commutes exactly)
             for j in range(n_sup):
                 rec[r, b, S_SIGNED + j] = signed_by[r, b, j]
             chinese_any |= signed_by[r, b, CHN_IDX] > 0.0
@@ -361,7 +363,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 rec[r, b, S_CHN_SIGNED] = signed_by[r, b, CHN_IDX]
                 rec[r, b, S_CHN_MAJOR] = chn_major[r, b]
                 rec[r, b, S_COPRODUCTION] = signed_by[r, b, CHN_IDX] * coproduction[r, b]
-    return on_order + ordered, chinese_any
+    return ordered, chinese_any
 
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,
@@ -455,21 +457,24 @@ def _pipeline_year(active, t, year, replica, state, supplier, category, size, st
         else:
             keep[n_keep] = i
             n_keep += 1
+    # Loops, not array expressions: numba takes seconds to compile each of those.
+    cooled, ordered, arrived = cooling.copy(), on_order.copy(), legacy.copy()
     if n_failed:
-        on_order, cooling = on_order - undelivered, cooling + undelivered
         for r in range(n_rep):
             for st in range(n):
+                ordered[r, st] = on_order[r, st] - undelivered[r, st]
+                cooled[r, st] = cooling[r, st] + undelivered[r, st]
                 cool_release[r, t + cooling_years[r] + 1, st] += undelivered[r, st]
                 rec[r, st, S_CHN_FAILED] = failed_chn[r, st]
                 rec[r, st, S_CHN_VETOED] = vetoed_n[r, st]
-    ordered = np.empty((n_rep, n))
     for r in range(n_rep):
         for st in range(n):
-            arrived = 0.0
+            total = 0.0
             for j in range(n_sup):
-                arrived += new[r, st, j]
-            ordered[r, st] = on_order[r, st] - arrived
-    return keep[:n_keep], legacy + new, ordered, cooling
+                total += new[r, st, j]
+                arrived[r, st, j] += new[r, st, j]
+            ordered[r, st] -= total
+    return keep[:n_keep], arrived, ordered, cooled
 
 
 def update_capability(k, s, delivered: np.ndarray) -> None:

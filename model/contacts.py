@@ -191,8 +191,9 @@ def _delegations(rate_factor, scale, arrivals, t, year, onset_year, tour_from, l
         for i in range(n):
             if picked[r, i]:
                 tour[r, i] = 1.0
+                visits[r, i] += 1.0
                 last[r] = year
-    return visits + tour, tour, last
+    return visits, tour, last
 
 
 @njit(cache=True)

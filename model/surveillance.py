@@ -51,11 +51,12 @@ def _exponents(level, innovation, imitation, finance_coef, finance, insecurity_p
     with the adopters' share) and of the cut by US pressure x leverage, for one exponential of both."""
     n_rep, n = level.shape
     out = np.empty((2, n_rep, n))
-    share = _national_count(level) / n
+    national = _national_count(level)
     for r in range(n_rep):
+        share = national[r] / n
         for i in range(n):
             push = finance_coef[r] * finance[r, i] + insecurity_push[r, i]
-            out[0, r, i] = rules.bass_exponent(innovation[r], imitation[r], share[r], push)
+            out[0, r, i] = rules.bass_exponent(innovation[r], imitation[r], share, push)
             out[1, r, i] = -pressure_coef[r] * us_hold[r, i]
     return out
 @njit(cache=True)
