@@ -71,10 +71,6 @@ class USPolicy:
         if self._in_force[t]:
             self._until = np.where(self._offence & self._on(t), year + self._years, self._until)
 
-    def allow_offers(self, t: int, offered: np.ndarray) -> np.ndarray:
-        """China's offers (replicas x states x categories) without the categories the US bans this year."""
-        return offered & ~self._ban[:, t][:, None, :]
-
     def banned_categories(self, t: int) -> np.ndarray:
         """(replicas, categories): whether the US bans each category of Chinese arms this year."""
         return self._ban[:, t]

@@ -140,7 +140,7 @@ def weighted_pick_mask(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray | i
 
 @njit(cache=True)
 def _pick_rows(weights: np.ndarray, log_u: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """:func:`weighted_pick_mask` on rows, compiled (four calls a year, each a handful of array operations in numpy).
+    """:func:`weighted_pick_mask` on rows, compiled; the kernels of tours, exercises, port calls and aid call it.
 
     Zero weights get keys near -1e300 (below every eligible key) without a division by zero. The ``k``-th largest key
     comes from a descending list of the ``k`` largest so far (``k`` is small), the same value a sort gives.
