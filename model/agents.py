@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from model import rules
-from model.arms import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX
+from model.arms import CHN_IDX, DOMESTIC_IDX, RUS_IDX, USA_IDX, installed_base
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
@@ -270,7 +270,7 @@ def _pressure(r_china, gate, n_recognising, pressure_base, pressure_footprint, i
               leverage_installed):
     """US pressure and leverage (:meth:`UnitedStates.set_pressure`), compiled: the footprint summed over the states
     and the installed base over the suppliers as numpy sums them."""
-    n_rep, n, n_sup = installed.shape
+    n_rep, n = r_china.shape
     pressure, leverage = np.empty(n_rep), np.empty((n_rep, n))
     held = np.empty(n)
     for r in range(n_rep):
@@ -279,9 +279,6 @@ def _pressure(r_china, gate, n_recognising, pressure_base, pressure_footprint, i
         footprint = rules.pairwise_sum(held, 0, n) / n_recognising[r]
         pressure[r] = rules._expit(pressure_base[r] + pressure_footprint[r] * (footprint - 0.5), 0)
         for i in range(n):
-            base = 0.0
-            for j in range(n_sup):
-                base += installed[r, i, j]
-            us_share = installed[r, i, USA_IDX] / (base if (base >= 1e-12 or base != base) else 1e-12)
+            us_share = installed[r, i, USA_IDX] / installed_base(installed, r, i)
             leverage[r, i] = rules._expit(proximity[r, i] + leverage_installed[r] * us_share, 0)
     return pressure, leverage

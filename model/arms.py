@@ -237,11 +237,21 @@ def _need(cooling, cool_release, capability, on_order, legacy_due, inv_target, d
         for i in range(n):
             c = cooling[r, i] - cool_release[r, i]
             g = 1.0 - (((capability[r, i] + on_order[r, i]) + c) + legacy_due[r, i]) * inv_target[r, i]
-            g = g if (g >= 0.0 or g != g) else 0.0  # np.maximum(g, 0.0), NaN kept
+            g = rules.maximum(g, 0.0)
             volume = ((deal_share[r] * g) * target[r, i]) * rules._expit(need_base[r, i] + need_gap[r] * g, 0)
             cooled[r, i], gap[r, i], lam[r, i] = c, g, volume * inv_contract_mean[r, i]
             rec[r, i, S_GAP] = g
     return cooled, gap, lam
+
+
+@njit(cache=True)
+def installed_base(installed, r: int, i: int) -> float:
+    """A state's installed base over all suppliers, at least 1e-12 (the denominator of its supplier shares), summed
+    from zero in supplier order as numpy sums fewer than 8."""
+    base = 0.0
+    for j in range(installed.shape[2]):
+        base += installed[r, i, j]
+    return rules.maximum(base, 1e-12)
 
 
 @njit(cache=True)
@@ -276,11 +286,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
         for b in range(n):
             if counts[r, b] == 0:
                 continue
-            # The installed shares by supplier (the sum from zero in supplier order, as numpy sums fewer than 8).
-            base = 0.0
-            for j in range(n_sup):
-                base += installed[r, b, j]
-            base = base if (base >= 1e-12 or base != base) else 1e-12
+            base = installed_base(installed, r, b)
             top = 0.0
             for j in range(n_sup):
                 share[j] = installed[r, b, j] / base

@@ -93,7 +93,7 @@ def _peer_share(members, flags, eligible):
                 flagged[i] = members[i, g] * (flags[r, i] * eligible[r, i])
                 counted[i] = members[i, g] * eligible[r, i]
             size = rules.pairwise_sum(counted, 0, n)
-            share[r, g] = rules.pairwise_sum(flagged, 0, n) / (size if (size >= 1.0 or size != size) else 1.0)
+            share[r, g] = rules.pairwise_sum(flagged, 0, n) / rules.maximum(size, 1.0)
     out = np.empty((n_rep, n))
     for r in range(n_rep):
         for i in range(n):

@@ -28,6 +28,13 @@ _logit = types.ExternalFunction("scipy_special_logit", types.float64(types.float
 
 
 @njit(cache=True)
+def maximum(a: float, b: float) -> float:
+    """``np.maximum(a, b)`` to the bit for floats: ``a`` when ``a >= b`` or ``a`` is NaN, else ``b`` (NaN kept from
+    either side, the sign of a zero as numpy picks it)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True)
 def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
     """``a[lo:lo + n].sum()`` to the bit as numpy sums a contiguous row: from its identity 0, eight running sums over
     blocks of at most 128, halves above (numpy's pairwise summation), so compiled code can sum what numpy summed.
@@ -235,7 +242,7 @@ def bass_hazard(innovation: float, imitation: float, adopter_share: float, push:
 def bass_exponent(innovation: float, imitation: float, adopter_share: float, push: float) -> float:
     """:func:`bass_hazard`'s exponent ``-max(0, p + q s + push)`` (a kernel computes it, numpy the exponential)."""
     x = innovation + imitation * adopter_share + push
-    return -(0.0 if x <= 0.0 else x)  # np.maximum(0.0, x): NaN kept
+    return -maximum(0.0, x)
 
 
 def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model import rules
 from model.data import ModelData
 from model.drivers import Drivers
 from model.params import ModelParams
@@ -38,8 +39,7 @@ def _projects(space, u_ground, ground_share, banned, ground_station, scheduled):
             ground = space[r, i] * (1.0 if u_ground[r, i] < ground_share[r] else 0.0)
             project = space[r, i] - ground if banned[r] else space[r, i]
             ground = 0.0 if banned[r] else ground
-            before = ground_station[r, i]
-            stations[r, i] = before if (before >= ground or before != before) else ground  # np.maximum
+            stations[r, i] = rules.maximum(ground_station[r, i], ground)
             kept[r, i] = project
-            launched[r, i] = project if (project >= scheduled[r, i] or project != project) else scheduled[r, i]
+            launched[r, i] = rules.maximum(project, scheduled[r, i])
     return kept, stations, launched
