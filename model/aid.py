@@ -29,7 +29,7 @@ def packages(k, s, t: int, year: int, aid_priority: np.ndarray, pipeline: Pipeli
     ties = np.exp(k.aid_persistence[:, None] * s.aided)
     aid, s.aided, donors, gift, on_order = _packages(
         aid_priority, s.r_china, ties, k.log_u_aid[:, t], k.n_aid[:, t], k.aid_size[:, t], s.aided,
-        s.offered[:, :, LIGHT], k.u_aid[:, t, 1], k.donation_base, s.alignment, k.tiv_per_usd_m, s.on_order)
+        s.offered[:, :, LIGHT], k.u_aid[:, t], k.donation_base, s.alignment, k.tiv_per_usd_m, s.on_order)
     if donors.any():
         rep, state = np.nonzero(donors)
         pipeline.add(state, CHN_IDX, LIGHT, gift[rep, state], year, 0, 1, donation=True, replica=rep)

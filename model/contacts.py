@@ -21,6 +21,8 @@ DECIDED = [TRAINING, FORUM, SPACE]
 # r_china, alignment, exposure, trained last year, attended last year, peer share, finance, trust, tech, US pressure
 # x leverage
 N_FEATURES = 10
+# Delegation visits per state and year are capped here (P(Poisson(5) > 16) is about 1e-5).
+MAX_VISITS = 16
 
 
 def boldness_path(p: ModelParams, tension: np.ndarray) -> np.ndarray:
@@ -159,31 +161,30 @@ def _feature_sums(bias, tech_term, coef, f0, f1, f2, f3, f4, f5, f6, f7, f9, gat
 
 
 def delegations(k, s, t: int, year: int, log_rate: np.ndarray, priority: np.ndarray) -> np.ndarray:
-    """Poisson visits (pre-drawn unit-exponential arrivals within the rate, capped) plus recurring high-level tours."""
+    """Poisson visits (capped, by inversion of one pre-drawn uniform per state) plus recurring high-level tours."""
     visits, tour, s.last_tour = _delegations(
-        np.exp(log_rate), k.delegation_scale[:, t], k.arrivals, t, year, k.delegation_onset, k.tour_from, s.last_tour,
-        k.tour_gap, k.u_tour[:, t], k.tour_probability, k.tour_size, priority, k.onset[:, t, DELEGATION],
+        np.exp(log_rate), k.delegation_scale[:, t], k.u_visits[:, t], year, k.delegation_onset, k.tour_from,
+        s.last_tour, k.tour_gap, k.u_tour[:, t], k.tour_probability, k.tour_size, priority, k.onset[:, t, DELEGATION],
         k.log_u_tour[:, t])
     return visits, tour
 
 
 @njit(cache=True)
-def _delegations(rate_factor, scale, arrivals, t, year, onset_year, tour_from, last_tour, tour_gap, u_tour,
+def _delegations(rate_factor, scale, u_visits, year, onset_year, tour_from, last_tour, tour_gap, u_tour,
                  tour_probability, tour_size, priority, onset, log_u):
     """:func:`delegations` after the rate's exponential, compiled: visits plus tours, tours, and the year of each
     replica's last tour. A tour comes when the channel has begun, at the first year or every ``tour_gap`` years
     from ``tour_from`` with its probability, to ``tour_size`` states picked by priority."""
     n_rep, n = rate_factor.shape
-    rate, weight = np.empty((n_rep, n)), np.empty((n_rep, n))
+    visits, weight = np.empty((n_rep, n)), np.empty((n_rep, n))
     size = np.zeros(n_rep, dtype=np.int64)
     for r in range(n_rep):
         for i in range(n):
-            rate[r, i] = rate_factor[r, i] * scale[r, i]
+            visits[r, i] = rules.capped_count(u_visits[r, i], rate_factor[r, i] * scale[r, i], MAX_VISITS)
             weight[r, i] = priority[r, i] * onset[r]
         regular = year >= tour_from[r] and year - last_tour[r] >= tour_gap[r] and u_tour[r] < tour_probability[r]
         if year >= onset_year[r] and (last_tour[r] < onset_year[r] or regular):
             size[r] = tour_size[r]
-    visits = _arrivals_within(arrivals, t, rate)
     picked = rules._pick_rows(weight, log_u, size)
     tour = np.zeros((n_rep, n))
     last = last_tour.copy()
@@ -194,24 +195,6 @@ def _delegations(rate_factor, scale, arrivals, t, year, onset_year, tour_from, l
                 visits[r, i] += 1.0
                 last[r] = year
     return visits, tour, last
-
-
-@njit(cache=True)
-def _arrivals_within(arrivals: np.ndarray, t: int, rate: np.ndarray) -> np.ndarray:
-    """(replicas, states): how many of year ``t``'s cumulative arrivals (replicas, years, states, MAX_VISITS) are at
-    most ``rate``; compiled, since numpy counts along a short last axis slowly. The arrivals are running sums of
-    non-negative draws, so the count stops at the first beyond the rate."""
-    n_rep, n = rate.shape
-    out = np.zeros((n_rep, n))
-    for r in range(n_rep):
-        for i in range(n):
-            c = 0
-            for a in arrivals[r, t, i]:
-                if not a <= rate[r, i]:  # (a NaN rate counts none, as a comparison would)
-                    break
-                c += 1
-            out[r, i] = c
-    return out
 
 
 def exercises(k, s, t: int, log_weight: np.ndarray, priority: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ kernels for the whole batch, whatever its size (docs/ODD.md §10.30).
 from __future__ import annotations
 
 import copy
+import functools
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import mesa
 import numpy as np
 from numba import njit
 
-from model import aid, arms, contacts, counter, relations, space, surveillance
+from model import aid, arms, contacts, counter, relations, rules, space, surveillance
 from model.agents import China, LACState, Supplier, UnitedStates, Viewed, china_precompute, us_precompute
 from model.contacts import DECIDED, DELEGATION, EXERCISE, FORUM, SPACE, TRAINING  # noqa: F401  (public constants)
 from model.data import HIST_START, SUBREGIONS, ModelData
@@ -71,14 +72,11 @@ from model.slots import (
     S_TRAINING,
 )
 
-STREAMS = ("order", "delegations", "training", "port_calls", "exercises", "forums", "arms", "aid", "space",
-           "surveillance")
+STREAMS = ("order", NOISE_STREAM := "noise")
 # The key of the contracts' rows (model.counter), one per replica: addressed draws, not a stream.
 CONTRACT_KEY = "contracts"
 # The stream of the drivers' shocks past 2023, keyed by seed // seeds_per_path (consecutive seeds share a driver path).
 DRIVER_STREAM = "drivers"
-# Delegation visits per state and year are capped here (P(Poisson(5) > 16) is about 1e-5).
-MAX_VISITS = 16
 MAX_AID_PACKAGES = 33
 # China's yearly exercises and extra port-call hosts are capped here (P(Poisson(3) > 12) is about 5e-5).
 MAX_EXERCISES = MAX_HOSTS = 12
@@ -103,16 +101,6 @@ def _precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nd
     return {**contacts.precompute(p, data, dr), **arms.precompute(p, data, dr), **aid.precompute(p, data),
             **space.precompute(p, data, dr), **surveillance.precompute(p, data, dr), **relations.precompute(p, dr),
             **china_precompute(p, data, dr), **us_precompute(p, data, dr)}
-
-
-@njit(cache=True)
-def _running_sum(a: np.ndarray) -> np.ndarray:
-    """Running sums along the last axis, in place: the same additions in the same order as np.cumsum, compiled (numpy
-    sums along a short last axis slowly: a column at a time took three times as long)."""
-    for row in a.reshape(-1, a.shape[-1]):
-        for j in range(1, len(row)):
-            row[j] += row[j - 1]
-    return a
 
 
 @njit(cache=True)
@@ -144,39 +132,53 @@ def _record_stocks(rec, delivered, r_china, r_us, leverage, alignment):
             rec[r, i, S_LEVERAGE], rec[r, i, S_ALIGNMENT] = leverage[r, i], alignment[r, i]
 
 
-def _raw_noise(streams: dict[str, np.random.Generator], ny: int, n: int) -> dict[str, np.ndarray]:
-    """One replica's draws for the whole run, one call (or a few) per stream (DESIGN.md §9): everything its streams
-    give, before any parameter, input or driver enters (:func:`_noise` does that), so the batches of other scenarios
-    over the same replicas reuse them (:class:`RawNoise`). Names starting with ``_`` are only read by :func:`_noise`."""
-    shape = (ny, n)
-    out = {}
-    sp = streams["space"].random(size=(ny, 2 * n + 1))
-    space_noise = np.log(sp[:, :n]) - np.log1p(-sp[:, :n])  # logistic from uniform
-    out["u_ground"] = sp[:, n:2 * n]
-    out["_u_continuation"] = sp[:, -1:]
-    out["noise"] = np.stack([streams["training"].logistic(size=shape), streams["forums"].logistic(size=shape),
-                             space_noise], axis=-1)
-    # Exercises: the year's number as unit-exponential arrivals (counted within China's rate by _noise), then
-    # partners by weight.
-    ex = streams["exercises"]
-    out["_exercise_arrivals"] = np.cumsum(ex.standard_exponential(size=(ny, MAX_EXERCISES)), axis=1)
-    out["log_u_exercise"] = np.log(ex.random(size=shape))
-    out["u_surveillance"] = streams["surveillance"].random(size=(ny, 2, n))
-    pc = streams["port_calls"].random(size=(ny, n + 1))
-    out["_voyage_z"] = np.log(pc[:, 0]) - np.log1p(-pc[:, 0])
-    out["log_u_hosts"] = np.log(pc[:, 1:])
-    out["_host_arrivals"] = np.cumsum(streams["port_calls"].standard_exponential(size=(ny, MAX_HOSTS)), axis=1)
-    dl = streams["delegations"].random(size=(ny, n + 1))
-    out["u_tour"], out["log_u_tour"] = dl[:, 0], np.log(dl[:, 1:])
-    out["arrivals"] = _running_sum(streams["delegations"].standard_exponential(size=(ny, n, MAX_VISITS)))
-    ad = streams["aid"]
-    out["_aid_arrivals"] = np.cumsum(ad.standard_exponential(size=(ny, MAX_AID_PACKAGES)), axis=1)
-    out["u_aid"] = ad.random(size=(ny, 2, n))
-    out["log_u_aid"] = np.log(out["u_aid"][:, 0])
-    out["_aid_normal"] = ad.standard_normal(size=shape)
-    # The arms market's noise: one uniform per state-year for the number of contracts (by inversion); each contract's
-    # row is addressed by its year, buyer and number under the replica's contract key (arms.contract_row).
-    out["u_contracts"] = streams["arms"].random(size=shape)
+@functools.cache
+def noise_layout(n: int) -> dict[str, slice]:
+    """Where each channel's uniforms sit in a replica's year of noise (:func:`_raw_noise`) for ``n`` states: one
+    column per state (``2 n`` for surveillance's two) or one for the region. The first two blocks are turned into
+    logistic and log-uniform draws; the rest are read as uniforms. (Shared: never written.)"""
+    widths = (
+        # logistic: the training, forum and space decisions' noise; the PLA Navy's voyage
+        ("training", n), ("forums", n), ("space", n), ("voyage", 1),
+        # log-uniform: the weighted picks of exercise partners, port-call hosts, tour stops and aid recipients
+        ("exercise_pick", n), ("host_pick", n), ("tour_pick", n), ("aid_pick", n),
+        # uniform: ground stations, CBERS's continuation, surveillance's adoption and cut, a regular tour, donations,
+        # the number of arms contracts and of delegation visits (per state), of exercises, extra hosts and aid
+        # packages (China's yearly numbers)
+        ("ground", n), ("continuation", 1), ("surveillance", 2 * n), ("tour", 1), ("donation", n), ("contracts", n),
+        ("visits", n), ("exercises", 1), ("hosts", 1), ("aid", 1))
+    ends = np.cumsum([w for _, w in widths])
+    out = {name: slice(int(end - w), int(end)) for (name, w), end in zip(widths, ends, strict=True)}
+    out["logistic"] = slice(0, out["voyage"].stop)
+    out["log"] = slice(out["exercise_pick"].start, out["aid_pick"].stop)
+    out["width"] = slice(0, int(ends[-1]))
+    return out
+
+
+def _raw_noise(u: np.ndarray, normal: np.ndarray, logistic: np.ndarray, log_u: np.ndarray) -> dict[str, np.ndarray]:
+    """The batch's raw arrays, each a view of its replicas' blocks (:func:`draw_raw_noise`): ``u`` the uniforms laid
+    out by :func:`noise_layout`, ``normal`` one normal per state-year (aid package sizes), ``logistic`` and ``log_u``
+    the logistic and log-uniform transforms of the first two blocks. Names starting with ``_`` are only read by
+    :func:`_noise`."""
+    r, ny, _ = u.shape
+    n = normal.shape[2]
+    lay = noise_layout(n)
+
+    def block(a, name, base=0):
+        return a[:, :, lay[name].start - base:lay[name].stop - base]
+
+    out = {"noise": logistic[:, :, :3 * n].reshape(r, ny, 3, n).transpose(0, 1, 3, 2),
+           "_voyage_z": block(logistic, "voyage")[:, :, 0], "_aid_normal": normal,
+           "u_surveillance": block(u, "surveillance").reshape(r, ny, 2, n)}
+    for name, into in (("exercise_pick", "log_u_exercise"), ("host_pick", "log_u_hosts"), ("tour_pick", "log_u_tour"),
+                       ("aid_pick", "log_u_aid")):
+        out[into] = block(log_u, name, lay["log"].start)
+    for name, into in (("ground", "u_ground"), ("donation", "u_aid"), ("contracts", "u_contracts"),
+                       ("visits", "u_visits")):
+        out[into] = block(u, name)
+    for name, into in (("continuation", "_u_continuation"), ("tour", "u_tour"), ("exercises", "_u_exercises"),
+                       ("hosts", "_u_hosts"), ("aid", "_u_aid_packages")):
+        out[into] = block(u, name)[:, :, 0]
     return out
 
 
@@ -192,21 +194,31 @@ def _space_schedule(data: ModelData, years: np.ndarray) -> tuple[np.ndarray, np.
     return sched, (last > 0) & (years[:, None] > last)
 
 
-def _noise(raw: Mapping[str, np.ndarray], i: int, pre: dict[str, np.ndarray], p: ModelParams,
-           schedule: tuple[np.ndarray, np.ndarray], dr: Drivers) -> dict[str, np.ndarray]:
-    """Replica ``i``'s noise that its parameters, inputs or drivers shape, from its raw draws (``raw``, stacked);
-    ``schedule`` is :func:`_space_schedule` of the batch."""
+def _noise(raw: Mapping[str, np.ndarray], k: SimpleNamespace, params: Sequence[ModelParams],
+           drivers: Sequence[Drivers], schedule: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """The batch's noise that its parameters, inputs or drivers shape, from its raw draws (``raw``) and its
+    precomputed arrays ``k``; ``schedule`` is :func:`_space_schedule` of the batch. China's yearly numbers of
+    exercises, extra port-call hosts and aid packages are capped Poisson counts by inversion of one uniform each, so a
+    scenario's capacity path moves a count without moving any other draw."""
+
+    def each(get) -> np.ndarray:
+        return np.array([get(p) for p in params])[:, None]
+
     out = {}
-    out["n_exercises"] = (raw["_exercise_arrivals"][i] <= pre["exercise_rate"][:, None]).sum(axis=1)
+    out["n_exercises"] = rules.capped_poisson(raw["_u_exercises"], k.exercise_rate, MAX_EXERCISES)
     sched, continues = schedule
-    out["space_scheduled"] = np.maximum(sched, continues * (raw["_u_continuation"][i] < p.space.cbers_continuation))
-    out["voyage"] = raw["_voyage_z"][i] < p.port_calls.intercept + p.port_calls.reach * dr.pla_navy_reach
-    # Hosts beyond the first as arrivals within (hosts_mean - 1) x China's capacity (its means).
-    out["n_hosts"] = 1 + (raw["_host_arrivals"][i] <= ((p.port_calls.hosts_mean - 1.0) * pre["capacity"])[:, None]
-                          ).sum(axis=1)
-    # Package counts as arrivals within the yearly rate, so a scenario's capacity path leaves every draw in place.
-    out["n_aid"] = (raw["_aid_arrivals"][i] <= (p.china.aid_packages_per_year * pre["capacity"])[:, None]).sum(axis=1)
-    out["aid_size"] = p.china.aid_package_usd_m * np.exp(p.china.aid_size_sigma * raw["_aid_normal"][i])
+    out["space_scheduled"] = np.maximum(
+        sched, continues * (raw["_u_continuation"][:, :, None] < each(lambda p: p.space.cbers_continuation)[:, None]))
+    reach = np.stack([dr.pla_navy_reach for dr in drivers])
+    out["voyage"] = raw["_voyage_z"] < (each(lambda p: p.port_calls.intercept)
+                                        + each(lambda p: p.port_calls.reach) * reach)
+    # Hosts beyond the first within (hosts_mean - 1) x China's capacity (its means).
+    out["n_hosts"] = 1 + rules.capped_poisson(raw["_u_hosts"], (each(lambda p: p.port_calls.hosts_mean) - 1.0)
+                                              * k.capacity, MAX_HOSTS)
+    out["n_aid"] = rules.capped_poisson(raw["_u_aid_packages"], each(lambda p: p.china.aid_packages_per_year)
+                                        * k.capacity, MAX_AID_PACKAGES)
+    out["aid_size"] = (each(lambda p: p.china.aid_package_usd_m)[:, :, None]
+                       * np.exp(each(lambda p: p.china.aid_size_sigma)[:, :, None] * raw["_aid_normal"]))
     return out
 
 
@@ -223,19 +235,26 @@ class RawNoise:
 
 
 def draw_raw_noise(keys: Sequence[tuple[int, int, int]], ny: int, n: int) -> RawNoise:
-    """The raw draws (:func:`_raw_noise`) of the replicas ``keys`` ((root seed, draw, seed) each) over ``ny`` years
-    and ``n`` states, each replica from its own streams, stacked."""
-    arrays: dict[str, np.ndarray] = {}
+    """The raw draws of the replicas ``keys`` ((root seed, draw, seed) each) over ``ny`` years and ``n`` states, each
+    replica from its own ``noise`` stream: a block of uniforms laid out by :func:`noise_layout` (each channel its own
+    columns, so a scenario that changes one channel's use of its draws leaves the others' in place: common random
+    numbers), then one normal per state-year, drawn before any parameter, input or driver enters (:func:`_noise` does
+    that), so the batches of other scenarios over the same replicas reuse them. Each replica's transforms run on its
+    own rows, so its draws do not depend on its batch; the channels' arrays are views of the blocks
+    (:func:`_raw_noise`)."""
+    lay = noise_layout(n)
+    r = len(keys)
+    u, normal = np.empty((r, ny, lay["width"].stop)), np.empty((r, ny, n))
+    logistic, log_u = np.empty((r, ny, lay["logistic"].stop)), np.empty((r, ny, lay["log"].stop - lay["log"].start))
     for i, (root, d, s) in enumerate(keys):
-        streams = {name: np.random.Generator(np.random.PCG64(stream_seed(root, d, s, name)))
-                   for name in STREAMS if name != "order"}
-        row = _raw_noise(streams, ny, n)
-        if not arrays:
-            arrays = {name: np.empty((len(keys), *v.shape), dtype=v.dtype) for name, v in row.items()}
-        for name, v in row.items():
-            arrays[name][i] = v
+        generator = np.random.Generator(np.random.PCG64(stream_seed(root, d, s, NOISE_STREAM)))
+        generator.random(out=u[i])
+        generator.standard_normal(out=normal[i])
+        odds = u[i, :, lay["logistic"]]
+        np.log(odds / (1.0 - odds), out=logistic[i])  # logistic from uniform, as numpy's own logistic draws it
+        np.log(u[i, :, lay["log"]], out=log_u[i])
     contract_key = np.array([counter.key_of(stream_seed(root, d, s, CONTRACT_KEY)) for root, d, s in keys])
-    return RawNoise(tuple(keys), arrays, contract_key)
+    return RawNoise(tuple(keys), _raw_noise(u, normal, logistic, log_u), contract_key)
 
 
 POLICY_INPUTS = ("_ban", "_ban_ground", "_ban_surveillance", "_strength", "_years")
@@ -278,7 +297,7 @@ class DefenceTiesModel(mesa.Model):
     exercised, hosted, aided, offered, capability_gap = (Viewed("s") for _ in range(5))
     on_order, cooling, installed, capability = (Viewed("s") for _ in range(4))
     _cool_release = Viewed("s", "cool_release")
-    _arrivals, _noise = Viewed("k", "arrivals"), Viewed("k", "noise")
+    _u_visits, _noise = Viewed("k", "u_visits"), Viewed("k", "noise")
     _alignment_data, _exercise_rate = Viewed("k", "alignment_data"), Viewed("k", "exercise_rate")
     log_u_exercise, n_exercises, n_aid = Viewed("k"), Viewed("k"), Viewed("k")
     _aid_size = Viewed("k", "aid_size")
@@ -339,7 +358,7 @@ class DefenceTiesModel(mesa.Model):
             key = (id(p), id(dr))
             if key not in cache:
                 cache[key] = _precompute(p, data, dr)
-            row = {**cache[key], **_noise(raw.arrays, i, cache[key], p, schedule, dr)}
+            row = cache[key]
             if not arrays:
                 arrays = {name: np.empty((r, *v.shape), dtype=v.dtype) for name, v in row.items()}
             for name, v in row.items():
@@ -352,6 +371,7 @@ class DefenceTiesModel(mesa.Model):
         arrays.update({name: v for name, v in raw.arrays.items() if not name.startswith("_")})
         arrays["contract_key"] = raw.contract_key
         self.k = k = SimpleNamespace(**arrays)
+        vars(k).update(_noise(raw.arrays, k, all_params, self.all_drivers, schedule))
         # Drivers the kernels read every year, stacked.
         self._fiscal = np.stack([d.fiscal_stress for d in self.all_drivers])
         # The political move of each change of government (0 in other years): deals on the other side of it are

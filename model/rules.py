@@ -245,6 +245,36 @@ def bass_exponent(innovation: float, imitation: float, adopter_share: float, pus
     return -maximum(0.0, x)
 
 
+@njit(cache=True)
+def capped_count(u: float, lam: float, cap: int) -> int:
+    """A Poisson count of mean ``lam`` capped at ``cap``, by inversion of the uniform ``u``: the smallest ``k`` with
+    ``P(X <= k) >= u``, or ``cap``. A zero or NaN mean gives none; an infinite one gives ``cap``. The cap keeps the
+    walk up the distribution short (the caps are far in the tail of the model's means)."""
+    if not lam > 0.0:
+        return 0
+    term = math.exp(-lam)
+    cdf, k = term, 0
+    while k < cap and not cdf >= u:
+        k += 1
+        term *= lam / k
+        cdf += term
+    return k
+
+
+@njit(cache=True)
+def _capped_poisson(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray:
+    out = np.empty(u.shape, dtype=np.int64)
+    for i in range(len(u)):
+        out[i] = capped_count(u[i], lam[i], cap)
+    return out
+
+
+def capped_poisson(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray:
+    """:func:`capped_count` elementwise over uniforms ``u`` and means ``lam`` of one shape (compiled)."""
+    u, lam = np.broadcast_arrays(np.asarray(u, dtype=float), np.asarray(lam, dtype=float))
+    return _capped_poisson(np.ascontiguousarray(u).ravel(), np.ascontiguousarray(lam).ravel(), cap).reshape(u.shape)
+
+
 def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson counts by inversion: the smallest ``k`` with ``P(X <= k) >= u``, for uniforms ``u`` and means ``lam``.
 

@@ -198,7 +198,7 @@ def test_raw_noise_is_taken_only_by_the_replicas_it_was_drawn_for(params, data, 
     again = DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 3],
                              raw_noise=first.raw_noise)
     fresh = DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 3])
-    assert again.k.arrivals is first.k.arrivals
+    assert again.k.u_visits is first.k.u_visits
     for name, value in vars(fresh.k).items():
         assert np.array_equal(getattr(again.k, name), value), name
     with pytest.raises(ValueError, match="raw_noise: drawn for other replicas"):

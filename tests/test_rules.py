@@ -122,6 +122,24 @@ def test_poisson_quantile_is_the_inverse_cdf():
     assert grid.shape == (3, 4) and grid.ravel().tolist() == rules.poisson_quantile(u[:12], lam[:12]).tolist()
 
 
+def test_capped_poisson_is_the_inverse_cdf_up_to_its_cap():
+    from scipy.stats import poisson
+
+    rng = np.random.default_rng(12)
+    lam = np.concatenate([[1e-9, 0.3, 2.0, 7.5, 12.0, 40.0], rng.gamma(1.0, 3.0, size=2000)])
+    u = rng.random(lam.size)
+    u[:2] = [0.999999, 0.5]
+    expected = np.minimum(poisson.ppf(u, lam), 12).astype(int)
+    assert rules.capped_poisson(u, lam, 12).tolist() == expected.tolist()
+    assert (expected == 12).any() and (expected == 0).any()
+    # A zero or NaN mean gives none (as no arrival falls within it); an infinite one the cap.
+    assert rules.capped_poisson(np.array([0.7, 0.7, 0.7]), np.array([0.0, np.nan, np.inf]), 12).tolist() == [0, 0, 12]
+    # Shape-preserving, and each count is its own uniform's: a count does not depend on its neighbours.
+    grid = rules.capped_poisson(u[:12].reshape(3, 4), lam[:12].reshape(3, 4), 12)
+    assert grid.shape == (3, 4) and grid.ravel().tolist() == expected[:12].tolist()
+    assert rules.capped_poisson(u[5], lam[5], 12) == expected[5]
+
+
 def test_race_choice_by_hand():
     # Each column finishes at E_j / exp(V_j - max V), E_j = -log u_j; the first to finish is chosen. Column 0's
     # margin is log(rate_0 / best other rate), plus the boost.
