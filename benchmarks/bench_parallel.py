@@ -1,7 +1,10 @@
 """Throughput of 2000-2040 runs on worker processes: a spawn process pool and a Dask ``LocalCluster``.
 
 Each task is a batch of runs (seeds of the shipped parameters and baseline drivers); every worker loads the data and
-builds the drivers once (pool: the initializer; Dask: ``client.run`` on every worker before timing). A task returns
+builds the drivers once (pool: the initializer; Dask: ``client.run`` on every worker before timing). The pool's
+workers keep the memory their batches free, as the pools that run the model's batches in the jobs do
+(``experiments.executor``, ``calibration.batching``: :func:`common.memory.keep_freed_memory`); Dask's workers do not,
+as in the jobs (docs/ODD.md §10.43). A task returns
 only a count and a checksum, so the rate is that of the model and the scheduling, without moving records back (the
 forecast benchmark measures the full path, Parquet parts included). Timing starts once every worker has loaded the
 data and run a warm-up batch; it ends when the last batch is back. The checksums of every executor must agree.
@@ -40,6 +43,14 @@ def setup() -> int:
     return os.getpid()
 
 
+def setup_pool_worker() -> int:
+    """A pool worker as the jobs start theirs: the memory policy, then :func:`setup`."""
+    from common.memory import keep_freed_memory
+
+    keep_freed_memory()
+    return setup()
+
+
 def run_runs(start: int, count: int) -> tuple[int, float, int]:
     """Runs ``start .. start+count-1`` (draw = i // 4, seed = i % 4) as one batch: (runs, checksum, process id)."""
     from model.run import simulate_batch
@@ -59,7 +70,7 @@ def _tasks(runs: int, batch: int) -> list[tuple[int, int]]:
 def pool_rate(workers: int, runs: int, batch: int, warmup: int = 10) -> dict:
     """Runs per second on a spawn ProcessPoolExecutor of ``workers`` processes."""
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=setup) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=setup_pool_worker) as pool:
         pids: set[int] = set()
         for _ in range(20):  # until every worker has started, loaded the data and run a warm-up batch
             pids |= {f.result()[2] for f in [pool.submit(run_runs, 10**6, warmup) for _ in range(workers)]}

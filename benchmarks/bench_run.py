@@ -12,8 +12,8 @@ Sections and keys (targets from issue 5):
 - mesa: ``mesa_over_kernels_ratio``, the year loop through ``model.step()`` (Mesa's wrapped step) over the same year
   loop calling the methods of ``DefenceTiesModel.step`` directly on the same model, median over paired runs (target
   <= 1.2); the two records must be identical.
-- throughput: ``runs_per_s_1_worker``, ``runs_per_s_2_workers`` (spawn process pool, each task one batch; target
-  >= 1,000 with 2) and
+- throughput: ``runs_per_s_1_worker``, ``runs_per_s_2_workers`` (spawn process pool whose workers keep their freed
+  memory, as the jobs' model pools do; each task one batch; target >= 1,000 with 2) and
   ``dask_speedup_2_workers`` (Dask LocalCluster, 2 workers over 1; target >= 1.7); see ``bench_parallel.py``.
 - calibration: ``calibration_wall_s`` from ``calibration/posterior/manifest.json`` (``fit.wall_s``); ``--calibration``
   reruns ``python -m calibration.fit`` and times it (about ten minutes).

@@ -365,7 +365,10 @@ class DefenceTiesModel(mesa.Model):
                 if (v.shape, v.dtype) != expected[name]:
                     raise ValueError(f"{name}: a replica has shape {v.shape} and dtype {v.dtype}; the batch's first "
                                      f"{expected[name][0]} and {expected[name][1]}")
-        arrays = {name: np.stack([row[name] for row in rows]) for name in expected}
+        if r == 1:  # a view of the row (stacking one row costs more than the run's year of a small array)
+            arrays = {name: np.asarray(v, order="C")[None] for name, v in rows[0].items()}
+        else:
+            arrays = {name: np.stack([row[name] for row in rows]) for name in expected}
         # The raw draws the kernels read as they are: shared, never written, with the batches of other scenarios.
         arrays.update({name: v for name, v in raw.arrays.items() if not name.startswith("_")})
         arrays["contract_key"] = raw.contract_key
