@@ -275,6 +275,11 @@ def capped_poisson(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray:
     return _capped_poisson(np.ascontiguousarray(u).ravel(), np.ascontiguousarray(lam).ravel(), cap).reshape(u.shape)
 
 
+# Poisson quantiles of means below WALK_BELOW are found by summing the probabilities up from P(0), at most WALK_STEPS
+# terms (P(Poisson(8) > 40) is about 1e-15); the rest from the normal approximation and scipy's pdtr.
+WALK_BELOW, WALK_STEPS = 8.0, 40
+
+
 def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson counts by inversion: the smallest ``k`` with ``P(X <= k) >= u``, for uniforms ``u`` and means ``lam``.
 
@@ -299,6 +304,16 @@ def _poisson_quantile(u: np.ndarray, lam: np.ndarray, zero_cdf: np.ndarray) -> n
         ui, li = u[i], lam[i]
         if not ui > zero_cdf[i]:
             continue
+        if li < WALK_BELOW:
+            # A small mean: walk up the distribution from P(0) (a few products, where pdtr costs a series each).
+            term, cdf, ki = zero_cdf[i], zero_cdf[i], 0
+            while cdf < ui and ki < WALK_STEPS:
+                ki += 1
+                term *= li / ki
+                cdf += term
+            if cdf >= ui:
+                k[i] = ki
+                continue
         ki = max(np.floor(li + np.sqrt(li) * _ndtri(ui, 0)), 0.0)
         if _pdtr(ki, li, 0) < ui:
             ki += 1.0
