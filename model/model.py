@@ -4,13 +4,14 @@ surveillance, relations) as plain functions over arrays.
 
 One step is one year for every replica: drivers, China's strategy and US pressure, the states' channels, the deal
 pipeline, stocks and alignment, then recording. A replica is one run: its parameters, its drivers and its random
-streams, one generator per channel (common random numbers across scenarios), each derived from (root seed, draw, seed,
-stream name) with ``numpy.random.SeedSequence``. Every stream's noise is drawn for the whole run before the first year
-(but the arms contracts' rows, which each replica's contracts take from its own stream as they are signed), and every
-kernel works on each replica's own rows (no sum or product across replicas), so a replica's record does not depend on
-the batch it runs in (``tests/test_batch.py``). Mesa's own ``model.rng`` is the first replica's ``order``
-stream (the rules draw nothing from it). The streams' raw draws depend on no parameter, input or driver, so a batch of
-the same replicas under another scenario takes them from the first (:class:`RawNoise`) instead of drawing them again.
+streams, each derived from (root seed, draw, seed, stream name) with ``numpy.random.SeedSequence``. Its ``noise``
+stream draws the whole run's noise before the first year, one block in a fixed layout with each channel's own columns
+(common random numbers across scenarios, :func:`noise_layout`); the arms contracts' rows are addressed under a key of
+the replica (``model.counter``) as they are signed. Every kernel works on each replica's own rows (no sum or product
+across replicas), so a replica's record does not depend on the batch it runs in (``tests/test_batch.py``). Mesa's own
+``model.rng`` is the first replica's ``order`` stream (the rules draw nothing from it). The raw draws depend on no
+parameter, input or driver, so a batch of the same replicas under another scenario takes them from the first
+(:class:`RawNoise`) instead of drawing them again.
 
 Drivers past 2023 carry uncertainty: each run draws its own driver path (``model.drivers.apply_shocks``) from the
 ``drivers`` stream, keyed by (root seed, draw, seed // seeds_per_path), before anything reads the drivers; policy
