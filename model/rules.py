@@ -252,13 +252,20 @@ def capped_count(u: float, lam: float, cap: int) -> int:
     walk up the distribution short (the caps are far in the tail of the model's means)."""
     if not lam > 0.0:
         return 0
-    term = math.exp(-lam)
-    cdf, k = term, 0
-    while k < cap and not cdf >= u:
+    return _walk_up(u, lam, math.exp(-lam), cap)[0]
+
+
+@njit(cache=True)
+def _walk_up(u: float, lam: float, zero_cdf: float, steps: int) -> tuple[int, float]:
+    """The Poisson distribution of mean ``lam`` summed up from ``P(0) = zero_cdf`` until it reaches ``u`` or ``steps``
+    terms are added: the count and the distribution function there (below ``u`` when the walk stopped short; a NaN
+    sum walks to the end)."""
+    term, cdf, k = zero_cdf, zero_cdf, 0
+    while k < steps and not cdf >= u:
         k += 1
         term *= lam / k
         cdf += term
-    return k
+    return k, cdf
 
 
 @njit(cache=True)
@@ -306,13 +313,9 @@ def _poisson_quantile(u: np.ndarray, lam: np.ndarray, zero_cdf: np.ndarray) -> n
             continue
         if li < WALK_BELOW:
             # A small mean: walk up the distribution from P(0) (a few products, where pdtr costs a series each).
-            term, cdf, ki = zero_cdf[i], zero_cdf[i], 0
-            while cdf < ui and ki < WALK_STEPS:
-                ki += 1
-                term *= li / ki
-                cdf += term
+            walked, cdf = _walk_up(ui, li, zero_cdf[i], WALK_STEPS)
             if cdf >= ui:
-                k[i] = ki
+                k[i] = walked
                 continue
         ki = max(np.floor(li + np.sqrt(li) * _ndtri(ui, 0)), 0.0)
         if _pdtr(ki, li, 0) < ui:
