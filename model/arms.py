@@ -185,7 +185,8 @@ def _redlines(redline_logit, leverage_coef, pressure, leverage, alignment_coef, 
                 v = (redline_logit[r, c] + coef * leverage[r, i] - alignment_coef[r] * alignment[r, i]
                      - trust_coef[r] * trust[r, i])
                 offered[r, i, c] = bold > v and gate[r, i] > 0 and not banned[r, c]
-                mean[r, c] += gate[r, i] * rules._expit(v, 0)
+                if gate[r, i] != 0.0:  # (a state that does not recognise Beijing adds 0 to the mean)
+                    mean[r, c] += gate[r, i] * rules._expit(v, 0)
         for c in range(n_cat):
             mean[r, c] /= n_recognising[r]
     return offered, mean
@@ -298,6 +299,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
     buyer = np.empty(n_sup)
     weight = np.empty(n_sup)
     share = np.empty(n_sup)
+    order = np.empty(n_sup, dtype=np.int64)
     row = np.empty(ROW_WIDTH)
     c = 0
     for r in range(n_rep):
@@ -320,6 +322,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
             # The buyer's weights are shared by its contracts; only China's availability depends on the category.
             rules.race_weights(buyer, weight)
             china_weight = weight[CHN_IDX]
+            m = rules.race_order(weight, CHN_IDX, order)
             for number in range(counts[r, b]):
                 _row(key[r], year, b, number, row)
                 d = first + c
@@ -331,7 +334,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * row[SIZE])
                 start[d] = year + lag_min[r] + np.int64(row[LAG] * lag_span[r])
                 weight[CHN_IDX] = china_weight if offered[r, b, cat] else 0.0
-                choice[c], margin = rules.race_pick(weight, row[RACE:RACE + n_sup], CHN_IDX)
+                choice[c], margin = rules.race_pick(weight, row[RACE:RACE + n_sup], CHN_IDX, order, m)
                 with_finance[c] = margin + beta_finance[r] * finance[r, b] > 0
                 queue_u[c], clock_e[c], veto_u[c] = row[QUEUE], row[CLOCK], row[VETO]
                 c += 1

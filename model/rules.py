@@ -230,7 +230,7 @@ def delivery_pace(shock: float, begun: bool) -> float:
     """Share of a deal's yearly instalment delivered this year: ``exp(-shock)`` for deals whose deliveries have begun,
     1 otherwise; the rest is delivered after the deal's scheduled end, so a fiscal shock delays a deal in delivery by
     the same probability that it would fail one not yet begun."""
-    return math.exp(-shock) if begun else 1.0
+    return math.exp(-shock) if begun and shock != 0.0 else 1.0  # (exp(-0) is 1: most deals meet no shock)
 
 
 def bass_hazard(innovation: float, imitation: float, adopter_share: float, push: np.ndarray) -> np.ndarray:
@@ -346,9 +346,10 @@ def race_choice(utility: np.ndarray, u: np.ndarray, column: int,
     choice = np.empty(rows, dtype=np.int64)
     margin = np.empty(rows)
     weight = np.empty(cols)
+    order = np.empty(cols, dtype=np.int64)
     for i in range(rows):
         race_weights(utility[i], weight)
-        choice[i], margin[i] = race_pick(weight, u[i], column)
+        choice[i], margin[i] = race_pick(weight, u[i], column, order, race_order(weight, column, order))
     return choice, margin + boost > 0
 
 
@@ -359,21 +360,46 @@ def race_weights(utility: np.ndarray, weight: np.ndarray) -> None:
     for j in range(len(utility)):
         top = max(top, utility[j])
     shift = top if np.isfinite(top) else 0.0
-    for j in range(len(utility)):
-        weight[j] = math.exp(utility[j] - shift)
+    for j in range(len(utility)):  # (an unavailable column's exp(-inf) is 0)
+        weight[j] = math.exp(utility[j] - shift) if utility[j] != -np.inf else 0.0
+
+
+# 1 - 1e-12: far above the few units of 2**-53 by which the computed bound and rate can be off.
+RACE_BOUND = 1.0 - 1e-12
 
 
 @njit(cache=True)
-def race_pick(weight: np.ndarray, u: np.ndarray, column: int) -> tuple[int, float]:
-    """One choice of :func:`race_choice` from a row's weights and uniforms: the choice, and ``column``'s margin in
-    utility over the best other (positive when ``column`` wins; ``-inf`` when it is unavailable, ``+inf`` when it
-    alone is available). With no column available the choice is column 0. An unavailable column's exponential is
-    never computed (a third of a contract's logarithms)."""
-    best, best_rate = -1, 0.0
+def race_order(weight: np.ndarray, column: int, order: np.ndarray) -> int:
+    """The columns other than ``column`` with a positive weight into ``order``, heaviest first (equal weights in
+    column order); returns how many. :func:`race_pick` scans them in this order."""
+    m = 0
     for j in range(len(weight)):
         if j != column and weight[j] > 0.0:
+            k = m
+            while k > 0 and weight[order[k - 1]] < weight[j]:
+                order[k] = order[k - 1]
+                k -= 1
+            order[k] = j
+            m += 1
+    return m
+
+
+@njit(cache=True)
+def race_pick(weight: np.ndarray, u: np.ndarray, column: int, order: np.ndarray, m: int) -> tuple[int, float]:
+    """One choice of :func:`race_choice` from a row's weights and uniforms, the other columns ``order[:m]`` in
+    :func:`race_order`'s order: the choice, and ``column``'s margin in utility over the best other (positive when
+    ``column`` wins; ``-inf`` when it is unavailable, ``+inf`` when it alone is available). With no column available
+    the choice is column 0. Equal finishing times go to the lowest column, as a scan in column order gives them.
+
+    Only the exponentials that can decide are computed: an unavailable column's never, and a column's whose rate cannot
+    beat the best so far (``-log u >= 1 - u`` bounds it by ``weight / (1 - u)``; the margin covers the rounding of
+    both sides) is passed over. Scanning the heaviest first makes the best high early, so most are passed over."""
+    best, best_rate = -1, 0.0
+    for q in range(m):
+        j = order[q]
+        if weight[j] > best_rate * (1.0 - u[j]) * RACE_BOUND:
             rate = weight[j] / -math.log(u[j])
-            if rate > best_rate:
+            if rate > best_rate or (rate == best_rate and j < best):
                 best, best_rate = j, rate
     own = weight[column] / -math.log(u[column]) if weight[column] > 0.0 else 0.0
     if own == 0.0:

@@ -153,9 +153,42 @@ def test_race_choice_by_hand():
     assert choice.tolist() == [1, 2, 2, 0]
     assert boosted.tolist() == [False, True, False, True]
     half = np.full(3, 0.5)
-    assert rules.race_pick(np.array([0.0, 0.0, 1.0]), half, 2) == (2, np.inf)
-    assert rules.race_pick(np.array([1.0, 0.0, 0.0]), half, 0) == (0, np.inf)
-    assert rules.race_pick(np.zeros(3), half, 1) == (0, -np.inf)
+    assert _pick(np.array([0.0, 0.0, 1.0]), half, 2) == (2, np.inf)
+    assert _pick(np.array([1.0, 0.0, 0.0]), half, 0) == (0, np.inf)
+    assert _pick(np.zeros(3), half, 1) == (0, -np.inf)
+
+
+def _pick(weight, u, column):
+    order = np.empty(len(weight), dtype=np.int64)
+    return rules.race_pick(weight, u, column, order, rules.race_order(weight, column, order))
+
+
+def test_race_pick_equals_a_scan_of_every_column():
+    # The pick passes over the columns that cannot win without computing their exponentials; it must still give the
+    # choice and margin of the plain scan in column order (the first of equal finishing times), ties included.
+    rng = np.random.default_rng(5)
+    for _ in range(20_000):
+        weight = rng.choice([0.0, 1e-9, 0.3, 1.0, rng.random()], size=7)
+        u = rng.choice([0.5, 1e-300, 1.0 - 2**-53, rng.random(), rng.random()], size=7)
+        column = int(rng.integers(7))
+        rates = np.array([w / -math.log(x) if w > 0 else -1.0 for w, x in zip(weight, u, strict=True)])
+        rates[column] = -1.0
+        best = int(np.argmax(rates)) if (rates > 0).any() else -1
+        own = weight[column] / -math.log(u[column]) if weight[column] > 0 else 0.0
+        if own == 0.0:
+            expected = (max(best, 0), -np.inf)
+        elif best < 0:
+            expected = (column, np.inf)
+        else:
+            margin = math.log(own / rates[best])
+            expected = (column if margin > 0 else best, margin)
+        assert _pick(weight, u, column) == expected
+    # A light column whose uniform is near 1 (-log u close to its bound 1 - u) finishing just ahead of the heavy one
+    # scanned first: it must not be passed over.
+    u = np.array([0.5, 1.0 - 1e-9, 0.5])
+    ahead = -math.log(u[1]) / math.log(2.0) * (1.0 + 1e-8)
+    assert _pick(np.array([1.0, ahead, 0.0]), u, 2)[0] == 1
+    assert _pick(np.array([1.0, ahead * (1.0 - 2e-8), 0.0]), u, 2)[0] == 0
 
 
 def test_race_choice_has_the_law_of_gumbel_argmax():
