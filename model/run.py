@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -92,10 +93,15 @@ def _results(model: DefenceTiesModel, data: ModelData) -> list[RunResult]:
     if model.replicas == 1:
         columns = {name: [getattr(pl, name)[: pl.n].copy()] for name in DEAL_COLUMNS}
     else:
-        # Each replica's deals in signing order: a stable sort by replica keeps the order within each.
-        order = np.argsort(pl.replica[: pl.n], kind="stable")
-        bounds = np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas))
-        columns = {name: np.split(getattr(pl, name)[: pl.n][order], bounds) for name in DEAL_COLUMNS}
+        # Each replica's deals in signing order: a stable sort by replica keeps the order within each (on 16-bit keys,
+        # numpy's stable sort is a radix sort).
+        order = np.argsort(pl.replica[: pl.n].astype(np.uint16), kind="stable")
+        edges = [0, *np.searchsorted(pl.replica[: pl.n][order], np.arange(1, model.replicas)).tolist(), pl.n]
+        spans = list(itertools.pairwise(edges))
+        columns = {}
+        for name in DEAL_COLUMNS:
+            column = getattr(pl, name)[: pl.n][order]
+            columns[name] = [column[a:b] for a, b in spans]
     return [RunResult(model.years, data.iso3, rec.all_states[r], rec.all_region[r], int(model.draws[r]),
                       int(model.seeds[r]), {name: parts[r] for name, parts in columns.items()})
             for r in range(model.replicas)]
