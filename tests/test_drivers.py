@@ -83,7 +83,7 @@ def test_scenario_venezuela_transition_lifts_the_embargoes(data):
 
 
 def reference_shocks(dr, rng):
-    """apply_shocks written year by year, the plain way (the module loops over elections instead)."""
+    """apply_shocks written year by year, the plain way."""
     from model.drivers import FUTURE_YEARS
 
     sh, st = dr.shocks, dr.shocks.settings
