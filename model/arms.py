@@ -57,10 +57,12 @@ ROW_WIDTH = 16
 DEALS_PER_RUN = 3 << 10
 
 
-def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
-    """One replica's capability target, need, contract sizes, static supplier utility and the market's constants."""
+def precompute(p: ModelParams, data: ModelData, dr: Drivers, market: dict[str, np.ndarray] | None = None
+               ) -> dict[str, np.ndarray]:
+    """One replica's capability target and need, with the market's arrays (:func:`market`, computed here unless
+    given: replicas of the same parameters and scenario share it whatever their driver paths)."""
     ap, country = p.arms, data.country
-    years, n, n_sup = dr.years, len(data.iso3), len(SUPPLIERS)
+    market = precompute_market(p, data, dr) if market is None else market
     # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
     # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in proportion
     # to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
@@ -73,6 +75,21 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
               * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
               * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target)
               * np.where(country["convertible_budget"] > 0, 1.0, np.exp(ap.nonconvertible_target)))
+    return {
+        **market, "target": target, "inv_target": 1.0 / np.maximum(target, 1e-9),
+        # The 2000 gap equals initial_gap once pre-2000 orders still due count as on order (zero stock if they
+        # exceed it).
+        "capability0": np.maximum((1.0 - ap.initial_gap) * target[0] - market["legacy_due"][0], 0.0),
+    }
+
+
+def precompute_market(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
+    """The arms market's arrays that no driver path changes: need, legacy deliveries, contract sizes, static supplier
+    utility and the market's constants. Reads no driver that ``drivers.apply_shocks`` draws (``drivers.SHOCKED``), so
+    it is computed once for all the paths of one scenario and parameter set (a twentieth of a batch's building was
+    this, again for every path)."""
+    ap, country = p.arms, data.country
+    years, n, n_sup = dr.years, len(data.iso3), len(SUPPLIERS)
     legacy = np.zeros((len(years), n, n_sup))
     legacy[:, :, IMPORT_COLUMNS] = dr.legacy_deliveries
     # Legacy (pre-2000) deliveries still to come are on order too: at signing time in year t (before the year's
@@ -112,7 +129,6 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
     installed = np.zeros((n, n_sup))
     installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
     return {
-        "target": target, "inv_target": 1.0 / np.maximum(target, 1e-9),
         "need_base": ap.need_intercept - ap.need_fiscal * dr.fiscal_stress,
         "legacy": legacy, "legacy_due": legacy_due, "static_utility": static,
         "contract_median": median,
@@ -125,9 +141,6 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
         "not_domestic": 1.0 - one_hot[DOMESTIC_IDX],
         "pressure_coef": ap.beta_us_pressure * (one_hot[CHN_IDX] + one_hot[RUS_IDX]),
         "coproduction": (industry >= p.china.tech_transfer_threshold).astype(float),
-        # The 2000 gap equals initial_gap once pre-2000 orders still due count as on order (zero stock if they
-        # exceed it).
-        "capability0": np.maximum((1.0 - ap.initial_gap) * target[0] - legacy_due[0], 0.0),
         "installed0": installed,
         **{name: np.float64(getattr(ap, name)) for name in (
             "deal_share", "need_gap", "deal_sigma", "beta_lockin", "beta_hedge", "beta_new_supplier", "beta_finance",

@@ -459,6 +459,10 @@ def _governments(u, hazard, z, start, centre, persistence, sd, pinned, pinned_pa
     return path, swing
 
 
+# The drivers a run's random path changes (apply_shocks); every other driver of a path is its scenario's own array.
+SHOCKED = ("us_china_tension", "commodity_index", "orientation", "regime_change", "recognises_beijing")
+
+
 def apply_shocks(drivers: Drivers, rng: np.random.Generator) -> Drivers:
     """One run's random driver path past 2023, drawn from ``rng`` (the run's ``drivers`` stream).
 

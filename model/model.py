@@ -97,9 +97,11 @@ def _as_list(value, n: int, name: str) -> list:
     return items
 
 
-def _precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
-    """One replica's arrays that depend only on its parameters, the data and its drivers."""
-    return {**contacts.precompute(p, data, dr), **arms.precompute(p, data, dr), **aid.precompute(p, data),
+def _precompute(p: ModelParams, data: ModelData, dr: Drivers, market: dict[str, np.ndarray] | None = None
+                ) -> dict[str, np.ndarray]:
+    """One replica's arrays that depend only on its parameters, the data and its drivers; ``market`` is the arms
+    market's part that no driver path changes (:func:`arms.precompute_market`), if already computed."""
+    return {**contacts.precompute(p, data, dr), **arms.precompute(p, data, dr, market), **aid.precompute(p, data),
             **space.precompute(p, data, dr), **surveillance.precompute(p, data, dr), **relations.precompute(p, dr),
             **china_precompute(p, data, dr), **us_precompute(p, data, dr)}
 
@@ -353,12 +355,17 @@ class DefenceTiesModel(mesa.Model):
         schedule = _space_schedule(data, years)
         # Replicas that share parameters and a driver path share their precomputed row; each array is stacked in one
         # call (a copy per replica and array took a tenth of a batch's building).
+        # Replicas of the same parameters and scenario share the arms market's arrays that no path changes.
         cache: dict[tuple[int, int], dict] = {}
+        markets: dict[tuple[int, int], dict] = {}
         rows = []
-        for p, dr in zip(all_params, self.all_drivers, strict=True):
+        for p, base, dr in zip(all_params, base_drivers, self.all_drivers, strict=True):
             key = (id(p), id(dr))
             if key not in cache:
-                cache[key] = _precompute(p, data, dr)
+                scenario = (id(p), id(base))
+                if scenario not in markets:
+                    markets[scenario] = arms.precompute_market(p, data, base)
+                cache[key] = _precompute(p, data, dr, markets[scenario])
             rows.append(cache[key])
         expected = {name: (v.shape, v.dtype) for name, v in rows[0].items()}
         for row in cache.values():

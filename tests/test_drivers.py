@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import yaml
@@ -122,6 +124,25 @@ def test_apply_shocks_matches_a_year_by_year_reference(data, seed):
     j = data.iso3.index("VEN")
     assert (got.orientation[26:31, j] == -0.5).all()
     assert np.array_equal(got.orientation[:24], dr.orientation[:24])
+
+
+def test_a_path_changes_only_the_shocked_drivers_and_the_arms_market_reads_none(data):
+    # The model computes the arms market's path-free arrays once for all the paths of a scenario: that holds only if
+    # a path shares every driver but SHOCKED with its scenario and the market reads none of SHOCKED.
+    from model import arms
+    from model.drivers import SHOCKED, apply_shocks
+    from model.params import load_default_params
+
+    dr = drivers_with(data)
+    path = apply_shocks(dr, np.random.default_rng(3))
+    kept = [f.name for f in dataclasses.fields(path) if f.name not in (*SHOCKED, "shocks")]
+    assert all(getattr(path, name) is getattr(dr, name) for name in kept)
+    assert all(not np.array_equal(getattr(path, name), getattr(dr, name)) for name in SHOCKED)
+    p = load_default_params()
+    poisoned = dataclasses.replace(dr, **{name: np.full(getattr(dr, name).shape, np.nan) for name in SHOCKED})
+    market, from_poisoned = arms.precompute_market(p, data, dr), arms.precompute_market(p, data, poisoned)
+    assert all(np.array_equal(market[k], from_poisoned[k]) for k in market)
+    assert all(np.array_equal(v, arms.precompute(p, data, path)[k]) for k, v in market.items())
 
 
 def test_election_hazards_follow_each_states_record(data):
