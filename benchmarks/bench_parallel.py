@@ -63,6 +63,21 @@ def run_runs(start: int, count: int) -> tuple[int, float, int]:
     return count, sum(float(r.states[-1].sum()) for r in runs), os.getpid()
 
 
+def batched_times(replicas: int, repeats: int) -> list[float]:
+    """Wall ms a run of ``repeats + 1`` batches of ``replicas`` seeds of draw 0, root seed 1 (the first batch warms
+    up): ``bench_run``'s batched run, in a worker set up by :func:`setup_pool_worker`."""
+    from model.run import simulate_batch
+
+    setup()
+    c, out = _CACHE, []
+    for rep in range(repeats + 1):
+        t0 = time.perf_counter()
+        simulate_batch(c["params"], c["data"], c["drivers"], 1, draws=0,
+                       seeds=list(range(rep * replicas, (rep + 1) * replicas)))
+        out.append((time.perf_counter() - t0) * 1e3 / replicas)
+    return out
+
+
 def _tasks(runs: int, batch: int) -> list[tuple[int, int]]:
     return [(s, min(batch, runs - s)) for s in range(0, runs, batch)]
 
