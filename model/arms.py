@@ -85,7 +85,7 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers, market: dict[str, n
 
 def precompute_market(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
     """The arms market's arrays that no driver path changes: need, legacy deliveries, contract sizes, static supplier
-    utility and the market's constants. Reads no driver that ``drivers.apply_shocks`` draws (``drivers.SHOCKED``), so
+    utility and the market's constants. Reads no driver that ``shocks.apply_shocks`` draws (``shocks.SHOCKED``), so
     it is computed once for all the paths of one scenario and parameter set (a twentieth of a batch's building was
     this, again for every path)."""
     ap, country = p.arms, data.country

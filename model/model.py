@@ -13,7 +13,7 @@ across replicas), so a replica's record does not depend on the batch it runs in 
 parameter, input or driver, so a batch of the same replicas under another scenario takes them from the first
 (:class:`RawNoise`) instead of drawing them again.
 
-Drivers past 2023 carry uncertainty: each run draws its own driver path (``model.drivers.apply_shocks``) from the
+Drivers past 2023 carry uncertainty: each run draws its own driver path (``model.shocks.apply_shocks``) from the
 ``drivers`` stream, keyed by (root seed, draw, seed // seeds_per_path), before anything reads the drivers; policy
 switches (US red lines and sanctions, domestic preference, Chinese technology offers) arrive as driver arrays.
 
@@ -40,11 +40,12 @@ from model import aid, arms, contacts, counter, relations, rules, space, surveil
 from model.agents import China, LACState, Supplier, UnitedStates, Viewed, china_precompute, us_precompute
 from model.contacts import DECIDED, DELEGATION, EXERCISE, FORUM, SPACE, TRAINING  # noqa: F401  (public constants)
 from model.data import HIST_START, SUBREGIONS, ModelData
-from model.drivers import Drivers, apply_shocks
+from model.drivers import Drivers
 from model.params import ModelParams
 from model.pipeline import Pipeline
 from model.recorder import Recorder
 from model.schema import ARMS_CATEGORIES, SUPPLIERS, Partner
+from model.shocks import apply_shocks
 from model.slots import (
     R_ADOPTERS,
     R_BOLDNESS,

@@ -111,7 +111,7 @@ def reference_shocks(dr, rng):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_apply_shocks_matches_a_year_by_year_reference(data, seed):
-    from model.drivers import apply_shocks
+    from model.shocks import apply_shocks
 
     scen = {"orientation": [{"iso3": "VEN", "year_start": 2026, "year_end": 2030, "value": -0.5}],
             "paths": {**BASE["paths"], "us_china_tension": [[2030, 0.95]]}}
@@ -130,8 +130,8 @@ def test_a_path_changes_only_the_shocked_drivers_and_the_arms_market_reads_none(
     # The model computes the arms market's path-free arrays once for all the paths of a scenario: that holds only if
     # a path shares every driver but SHOCKED with its scenario and the market reads none of SHOCKED.
     from model import arms
-    from model.drivers import SHOCKED, apply_shocks
     from model.params import load_default_params
+    from model.shocks import SHOCKED, apply_shocks
 
     dr = drivers_with(data)
     path = apply_shocks(dr, np.random.default_rng(3))

@@ -34,12 +34,13 @@ from omegaconf import OmegaConf
 from common.config import build_experiment
 from model.agents import CHN_IDX, DOMESTIC_IDX, USA_IDX
 from model.data import HIST_END
-from model.drivers import DEFAULT_DRIVERS_FILE, FUTURE_YEARS, DriverParams, apply_shocks, build_drivers
+from model.drivers import DEFAULT_DRIVERS_FILE, FUTURE_YEARS, DriverParams, build_drivers
 from model.model import DRIVER_STREAM, STREAMS, DefenceTiesModel, stream_seed
 from model.params import ConfigError
 from model.pipeline import FAILED
 from model.run import simulate
 from model.schema import ARMS_CATEGORIES, STATE_SLOTS, SUPPLIERS, Partner
+from model.shocks import apply_shocks
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "configs"
