@@ -59,8 +59,9 @@ DEALS_PER_RUN = 3 << 10
 
 def precompute(p: ModelParams, data: ModelData, dr: Drivers, market: dict[str, np.ndarray] | None = None
                ) -> dict[str, np.ndarray]:
-    """One replica's capability target and need, with the market's arrays (:func:`market`, computed here unless
-    given: replicas of the same parameters and scenario share it whatever their driver paths)."""
+    """One replica's capability target (what a driver path changes in the arms market), with the market's other
+    arrays (:func:`precompute_market`, computed here unless given: replicas of the same parameters and scenario share
+    them whatever their driver paths)."""
     ap, country = p.arms, data.country
     market = precompute_market(p, data, dr) if market is None else market
     # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
