@@ -125,15 +125,34 @@ def _record_channels(rec, offered, visits, tour, training, forums, port, exercis
 
 
 @njit(cache=True)
-def _record_stocks(rec, delivered, r_china, r_us, leverage, alignment):
-    """The year's deliveries, relationship stocks, US leverage and alignment into its record."""
+def _record_stocks(rec, region, delivered, r_china, r_us, leverage, alignment, pressure):
+    """The year's deliveries, relationship stocks, US leverage and alignment into its record ``rec``; US pressure,
+    China's share of the region's imports and the surveillance adopters into its regional record ``region``.
+
+    The share is China's deliveries over all imports (deliveries less the domestic supplier's), 0 without imports,
+    each summed as numpy sums the record over its states: all suppliers of all states pairwise in (state, supplier)
+    order (numpy buffers the two axes), one supplier pairwise over the states."""
     n_rep, n, n_sup = delivered.shape
+    column = np.empty(n)
     for r in range(n_rep):
+        adopters = 0
         for i in range(n):
             for j in range(n_sup):
                 rec[r, i, DELIVERED_FIRST + j] = delivered[r, i, j]
+            rec[r, i, S_CHN_DELIVERED] = delivered[r, i, arms.CHN_IDX]
             rec[r, i, S_R_CHINA], rec[r, i, S_R_US] = r_china[r, i], r_us[r, i]
             rec[r, i, S_LEVERAGE], rec[r, i, S_ALIGNMENT] = leverage[r, i], alignment[r, i]
+            adopters += rec[r, i, S_SURV_LEVEL] != 0.0
+        imports = rules.pairwise_sum(delivered[r].ravel(), 0, n * n_sup)
+        for i in range(n):
+            column[i] = delivered[r, i, arms.DOMESTIC_IDX]
+        imports -= rules.pairwise_sum(column, 0, n)
+        for i in range(n):
+            column[i] = delivered[r, i, arms.CHN_IDX]
+        chinese = rules.pairwise_sum(column, 0, n)
+        region[r, R_SHARE] = chinese / imports if imports > 0.0 else 0.0
+        region[r, R_ADOPTERS] = adopters
+        region[r, R_PRESSURE] = pressure[r]
 
 
 @functools.cache
@@ -587,17 +606,11 @@ class DefenceTiesModel(mesa.Model):
         factor = self.us.policy.us_contact_factor(t)
         self.us.policy.end_year(t, self.year)
         relations.update(k, s, contacts_cn, s.dual_use, delivered, factor)
-        _record_stocks(rec, delivered, s.r_china, s.r_us, self.us.x.leverage, s.alignment)
-        self.recorder.all_region[:, t, R_PRESSURE] = self.us.x.pressure
+        _record_stocks(rec, self.recorder.all_region[:, t], delivered, s.r_china, s.r_us, self.us.x.leverage,
+                       s.alignment, self.us.x.pressure)
 
     def finish(self) -> None:
-        """Record what follows from the yearly record or the drivers alone, once for the whole run."""
-        states, region = self.recorder.all_states, self.recorder.all_region
-        states[:, :, :, S_CHN_DELIVERED] = states[:, :, :, S_DELIVERED.start + arms.CHN_IDX]
-        imports = (states[:, :, :, S_DELIVERED].sum(axis=(2, 3))
-                   - states[:, :, :, S_DELIVERED.start + arms.DOMESTIC_IDX].sum(axis=2))
-        chinese = states[:, :, :, S_CHN_DELIVERED].sum(axis=2)
-        region[:, :, R_SHARE] = np.divide(chinese, imports, out=np.zeros_like(chinese), where=imports > 0)
+        """Record what follows from the drivers alone, once for the whole run."""
+        region = self.recorder.all_region
         region[:, :, R_BOLDNESS] = self.k.boldness
         region[:, :, R_TENSION] = np.stack([d.us_china_tension for d in self.all_drivers])
-        region[:, :, R_ADOPTERS] = np.count_nonzero(states[:, :, :, S_SURV_LEVEL], axis=2)
