@@ -52,6 +52,11 @@ NEW_SUPPLIER_SHARE = 0.01
 ROW_COLUMNS = ("category", "size", "lag", "clock", "veto", "queue", *(f"race_{p}" for p in SUPPLIERS))
 CATEGORY, SIZE, LAG, CLOCK, VETO, QUEUE, RACE = range(7)
 ROW_WIDTH = 16
+# China's race uniform is the last column and alone in the last block: a contract draws that block only when China is
+# in its race (offered the category and available), about a quarter of contracts (a block is a fifth of a contract's
+# cost). Any other layout draws every block.
+CHINA_COLUMN = RACE + CHN_IDX
+CHINA_BLOCK_ALONE = CHINA_COLUMN % 4 == 0 and len(ROW_COLUMNS) == CHINA_COLUMN + 1
 # A 2000-2040 run signs about 2,100 contracts at the defaults and on the posterior's draws (90% of them fewer than
 # 2,900): the model reserves room for this many deals a replica, so its pipeline seldom grows.
 DEALS_PER_RUN = 3 << 10
@@ -212,14 +217,23 @@ def contract_row(key: np.ndarray, year: int, buyer: int, number: int) -> np.ndar
     a unit exponential (``-log u``)."""
     row = np.empty(ROW_WIDTH)
     _row(key, year, buyer, number, row)
+    _china_uniform(key, year, buyer, number, row)
     return row[:len(ROW_COLUMNS)]
 
 
 @njit(cache=True)
 def _row(key, year, buyer, number, row) -> None:
-    counter.uniforms(key, number, buyer, year, row)
+    """The row but for China's race uniform when that has a block of its own (:func:`_china_uniform` draws it)."""
+    counter.uniforms(key, number, buyer, year, row[:CHINA_COLUMN] if CHINA_BLOCK_ALONE else row)
     row[SIZE] = rules._ndtri(row[SIZE], 0)
     row[CLOCK] = -math.log(row[CLOCK])
+
+
+@njit(cache=True)
+def _china_uniform(key, year, buyer, number, row) -> None:
+    """China's race uniform into the row, when :func:`_row` left it out."""
+    if CHINA_BLOCK_ALONE:
+        counter.uniforms(key, number, buyer, year, row[CHINA_COLUMN:], CHINA_COLUMN // 4)
 
 
 def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, finance: np.ndarray,
@@ -348,6 +362,8 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * row[SIZE])
                 start[d] = year + lag_min[r] + np.int64(row[LAG] * lag_span[r])
                 weight[CHN_IDX] = china_weight if offered[r, b, cat] else 0.0
+                if weight[CHN_IDX] > 0.0:  # (the race reads China's uniform only then)
+                    _china_uniform(key[r], year, b, number, row)
                 choice[c], margin = rules.race_pick(weight, row[RACE:RACE + n_sup], CHN_IDX, order, m)
                 with_finance[c] = margin + beta_finance[r] * finance[r, b] > 0
                 queue_u[c], clock_e[c], veto_u[c] = row[QUEUE], row[CLOCK], row[VETO]

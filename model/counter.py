@@ -57,13 +57,14 @@ def philox_block(c0, c1, c2, c3, k0, k1, out) -> None:
 
 
 @njit(cache=True)
-def uniforms(key: np.ndarray, a: int, b: int, c: int, out: np.ndarray) -> None:
-    """``len(out)`` (a multiple of 4) uniforms of address ``(a, b, c)`` under ``key`` (two words): block ``j`` is
-    Philox at counter ``(j, a, b, c)``, so distinct addresses never share a block."""
+def uniforms(key: np.ndarray, a: int, b: int, c: int, out: np.ndarray, first: int = 0) -> None:
+    """``len(out)`` (a multiple of 4) uniforms of address ``(a, b, c)`` under ``key`` (two words), from block
+    ``first`` on: block ``j`` is Philox at counter ``(j, a, b, c)``, so distinct addresses never share a block, and a
+    caller can draw an address's later blocks only when it needs them."""
     k0, k1 = key[0], key[1]
     ua, ub, uc = np.uint64(a), np.uint64(b), np.uint64(c)
     for j in range(len(out) // 4):
-        philox_block(np.uint64(j), ua, ub, uc, k0, k1, out[4 * j:4 * j + 4])
+        philox_block(np.uint64(first + j), ua, ub, uc, k0, k1, out[4 * j:4 * j + 4])
 
 
 def key_of(seed: np.random.SeedSequence) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm, poisson
 
-from model import arms, rules
+from model import arms, counter, rules
 from model.agents import CHN_IDX
 from model.contacts import MAX_VISITS
 from model.model import DELEGATION, FORUM, DefenceTiesModel
@@ -283,6 +283,20 @@ def test_a_contract_row_is_numpys_philox_at_its_address_with_size_and_clock_tran
     # Another address, another row.
     assert not np.array_equal(row, arms.contract_row(key, year, buyer, number + 1))
     assert not np.array_equal(row, arms.contract_row(key, year, buyer + 1, number))
+
+
+def test_later_blocks_of_an_address_drawn_alone_equal_the_same_blocks_drawn_whole():
+    """A contract draws China's race block only when China is in its race (``arms._china_uniform``): the blocks of
+    an address from any first block on are the same numbers as when the address is drawn from block 0."""
+    key = np.array([977, 31], dtype=np.uint64)
+    whole = np.empty(24)
+    counter.uniforms(key, 5, 17, 2033, whole)
+    for first in range(6):
+        part = np.empty(24 - 4 * first)
+        counter.uniforms(key, 5, 17, 2033, part, first)
+        assert np.array_equal(part, whole[4 * first:])
+    # The layout this relies on: China's uniform is the row's last column and the first of its block.
+    assert arms.CHINA_BLOCK_ALONE and arms.ROW_COLUMNS[arms.CHINA_COLUMN] == "race_CHN"
 
 
 def test_on_order_matches_the_pipeline_every_year(params, data, drivers):
