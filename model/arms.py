@@ -53,7 +53,7 @@ ROW_COLUMNS = ("category", "size", "lag", "clock", "veto", "queue", *(f"race_{p}
 CATEGORY, SIZE, LAG, CLOCK, VETO, QUEUE, RACE = range(7)
 ROW_WIDTH = 16
 # China's race uniform is the last column and alone in the last block: a contract draws that block only when China is
-# in its race (offered the category and available), about a quarter of contracts (a block is a fifth of a contract's
+# in its race (offered the category and available), about a quarter of contracts (a block is a tenth of a contract's
 # cost). Any other layout draws every block.
 CHINA_COLUMN = RACE + CHN_IDX
 CHINA_BLOCK_ALONE = CHINA_COLUMN % 4 == 0 and len(ROW_COLUMNS) == CHINA_COLUMN + 1
