@@ -133,9 +133,9 @@ def run_inputs(scenario: str, draw: int, overrides: Sequence[str] = (),
 class LiveModel(DefenceTiesModel):
     """One run of the forecast's ensemble, stepped a year at a time (the model SolaraViz builds from the sidebar).
 
-    After every year, the series that :meth:`DefenceTiesModel.finish` derives from the yearly record are filled in
-    for the years run so far (each year's value depends only on that year's record and the drivers), so every row
-    shown equals the finished run's.
+    After every year, :meth:`DefenceTiesModel.finish` fills the series that follow from the drivers alone (China's
+    boldness, US-China tension); every other series is recorded during its year, so every row shown equals the
+    finished run's.
     """
 
     def __init__(self, scenario: str = "baseline", draw: int = 0, seed: int = 0, overrides: Sequence[str] = (),
