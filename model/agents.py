@@ -121,13 +121,14 @@ class LACState(mesa.Agent):
 
 
 class Viewed:
-    """An attribute that shows the viewed replica's slice of a batched array (``owner.<store>.<name>[replica]``).
+    """An attribute that shows the viewed replica's slice of a batched array (``owner.<store>.<name>[replica]``, or
+    at ``owner.<store>.<row>[replica]`` for an array stored once per group of replicas).
 
     Kernels work on every replica's arrays; inspection, tests and interactive views see one run, as before batching.
     """
 
-    def __init__(self, store: str, name: str | None = None) -> None:
-        self.store, self.name = store, name
+    def __init__(self, store: str, name: str | None = None, row: str | None = None) -> None:
+        self.store, self.name, self.row = store, name, row
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = self.name or name
@@ -136,7 +137,8 @@ class Viewed:
         if obj is None:
             return self
         model = obj if isinstance(obj, mesa.Model) else obj.model
-        return getattr(getattr(obj, self.store), self.name)[model.replica]
+        store = getattr(obj, self.store)
+        return getattr(store, self.name)[model.replica if self.row is None else getattr(store, self.row)[model.replica]]
 
 
 def china_precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:

@@ -61,6 +61,11 @@ CHINA_BLOCK_ALONE = CHINA_COLUMN % 4 == 0 and len(ROW_COLUMNS) == CHINA_COLUMN +
 # 2,900): the model reserves room for this many deals a replica, so its pipeline seldom grows.
 DEALS_PER_RUN = 3 << 10
 
+# The market's yearly arrays (:func:`precompute_market`) that a batch stores once per market (parameter set and
+# scenario), not once per replica: the kernels read replica r's at row ``k.market_row[r]``. They were three fifths of
+# the bytes a batch stacked, identical over a market's driver paths and seeds.
+MARKET_ROWS = ("legacy", "legacy_due", "need_base", "static_utility", "contract_median", "inv_contract_mean")
+
 
 def precompute(p: ModelParams, data: ModelData, dr: Drivers, market: dict[str, np.ndarray] | None = None
                ) -> dict[str, np.ndarray]:
@@ -248,9 +253,9 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     # The gap counts arms already on order (the supply line), or states would keep ordering until deliveries land;
     # capability and orders are never negative, so the gap is at most 1. A failed order counts against the gap for
     # arms.cooling_years signing years (cooling-off), then is released.
-    s.cooling, gap, lam = _need(s.cooling, s.cool_release[:, t], s.capability, s.on_order, k.legacy_due[:, t],
-                                k.inv_target[:, t], k.deal_share, k.target[:, t], k.need_base[:, t], k.need_gap,
-                                k.inv_contract_mean[:, t], rec)
+    s.cooling, gap, lam = _need(s.cooling, s.cool_release[:, t], s.capability, s.on_order, k.market_row,
+                                k.legacy_due[:, t], k.inv_target[:, t], k.deal_share, k.target[:, t],
+                                k.need_base[:, t], k.need_gap, k.inv_contract_mean[:, t], rec)
     s.capability_gap = gap
     counts = rules.poisson_quantile(k.u_contracts[:, t], lam)
     total = int(counts.sum())
@@ -260,7 +265,7 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
     pl = pipeline
     first = pl.reserve(total)
     s.on_order, chinese = _contracts(
-        counts, k.contract_key, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
+        counts, k.contract_key, k.market_row, k.category_cdf, k.contract_median[:, t], k.category_size, k.deal_sigma,
         k.lag_min, k.lag_span, k.delivery_years, k.veto, k.static_utility[:, t], s.installed, k.beta_lockin,
         k.align_coef, s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure, leverage,
         k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance, finance, credit, fiscal,
@@ -273,20 +278,21 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
 
 
 @njit(cache=True)
-def _need(cooling, cool_release, capability, on_order, legacy_due, inv_target, deal_share, target, need_base,
-          need_gap, inv_contract_mean, rec):
+def _need(cooling, cool_release, capability, on_order, market_row, legacy_due, inv_target, deal_share, target,
+          need_base, need_gap, inv_contract_mean, rec):
     """The need's arithmetic, compiled, in the numpy code's order: the cooling stock after this year's release, the
     capability gap (recorded) and the mean number of contracts (a yearly order volume over the mean contract
-    size)."""
+    size). The market's arrays are read at the replica's ``market_row``."""
     n_rep, n = cooling.shape
     cooled, gap, lam = np.empty((n_rep, n)), np.empty((n_rep, n)), np.empty((n_rep, n))
     for r in range(n_rep):
+        mr = market_row[r]
         for i in range(n):
             c = cooling[r, i] - cool_release[r, i]
-            g = 1.0 - (((capability[r, i] + on_order[r, i]) + c) + legacy_due[r, i]) * inv_target[r, i]
+            g = 1.0 - (((capability[r, i] + on_order[r, i]) + c) + legacy_due[mr, i]) * inv_target[r, i]
             g = rules.maximum(g, 0.0)
-            volume = ((deal_share[r] * g) * target[r, i]) * rules._expit(need_base[r, i] + need_gap[r] * g, 0)
-            cooled[r, i], gap[r, i], lam[r, i] = c, g, volume * inv_contract_mean[r, i]
+            volume = ((deal_share[r] * g) * target[r, i]) * rules._expit(need_base[mr, i] + need_gap[r] * g, 0)
+            cooled[r, i], gap[r, i], lam[r, i] = c, g, volume * inv_contract_mean[mr, i]
             rec[r, i, S_GAP] = g
     return cooled, gap, lam
 
@@ -302,7 +308,7 @@ def installed_base(installed, r: int, i: int) -> float:
 
 
 @njit(cache=True)
-def _contracts(counts, key, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
+def _contracts(counts, key, market_row, category_cdf, contract_median, category_size, deal_sigma, lag_min, lag_span,
                delivery_years, veto, static_utility, installed, beta_lockin, align_coef, alignment, beta_hedge,
                beta_new_supplier, not_domestic, pressure, leverage, pressure_coef, us_availability_log, offered,
                beta_finance, finance, credit, fiscal, year, first, replica, state, supplier, category, size, start,
@@ -316,7 +322,8 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
     signed any.
 
     A compiled loop over contracts (thousands a year in a batch), where array code paid a gather per column and per
-    supplier. A buyer's utility of each supplier (DESIGN.md §4) is computed once, for the buyers that sign.
+    supplier. A buyer's utility of each supplier (DESIGN.md §4) is computed once, for the buyers that sign. The
+    market's arrays (``contract_median``, ``static_utility``) are read at the replica's ``market_row``.
     """
     n_rep, n = counts.shape
     n_sup = static_utility.shape[2]
@@ -331,6 +338,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
     row = np.empty(ROW_WIDTH)
     c = 0
     for r in range(n_rep):
+        mr = market_row[r]
         for b in range(n):
             if counts[r, b] == 0:
                 continue
@@ -341,7 +349,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 top = max(top, share[j])
             hold = pressure[r] * leverage[r, b]
             for j in range(n_sup):
-                buyer[j] = (static_utility[r, b, j] + beta_lockin[r] * share[j]
+                buyer[j] = (static_utility[mr, b, j] + beta_lockin[r] * share[j]
                             + align_coef[r, j] * alignment[r, b]
                             + beta_hedge[r] * top * (share[j] == 0)
                             - beta_new_supplier[r] * (share[j] < NEW_SUPPLIER_SHARE) * not_domestic[r, j]
@@ -359,7 +367,7 @@ def _contracts(counts, key, category_cdf, contract_median, category_size, deal_s
                 for j in range(category_cdf.shape[1]):
                     cat += category_cdf[r, j] <= row[CATEGORY]
                 category[d] = cat
-                size[d] = contract_median[r, b] * category_size[r, cat] * math.exp(deal_sigma[r] * row[SIZE])
+                size[d] = contract_median[mr, b] * category_size[r, cat] * math.exp(deal_sigma[r] * row[SIZE])
                 start[d] = year + lag_min[r] + np.int64(row[LAG] * lag_span[r])
                 weight[CHN_IDX] = china_weight if offered[r, b, cat] else 0.0
                 if weight[CHN_IDX] > 0.0:  # (the race reads China's uniform only then)
@@ -434,12 +442,12 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     pl = pipeline
     # Deals signed before 2000 deliver as SIPRI records them (initial conditions; China's are unknown, held out).
     if len(pl.active) == 0:
-        return k.legacy[:, t].copy()
+        return k.legacy[k.market_row, t]
     pl.active, delivered, s.on_order, s.cooling = _pipeline_year(
         pl.active, t, year, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.delivered,
         pl.status, pl.closed, pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock,
         pl.veto_draw, s.gate, fiscal, k.fail_veto, pressure, leverage, swing, k.supplier_orientation, k.fail_base,
-        k.fail_fiscal, k.fail_regime, policy.banned_categories(t), k.legacy[:, t], s.on_order, s.cooling,
+        k.fail_fiscal, k.fail_regime, policy.banned_categories(t), k.market_row, k.legacy[:, t], s.on_order, s.cooling,
         s.cool_release, k.cooling_years, rec)
     return delivered
 
@@ -447,8 +455,8 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
 @njit(cache=True)
 def _pipeline_year(active, t, year, replica, state, supplier, category, size, start, delivered, status, closed,
                    donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, gate, fiscal, fail_veto,
-                   pressure, leverage, swing, orientation, fail_base, fail_fiscal, fail_regime, banned, legacy,
-                   on_order, cooling, cool_release, cooling_years, rec):
+                   pressure, leverage, swing, orientation, fail_base, fail_fiscal, fail_regime, banned, market_row,
+                   legacy, on_order, cooling, cool_release, cooling_years, rec):
     """One year of the open deals, in index order: each one's failure hazard against its clock, then its delivery.
 
     A loop over deals, compiled: thousands of open deals in a batch, each a few scalar operations, where array code
@@ -515,7 +523,7 @@ def _pipeline_year(active, t, year, replica, state, supplier, category, size, st
             keep[n_keep] = i
             n_keep += 1
     # Loops, not array expressions: numba takes seconds to compile each of those.
-    cooled, ordered, arrived = cooling.copy(), on_order.copy(), legacy.copy()
+    cooled, ordered, arrived = cooling.copy(), on_order.copy(), np.empty((n_rep, n, n_sup))
     if n_failed:
         for r in range(n_rep):
             for st in range(n):
@@ -525,11 +533,12 @@ def _pipeline_year(active, t, year, replica, state, supplier, category, size, st
                 rec[r, st, S_CHN_FAILED] = failed_chn[r, st]
                 rec[r, st, S_CHN_VETOED] = vetoed_n[r, st]
     for r in range(n_rep):
+        mr = market_row[r]
         for st in range(n):
             total = 0.0
             for j in range(n_sup):
                 total += new[r, st, j]
-                arrived[r, st, j] += new[r, st, j]
+                arrived[r, st, j] = legacy[mr, st, j] + new[r, st, j]
             ordered[r, st] -= total
     return keep[:n_keep], arrived, ordered, cooled
 

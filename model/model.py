@@ -91,6 +91,13 @@ def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.Se
     return np.random.SeedSequence(entropy=root_seed, spawn_key=(draw, seed, zlib.crc32(name.encode())))
 
 
+def _stack(rows: list[np.ndarray]) -> np.ndarray:
+    """Rows stacked on a new first axis; one row as a view (stacking one costs more than a year of a small array).
+    ``np.array`` copies the rows in C, where ``np.stack`` expands each in Python first (20 times as long for a
+    scalar's 64 rows)."""
+    return np.asarray(rows[0], order="C")[None] if len(rows) == 1 else np.array(rows)
+
+
 def _as_list(value, n: int, name: str) -> list:
     items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n
     if len(items) != n:
@@ -232,7 +239,7 @@ def _noise(raw: Mapping[str, np.ndarray], k: SimpleNamespace, params: Sequence[M
     sched, continues = schedule
     out["space_scheduled"] = np.maximum(
         sched, continues * (raw["_u_continuation"][:, :, None] < each(lambda p: p.space.cbers_continuation)[:, None]))
-    reach = np.stack([dr.pla_navy_reach for dr in drivers])
+    reach = np.array([dr.pla_navy_reach for dr in drivers])
     out["voyage"] = raw["_voyage_z"] < (each(lambda p: p.port_calls.intercept)
                                         + each(lambda p: p.port_calls.reach) * reach)
     # Hosts beyond the first within (hosts_mean - 1) x China's capacity (its means).
@@ -324,9 +331,10 @@ class DefenceTiesModel(mesa.Model):
     _alignment_data, _exercise_rate = Viewed("k", "alignment_data"), Viewed("k", "exercise_rate")
     log_u_exercise, n_exercises, n_aid = Viewed("k"), Viewed("k"), Viewed("k")
     _aid_size = Viewed("k", "aid_size")
-    _onset, _target, _legacy_due = Viewed("k", "onset"), Viewed("k", "target"), Viewed("k", "legacy_due")
+    _onset, _target = Viewed("k", "onset"), Viewed("k", "target")
+    _legacy_due = Viewed("k", "legacy_due", row="market_row")
     _u_contracts = Viewed("k", "u_contracts")
-    _static_utility, _space_offer = Viewed("k", "static_utility"), Viewed("k", "space_offer")
+    _static_utility, _space_offer = Viewed("k", "static_utility", row="market_row"), Viewed("k", "space_offer")
     boldness_path = Viewed("k", "boldness")
 
     def __init__(self, params: ModelParams | Sequence[ModelParams], data: ModelData,
@@ -375,41 +383,46 @@ class DefenceTiesModel(mesa.Model):
         schedule = _space_schedule(data, years)
         # Replicas that share parameters and a driver path share their precomputed row; each array is stacked in one
         # call (a copy per replica and array took a tenth of a batch's building).
-        # Replicas of the same parameters and scenario share the arms market's arrays that no path changes.
+        # Replicas of the same parameters and scenario share the arms market's arrays that no path changes; its
+        # yearly ones are stored once per market (arms.MARKET_ROWS, read at k.market_row).
         cache: dict[tuple[int, int], dict] = {}
         markets: dict[tuple[int, int], dict] = {}
-        rows = []
+        market_index: dict[tuple[int, int], int] = {}
+        rows, market_row = [], []
         for p, base, dr in zip(all_params, base_drivers, self.all_drivers, strict=True):
-            key = (id(p), id(dr))
+            key, scenario = (id(p), id(dr)), (id(p), id(base))
+            if scenario not in markets:
+                markets[scenario] = arms.precompute_market(p, data, base)
+                market_index[scenario] = len(market_index)
+            market_row.append(market_index[scenario])
             if key not in cache:
-                scenario = (id(p), id(base))
-                if scenario not in markets:
-                    markets[scenario] = arms.precompute_market(p, data, base)
                 cache[key] = _precompute(p, data, dr, markets[scenario])
             rows.append(cache[key])
-        expected = {name: (v.shape, v.dtype) for name, v in rows[0].items()}
-        for row in cache.values():
-            for name, v in row.items():
-                if (v.shape, v.dtype) != expected[name]:
-                    raise ValueError(f"{name}: a replica has shape {v.shape} and dtype {v.dtype}; the batch's first "
-                                     f"{expected[name][0]} and {expected[name][1]}")
-        if r == 1:  # a view of the row (stacking one row costs more than the run's year of a small array)
-            arrays = {name: np.asarray(v, order="C")[None] for name, v in rows[0].items()}
-        else:
-            arrays = {name: np.stack([row[name] for row in rows]) for name in expected}
+        stacked = [name for name in rows[0] if name not in arms.MARKET_ROWS]
+        for group, names in ((cache.values(), stacked), (markets.values(), arms.MARKET_ROWS)):
+            first = next(iter(group))
+            for row in group:
+                for name in names:
+                    v, want = row[name], first[name]
+                    if (v.shape, v.dtype) != (want.shape, want.dtype):
+                        raise ValueError(f"{name}: a replica has shape {v.shape} and dtype {v.dtype}; the batch's "
+                                         f"first {want.shape} and {want.dtype}")
+        arrays = {name: _stack([row[name] for row in rows]) for name in stacked}
+        arrays.update({name: _stack([m[name] for m in markets.values()]) for name in arms.MARKET_ROWS})
+        arrays["market_row"] = np.array(market_row, dtype=np.int64)
         # The raw draws the kernels read as they are: shared, never written, with the batches of other scenarios.
         arrays.update({name: v for name, v in raw.arrays.items() if not name.startswith("_")})
         arrays["contract_key"] = raw.contract_key
         self.k = k = SimpleNamespace(**arrays)
         vars(k).update(_noise(raw.arrays, k, all_params, self.all_drivers, schedule))
         # Drivers the kernels read every year, stacked.
-        self._fiscal = np.stack([d.fiscal_stress for d in self.all_drivers])
+        self._fiscal = np.array([d.fiscal_stress for d in self.all_drivers])
         # The political move of each change of government (0 in other years): deals on the other side of it are
         # exposed to failure (rules.regime_exposure).
         swing = {id(d): d.regime_change * np.diff(d.orientation, axis=0, prepend=d.orientation[:1])
                  for d in self.all_drivers}
-        self._swing = np.stack([swing[id(d)] for d in self.all_drivers])
-        self._recognition = np.stack([d.recognises_beijing for d in self.all_drivers])
+        self._swing = np.array([swing[id(d)] for d in self.all_drivers])
+        self._recognition = np.array([d.recognises_beijing for d in self.all_drivers])
 
         # Dynamic state (agents are views on the viewed replica's rows). R_cn, R_us and dual-use trust as rows of one
         # array, updated by a single call a year.
@@ -613,4 +626,4 @@ class DefenceTiesModel(mesa.Model):
         """Record what follows from the drivers alone, once for the whole run."""
         region = self.recorder.all_region
         region[:, :, R_BOLDNESS] = self.k.boldness
-        region[:, :, R_TENSION] = np.stack([d.us_china_tension for d in self.all_drivers])
+        region[:, :, R_TENSION] = np.array([d.us_china_tension for d in self.all_drivers])

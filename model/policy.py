@@ -24,10 +24,10 @@ class USPolicy:
     """
 
     def __init__(self, drivers: Sequence[Drivers], n: int) -> None:
-        self._ban = np.stack([d.ban_categories for d in drivers])
-        self._ban_ground = np.stack([d.ban_space_ground for d in drivers]).astype(bool)
-        self._ban_surveillance = np.stack([d.ban_surveillance for d in drivers]).astype(bool)
-        self._strength = np.stack([d.sanctions for d in drivers])
+        self._ban = np.array([d.ban_categories for d in drivers])
+        self._ban_ground = np.array([d.ban_space_ground for d in drivers]).astype(bool)
+        self._ban_surveillance = np.array([d.ban_surveillance for d in drivers]).astype(bool)
+        self._strength = np.array([d.sanctions for d in drivers])
         self._years = np.array([d.sanction_years for d in drivers])[:, None]
         with np.errstate(divide="ignore"):
             self._availability_log = np.log1p(-self._strength)  # log(1 - s): a sanctioned buyer's US availability

@@ -62,6 +62,28 @@ def test_a_batch_mixes_scenarios_and_matches_them_run_by_run(draws, data, driver
     assert red_lines.ban_categories.any() and not drivers.ban_categories.any()
 
 
+def test_the_arms_market_is_stored_once_per_parameter_set_and_scenario(draws, data, drivers, red_lines):
+    """Replicas of one parameter set and scenario (any seeds and driver paths) share one row of the market's yearly
+    arrays; each replica's view of them is what its own run holds."""
+    import model.arms
+
+    scenario = [drivers, drivers, red_lines, drivers, red_lines]
+    which = [0, 0, 0, 1, 0]
+    m = DefenceTiesModel([draws[w] for w in which], data, scenario, root_seed=ROOT, draw=which, seed=[0, 5, 1, 0, 9])
+    try:
+        assert m.k.market_row.tolist() == [0, 0, 1, 2, 1]
+        for name in model.arms.MARKET_ROWS:
+            assert getattr(m.k, name).shape[0] == 3, name
+        for r, (w, seed) in enumerate(zip(which, [0, 5, 1, 0, 9], strict=True)):
+            alone = DefenceTiesModel(draws[w], data, scenario[r], root_seed=ROOT, draw=w, seed=seed)
+            m.view(r)
+            assert np.array_equal(m._static_utility, alone._static_utility)
+            assert np.array_equal(m._legacy_due, alone._legacy_due)
+            alone.release()
+    finally:
+        m.release()
+
+
 def test_the_model_views_one_replica_and_rejects_another_out_of_range(draws, data, drivers):
     m = DefenceTiesModel(draws[:2], data, drivers, root_seed=ROOT, draw=[0, 1], seed=[0, 0])
     try:
