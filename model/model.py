@@ -91,11 +91,23 @@ def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.Se
     return np.random.SeedSequence(entropy=root_seed, spawn_key=(draw, seed, zlib.crc32(name.encode())))
 
 
-def _stack(rows: list[np.ndarray]) -> np.ndarray:
-    """Rows stacked on a new first axis; one row as a view (stacking one costs more than a year of a small array).
-    ``np.array`` copies the rows in C, where ``np.stack`` expands each in Python first (20 times as long for a
-    scalar's 64 rows)."""
-    return np.asarray(rows[0], order="C")[None] if len(rows) == 1 else np.array(rows)
+def _stack(name: str, rows: list[np.ndarray]) -> np.ndarray:
+    """The replicas' rows of array ``name`` stacked on a new first axis; one row as a view (stacking one costs more
+    than a year of a small array). ``np.array`` copies the rows in C, where ``np.stack`` expands each in Python first
+    (20 times as long for a scalar's 64 rows); rows that do not stack to the first's shape and dtype are refused after
+    it, not checked one by one before."""
+    first = np.asarray(rows[0])
+    if len(rows) == 1:
+        return np.asarray(first, order="C")[None]
+    try:
+        out = np.array(rows)
+    except ValueError:  # (shapes that do not stack)
+        out = None
+    if out is None or out.shape[1:] != first.shape or out.dtype != first.dtype:
+        odd = next(v for v in map(np.asarray, rows) if (v.shape, v.dtype) != (first.shape, first.dtype))
+        raise ValueError(f"{name}: a replica has shape {odd.shape} and dtype {odd.dtype}; the batch's first "
+                         f"{first.shape} and {first.dtype}")
+    return out
 
 
 def _as_list(value, n: int, name: str) -> list:
@@ -398,17 +410,8 @@ class DefenceTiesModel(mesa.Model):
             if key not in cache:
                 cache[key] = _precompute(p, data, dr, markets[scenario])
             rows.append(cache[key])
-        stacked = [name for name in rows[0] if name not in arms.MARKET_ROWS]
-        for group, names in ((cache.values(), stacked), (markets.values(), arms.MARKET_ROWS)):
-            first = next(iter(group))
-            for row in group:
-                for name in names:
-                    v, want = row[name], first[name]
-                    if (v.shape, v.dtype) != (want.shape, want.dtype):
-                        raise ValueError(f"{name}: a replica has shape {v.shape} and dtype {v.dtype}; the batch's "
-                                         f"first {want.shape} and {want.dtype}")
-        arrays = {name: _stack([row[name] for row in rows]) for name in stacked}
-        arrays.update({name: _stack([m[name] for m in markets.values()]) for name in arms.MARKET_ROWS})
+        arrays = {name: _stack(name, [row[name] for row in rows]) for name in rows[0] if name not in arms.MARKET_ROWS}
+        arrays.update({name: _stack(name, [m[name] for m in markets.values()]) for name in arms.MARKET_ROWS})
         arrays["market_row"] = np.array(market_row, dtype=np.int64)
         # The raw draws the kernels read as they are: shared, never written, with the batches of other scenarios.
         arrays.update({name: v for name, v in raw.arrays.items() if not name.startswith("_")})

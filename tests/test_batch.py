@@ -227,3 +227,13 @@ def test_raw_noise_is_taken_only_by_the_replicas_it_was_drawn_for(params, data, 
         DefenceTiesModel(params, data, drivers, root_seed=ROOT, draw=[0, 1], seed=[2, 4], raw_noise=first.raw_noise)
     for m in (first, again, fresh):
         m.release()
+
+
+def test_rows_that_do_not_stack_are_refused_with_the_arrays_name():
+    from model.model import _stack
+
+    assert _stack("coef", [np.zeros(3), np.ones(3)]).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"coef: a replica has shape \(4,\) and dtype float64; the batch's first"):
+        _stack("coef", [np.zeros(3), np.zeros(3), np.ones(4)])
+    with pytest.raises(ValueError, match=r"bias: a replica has shape \(2,\) and dtype complex128"):
+        _stack("bias", [np.zeros(2), np.zeros(2, dtype=complex)])
