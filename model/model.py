@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import functools
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -36,7 +36,7 @@ import mesa
 import numpy as np
 from numba import njit
 
-from model import aid, arms, contacts, counter, relations, rules, space, surveillance
+from model import aid, arms, contacts, relations, rules, seeding, space, surveillance
 from model.agents import China, LACState, Supplier, UnitedStates, Viewed, china_precompute, us_precompute
 from model.contacts import DECIDED, DELEGATION, EXERCISE, FORUM, SPACE, TRAINING  # noqa: F401  (public constants)
 from model.data import HIST_START, SUBREGIONS, ModelData
@@ -89,6 +89,23 @@ DELIVERED_FIRST, OFFERED_FIRST = S_DELIVERED.start, S_OFFERED.start
 def stream_seed(root_seed: int, draw: int, seed: int, name: str) -> np.random.SeedSequence:
     """The seed of one random stream, keyed by (root seed, draw, seed, stream name), never by scenario or worker."""
     return np.random.SeedSequence(entropy=root_seed, spawn_key=(draw, seed, zlib.crc32(name.encode())))
+
+
+def stream_states(keys: Sequence[tuple[int, int, int]], name: str, n_words: int) -> np.ndarray:
+    """(keys, n_words) uint64: ``stream_seed(root, draw, seed, name).generate_state(n_words, np.uint64)`` for each
+    (root seed, draw, seed) of ``keys``, hashed in one compiled call (``model.seeding``)."""
+    crc = zlib.crc32(name.encode())
+    return seeding.generate_states([(root, (d, s, crc)) for root, d, s in keys], n_words)
+
+
+def stream_generators(keys: Sequence[tuple[int, int, int]], name: str) -> Iterator[np.random.Generator]:
+    """Each key's stream ``name`` in turn, as ``np.random.Generator(np.random.PCG64(stream_seed(...)))`` would give
+    it: one generator, set to the next key's state at each step (read each before taking the next)."""
+    bits = np.random.PCG64(0)
+    generator = np.random.Generator(bits)
+    for words in stream_states(keys, name, 4):
+        bits.state = seeding.pcg64_state(words)
+        yield generator
 
 
 def _stack(name: str, rows: list[np.ndarray]) -> np.ndarray:
@@ -288,14 +305,14 @@ def draw_raw_noise(keys: Sequence[tuple[int, int, int]], ny: int, n: int) -> Raw
     r = len(keys)
     u, normal = np.empty((r, ny, lay["width"].stop)), np.empty((r, ny, n))
     logistic, log_u = np.empty((r, ny, lay["logistic"].stop)), np.empty((r, ny, lay["log"].stop - lay["log"].start))
-    for i, (root, d, s) in enumerate(keys):
-        generator = np.random.Generator(np.random.PCG64(stream_seed(root, d, s, NOISE_STREAM)))
+    for i, generator in enumerate(stream_generators(keys, NOISE_STREAM)):
         generator.random(out=u[i])
         generator.standard_normal(out=normal[i])
         odds = u[i, :, lay["logistic"]]
         np.log(odds / (1.0 - odds), out=logistic[i])  # logistic from uniform, as numpy's own logistic draws it
         np.log(u[i, :, lay["log"]], out=log_u[i])
-    contract_key = np.array([counter.key_of(stream_seed(root, d, s, CONTRACT_KEY)) for root, d, s in keys])
+    # Each replica's Philox key, as counter.key_of(stream_seed(root, d, s, CONTRACT_KEY)) makes it.
+    contract_key = stream_states(keys, CONTRACT_KEY, 2)
     return RawNoise(tuple(keys), _raw_noise(u, normal, logistic, log_u), contract_key)
 
 
@@ -374,16 +391,12 @@ class DefenceTiesModel(mesa.Model):
         self.draws, self.seeds = np.array(draws), np.array(seeds)
         # This run's driver path past 2023, before anything derives a series from the drivers; replicas that share
         # (drivers, root seed, draw, path) share the path and, with the same parameters, the precomputed arrays.
-        paths: dict[tuple, Drivers] = {}
-        self.all_drivers = []
-        for dr, root, d, s in zip(base_drivers, roots, draws, seeds, strict=True):
-            if dr.shocks is not None:
-                key = (id(dr), root, d, s // dr.shocks.settings.seeds_per_path)
-                if key not in paths:
-                    sub = stream_seed(root, d, key[3], DRIVER_STREAM)
-                    paths[key] = apply_shocks(dr, np.random.Generator(np.random.PCG64(sub)))
-                dr = paths[key]
-            self.all_drivers.append(dr)
+        path_keys = [None if dr.shocks is None else (id(dr), root, d, s // dr.shocks.settings.seeds_per_path)
+                     for dr, root, d, s in zip(base_drivers, roots, draws, seeds, strict=True)]
+        paths = {key: dr for key, dr in zip(path_keys, base_drivers, strict=True) if key is not None}
+        for key, rng in zip(paths, stream_generators([key[1:] for key in paths], DRIVER_STREAM), strict=True):
+            paths[key] = apply_shocks(paths[key], rng)
+        self.all_drivers = [dr if key is None else paths[key] for key, dr in zip(path_keys, base_drivers, strict=True)]
         self.all_params = all_params
         self.data = data
         self.years = years
