@@ -55,8 +55,6 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
         "bias": np.array([dp.log_rate, tp.intercept, fp.intercept, 0.0, sp.intercept]),
         "tech_term": np.outer(coef[8], tech),
         "onset": onset,
-        # Channels open to a state in a year: recognition of Beijing and the channel's onset (PLA gating).
-        "open": (dr.recognises_beijing[:, :, None] * onset[:, None, TRAINING:]) > 0,
         "delegation_scale": dr.recognises_beijing * onset[:, DELEGATION:DELEGATION + 1] * capacity[:, None],
         "capacity": capacity,
         "boldness": boldness,
@@ -116,22 +114,29 @@ def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, pe
     return out.transpose(0, 2, 1)
 
 
-def decisions(k, t: int, logits: np.ndarray) -> np.ndarray:
+def decisions(k, s, t: int, logits: np.ndarray) -> np.ndarray:
     """(3, replicas, states): training, forums and space projects decided (1.0) against each stream's logistic noise,
-    where the channel is open."""
-    return _decisions(k.noise[:, t], logits, k.open[:, t])
+    where the channel is open (:func:`is_open`)."""
+    return _decisions(k.noise[:, t], logits, s.gate, k.onset[:, t])
 
 
 @njit(cache=True)
-def _decisions(noise, logits, is_open):
+def _decisions(noise, logits, gate, onset):
     n_rep, n = noise.shape[:2]
     out = np.zeros((3, n_rep, n))
-    for c, (channel, gate) in enumerate(((TRAINING, 0), (FORUM, 1), (SPACE, 3))):
+    for c, channel in enumerate((TRAINING, FORUM, SPACE)):
         for r in range(n_rep):
             for i in range(n):
-                if noise[r, i, c] < logits[r, i, channel] and is_open[r, i, gate]:
+                if noise[r, i, c] < logits[r, i, channel] and gate[r, i] * onset[r, channel] > 0.0:
                     out[c, r, i] = 1.0
     return out
+
+
+def is_open(gate: np.ndarray, onset: np.ndarray, channel: int) -> np.ndarray:
+    """(replicas, states): where ``channel`` is open this year: the state recognises Beijing (``gate``) and the
+    channel has begun (``onset``, replicas x channels), as a product, so a fractional recognition opens it (PLA
+    gating). Made each year from the year's rows, not precomputed for every path's years."""
+    return gate * onset[:, channel, None] > 0.0
 
 
 @njit(cache=True)
@@ -200,8 +205,8 @@ def _delegations(rate_factor, scale, u_visits, year, onset_year, tour_from, last
 def exercises(k, s, t: int, log_weight: np.ndarray, priority: np.ndarray) -> np.ndarray:
     """China's yearly number of exercises (pre-drawn), allocated to partners by priority, ties and past exercises."""
     ties = np.exp(log_weight + k.exercise_persistence[:, None] * s.exercised)
-    exercise, s.exercised = _allocate(priority, k.open[:, t, :, 2], ties, k.log_u_exercise[:, t], k.n_exercises[:, t],
-                                      s.exercised)
+    exercise, s.exercised = _allocate(priority, is_open(s.gate, k.onset[:, t], EXERCISE), ties, k.log_u_exercise[:, t],
+                                      k.n_exercises[:, t], s.exercised)
     return exercise
 
 

@@ -603,7 +603,7 @@ class DefenceTiesModel(mesa.Model):
         visits, tour = contacts.delegations(k, s, t, y, logits[:, :, DELEGATION], china.priority)
         # Training, forums and space projects: decisions against each stream's logistic noise; US pressure x leverage
         # lowers the logit, so states can stop sending and participation has a ceiling below every eligible state.
-        training, forums, projects = contacts.decisions(k, t, logits)
+        training, forums, projects = contacts.decisions(k, s, t, logits)
         s.training_prev, s.forum_prev = training, forums
         # Exercises, port calls and aid: China's limited yearly budget, allocated by China's priority (size, exposure,
         # alignment) and ties; past partners weigh more, and every open state keeps a non-zero chance (new partners).
