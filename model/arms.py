@@ -72,22 +72,17 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers, market: dict[str, n
     """One replica's capability target (what a driver path changes in the arms market), with the market's other
     arrays (:func:`precompute_market`, computed here unless given: replicas of the same parameters and scenario share
     them whatever their driver paths)."""
-    ap, country = p.arms, data.country
+    ap = p.arms
     market = precompute_market(p, data, dr) if market is None else market
-    # DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal stress); the capability target scales with it,
-    # with the state's own import intensity and a commodity-financed buildup under anti-US governments, in proportion
-    # to how much of the economy is resource rents (a boom finances nothing where there are none; ODD §10).
-    # A state without armed forces buys through its police and coast guard: arms.no_army_target of the rule's target.
-    # A budget valued at an official rate at which the currency buys no dollars overstates what it can buy abroad:
-    # exp(arms.nonconvertible_target) of it.
+    # The capability target: the market's budget factors (precompute_market) and a commodity-financed buildup under
+    # anti-US governments, in proportion to how much of the economy is resource rents (a boom finances nothing where
+    # there are none; ODD §10), multiplied in the order of the target written out in full.
     boom = dr.commodity_index[:, None] * data.resource_dependence
-    target = (ap.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
-              * data.import_intensity ** ap.intensity_weight
-              * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
-              * np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target)
-              * np.where(country["convertible_budget"] > 0, 1.0, np.exp(ap.nonconvertible_target)))
+    target = (market["_target_budget"] * np.exp(ap.buildup * np.maximum(dr.orientation, 0.0) ** 2 * boom)
+              * market["_no_army"] * market["_nonconvertible"])
     return {
-        **market, "target": target, "inv_target": 1.0 / np.maximum(target, 1e-9),
+        **{name: v for name, v in market.items() if not name.startswith("_")},
+        "target": target, "inv_target": 1.0 / np.maximum(target, 1e-9),
         # The 2000 gap equals initial_gap once pre-2000 orders still due count as on order (zero stock if they
         # exceed it).
         "capability0": np.maximum((1.0 - ap.initial_gap) * target[0] - market["legacy_due"][0], 0.0),
@@ -140,6 +135,16 @@ def precompute_market(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str,
     installed = np.zeros((n, n_sup))
     installed[:, IMPORT_COLUMNS] = data.installed_base_1995_1999
     return {
+        # The capability target's factors that no path changes (precompute multiplies in the path's buildup; names
+        # starting with _ are read by precompute only). DESIGN.md §4: the budget is gdp x defence share x (1 - fiscal
+        # stress); the target scales with it and with the state's own import intensity. A state without armed forces
+        # buys through its police and coast guard: arms.no_army_target of the rule's target. A budget valued at an
+        # official rate at which the currency buys no dollars overstates what it can buy abroad:
+        # exp(arms.nonconvertible_target) of it.
+        "_target_budget": (ap.capability_target * dr.milex_usd_m * (1.0 - dr.fiscal_stress)
+                           * data.import_intensity ** ap.intensity_weight),
+        "_no_army": np.where(country["armed_forces"] > 0, 1.0, ap.no_army_target),
+        "_nonconvertible": np.where(country["convertible_budget"] > 0, 1.0, np.exp(ap.nonconvertible_target)),
         "need_base": ap.need_intercept - ap.need_fiscal * dr.fiscal_stress,
         "legacy": legacy, "legacy_due": legacy_due, "static_utility": static,
         "contract_median": median,
