@@ -5,7 +5,7 @@ the opposite: a contract's row must depend on its own address (replica, year, bu
 contracts that year) and on nothing else, so that two scenarios run on the same seed keep common random numbers
 contract by contract, and one extra contract in one state does not move the draws of every later contract in the
 region (docs/ODD.md §10.34). A counter-based generator gives that by construction (Salmon et al. 2011). The algorithm
-is numpy's own ``Philox`` bit generator, and ``tests/test_counter.py`` checks these blocks against it word for word.
+is numpy's own ``Philox`` bit generator, and ``tests/test_channels.py`` checks these blocks against it word for word.
 """
 
 from __future__ import annotations
@@ -65,8 +65,3 @@ def uniforms(key: np.ndarray, a: int, b: int, c: int, out: np.ndarray, first: in
     ua, ub, uc = np.uint64(a), np.uint64(b), np.uint64(c)
     for j in range(len(out) // 4):
         philox_block(np.uint64(first + j), ua, ub, uc, k0, k1, out[4 * j:4 * j + 4])
-
-
-def key_of(seed: np.random.SeedSequence) -> np.ndarray:
-    """A Philox key (two words) from a seed sequence, as numpy's ``Philox(seed)`` makes its own."""
-    return seed.generate_state(2, dtype=np.uint64)

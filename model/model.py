@@ -311,7 +311,7 @@ def draw_raw_noise(keys: Sequence[tuple[int, int, int]], ny: int, n: int) -> Raw
         odds = u[i, :, lay["logistic"]]
         np.log(odds / (1.0 - odds), out=logistic[i])  # logistic from uniform, as numpy's own logistic draws it
         np.log(u[i, :, lay["log"]], out=log_u[i])
-    # Each replica's Philox key, as counter.key_of(stream_seed(root, d, s, CONTRACT_KEY)) makes it.
+    # Each replica's Philox key: two words of its contract key's seed sequence, as numpy's Philox(seed) makes its key.
     contract_key = stream_states(keys, CONTRACT_KEY, 2)
     return RawNoise(tuple(keys), _raw_noise(u, normal, logistic, log_u), contract_key)
 

@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from model import counter, seeding
+from model import seeding
 from model.model import CONTRACT_KEY, DRIVER_STREAM, NOISE_STREAM, stream_generators, stream_seed, stream_states
 
 # Roots of one word, of the word's edges, and of several words (numpy splits them into 32-bit words).
@@ -46,7 +46,7 @@ def test_stream_generators_and_keys_equal_the_streams_of_stream_seed():
         want = np.random.Generator(np.random.PCG64(stream_seed(root, d, s, NOISE_STREAM)))
         assert np.array_equal(rng.random(50), want.random(50))
         assert np.array_equal(rng.standard_normal(7), want.standard_normal(7))
-    expected = np.array([counter.key_of(stream_seed(root, d, s, CONTRACT_KEY)) for root, d, s in keys])
+    expected = np.array([stream_seed(root, d, s, CONTRACT_KEY).generate_state(2, np.uint64) for root, d, s in keys])
     assert np.array_equal(stream_states(keys, CONTRACT_KEY, 2), expected)
 
 
