@@ -155,11 +155,14 @@ def china_precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, 
 
 
 def us_precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.ndarray]:
-    """One replica's constant parts of US pressure and leverage."""
+    """One replica's parts of US pressure and leverage that follow the drivers alone, for every year of the run."""
     up = p.us
     return {
         "pressure_base": up.pressure_base + up.pressure_tension * (dr.us_china_tension - 0.5),
-        "proximity": up.leverage_intercept + up.leverage_proximity * data.country["us_proximity"],
+        # Leverage's logit but for the installed base: proximity, and the government's orientation (a government that
+        # leans away from the US heeds its objections less), so it moves with each change of government.
+        "leverage_base": (up.leverage_intercept + up.leverage_proximity * data.country["us_proximity"]
+                          - up.leverage_orientation * dr.orientation),
         "pressure_footprint": np.float64(up.pressure_footprint),
         "leverage_installed": np.float64(up.leverage_installed),
     }
@@ -213,13 +216,14 @@ class UnitedStates(mesa.Agent):
     def set_pressure(self) -> None:
         """Pressure rises with tension and China's footprint (mean R_cn of recognising states, last year).
 
-        pressure = expit(p0 + p_tau (tension - 0.5) + p_f (footprint - 0.5)); leverage = expit(l0 + l_p proximity +
-        l_i US share of the installed base). Logistic links, so neither sits at a bound while its drivers move.
+        pressure = expit(p0 + p_tau (tension - 0.5) + p_f (footprint - 0.5)); leverage = expit(l0 + l_p proximity -
+        l_o orientation + l_i US share of the installed base). Logistic links, so neither sits at a bound while its
+        drivers move.
         """
         m, k, s = self.model, self.model.k, self.model.s
         t = m.t
         self.x.pressure, self.x.leverage = _pressure(s.r_china, s.gate, k.n_recognising[:, t], k.pressure_base[:, t],
-                                                     k.pressure_footprint, s.installed, k.proximity,
+                                                     k.pressure_footprint, s.installed, k.leverage_base[:, t],
                                                      k.leverage_installed)
 
 
@@ -268,7 +272,7 @@ def _priorities(finance_base, alignment, exposure_weight, alignment_weight, size
 
 
 @njit(cache=True)
-def _pressure(r_china, gate, n_recognising, pressure_base, pressure_footprint, installed, proximity,
+def _pressure(r_china, gate, n_recognising, pressure_base, pressure_footprint, installed, leverage_base,
               leverage_installed):
     """US pressure and leverage (:meth:`UnitedStates.set_pressure`), compiled: the footprint summed over the states
     and the installed base over the suppliers as numpy sums them."""
@@ -282,5 +286,5 @@ def _pressure(r_china, gate, n_recognising, pressure_base, pressure_footprint, i
         pressure[r] = rules._expit(pressure_base[r] + pressure_footprint[r] * (footprint - 0.5), 0)
         for i in range(n):
             us_share = installed[r, i, USA_IDX] / installed_base(installed, r, i)
-            leverage[r, i] = rules._expit(proximity[r, i] + leverage_installed[r] * us_share, 0)
+            leverage[r, i] = rules._expit(leverage_base[r, i] + leverage_installed[r] * us_share, 0)
     return pressure, leverage

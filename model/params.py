@@ -141,6 +141,11 @@ class USParams(_Group):
     leverage_intercept: float = p(-6, 6, "logit of leverage with no proximity and no US arms", f"{J} (medium)")
     leverage_proximity: float = p(0, 10, "rise of leverage's logit per unit of proximity (Central America, Caribbean)",
                                   f"{J} (medium)")
+    leverage_orientation: float = p(0, 10, "fall of leverage's logit per unit of the government's orientation (+1 "
+                                    "towards China, -1 towards the US)",
+                                    f"{J} (medium): leverage is influence over a government's choices, which one that "
+                                    "leans away from the US resists; at 2, a government at +1 has e^-2 = 0.14 of a "
+                                    "neutral one's leverage odds, one at -1 e^2 = 7.4 times")
     leverage_installed: float = p(0, 10, "rise of leverage's logit per unit of US share of the installed base",
                                   "Sislin 1994: arms as influence")
     contact_rate: float = p(0, 3, "yearly US contact intensity for a neutral state",

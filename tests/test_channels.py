@@ -58,8 +58,9 @@ def test_china_boldness_and_us_pressure(model_at, params):
     assert m.china.boldness == pytest.approx(logistic(cp.boldness_base + cp.boldness_tension * (tension - 0.5)))
     assert m.us.pressure == pytest.approx(logistic(up.pressure_base + up.pressure_tension * (tension - 0.5)
                                                    + up.pressure_footprint * (footprint - 0.5)))
-    proximity = m.data.country["us_proximity"]
+    proximity, orientation = m.data.country["us_proximity"], m.drivers.orientation[t]
     assert m.us.leverage == pytest.approx(logistic(up.leverage_intercept + up.leverage_proximity * proximity
+                                                   - up.leverage_orientation * orientation
                                                    + up.leverage_installed * us_share))
 
 
