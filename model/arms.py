@@ -275,8 +275,8 @@ def sign(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fi
         k.align_coef, s.alignment, k.beta_hedge, k.beta_new_supplier, k.not_domestic, pressure, leverage,
         k.pressure_coef, policy.us_availability_log(t), s.offered, k.beta_finance, finance, credit, fiscal,
         year, first, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.signed, pl.status,
-        pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock, pl.veto_draw, s.on_order,
-        k.coproduction, rec)
+        pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock, pl.veto_draw, pl.financed,
+        s.on_order, k.coproduction, rec)
     pl.opened(total)
     if chinese:
         policy.crossed(t, rec[:, :, S_CHN_SIGNED])
@@ -317,8 +317,8 @@ def _contracts(counts, key, market_row, category_cdf, contract_median, category_
                delivery_years, veto, static_utility, installed, beta_lockin, align_coef, alignment, beta_hedge,
                beta_new_supplier, not_domestic, pressure, leverage, pressure_coef, us_availability_log, offered,
                beta_finance, finance, credit, fiscal, year, first, replica, state, supplier, category, size, start,
-               signed, status, donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, on_order,
-               coproduction, rec):
+               signed, status, donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, on_credit,
+               on_order, coproduction, rec):
     """This year's contracts, in (replica, buyer) order: each one's row (:func:`contract_row`), category, size,
     delivery lag and supplier, written into the pipeline's columns from slot ``first`` on (deals that cannot yet have
     delivered or failed); China's credit line drawn down in place; the year's tallies (contracts by buyer and supplier;
@@ -335,6 +335,7 @@ def _contracts(counts, key, market_row, category_cdf, contract_median, category_
     total = counts.sum()
     choice = np.empty(total, dtype=np.int64)
     with_finance = np.empty(total, dtype=np.bool_)
+    financed = np.zeros(total, dtype=np.bool_)
     queue_u, clock_e, veto_u = np.empty(total), np.empty(total), np.empty(total)
     buyer = np.empty(n_sup)
     weight = np.empty(n_sup)
@@ -383,9 +384,10 @@ def _contracts(counts, key, market_row, category_cdf, contract_median, category_
                 c += 1
     rep = replica[first:first + total]
     # Contracts China would win with its finance draw on the credit line in the order of their queue uniforms, each
-    # replica on its own: each gets the finance while credit is left (credit never comes back within a year). The
-    # contracts are in replica order, so each replica's queue is a block, put in order by an insertion sort (stable:
-    # equal uniforms keep contract order), which compiles in a fraction of the time numba's argsort takes.
+    # replica on its own: each gets the finance while credit is left (credit never comes back within a year) and is
+    # then financed, whether or not China would have won it without. The contracts are in replica order, so each
+    # replica's queue is a block, put in order by an insertion sort (stable: equal uniforms keep contract order),
+    # which compiles in a fraction of the time numba's argsort takes.
     queue = np.empty(total, dtype=np.int64)
     lo = 0
     while lo < total:
@@ -403,6 +405,7 @@ def _contracts(counts, key, market_row, category_cdf, contract_median, category_
         for q in range(m):
             if credit[r] > 0.0:
                 choice[queue[q]] = CHN_IDX
+                financed[queue[q]] = True
                 credit[r] -= size[first + queue[q]]
         lo = hi
     ordered = np.zeros((n_rep, n))
@@ -415,6 +418,7 @@ def _contracts(counts, key, market_row, category_cdf, contract_median, category_
         yearly[d] = size[d] / delivery_years[r, cat]
         veto_exposure[d], can_fail[d] = veto[r, cat] * chinese, 1.0
         fiscal_met[d], clock[d], veto_draw[d] = fiscal[r, b], clock_e[c], veto_u[c]
+        on_credit[d] = financed[c]
         ordered[r, b] += size[d]
         signed_by[r, b, sup] += 1.0
         if chinese and cat == MAJOR:
@@ -438,9 +442,10 @@ def _contracts(counts, key, market_row, category_cdf, contract_median, category_
 
 def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.ndarray, fiscal: np.ndarray,
                  swing: np.ndarray, policy, pipeline: Pipeline, rec: np.ndarray) -> np.ndarray:
-    """Failures (a rise of fiscal stress before a deal's deliveries begin, US veto, a change of government away from
-    the supplier, loss of recognition), then deliveries, slowed by a rise of fiscal stress once begun. ``swing`` is
-    each state's change of orientation this year where it is a change of government, 0 elsewhere.
+    """Failures (a rise of fiscal stress before a deal's deliveries begin, but for deals on China's credit; US veto; a
+    change of government away from the supplier; loss of recognition), then deliveries, slowed by a rise of fiscal
+    stress once begun (again but for deals on China's credit). ``swing`` is each state's change of orientation this
+    year where it is a change of government, 0 elsewhere.
 
     Returns the year's deliveries, (replicas, states, suppliers), legacy (pre-2000) deals included.
     """
@@ -451,15 +456,16 @@ def run_pipeline(k, s, t: int, year: int, pressure: np.ndarray, leverage: np.nda
     pl.active, delivered, s.on_order, s.cooling = _pipeline_year(
         pl.active, t, year, pl.replica, pl.state, pl.supplier, pl.category, pl.size, pl.start, pl.delivered,
         pl.status, pl.closed, pl.donation, pl.yearly, pl.veto_exposure, pl.can_fail, pl.fiscal, pl.clock,
-        pl.veto_draw, s.gate, fiscal, k.fail_veto, pressure, leverage, swing, k.supplier_orientation, k.fail_base,
-        k.fail_fiscal, k.fail_regime, policy.banned_categories(t), k.market_row, k.legacy[:, t], s.on_order, s.cooling,
-        s.cool_release, k.cooling_years, rec)
+        pl.veto_draw, pl.financed, s.gate, fiscal, k.fail_veto, pressure, leverage, swing, k.supplier_orientation,
+        k.fail_base, k.fail_fiscal, k.fail_regime, policy.banned_categories(t), k.market_row, k.legacy[:, t],
+        s.on_order, s.cooling, s.cool_release, k.cooling_years, rec)
     return delivered
 
 
 @njit(cache=True)
 def _pipeline_year(active, t, year, replica, state, supplier, category, size, start, delivered, status, closed,
-                   donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, gate, fiscal, fail_veto,
+                   donation, yearly, veto_exposure, can_fail, fiscal_met, clock, veto_draw, financed, gate, fiscal,
+                   fail_veto,
                    pressure, leverage, swing, orientation, fail_base, fail_fiscal, fail_regime, banned, market_row,
                    legacy, on_order, cooling, cool_release, cooling_years, rec):
     """One year of the open deals, in index order: each one's failure hazard against its clock, then its delivery.
@@ -484,7 +490,9 @@ def _pipeline_year(active, t, year, replica, state, supplier, category, size, st
         recognised = chinese and gate[r, st] > 0
         veto = (fail_veto[r] * pressure[r]) * veto_exposure[i] * leverage[r, st] if chinese else 0.0
         stress = fiscal[r, st]
-        shock = rules.fiscal_shock(stress, fiscal_met[i], fail_fiscal[r])
+        # A deal on China's credit is paid to the supplier by the lender, and the buyer repays over years, so a rise
+        # of its fiscal stress neither fails nor slows it.
+        shock = 0.0 if financed[i] else rules.fiscal_shock(stress, fiscal_met[i], fail_fiscal[r])
         begun = delivered[i] > 0.0
         exposure = rules.regime_exposure(swing[r, st], orientation[r, sup])
         rate = rules.failure_rate(fail_base[r], shock, begun, veto, exposure, fail_regime[r]) * can_fail[i]

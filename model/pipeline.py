@@ -8,11 +8,11 @@ from model.schema import ARMS_CATEGORIES, SUPPLIERS
 
 ACTIVE, DELIVERED, FAILED = 1, 2, 3
 COLUMNS = ("replica", "state", "supplier", "category", "size", "start", "signed", "delivered", "status", "donation",
-           "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw", "closed")
+           "yearly", "veto_exposure", "can_fail", "fiscal", "clock", "veto_draw", "financed", "closed")
 # The columns that are not float64: which run of a batch the deal belongs to, its state, supplier and category (intp);
-# its first delivery year, signing year and closing year; status; donation.
+# its first delivery year, signing year and closing year; status; donation; on China's credit.
 DTYPES = {"replica": np.intp, "state": np.intp, "supplier": np.intp, "category": np.intp, "start": np.int64,
-          "signed": np.int64, "closed": np.int64, "status": np.int8, "donation": np.bool_}
+          "signed": np.int64, "closed": np.int64, "status": np.int8, "donation": np.bool_, "financed": np.bool_}
 # Columns a deal starts with at zero, not written at signing: TIV delivered so far, and the year it was delivered in
 # full or failed (0 while open).
 ZEROED = ("delivered", "closed")
@@ -22,9 +22,10 @@ class Pipeline:
     """Signed deals in columns: state, supplier, category, size (TIV m), first delivery year, yearly instalment,
     status, and the highest fiscal stress the deal has met (at signing, then each year it survives): a new rise of
     stress fails a deal whose deliveries have not begun and slows one in delivery, but a stress the buyer signed under
-    or one it has already weathered does neither. ``clock`` is the cumulative hazard still to go before the deal fails
-    (a unit exponential at signing), ``veto_draw`` the uniform that decides whether a failure is a US veto, ``closed``
-    the year it was delivered in full or failed, ``replica`` the run of a batch it belongs to.
+    or one it has already weathered does neither, and none does to a deal ``financed`` by China's credit line.
+    ``clock`` is the cumulative hazard still to go before the deal fails (a unit exponential at signing),
+    ``veto_draw`` the uniform that decides whether a failure is a US veto, ``closed`` the year it was delivered in full
+    or failed, ``replica`` the run of a batch it belongs to.
 
     Deals are appended in signing order and never move, so a deal's index is its identity for tests. Capacity grows
     by doubling when full (a 2000-2040 run signs about 2,100 deals with the defaults and on the posterior's draws; the
@@ -68,13 +69,14 @@ class Pipeline:
             year: int, lag: np.ndarray | int, years: np.ndarray | int, donation: bool = False,
             veto_exposure: np.ndarray | float = 0.0, fiscal: np.ndarray | float = 0.0,
             clock: np.ndarray | float = np.inf, veto_draw: np.ndarray | float = 0.0,
-            replica: np.ndarray | int = 0) -> None:
+            replica: np.ndarray | int = 0, financed: np.ndarray | bool = False) -> None:
         """Append signed deals: ``state`` and ``size`` are arrays; the others arrays of the same length or scalars.
 
         ``veto_exposure`` is the deal's exposure to a US veto (third-country components); donations cannot fail;
         ``fiscal`` is the buyer's fiscal stress in the signing year (the run raises it to each year's stress the deal
         survives); ``clock`` the cumulative failure hazard the deal can bear (a unit exponential; donations never
-        fail) and ``veto_draw`` its uniform for whether a failure is a veto; ``replica`` the run of a batch.
+        fail) and ``veto_draw`` its uniform for whether a failure is a veto; ``replica`` the run of a batch;
+        ``financed`` whether China's credit line pays for it.
         """
         k = len(state)
         if k == 0:
@@ -87,7 +89,7 @@ class Pipeline:
         self.yearly[s] = size / years
         self.veto_exposure[s], self.can_fail[s] = veto_exposure, 0.0 if donation else 1.0
         self.fiscal[s] = fiscal
-        self.clock[s], self.veto_draw[s] = clock, veto_draw
+        self.clock[s], self.veto_draw[s], self.financed[s] = clock, veto_draw, financed
         self.opened(k)
 
     def reserve(self, k: int) -> int:

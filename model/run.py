@@ -26,7 +26,8 @@ class RunResult:
         states: (year, state, slot) array in the order of ``model.schema.STATE_VARIABLES``.
         region: (year, slot) array in the order of ``model.schema.REGION_VARIABLES``.
         deals: every deal of the run as arrays (signed year, state index, supplier index, category index, size,
-            delivered TIV, status, donation flag, fiscal stress at signing, year closed), in signing order.
+            delivered TIV, status, donation flag, the highest fiscal stress met, whether China's credit line
+            financed it, year closed), in signing order.
     """
 
     years: np.ndarray
@@ -46,7 +47,7 @@ class RunResult:
             "signed": d["signed"][chinese], "iso3": np.array(self.iso3, dtype=object)[d["state"][chinese]],
             "category": d["category"][chinese], "size_tiv": d["size"][chinese],
             "delivered_tiv": d["delivered"][chinese],
-            "status": d["status"][chinese], "donation": d["donation"][chinese],
+            "status": d["status"][chinese], "donation": d["donation"][chinese], "financed": d["financed"][chinese],
         })
 
     def to_tidy(self, scenario: str, param_source: str) -> pd.DataFrame:
@@ -61,7 +62,7 @@ MAX_BATCH = 128
 # of many draws or particles gather about this many.
 EFFICIENT_BATCH = 64
 DEAL_COLUMNS = ("signed", "state", "supplier", "category", "size", "delivered", "status", "donation", "fiscal",
-                "closed")
+                "financed", "closed")
 
 
 def simulate_batch(params: ModelParams | Sequence[ModelParams], data: ModelData, drivers: Drivers | Sequence[Drivers],

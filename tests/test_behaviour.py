@@ -18,7 +18,7 @@ from model.model import DefenceTiesModel
 from model.params import PROJECT_ROOT, with_overrides
 from model.pipeline import ACTIVE, DELIVERED, FAILED
 from model.run import simulate
-from model.schema import STATE_SLOTS, SUPPLIERS, Partner
+from model.schema import CHN_IDX, STATE_SLOTS, SUPPLIERS, Partner
 
 POSTERIOR = PROJECT_ROOT / "calibration" / "posterior" / "posterior.parquet"
 RULE_MODULES = ("model.py", "agents.py", "rules.py", "pipeline.py", "policy.py", "contacts.py", "arms.py", "aid.py",
@@ -109,6 +109,37 @@ def test_a_fiscal_shock_fails_deals_not_yet_begun_and_delays_those_in_delivery(p
         finally:
             m.release()
     assert failures > 5 and late > 5, (failures, late)
+
+
+def test_a_deal_on_chinas_credit_is_neither_failed_nor_slowed_by_a_fiscal_shock(params, data, drivers):
+    """With fiscal shocks the only hazard and a credit line large enough to finance many Chinese deals, no financed
+    deal fails and every one delivered in full closes in its scheduled last year, though many were open when their
+    buyer's stress rose; deals the credit did not finance still fail."""
+    p = with_overrides(params, {"arms.fail_base": 0.0, "arms.fail_veto": 0.0, "arms.fail_regime": 0.0,
+                                "arms.fail_fiscal": 5.0, "china.arms_credit_tiv": 2000.0})
+    fiscal, first = drivers.fiscal_stress, int(drivers.years[0])
+    financed = shocked = other_failed = 0
+    for seed in range(3):
+        m = DefenceTiesModel(p, data, drivers, root_seed=5, seed=seed)
+        try:
+            for _ in range(len(drivers.years)):
+                m.step()
+            pl, n = m.pipeline, m.pipeline.n
+            on_credit, status = pl.financed[:n], pl.status[:n]
+            assert (pl.supplier[:n][on_credit] == CHN_IDX).all()
+            assert not (on_credit & (status == FAILED)).any()
+            done = np.flatnonzero(on_credit & (status == DELIVERED))
+            scheduled_end = pl.start[done] + np.rint(pl.size[done] / pl.yearly[done]).astype(int) - 1
+            assert (pl.closed[done] == scheduled_end).all()
+            for i in np.flatnonzero(on_credit):
+                end = pl.closed[i] if status[i] != ACTIVE else int(drivers.years[-1])
+                stress = fiscal[pl.signed[i] - first: end - first + 1, pl.state[i]]
+                shocked += bool((stress > stress[0]).any())
+            financed += np.count_nonzero(on_credit)
+            other_failed += np.count_nonzero(~on_credit & (status == FAILED))
+        finally:
+            m.release()
+    assert financed > 20 and shocked > 3 and other_failed > 5, (financed, shocked, other_failed)
 
 
 @pytest.mark.parametrize("cooling", [0, 4])
