@@ -66,6 +66,7 @@ def precompute(p: ModelParams, data: ModelData, dr: Drivers) -> dict[str, np.nda
         "tour_probability": np.float64(dp.tour_probability), "tour_size": np.int64(dp.tour_size),
         "delegation_onset": np.float64(dp.onset_year), "forum_peer": np.float64(fp.peer),
         "exercise_persistence": np.float64(ep.persistence), "port_persistence": np.float64(p.port_calls.persistence),
+        "space_ceiling": np.float64(sp.yearly_ceiling),
     }
 
 
@@ -116,12 +117,14 @@ def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, pe
 
 def decisions(k, s, t: int, logits: np.ndarray) -> np.ndarray:
     """(3, replicas, states): training, forums and space projects decided (1.0) against each stream's logistic noise,
-    where the channel is open (:func:`is_open`)."""
-    return _decisions(k.noise[:, t], logits, s.gate, k.onset[:, t])
+    where the channel is open (:func:`is_open`); at most China's yearly ceiling of new space projects in the region."""
+    return _decisions(k.noise[:, t], logits, s.gate, k.onset[:, t], k.space_ceiling)
 
 
 @njit(cache=True)
-def _decisions(noise, logits, gate, onset):
+def _decisions(noise, logits, gate, onset, space_ceiling):
+    """:func:`decisions`, compiled. Where more states decide on a space project than the ceiling allows, those whose
+    logit clears its noise by the most keep theirs (China takes the projects it is keenest on)."""
     n_rep, n = noise.shape[:2]
     out = np.zeros((3, n_rep, n))
     for c, channel in enumerate((TRAINING, FORUM, SPACE)):
@@ -129,6 +132,19 @@ def _decisions(noise, logits, gate, onset):
             for i in range(n):
                 if noise[r, i, c] < logits[r, i, channel] and gate[r, i] * onset[r, channel] > 0.0:
                     out[c, r, i] = 1.0
+    space_row = 2
+    for r in range(n_rep):
+        taken = 0.0
+        for i in range(n):
+            taken += out[space_row, r, i]
+        while taken > space_ceiling[r]:
+            last, margin = -1, np.inf
+            for i in range(n):
+                m = logits[r, i, SPACE] - noise[r, i, space_row]
+                if out[space_row, r, i] > 0.0 and m < margin:
+                    last, margin = i, m
+            out[space_row, r, last] = 0.0
+            taken -= 1.0
     return out
 
 

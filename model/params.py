@@ -350,7 +350,15 @@ class SpaceParams(_Group):
     alignment: float = p(0, 10, "effect of alignment", RULE_RANGE)
     finance: float = p(0, 10, "effect of Chinese finance", RULE_RANGE)
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
-    ground_share: float = p(0, 1, "share of projects that are ground facilities", ALLOWED_RANGE)
+    ground_share: float = p(0, 1, "share of projects that are ground facilities while China's need is open",
+                            ALLOWED_RANGE)
+    yearly_ceiling: int = p(0, 33, "most new space projects China starts in the region in a year",
+                            f"{J} (medium): China's worldwide rate, 7 in-orbit delivery contracts in 2004-2011 "
+                            "(data/world_totals.csv), about one a year, bounds the region's (docs/ODD.md §7.13)", int)
+    ground_need: int = p(0, 33, "ground facilities China seeks in the region",
+                         f"{J} (medium): a deep-space network needs stations about 120 degrees of longitude apart "
+                         "(NASA's Goldstone, Madrid, Canberra); China's own sites span about 55 degrees, so its "
+                         "network has one slot in the western hemisphere (docs/ODD.md §7.13)", int)
     cbers_continuation: float = p(0, 1, "yearly probability of a new CBERS launch after the schedule", ALLOWED_RANGE)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm, poisson
 
-from model import arms, counter, rules
+from model import arms, counter, rules, space
 from model.agents import CHN_IDX
 from model.contacts import MAX_VISITS
 from model.model import DELEGATION, FORUM, DefenceTiesModel
@@ -446,3 +446,58 @@ def test_a_states_contracts_leave_the_other_states_rows_in_place(params, data, d
     finally:
         for m in runs:
             m.release()
+
+
+def test_a_project_is_a_ground_facility_only_while_chinas_need_is_open(model_at, params):
+    # docs/ODD.md §7.13: with every project a ground-facility candidate, the region holds exactly the facilities China
+    # seeks and no more; with the need unbounded, every state with a project hosts one.
+    busy = {"space.intercept": 5.0, "space.onset_year": 2000, "space.ground_share": 1.0}
+    for need in (0, 2, 33):
+        m = model_at(2010, with_overrides(params, busy | {"space.ground_need": need}))
+        ran = m.recorder.years < 2010
+        stations = m.recorder.states[ran][:, :, slot("space_ground_station")]
+        projects = m.recorder.states[ran][:, :, slot("space_project")]
+        held = stations.sum(axis=1)
+        assert (held <= need).all() and (np.diff(stations, axis=0) >= 0).all()
+        if need < 33:
+            assert held[-1] == need
+        else:
+            assert np.array_equal(stations[-1] > 0, projects.max(axis=0) > 0) and held[-1] > 2
+
+
+def test_the_open_slots_go_to_the_lowest_draws_whatever_the_states_order():
+    space_ = np.array([[1.0, 1.0, 1.0, 0.0]])
+    u = np.array([[0.30, 0.05, 0.20, 0.01]])  # the fourth state drew no project: never a facility
+    held = np.array([[0.0, 0.0, 0.0, 0.0]])
+    none = np.zeros((1, 4))
+    share, need = np.array([0.5]), np.array([2.0])
+    kept, stations, _ = space._projects(space_, u, share, need, np.array([False]), held, none)
+    assert stations.tolist() == [[0.0, 1.0, 1.0, 0.0]] and kept.tolist() == space_.tolist()
+    # Under a ban the projects that would have filled the slots go; the others stay, as does every facility built.
+    kept, stations, _ = space._projects(space_, u, share, need, np.array([True]), np.array([[1.0, 0, 0, 0]]), none)
+    assert stations.tolist() == [[1.0, 0.0, 0.0, 0.0]] and kept.tolist() == [[1.0, 0.0, 1.0, 0.0]]
+
+
+def test_china_starts_at_most_its_yearly_ceiling_of_space_projects(model_at, params):
+    # docs/ODD.md §7.13: every open state clears its logit, and the region still gets no more new projects a year than
+    # the ceiling; the scheduled CBERS launches are not new projects, so the years with one are left out.
+    busy = {"space.intercept": 5.0, "space.onset_year": 2000}
+    for ceiling in (0, 2, 33):
+        m = model_at(2010, with_overrides(params, busy | {"space.yearly_ceiling": ceiling}))
+        ran = np.flatnonzero(m.recorder.years < 2010)
+        unscheduled = ran[m.k.space_scheduled[0][ran].sum(axis=1) == 0]
+        new = m.recorder.states[unscheduled][:, :, slot("space_project")].sum(axis=1)
+        assert len(unscheduled) >= 5 and (new <= ceiling).all()
+        assert (new == ceiling).all() if ceiling < 33 else (new > 2).all()
+
+
+def test_over_the_ceiling_the_keenest_space_projects_stay():
+    from model.contacts import SPACE, _decisions
+    noise = np.zeros((1, 4, 3))
+    noise[0, :, 2] = [0.0, 1.0, -2.0, 3.0]
+    logits = np.zeros((1, 4, 5))
+    logits[0, :, SPACE] = [2.0, 4.0, 0.5, 2.0]  # margins 2, 3, 2.5, -1: the fourth state decides against
+    onset = np.ones((1, 5))
+    out = _decisions(noise, logits, np.ones((1, 4)), onset, np.array([2.0]))
+    assert out[2].tolist() == [[0.0, 1.0, 1.0, 0.0]]
+    assert _decisions(noise, logits, np.ones((1, 4)), onset, np.array([33.0]))[2].tolist() == [[1.0, 1.0, 1.0, 0.0]]

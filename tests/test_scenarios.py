@@ -36,7 +36,7 @@ from model.agents import CHN_IDX, DOMESTIC_IDX, USA_IDX
 from model.data import HIST_END
 from model.drivers import DEFAULT_DRIVERS_FILE, FUTURE_YEARS, DriverParams, build_drivers
 from model.model import DRIVER_STREAM, STREAMS, DefenceTiesModel, stream_seed
-from model.params import ConfigError
+from model.params import ConfigError, with_overrides
 from model.pipeline import FAILED
 from model.run import simulate
 from model.schema import ARMS_CATEGORIES, STATE_SLOTS, SUPPLIERS, Partner
@@ -136,7 +136,9 @@ def test_hard_red_lines_stop_platforms_ground_stations_and_national_surveillance
     """Across seeds: what the paired scenario without red lines does after 2025 never happens under them."""
     without = drivers_of(*names[:-1]) if len(names) > 1 else drivers_of("baseline")
     counts = {"with": np.zeros(3), "without": np.zeros(3)}
-    # A new ground station after 2025 is rare at the defaults (2 runs in 64 without red lines, docs/ODD.md §10.45).
+    # A new ground station after 2025 is rare at the defaults (2 runs in 64 without red lines, docs/ODD.md §10.45), and
+    # none comes once China's need is met (§7.13): the need is left open here, so that the ban alone stops them.
+    params = with_overrides(params, {"space.ground_need": 33})
     for seed in range(64):
         for key, dr in (("with", drivers_of(*names)), ("without", without)):
             run = simulate(params, data, dr, ROOT, seed=seed)
