@@ -117,34 +117,34 @@ def linear_predictors(k, s, t: int, finance: np.ndarray, us_hold: np.ndarray, pe
 
 def decisions(k, s, t: int, logits: np.ndarray) -> np.ndarray:
     """(3, replicas, states): training, forums and space projects decided (1.0) against each stream's logistic noise,
-    where the channel is open (:func:`is_open`); at most China's yearly ceiling of new space projects in the region."""
+    where the channel is open (:func:`is_open`); the region's space projects saturate towards China's yearly ceiling."""
     return _decisions(k.noise[:, t], logits, s.gate, k.onset[:, t], k.space_ceiling)
 
 
 @njit(cache=True)
 def _decisions(noise, logits, gate, onset, space_ceiling):
-    """:func:`decisions`, compiled. Where more states decide on a space project than the ceiling allows, those whose
-    logit clears its noise by the most keep theirs (China takes the projects it is keenest on)."""
+    """:func:`decisions`, compiled. A space project's chance, p_i = logistic(logit), is scaled by one factor per
+    replica so that the region's expected count is C (1 - exp(-D / C)) for a demand D = sum of p_i and a ceiling C:
+    about D where demand is small, approaching C smoothly as it grows (a saturating link, never a clip), each state's
+    share of it its own p_i / D. The same noise decides: logistic(noise) < scaled p_i."""
     n_rep, n = noise.shape[:2]
     out = np.zeros((3, n_rep, n))
-    for c, channel in enumerate((TRAINING, FORUM, SPACE)):
+    for c, channel in enumerate((TRAINING, FORUM)):
         for r in range(n_rep):
             for i in range(n):
                 if noise[r, i, c] < logits[r, i, channel] and gate[r, i] * onset[r, channel] > 0.0:
                     out[c, r, i] = 1.0
-    space_row = 2
+    chance = np.zeros(n)
     for r in range(n_rep):
-        taken = 0.0
+        demand = 0.0
         for i in range(n):
-            taken += out[space_row, r, i]
-        while taken > space_ceiling[r]:
-            last, margin = -1, np.inf
-            for i in range(n):
-                m = logits[r, i, SPACE] - noise[r, i, space_row]
-                if out[space_row, r, i] > 0.0 and m < margin:
-                    last, margin = i, m
-            out[space_row, r, last] = 0.0
-            taken -= 1.0
+            chance[i] = 1.0 / (1.0 + np.exp(-logits[r, i, SPACE])) if gate[r, i] * onset[r, SPACE] > 0.0 else 0.0
+            demand += chance[i]
+        ceiling = space_ceiling[r]
+        scale = ceiling * (1.0 - np.exp(-demand / ceiling)) / demand if demand > 0.0 and ceiling > 0.0 else 0.0
+        for i in range(n):
+            if chance[i] > 0.0 and 1.0 / (1.0 + np.exp(-noise[r, i, 2])) < chance[i] * scale:
+                out[2, r, i] = 1.0
     return out
 
 

@@ -352,7 +352,7 @@ class SpaceParams(_Group):
     trust: float = p(0, 10, "effect of dual-use trust", f"{J} (low)")
     ground_share: float = p(0, 1, "share of projects that are ground facilities while China's need is open",
                             ALLOWED_RANGE)
-    yearly_ceiling: int = p(0, 33, "most new space projects China starts in the region in a year",
+    yearly_ceiling: int = p(0, 33, "new space projects a year that the region's expected count saturates towards",
                             f"{J} (medium): China's worldwide rate, 7 in-orbit delivery contracts in 2004-2011 "
                             "(data/world_totals.csv), about one a year, bounds the region's (docs/ODD.md §7.13)", int)
     ground_need: int = p(0, 33, "ground facilities China seeks in the region",
