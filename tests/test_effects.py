@@ -321,45 +321,43 @@ def posterior_effects(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
 
 
 # Declared effects that the shipped posterior moves in the declared direction in too few paired runs (measured at
-# 50 draws x 4 seeds on posterior:67db4065d1bf with the judgement axes varied, as the forecast runs them: the audit's
+# 50 draws x 4 seeds on posterior:2cc3bcdf4a4b with the judgement axes varied, as the forecast runs them: the audit's
 # 38 axes over every scenario (docs/ODD.md §10.51); after the semicolon on posterior:635819883935 with its 37 axes
 # (§10.50), in brackets before that; §10.9, §10.10, §10.15, §10.16, §10.19, §10.22, §10.23, §10.27-§10.30,
 # §10.32-§10.34, §10.50, §10.51, §12): small or rare, so ties (no change in a run) count against them. Tracked, not
 # hidden: each is a strict xfail, so the test fails as soon as one starts to hold, and the list must then shrink
 # (Russian deals under the Russian exit left it at §10.32 and came back at §10.33, with the region's exercises under
 # tension, when the base rates' ceilings rose to China's world totals; those exercises left it at §10.45, came back at
-# §10.50 and left again at §10.51, at 0.80, while Venezuela's exercises in the transition left it at §10.50 and came
-# back at §10.51, at 0.78, down in no pair: both hover at the bar by chance). Since §10.34 no arms effect here goes
-# the wrong way in more than 5% of pairs but China's deliveries in a commodity bust (the bust reallocates China's aid,
-# and with it the arms it donates); the rest are ties. The model-core and inference issues revisit them.
+# §10.50 and left again at §10.51, up in 84% of pairs and down in none, where the bar is 80%; Venezuela's exercises in
+# the transition left it at §10.50 and hold at §10.51 too, down in 81% and up in none: both hover at the bar). Since
+# §10.34 no arms effect here goes the wrong way in more than 5% of pairs but China's deliveries in a commodity bust
+# (28% at §10.51: the bust reallocates China's aid, and with it the arms it donates); the rest are ties. The
+# model-core and inference issues revisit them.
 WEAK = {
     # Training near its ceiling (every eligible state sends by 2023 on the world figure's prior) leaves most pairs tied.
-    ("us_china_deterioration", "officers_training.CHN"): "0.20; 0.23 (0.29; 0.29; 0.275): +0.2 tension moves few "
+    ("us_china_deterioration", "officers_training.CHN"): "0.215; 0.23 (0.29; 0.29; 0.275): +0.2 tension moves few "
                                                          "training decisions",
     # Forum attendance near its ceiling leaves most pairs tied.
-    ("us_china_deterioration", "forum_attends.CHN"): "0.23; 0.235 (0.365; 0.365; 0.355): as for training",
-    ("detente", "forum_attends.CHN"): "0.245; 0.29 (0.445; 0.405; 0.43): as above",
-    ("detente", "officers_training.CHN"): "0.255; 0.285 (0.395; 0.35; 0.35): as above",
-    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.375; 0.395 (0.295; 0.235; 0.345): few Chinese deals after "
+    ("us_china_deterioration", "forum_attends.CHN"): "0.155; 0.235 (0.365; 0.365; 0.355): as for training",
+    ("detente", "forum_attends.CHN"): "0.20; 0.29 (0.445; 0.405; 0.43): as above",
+    ("detente", "officers_training.CHN"): "0.29; 0.285 (0.395; 0.35; 0.35): as above",
+    ("commodity_bust", "china_arms_deal_signed.CHN"): "0.385; 0.395 (0.295; 0.235; 0.345): few Chinese deals after "
                                                       "2024: ties",
-    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.575; 0.50 (0.455; 0.44; 0.46): ties, and donations "
+    ("commodity_bust", "china_arms_delivered_tiv.CHN"): "0.605; 0.50 (0.455; 0.44; 0.46): ties, and donations "
                                                         "reallocated both ways",
-    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.73; 0.675 (0.51; 0.495; 0.58): as above",
-    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.67; 0.58 (0.575; 0.555; 0.565): tied where European "
+    ("us_hard_red_lines", "china_arms_deal_signed.CHN"): "0.74; 0.675 (0.51; 0.495; 0.58): as above",
+    ("brazil_strategic_autonomy", "arms_imports_tiv.EUR"): "0.525; 0.58 (0.575; 0.555; 0.565): tied where European "
                                                            "lock-in wins all",
-    ("russia_exit", "arms_imports_tiv.EUR"): "0.655; 0.47 (0.55; 0.535; 0.51): tied where Russia sells nothing after "
+    ("russia_exit", "arms_imports_tiv.EUR"): "0.495; 0.47 (0.55; 0.535; 0.51): tied where Russia sells nothing after "
                                              "2024",
     # At the bar before the political regime hazard (docs/ODD.md §10.7: 0.815, 0.815, 0.820, 0.800), just below it
     # after, with the axes fixed; further below with them varied.
-    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.705; 0.645 (0.67; 0.635; 0.64)",
-    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.73; 0.685 (0.675; 0.685; 0.69)",
-    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.69; 0.625 (0.625; 0.605; 0.60)",
-    ("russia_exit", "arms_imports_tiv.RUS"): "0.785; 0.74 (0.69; 0.715; 0.705)",
-    ("russia_exit", "arms_deals_signed.RUS"): "0.795; 0.755 (0.725; 0.735; 0.74; 0.805 held at §10.32): ties, never "
-                                              "down",
-    # Down in 78% of pairs, tied in the rest, up in none: the ties, runs where China exercises with Venezuela no less
-    # after the transition, decide it (0.815 held at §10.50).
-    ("venezuela_transition", "exercise.CHN"): "0.78; 0.815 held",
+    ("argentina_fiscal_recovery", "arms_imports_tiv.USA"): "0.665; 0.645 (0.67; 0.635; 0.64)",
+    ("brazil_strategic_autonomy", "arms_domestic_tiv.DOMESTIC"): "0.615; 0.685 (0.675; 0.685; 0.69)",
+    ("brazil_strategic_autonomy", "arms_deals_signed.EUR"): "0.555; 0.625 (0.625; 0.605; 0.60)",
+    ("russia_exit", "arms_imports_tiv.RUS"): "0.625; 0.74 (0.69; 0.715; 0.705)",
+    ("russia_exit", "arms_deals_signed.RUS"): "0.635; 0.755 (0.725; 0.735; 0.74; 0.805 held at §10.32): tied in 36.5% "
+                                              "of pairs, never down",
 }
 
 
